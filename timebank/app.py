@@ -1,0 +1,44 @@
+"""``create_app()``: every feature's routes, the middleware and the ORM lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from timebank import api, db, home
+from timebank.http import EXCEPTION_HANDLERS, SecurityHeaders
+from timebank.settings import Settings
+from timebank.templating import make_templates, web_dir
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the ASGI app; ``settings`` defaults to the ``TIMEBANK_*`` environment."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await db.open_db(settings.db_url)
+        try:
+            yield
+        finally:
+            await db.close_db()
+
+    app = Starlette(
+        routes=[
+            *home.routes,
+            Mount("/api/v1", routes=api.routes, name="api"),
+            Mount("/static", StaticFiles(directory=web_dir() / "static"), name="static"),
+        ],
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.templates = make_templates()
+    app.state.openapi = api.openapi_document(api.ROUTES)
+    return app

@@ -1,0 +1,187 @@
+"""The ``timebank`` command: serve, migrate, demo, create-user, makemigrations."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from timebank import __version__, db
+from timebank.errors import ConfigError, Invalid, TimebankError
+from timebank.people.models import Community, Level, Role
+from timebank.settings import Settings
+
+
+@asynccontextmanager
+async def orm(settings: Settings) -> AsyncIterator[None]:
+    """The ORM, open for one command."""
+    await db.open_db(settings.db_url)
+    try:
+        yield
+    finally:
+        await db.close_db()
+
+
+def _progress(event: str, app_label: str, name: str) -> None:
+    if event == "apply_done":
+        print(f"  applied {app_label}.{name}")
+
+
+async def _migrate(settings: Settings) -> None:
+    await db.migrate(settings.db_url, progress=_progress)
+
+
+async def _demo(settings: Settings) -> None:
+    from timebank.demo import DEMO_PASSWORD, load_demo
+
+    async with orm(settings):
+        logins = await load_demo()
+    print("Demo logins / 演示账号 (password / 密码: %s)" % DEMO_PASSWORD)
+    for login in logins:
+        roles = ", ".join(role.value for role in login.roles)
+        print(f"  {login.phone}  {login.name:<4}  {roles:<18} {login.community}")
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
+    """Apply pending database migrations."""
+    asyncio.run(_migrate(settings))
+    print("database is up to date / 数据库已是最新")
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
+    """Load the demo data (idempotent)."""
+    asyncio.run(_migrate(settings))
+    asyncio.run(_demo(settings))
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    """Apply migrations, optionally load demo data, then serve HTTP."""
+    import uvicorn
+
+    asyncio.run(_migrate(settings))
+    if args.demo:
+        asyncio.run(_demo(settings))
+    print(f"timebank {__version__} on http://{args.host}:{args.port}/  (base URL {settings.base_url})")
+    uvicorn.run(
+        "timebank.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password / 密码: ")
+        if first != getpass.getpass("Again / 再输一次: "):
+            raise Invalid("The two passwords differ.", "两次输入的密码不一致。")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+async def _create_user(settings: Settings, args: argparse.Namespace, password: str) -> str:
+    from timebank.people.service import create_community, create_member, get_community
+
+    async with orm(settings):
+        if args.community is not None:
+            community = await get_community(args.community)
+        else:
+            community = await Community.filter(level=Level.DISTRICT).order_by("id").first()
+            if community is None:
+                if not args.district:
+                    raise Invalid(
+                        "There is no district yet: give its name with --district.",
+                        "还没有任何区：请用 --district 指定区名。",
+                    )
+                community = await create_community(
+                    name=args.district, level=Level.DISTRICT, parent=None
+                )
+        member = await create_member(
+            community=community,
+            name=args.name,
+            phone=args.phone,
+            password=password,
+            roles=[Role(args.role)],
+        )
+        return f"created {args.role} {member.name} ({member.phone}) in {community.name}"
+
+
+def cmd_create_user(settings: Settings, args: argparse.Namespace) -> None:
+    """Create a member who can sign in (the first admin, typically)."""
+    password = _read_password()
+    print(asyncio.run(_create_user(settings, args, password)))
+
+
+def cmd_makemigrations(settings: Settings, args: argparse.Namespace) -> None:
+    """Write a migration for model changes (for developers)."""
+    import types
+
+    from tortoise.cli.cli import CLIContext, makemigrations
+
+    module = types.ModuleType("timebank_migration_config")
+    module.TORTOISE_ORM = db.tortoise_config(settings.db_url)  # type: ignore[attr-defined]
+    sys.modules[module.__name__] = module
+    context = CLIContext(f"{module.__name__}.TORTOISE_ORM", None)
+    labels = (db.APP_LABEL,) if args.empty else ()
+    asyncio.run(makemigrations(context, labels, args.empty, args.name))
+
+
+Command = Callable[[Settings, argparse.Namespace], None]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="timebank", description="Community time bank / 时间银行")
+    parser.add_argument("--version", action="version", version=f"timebank {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help=cmd_serve.__doc__)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--demo", action="store_true", help="load demo data and print its logins")
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help=cmd_migrate.__doc__).set_defaults(func=cmd_migrate)
+    sub.add_parser("demo", help=cmd_demo.__doc__).set_defaults(func=cmd_demo)
+
+    user = sub.add_parser(
+        "create-user",
+        help=cmd_create_user.__doc__,
+        description="The password is asked for at a prompt, or read from standard input.",
+    )
+    user.add_argument("--phone", required=True, help="the sign-in phone number")
+    user.add_argument("--name", required=True)
+    user.add_argument("--role", choices=[r.value for r in Role], default=Role.ADMIN.value)
+    user.add_argument("--community", type=int, help="community id (default: the first district)")
+    user.add_argument("--district", help="name of the district to create if none exists")
+    user.set_defaults(func=cmd_create_user)
+
+    mk = sub.add_parser("makemigrations", help=cmd_makemigrations.__doc__)
+    mk.add_argument("--name", help="a name for the migration file")
+    mk.add_argument("--empty", action="store_true", help="an empty migration for hand-written SQL")
+    mk.set_defaults(func=cmd_makemigrations)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        func: Command = args.func
+        func(settings, args)
+    except ConfigError as exc:
+        print(f"timebank: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except TimebankError as exc:
+        print(f"timebank: {exc.zh} / {exc.en}", file=sys.stderr)
+        return 1
+    return 0
+

@@ -1,0 +1,98 @@
+"""Database wiring: the tortoise config for a URL, opening/closing, and migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.exceptions import ConfigurationError
+from tortoise.migrations.api import migrate as tortoise_migrate
+
+from timebank.errors import ConfigError
+
+APP_LABEL = "timebank"
+# Every module holding tortoise models; a feature adds its own here.
+MODEL_MODULES = ["timebank.people.models"]
+MIGRATIONS_MODULE = "timebank.migrations"
+
+# Applied on every SQLite connection. WAL lets readers run beside the one writer;
+# synchronous=FULL makes each commit durable (a ledger must not lose a posted hour on power
+# loss); busy_timeout makes a writer wait for the lock rather than fail.
+SQLITE_PRAGMAS: dict[str, Any] = {
+    "journal_mode": "WAL",
+    "synchronous": "FULL",
+    "busy_timeout": 15000,
+    "foreign_keys": "ON",
+}
+
+
+def connection_config(db_url: str) -> dict[str, Any]:
+    """The tortoise connection dict for ``db_url`` (sqlite:// or postgres://)."""
+    try:
+        conn = expand_db_url(db_url)
+    except (ConfigurationError, KeyError, ValueError) as exc:
+        raise ConfigError(
+            f"TIMEBANK_DB_URL {db_url!r} is not a database URL tortoise understands "
+            f"(use sqlite:///path/file.sqlite3 or postgres://user@host:5432/name): {exc}. "
+            f"/ TIMEBANK_DB_URL 格式不正确。"
+        ) from None
+    engine = conn["engine"]
+    if engine == "tortoise.backends.sqlite":
+        conn["engine"] = "timebank.db.sqlite"
+        conn["credentials"].update(SQLITE_PRAGMAS)
+        path = conn["credentials"]["file_path"]
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    elif engine != "tortoise.backends.asyncpg":
+        raise ConfigError(
+            f"TIMEBANK_DB_URL must point at SQLite or PostgreSQL, got engine {engine}. "
+            f"/ 只支持 SQLite 和 PostgreSQL。"
+        )
+    return conn
+
+
+def tortoise_config(db_url: str) -> dict[str, Any]:
+    """The whole tortoise config: one connection, one app with its migrations."""
+    return {
+        "connections": {"default": connection_config(db_url)},
+        "apps": {
+            APP_LABEL: {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def dialect() -> str:
+    """``sqlite`` or ``postgres``: the engine behind the open connection."""
+    return str(connections.get("default").capabilities.dialect)
+
+
+async def open_db(db_url: str) -> None:
+    """Open the ORM for the running service (requests run in other tasks)."""
+    await Tortoise.init(config=tortoise_config(db_url), _enable_global_fallback=True)
+
+
+async def close_db() -> None:
+    """Close every connection the ORM holds."""
+    await Tortoise.close_connections()
+
+
+async def migrate(db_url: str, *, progress: Callable[[str, str, str], object] | None = None) -> None:
+    """Apply every pending migration, then close the connections it opened."""
+    try:
+        await tortoise_migrate(config=tortoise_config(db_url), progress=progress)
+    finally:
+        await Tortoise.close_connections()
+
+
+async def ping() -> None:
+    """Run a trivial query; raises when the database cannot be reached."""
+    await connections.get("default").execute_query("SELECT 1")

@@ -1,0 +1,1 @@
+"""People: communities, members and their roles."""

@@ -1,0 +1,138 @@
+"""The rules for communities and members: validation, passwords, roles."""
+
+from __future__ import annotations
+
+import re
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from timebank.errors import Conflict, Invalid, NotFound
+from timebank.people.models import Community, Level, Member, MemberRole, Role
+
+PHONE = re.compile(r"^\+?[0-9]{5,15}$")
+MIN_PASSWORD = 8
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password`` after checking it is long enough."""
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(
+            f"The password must have at least {MIN_PASSWORD} characters.",
+            f"密码至少需要 {MIN_PASSWORD} 个字符。",
+            code="password_too_short",
+        )
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches; a member without a password never matches."""
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def normalize_phone(phone: str) -> str:
+    """The phone number without spaces and dashes, or a 422 saying what is wrong."""
+    cleaned = re.sub(r"[\s-]", "", phone)
+    if not PHONE.match(cleaned):
+        raise Invalid(
+            f"{phone!r} is not a phone number: use 5 to 15 digits, optionally starting with +.",
+            f"“{phone}”不是有效的电话号码：请输入 5 到 15 位数字，可以 + 开头。",
+            code="invalid_phone",
+        )
+    return cleaned
+
+
+async def create_community(*, name: str, level: Level, parent: Community | None) -> Community:
+    """A community under ``parent`` (a district has none)."""
+    name = name.strip()
+    if not name:
+        raise Invalid("The community needs a name.", "请填写社区名称。", code="name_required")
+    if (level is Level.DISTRICT) != (parent is None):
+        raise Invalid(
+            "A district has no parent; every other level needs one.",
+            "区没有上级，其他层级必须有上级。",
+            code="invalid_parent",
+        )
+    try:
+        return await Community.create(name=name, level=level, parent=parent)
+    except IntegrityError:
+        raise Conflict(
+            f"There is already a community called {name} here.",
+            f"该上级下已有名为“{name}”的社区。",
+            code="community_exists",
+        ) from None
+
+
+async def next_member_no(community: Community) -> str:
+    """The next free passbook-style number in ``community`` (e.g. ``0007``)."""
+    count = await Member.filter(community=community).count()
+    return f"{count + 1:04d}"
+
+
+async def create_member(
+    *,
+    community: Community,
+    name: str,
+    phone: str,
+    password: str | None,
+    roles: list[Role],
+) -> Member:
+    """A member with ``roles``; coordinators' roles are scoped to ``community``."""
+    name = name.strip()
+    if not name:
+        raise Invalid("Please give the member's name.", "请填写姓名。", code="name_required")
+    phone = normalize_phone(phone)
+    password_hash = hash_password(password) if password is not None else None
+    if await Member.exists(phone=phone):
+        raise _phone_taken(phone)
+    try:
+        async with in_transaction():
+            member = await Member.create(
+                community=community,
+                name=name,
+                phone=phone,
+                member_no=await next_member_no(community),
+                password_hash=password_hash,
+            )
+            for role in roles:
+                scope = None if role is Role.ADMIN else community
+                await MemberRole.create(member=member, role=role, community=scope)
+    except IntegrityError:
+        # Another request registered the same phone, or took the same member number,
+        # between our check and our insert; nothing of this one was written.
+        if await Member.exists(phone=phone):
+            raise _phone_taken(phone) from None
+        raise Conflict(
+            "Someone else registered a member at the same moment. Please try again.",
+            "有人同时登记了成员，请重试。",
+            code="member_no_clash",
+        ) from None
+    return member
+
+
+def _phone_taken(phone: str) -> Conflict:
+    return Conflict(
+        f"The phone number {phone} is already registered.",
+        f"电话号码 {phone} 已经登记过。",
+        code="phone_taken",
+    )
+
+
+async def get_community(community_id: int) -> Community:
+    """The community with this id, or a 404."""
+    community = await Community.get_or_none(id=community_id)
+    if community is None:
+        raise NotFound(
+            f"There is no community number {community_id}.",
+            f"找不到编号为 {community_id} 的社区。",
+            code="community_not_found",
+        )
+    return community

@@ -1,0 +1,77 @@
+"""Jinja2 templates and static files from ``web/``, with per-request language."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from timebank import __version__
+from timebank.i18n import LANG_NAMES, gettext_for, request_lang, translations
+
+
+def web_dir() -> Path:
+    """Where templates and static files live: inside the installed package, or the checkout."""
+    package = Path(__file__).parent
+    for candidate in (package / "web", package.parent / "web"):
+        if (candidate / "templates").is_dir():
+            return candidate
+    raise RuntimeError(f"web assets not found beside {package}")  # a broken install
+
+
+# Jinja's newstyle gettext calls these with the template context, then applies
+# autoescaping and ``%`` formatting itself, so they only look the text up.
+@jinja2.pass_context
+def _gettext(context: jinja2.runtime.Context, message: str) -> str:
+    return gettext_for(context.get("lang", "zh-CN"), message)
+
+
+@jinja2.pass_context
+def _ngettext(context: jinja2.runtime.Context, singular: str, plural: str, n: int) -> str:
+    return translations(context.get("lang", "zh-CN")).ngettext(singular, plural, n)
+
+
+def _common_context(request: Request) -> dict[str, Any]:
+    lang = request_lang(request)
+    return {
+        "lang": lang,
+        "lang_names": LANG_NAMES,
+        "version": __version__,
+        "settings": request.app.state.settings,
+    }
+
+
+@jinja2.pass_context
+def _url_for(context: jinja2.runtime.Context, name: str, /, **path_params: Any) -> str:
+    # A path, not Starlette's absolute URL: behind a TLS-terminating proxy an absolute
+    # http:// stylesheet link would be blocked as mixed content.
+    request: Request = context["request"]
+    return request.scope.get("root_path", "") + str(request.app.url_path_for(name, **path_params))
+
+
+def make_templates() -> Jinja2Templates:
+    """The template renderer every page uses."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(web_dir() / "templates"),
+        autoescape=jinja2.select_autoescape(["html", "xml"]),
+        extensions=["jinja2.ext.i18n"],
+        undefined=jinja2.StrictUndefined,
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=_gettext, ngettext=_ngettext, newstyle=True
+    )
+    templates = Jinja2Templates(env=env, context_processors=[_common_context])
+    env.globals["url_for"] = _url_for
+    return templates
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> Response:
+    """Render ``template`` for ``request``."""
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(request, template, context or {}, status_code=status)
