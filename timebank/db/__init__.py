@@ -8,6 +8,7 @@ from typing import Any
 
 from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.exceptions import ConfigurationError
 from tortoise.migrations.api import migrate as tortoise_migrate
 
@@ -75,8 +76,17 @@ def dialect() -> str:
     return str(connections.get("default").capabilities.dialect)
 
 
+def _forget_cached_statements() -> None:
+    # tortoise caches each model's INSERT/DELETE SQL per connection *name*, across inits:
+    # after an SQLite run, a PostgreSQL connection also named "default" would be handed
+    # SQLite's "?" placeholders. Harmless in production (one database per process), wrong
+    # whenever one process opens another kind of database (tests, tools).
+    EXECUTOR_CACHE.clear()
+
+
 async def open_db(db_url: str) -> None:
     """Open the ORM for the running service (requests run in other tasks)."""
+    _forget_cached_statements()
     await Tortoise.init(config=tortoise_config(db_url), _enable_global_fallback=True)
 
 
@@ -87,6 +97,7 @@ async def close_db() -> None:
 
 async def migrate(db_url: str, *, progress: Callable[[str, str, str], object] | None = None) -> None:
     """Apply every pending migration, then close the connections it opened."""
+    _forget_cached_statements()
     try:
         await tortoise_migrate(config=tortoise_config(db_url), progress=progress)
     finally:

@@ -61,14 +61,18 @@ async def create_community(*, name: str, level: Level, parent: Community | None)
             "区没有上级，其他层级必须有上级。",
             code="invalid_parent",
         )
+    exists = Conflict(
+        f"There is already a community called {name} here.",
+        f"该上级下已有名为“{name}”的社区。",
+        code="community_exists",
+    )
+    # The unique index on (parent, name) does not see NULL parents as equal.
+    if parent is None and await Community.exists(name=name, parent=None):
+        raise exists
     try:
         return await Community.create(name=name, level=level, parent=parent)
     except IntegrityError:
-        raise Conflict(
-            f"There is already a community called {name} here.",
-            f"该上级下已有名为“{name}”的社区。",
-            code="community_exists",
-        ) from None
+        raise exists from None
 
 
 async def next_member_no(community: Community) -> str:

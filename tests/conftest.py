@@ -1,0 +1,147 @@
+"""Fixtures: a fresh database per test on SQLite and (when configured) PostgreSQL.
+
+Migrations run once per session into a template (an SQLite file, a PostgreSQL template
+database); each test gets its own copy, so every test sees exactly the migrated schema and
+nothing left by another test. ``TIMEBANK_TEST_POSTGRES_URL`` points at a server where we may
+create databases; without it the PostgreSQL half is skipped with the reason, unless
+``TIMEBANK_TEST_REQUIRE_ALL=1`` (CI), where a skip would hide a broken set-up and fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from timebank import db
+from timebank.app import create_app
+from timebank.settings import Settings
+
+PG_URL = os.environ.get("TIMEBANK_TEST_POSTGRES_URL", "")
+REQUIRE_ALL = os.environ.get("TIMEBANK_TEST_REQUIRE_ALL") == "1"
+T = TypeVar("T")
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip with ``reason``, or fail when CI demands that everything runs."""
+    if REQUIRE_ALL:
+        pytest.fail(f"{reason} (TIMEBANK_TEST_REQUIRE_ALL=1 forbids skipping)")
+    pytest.skip(reason)
+
+
+def run_apart(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion on its own loop in another thread.
+
+    Session fixtures are first requested from inside a test's running loop, where
+    ``asyncio.run`` is not allowed.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def pg_url_for(database: str) -> str:
+    """``TIMEBANK_TEST_POSTGRES_URL`` with its database name replaced."""
+    parts = urlsplit(PG_URL)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+async def pg_admin(sql: str) -> None:
+    """Run one statement on the maintenance database (CREATE/DROP DATABASE)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(pg_url_for("postgres").replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file with every migration applied."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    run_apart(db.migrate(f"sqlite://{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A PostgreSQL template database with every migration applied; dropped at the end."""
+    if not PG_URL:
+        skip_or_fail("PostgreSQL tests need TIMEBANK_TEST_POSTGRES_URL")
+    name = f"timebank_tpl_{uuid.uuid4().hex[:12]}"
+    try:
+        run_apart(pg_admin(f'CREATE DATABASE "{name}"'))
+    except OSError as exc:
+        skip_or_fail(f"PostgreSQL at TIMEBANK_TEST_POSTGRES_URL is unreachable: {exc}")
+    try:
+        run_apart(db.migrate(pg_url_for(name)))
+        yield name
+    finally:
+        run_apart(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, migrated database of each kind, for this test alone."""
+    if request.param == "sqlite":
+        path = tmp_path / "timebank.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite://{path}"
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"timebank_test_{uuid.uuid4().hex[:12]}"
+    await pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield pg_url_for(name)
+    finally:
+        await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    """Settings for a test: its own data dir and database, a fixed key."""
+    return Settings.from_env(
+        {},
+        data_dir=str(tmp_path),
+        db_url=db_url,
+        secret_key=TEST_SECRET,
+        base_url="http://testserver",
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    """The app with its lifespan running (the ORM open on the test's database)."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in-process."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+async def orm(db_url: str) -> AsyncIterator[None]:
+    """Just the ORM on a fresh database, for service-level tests."""
+    await db.open_db(db_url)
+    try:
+        yield
+    finally:
+        await db.close_db()

@@ -1,0 +1,86 @@
+"""Communities and members: the rules the foundation needs, and the demo data."""
+
+from __future__ import annotations
+
+import pytest
+
+from timebank.demo import DEMO_PASSWORD, DEMO_PEOPLE, load_demo
+from timebank.errors import Conflict, Invalid
+from timebank.people.models import Community, Level, Member, MemberRole, Role
+from timebank.people.service import create_community, create_member, verify_password
+
+
+async def _community() -> Community:
+    district = await create_community(name="江城区", level=Level.DISTRICT, parent=None)
+    return await create_community(name="桂花社区", level=Level.COMMUNITY, parent=district)
+
+
+async def test_member_gets_roles_number_and_hashed_password(orm: None) -> None:
+    community = await _community()
+    member = await create_member(
+        community=community, name=" 张三 ", phone="138 0000-1111",
+        password="long enough", roles=[Role.HELPER, Role.RESIDENT],
+    )
+    assert member.name == "张三" and member.phone == "13800001111"
+    assert member.member_no == "0001"
+    assert member.password_hash and "long enough" not in member.password_hash
+    assert verify_password(member.password_hash, "long enough")
+    assert not verify_password(member.password_hash, "wrong")
+    roles = await MemberRole.filter(member=member).values_list("role", flat=True)
+    assert sorted(roles) == ["helper", "resident"]
+    second = await create_member(
+        community=community, name="李四", phone="13800002222", password=None, roles=[]
+    )
+    assert second.member_no == "0002"
+    assert not verify_password(second.password_hash, "")
+
+
+@pytest.mark.parametrize(
+    ("phone", "password", "code"),
+    [("12ab", "long enough", "invalid_phone"), ("13800003333", "short", "password_too_short")],
+)
+async def test_bad_member_input_is_refused_and_nothing_written(
+    orm: None, phone: str, password: str, code: str
+) -> None:
+    community = await _community()
+    with pytest.raises(Invalid) as caught:
+        await create_member(
+            community=community, name="王五", phone=phone, password=password, roles=[]
+        )
+    assert caught.value.code == code and caught.value.zh and caught.value.en
+    assert await Member.all().count() == 0
+
+
+async def test_duplicate_phone_is_a_conflict(orm: None) -> None:
+    community = await _community()
+    await create_member(community=community, name="A", phone="13800004444", password=None, roles=[])
+    with pytest.raises(Conflict) as caught:
+        await create_member(
+            community=community, name="B", phone="13800004444", password=None, roles=[]
+        )
+    assert caught.value.code == "phone_taken"
+    assert await Member.all().count() == 1
+
+
+async def test_community_levels_are_checked(orm: None) -> None:
+    with pytest.raises(Invalid):
+        await create_community(name="孤立社区", level=Level.COMMUNITY, parent=None)
+    district = await create_community(name="江城区", level=Level.DISTRICT, parent=None)
+    with pytest.raises(Invalid):
+        await create_community(name="另一个区", level=Level.DISTRICT, parent=district)
+    await create_community(name="东湖街道", level=Level.SUBDISTRICT, parent=district)
+    with pytest.raises(Conflict):
+        await create_community(name="东湖街道", level=Level.SUBDISTRICT, parent=district)
+    # Top-level names are unique too (a NULL parent escapes the unique index).
+    with pytest.raises(Conflict):
+        await create_community(name="江城区", level=Level.DISTRICT, parent=None)
+    assert await Community.all().count() == 2
+
+
+async def test_demo_data_loads_once(orm: None) -> None:
+    await load_demo()
+    await load_demo()
+    assert await Member.all().count() == len(DEMO_PEOPLE)
+    assert await Community.all().count() == 4
+    admin = await Member.get(phone=DEMO_PEOPLE[0].phone)
+    assert verify_password(admin.password_hash, DEMO_PASSWORD)
