@@ -73,15 +73,21 @@ def main() -> None:
     stock_failed, stock_s = run("tortoise.backends.sqlite", count)
     ours_failed, ours_s = run("timebank.db.sqlite", count)
     print(f"transactions per run: {total} (2 processes x {count})")
-    print(f"stock tortoise (BEGIN):     {stock_failed:5d} failed ({stock_failed / total:6.1%}), "
-          f"{stock_s:6.2f} s")
-    print(f"timebank (BEGIN IMMEDIATE): {ours_failed:5d} failed ({ours_failed / total:6.1%}), "
-          f"{ours_s:6.2f} s")
+    print(
+        f"stock tortoise (BEGIN):     {stock_failed:5d} failed ({stock_failed / total:6.1%}), "
+        f"{stock_s:6.2f} s"
+    )
+    print(
+        f"timebank (BEGIN IMMEDIATE): {ours_failed:5d} failed ({ours_failed / total:6.1%}), "
+        f"{ours_s:6.2f} s"
+    )
     print(f"time ratio timebank/stock: {ours_s / stock_s:.2f}")
     stock_rate = (total - stock_failed) / stock_s
     ours_rate = (total - ours_failed) / ours_s
-    print(f"committed transactions/s: stock {stock_rate:.0f}, timebank {ours_rate:.0f} "
-          f"(ratio {ours_rate / stock_rate:.2f})")
+    print(
+        f"committed transactions/s: stock {stock_rate:.0f}, timebank {ours_rate:.0f} "
+        f"(ratio {ours_rate / stock_rate:.2f})"
+    )
 
 
 if __name__ == "__main__":

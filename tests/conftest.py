@@ -12,9 +12,13 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -145,3 +149,53 @@ async def orm(db_url: str) -> AsyncIterator[None]:
         yield
     finally:
         await db.close_db()
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nobody is listening on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_server(command: list[str], *, env: dict[str, str], cwd: Path) -> Iterator[str]:
+    """Start ``command`` (which must honour ``--port``), wait for /healthz, yield its URL."""
+    port = free_port()
+    log = cwd / f"server-{port}.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [*command, "--host", "127.0.0.1", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"server exited early:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"server did not become healthy:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without any TIMEBANK_* variable of the caller's, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIMEBANK_")}
+    return env | extra

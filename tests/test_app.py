@@ -126,9 +126,7 @@ async def test_domain_errors_share_one_json_shape(
     }
 
 
-async def test_bad_json_body_is_a_400_not_a_500(
-    app: Starlette, client: httpx.AsyncClient
-) -> None:
+async def test_bad_json_body_is_a_400_not_a_500(app: Starlette, client: httpx.AsyncClient) -> None:
     async def endpoint(request: Request) -> Response:
         return JSONResponse(await read_json(request))
 

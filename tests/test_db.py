@@ -43,8 +43,7 @@ async def test_migrations_create_the_schema(orm: None, db_url: str) -> None:
         rows = await conn.execute_query_dict("SELECT name FROM sqlite_master WHERE type='table'")
     else:
         rows = await conn.execute_query_dict(
-            "SELECT table_name AS name FROM information_schema.tables "
-            "WHERE table_schema = 'public'"
+            "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'"
         )
     tables = {row["name"] for row in rows}
     assert {"community", "member", "member_role", "tortoise_migrations"} <= tables
@@ -68,8 +67,10 @@ async def test_sqlite_connection_pragmas(tmp_path: Path) -> None:
     await db.open_db(f"sqlite://{tmp_path / 'p.sqlite3'}")
     try:
         conn = connections.get("default")
+
         async def pragma(name: str) -> object:
             return list((await conn.execute_query_dict(f"PRAGMA {name}"))[0].values())[0]
+
         assert await pragma("journal_mode") == "wal"
         assert await pragma("synchronous") == 2  # FULL
         assert await pragma("busy_timeout") == 15000

@@ -18,8 +18,11 @@ async def _community() -> Community:
 async def test_member_gets_roles_number_and_hashed_password(orm: None) -> None:
     community = await _community()
     member = await create_member(
-        community=community, name=" 张三 ", phone="138 0000-1111",
-        password="long enough", roles=[Role.HELPER, Role.RESIDENT],
+        community=community,
+        name=" 张三 ",
+        phone="138 0000-1111",
+        password="long enough",
+        roles=[Role.HELPER, Role.RESIDENT],
     )
     assert member.name == "张三" and member.phone == "13800001111"
     assert member.member_no == "0001"

@@ -39,7 +39,7 @@ async def _demo(settings: Settings) -> None:
 
     async with orm(settings):
         logins = await load_demo()
-    print("Demo logins / 演示账号 (password / 密码: %s)" % DEMO_PASSWORD)
+    print(f"Demo logins / 演示账号 (password / 密码: {DEMO_PASSWORD})")
     for login in logins:
         roles = ", ".join(role.value for role in login.roles)
         print(f"  {login.phone}  {login.name:<4}  {roles:<18} {login.community}")
@@ -64,7 +64,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     asyncio.run(_migrate(settings))
     if args.demo:
         asyncio.run(_demo(settings))
-    print(f"timebank {__version__} on http://{args.host}:{args.port}/  (base URL {settings.base_url})")
+    print(
+        f"timebank {__version__} on http://{args.host}:{args.port}/  (base URL {settings.base_url})"
+    )
     uvicorn.run(
         "timebank.app:create_app",
         factory=True,
@@ -89,6 +91,7 @@ async def _create_user(settings: Settings, args: argparse.Namespace, password: s
     from timebank.people.service import create_community, create_member, get_community
 
     async with orm(settings):
+        community: Community | None
         if args.community is not None:
             community = await get_community(args.community)
         else:
@@ -115,6 +118,7 @@ async def _create_user(settings: Settings, args: argparse.Namespace, password: s
 def cmd_create_user(settings: Settings, args: argparse.Namespace) -> None:
     """Create a member who can sign in (the first admin, typically)."""
     password = _read_password()
+    asyncio.run(_migrate(settings))  # the first admin is usually created on a fresh database
     print(asyncio.run(_create_user(settings, args, password)))
 
 
@@ -184,4 +188,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"timebank: {exc.zh} / {exc.en}", file=sys.stderr)
         return 1
     return 0
-

@@ -22,14 +22,19 @@ HTTP_MESSAGES: dict[int, tuple[str, str, str]] = {
     401: ("unauthorized", "Please sign in first.", "请先登录。"),
     403: ("forbidden", "You may not do this.", "您没有权限执行此操作。"),
     404: ("not_found", "There is no such page or record.", "找不到该页面或记录。"),
-    405: ("method_not_allowed", "This address does not accept that method.", "该地址不支持此请求方式。"),
+    405: (
+        "method_not_allowed",
+        "This address does not accept that method.",
+        "该地址不支持此请求方式。",
+    ),
     409: ("conflict", "This conflicts with the current state.", "与当前状态冲突。"),
     413: ("too_large", "The request is too large.", "请求内容过大。"),
     422: ("invalid", "Some of the input is not valid.", "部分输入无效。"),
 }
 INTERNAL = (
     "internal_error",
-    "Something went wrong on our side. Nothing was saved. Please try again or call your coordinator.",
+    "Something went wrong on our side. Nothing was saved. "
+    "Please try again or call your coordinator.",
     "系统出错，本次操作未保存。请重试或联系社区协调员。",
 )
 
@@ -52,7 +57,8 @@ async def read_json(request: Request) -> dict[str, Any]:
         ) from None
     if not isinstance(body, dict):
         raise BadRequest(
-            "The request body must be a JSON object.", "请求内容必须是 JSON 对象。",
+            "The request body must be a JSON object.",
+            "请求内容必须是 JSON 对象。",
             code="invalid_json",
         )
     return body
@@ -84,7 +90,9 @@ async def on_domain_error(request: Request, exc: Exception) -> Response:
 async def on_http_error(request: Request, exc: Exception) -> Response:
     """Routing errors (404, 405 …) in the same shape as domain errors."""
     assert isinstance(exc, HTTPException)
-    code, en, zh = HTTP_MESSAGES.get(exc.status_code, (str(exc.status_code), exc.detail, exc.detail))
+    code, en, zh = HTTP_MESSAGES.get(
+        exc.status_code, (str(exc.status_code), exc.detail, exc.detail)
+    )
     response = error_response(request, exc.status_code, code, en, zh)
     if exc.headers:
         response.headers.update(exc.headers)

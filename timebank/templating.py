@@ -50,7 +50,8 @@ def _url_for(context: jinja2.runtime.Context, name: str, /, **path_params: Any) 
     # A path, not Starlette's absolute URL: behind a TLS-terminating proxy an absolute
     # http:// stylesheet link would be blocked as mixed content.
     request: Request = context["request"]
-    return request.scope.get("root_path", "") + str(request.app.url_path_for(name, **path_params))
+    root: str = request.scope.get("root_path", "")
+    return root + str(request.app.url_path_for(name, **path_params))
 
 
 def make_templates() -> Jinja2Templates:

@@ -95,7 +95,9 @@ async def close_db() -> None:
     await Tortoise.close_connections()
 
 
-async def migrate(db_url: str, *, progress: Callable[[str, str, str], object] | None = None) -> None:
+async def migrate(
+    db_url: str, *, progress: Callable[[str, str, str], object] | None = None
+) -> None:
     """Apply every pending migration, then close the connections it opened."""
     _forget_cached_statements()
     try:

@@ -40,7 +40,7 @@ class ImmediateSqliteClient(SqliteClient):
     def _in_transaction(self) -> TransactionContext:
         return SqliteTransactionContext(ImmediateTransactionWrapper(self), self._lock)
 
-    @translate_exceptions  # type: ignore[untyped-decorator]
+    @translate_exceptions
     async def execute_many(self, query: str, values: list[list[object]]) -> None:
         async with self.acquire_connection() as connection:
             await connection.execute("BEGIN IMMEDIATE")

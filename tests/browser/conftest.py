@@ -1,0 +1,91 @@
+"""Playwright driving Debian's Chromium against a real uvicorn server."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REQUIRE_ALL, clean_env, running_server
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/browser" in str(item.path):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium per test module.
+
+    Playwright's sync API keeps an event loop running in this thread while it is open; it
+    must be closed before the async tests of other modules start their own loops.
+    """
+    if not os.path.exists(CHROMIUM):
+        reason = f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)"
+        if REQUIRE_ALL:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``timebank serve --demo`` on a free loopback port, on its own SQLite file."""
+    run_dir = tmp_path_factory.mktemp("live")
+    env = clean_env(TIMEBANK_DATA_DIR=str(run_dir / "var"))
+    command = [sys.executable, "-m", "timebank", "serve", "--demo"]
+    with running_server(command, env=env, cwd=run_dir) as base:
+        yield base
+
+
+@pytest.fixture
+def mobile_page(browser: Any) -> Iterator[Any]:
+    """A page at a 360×740 phone viewport, collecting console errors."""
+    context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2)
+    page = context.new_page()
+    page.console_errors = []  # type: ignore[attr-defined]
+    page.on(
+        "console",
+        lambda msg: msg.type == "error" and page.console_errors.append(msg.text),  # type: ignore[attr-defined]
+    )
+    yield page
+    context.close()
+
+
+def run_axe(page: Any) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the current page."""
+    page.evaluate(AXE.read_text())
+    result = page.evaluate("async () => await axe.run(document)")
+    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save a full-page screenshot under tests/browser/screenshots/."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,132 @@
+"""The timebank command, run as a person would: in a fresh data folder, as a process."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from timebank import __version__
+from timebank.demo import DEMO_PEOPLE
+
+pytestmark = pytest.mark.slow
+
+
+def timebank(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """Run ``timebank ARGS`` with its data in ``tmp_path``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIMEBANK_")} | {
+        "TIMEBANK_DATA_DIR": str(tmp_path / "var")
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "timebank", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+
+
+def members(tmp_path: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(tmp_path / "var" / "timebank.sqlite3") as conn:
+        return conn.execute("SELECT phone, name FROM member ORDER BY id").fetchall()
+
+
+def test_version(tmp_path: Path) -> None:
+    result = timebank(tmp_path, "--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"timebank {__version__}"
+
+
+def test_migrate_then_demo_twice(tmp_path: Path) -> None:
+    migrate = timebank(tmp_path, "migrate")
+    assert migrate.returncode == 0, migrate.stderr
+    assert "applied timebank.0001_initial" in migrate.stdout
+    again = timebank(tmp_path, "migrate")
+    assert again.returncode == 0 and "applied" not in again.stdout
+    for _ in range(2):
+        demo = timebank(tmp_path, "demo")
+        assert demo.returncode == 0, demo.stderr
+        assert "13800000002" in demo.stdout and "coordinator" in demo.stdout
+    assert len(members(tmp_path)) == len(DEMO_PEOPLE)
+
+
+def test_create_user_reads_the_password_from_stdin(tmp_path: Path) -> None:
+    result = timebank(
+        tmp_path,
+        "create-user",
+        "--phone",
+        "13900000001",
+        "--name",
+        "管理员",
+        "--district",
+        "示范区",
+        stdin="a-strong-password\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "created admin 管理员 (13900000001) in 示范区" in result.stdout
+    assert members(tmp_path) == [("13900000001", "管理员")]
+    with sqlite3.connect(tmp_path / "var" / "timebank.sqlite3") as conn:
+        (stored,) = conn.execute("SELECT password_hash FROM member").fetchone()
+    assert stored.startswith("$argon2") and "a-strong-password" not in stored
+
+
+def test_create_user_never_takes_a_password_on_the_command_line(tmp_path: Path) -> None:
+    result = timebank(
+        tmp_path,
+        "create-user",
+        "--phone",
+        "13900000001",
+        "--name",
+        "X",
+        "--password",
+        "secret123",
+    )
+    assert result.returncode == 2
+    assert "unrecognized arguments: --password" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["--phone", "not-a-phone", "--name", "X", "--district", "D"], "long-enough\n", "电话号码"),
+        (["--phone", "13900000001", "--name", "X", "--district", "D"], "short\n", "at least 8"),
+        (["--phone", "13900000001", "--name", "X"], "long-enough\n", "--district"),
+        (["--phone", "13900000001", "--name", "X", "--community", "99"], "long-enough\n", "99"),
+    ],
+)
+def test_create_user_explains_bad_input(
+    tmp_path: Path, args: list[str], stdin: str, message: str
+) -> None:
+    assert timebank(tmp_path, "migrate").returncode == 0
+    result = timebank(tmp_path, "create-user", *args, stdin=stdin)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert members(tmp_path) == []
+
+
+def test_bad_setting_is_a_clear_configuration_error(tmp_path: Path) -> None:
+    env_backup = os.environ.get("TIMEBANK_LANG")
+    os.environ["TIMEBANK_LANG"] = "fr"
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "timebank", "migrate"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+            env={**os.environ, "TIMEBANK_DATA_DIR": str(tmp_path / "var")},
+        )
+    finally:
+        if env_backup is None:
+            del os.environ["TIMEBANK_LANG"]
+        else:
+            os.environ["TIMEBANK_LANG"] = env_backup
+    assert result.returncode == 2
+    assert "configuration error" in result.stderr and "TIMEBANK_LANG" in result.stderr
