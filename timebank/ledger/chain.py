@@ -1,0 +1,92 @@
+"""The hash chain: canonical JSON of transactions and entries, and their SHA-256 digests.
+
+An entry's hash covers the previous entry's hash and the digest of its transaction, so
+changing any amount, account, phase, kind, reason, reference or time anywhere in the
+ledger breaks every later link. Canonical: sorted keys, no whitespace, integers only (time
+as integer microseconds since the Unix epoch, UTC).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+GENESIS = "0" * 64
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def micros(moment: datetime) -> int:
+    """``moment`` as integer microseconds since the epoch (exact, no float rounding)."""
+    if moment.tzinfo is None:
+        raise ValueError("ledger times must be timezone-aware")
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def canonical(data: dict[str, Any]) -> bytes:
+    """The one byte string that stands for ``data``."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def txn_digest(
+    *,
+    kind: str,
+    actor_id: int | None,
+    on_behalf_of_id: int | None,
+    reason: str,
+    ref_type: str,
+    ref_id: str,
+    idempotency_key: str,
+    request_hash: str,
+    reverses_id: int | None,
+    resolves_id: int | None,
+    created_us: int,
+) -> str:
+    """SHA-256 over every field of a transaction but its id (unknown until inserted)."""
+    return hashlib.sha256(
+        canonical(
+            {
+                "kind": kind,
+                "actor": actor_id,
+                "on_behalf_of": on_behalf_of_id,
+                "reason": reason,
+                "ref_type": ref_type,
+                "ref_id": ref_id,
+                "key": idempotency_key,
+                "request": request_hash,
+                "reverses": reverses_id,
+                "resolves": resolves_id,
+                "at": created_us,
+            }
+        )
+    ).hexdigest()
+
+
+def entry_hash(
+    *,
+    prev_hash: str,
+    seq: int,
+    txn_digest: str,
+    account_id: int,
+    amount: int,
+    phase: str,
+    balance_after: int,
+) -> str:
+    """SHA-256 over the previous hash and the entry."""
+    body = canonical(
+        {
+            "seq": seq,
+            "txn": txn_digest,
+            "account": account_id,
+            "amount": amount,
+            "phase": phase,
+            "balance_after": balance_after,
+        }
+    )
+    return hashlib.sha256(prev_hash.encode() + b"\n" + body).hexdigest()
+
+
+def request_hash(request: dict[str, Any]) -> str:
+    """The fingerprint of a ledger request, compared when its idempotency key repeats."""
+    return hashlib.sha256(canonical(request)).hexdigest()
