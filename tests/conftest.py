@@ -199,3 +199,30 @@ def clean_env(**extra: str) -> dict[str, str]:
     """The environment without any TIMEBANK_* variable of the caller's, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIMEBANK_")}
     return env | extra
+
+
+_phones = iter(range(13_900_000_000, 13_999_999_999))
+
+
+async def make_community(name: str = "桂花社区") -> Any:
+    """A district › street › community chain; returns the community."""
+    from timebank.people.models import Level
+    from timebank.people.service import create_community
+
+    district = await create_community(name=f"{name}区", level=Level.DISTRICT, parent=None)
+    street = await create_community(name=f"{name}街道", level=Level.SUBDISTRICT, parent=district)
+    return await create_community(name=name, level=Level.COMMUNITY, parent=street)
+
+
+async def make_member(community: Any, *roles: str, name: str = "成员") -> Any:
+    """A member of ``community`` with ``roles`` and a unique phone number."""
+    from timebank.people.models import Role
+    from timebank.people.service import create_member
+
+    return await create_member(
+        community=community,
+        name=name,
+        phone=str(next(_phones)),
+        password=None,
+        roles=[Role(r) for r in roles],
+    )

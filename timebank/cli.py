@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from timebank import __version__, db
 from timebank.errors import ConfigError, Invalid, TimebankError
+from timebank.ledger import cli as ledger_cli
 from timebank.people.models import Community, Level, Role
 from timebank.settings import Settings
 
@@ -136,7 +137,8 @@ def cmd_makemigrations(settings: Settings, args: argparse.Namespace) -> None:
     asyncio.run(makemigrations(context, labels, args.empty, args.name))
 
 
-Command = Callable[[Settings, argparse.Namespace], None]
+# A command returns None (success) or its exit status.
+Command = Callable[[Settings, argparse.Namespace], int | None]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     mk.add_argument("--name", help="a name for the migration file")
     mk.add_argument("--empty", action="store_true", help="an empty migration for hand-written SQL")
     mk.set_defaults(func=cmd_makemigrations)
+
+    ledger_cli.register(sub)
     return parser
 
 
@@ -180,11 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         func: Command = args.func
-        func(settings, args)
+        status = func(settings, args)
     except ConfigError as exc:
         print(f"timebank: configuration error: {exc}", file=sys.stderr)
         return 2
     except TimebankError as exc:
         print(f"timebank: {exc.zh} / {exc.en}", file=sys.stderr)
         return 1
-    return 0
+    return status or 0

@@ -14,7 +14,16 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from timebank.errors import Conflict, Invalid, NotFound
-from timebank.ledger.models import Account, AccountKind, Entry, LedgerTxn, Phase, TxnKind
+from timebank.ledger.models import (
+    Account,
+    AccountKind,
+    ChainHead,
+    Checkpoint,
+    Entry,
+    LedgerTxn,
+    Phase,
+    TxnKind,
+)
 from timebank.ledger.writer import Leg, Plan, Posted, write
 from timebank.people.models import Member
 
@@ -443,3 +452,22 @@ async def balance(account_id: int) -> Balance:
         floor=account.floor,
         cap=account.cap,
     )
+
+
+async def create_checkpoint(*, actor_id: int | None, note: str = "") -> Checkpoint:
+    """Record the current chain head so that it can be printed or published."""
+    head = await ChainHead.get(id=1)
+    return await Checkpoint.create(
+        seq=head.seq, hash=head.hash, created_by_id=actor_id, note=_reason(note)[:200]
+    )
+
+
+def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
+    """A checkpoint as exported: enough to check the chain against it later."""
+    return {
+        "ledger": "timebank",
+        "seq": int(checkpoint.seq),
+        "hash": checkpoint.hash,
+        "created_at": checkpoint.created_at.isoformat(),
+        "note": checkpoint.note,
+    }
