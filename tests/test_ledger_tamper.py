@@ -33,7 +33,10 @@ def run_verify(db_url: str, tmp_path: Path, *extra: str) -> subprocess.Completed
     env = clean_env(TIMEBANK_DB_URL=db_url, TIMEBANK_DATA_DIR=str(tmp_path / "cli"))
     return subprocess.run(
         [sys.executable, "-m", "timebank", "verify", *extra],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
 
 
@@ -43,50 +46,57 @@ async def history(orm: None) -> dict[str, Any]:
     community = await make_community()
     helper = await make_member(community, "helper")
     for n in range(3):
-        await ledger.credit_service(helper_id=helper.id, community_id=community.id,
-                                    minutes=30 + n, visit_id=n, key=f"k{n}")
+        await ledger.credit_service(
+            helper_id=helper.id, community_id=community.id, minutes=30 + n, visit_id=n, key=f"k{n}"
+        )
     return {"community": community, "helper": helper}
 
 
-async def test_intact_ledger_verifies(history: dict[str, Any], db_url: str,
-                                      tmp_path: Path) -> None:
+async def test_intact_ledger_verifies(history: dict[str, Any], db_url: str, tmp_path: Path) -> None:
     result = run_verify(db_url, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ledger intact" in result.stdout and "6 entries" in result.stdout
 
 
-async def test_altered_amount_is_named(history: dict[str, Any], db_url: str,
-                                       tmp_path: Path) -> None:
+async def test_altered_amount_is_named(
+    history: dict[str, Any], db_url: str, tmp_path: Path
+) -> None:
     await drop_guards(db_url)
     await connections.get("default").execute_script(
-        "UPDATE ledger_entry SET amount = 310 WHERE seq = 4")
+        "UPDATE ledger_entry SET amount = 310 WHERE seq = 4"
+    )
     result = run_verify(db_url, tmp_path)
     assert result.returncode == 1
     assert "seq 4" in result.stdout and "hash does not match" in result.stdout
 
 
-async def test_altered_transaction_is_named(history: dict[str, Any], db_url: str,
-                                            tmp_path: Path) -> None:
+async def test_altered_transaction_is_named(
+    history: dict[str, Any], db_url: str, tmp_path: Path
+) -> None:
     await drop_guards(db_url)
     await connections.get("default").execute_script(
-        "UPDATE ledger_txn SET ref_id = '99' WHERE idempotency_key = 'k1'")
+        "UPDATE ledger_txn SET ref_id = '99' WHERE idempotency_key = 'k1'"
+    )
     result = run_verify(db_url, tmp_path)
     assert result.returncode == 1
     assert "seq 3" in result.stdout and "altered" in result.stdout
 
 
-async def test_altered_cached_totals_are_caught(history: dict[str, Any], db_url: str,
-                                                tmp_path: Path) -> None:
+async def test_altered_cached_totals_are_caught(
+    history: dict[str, Any], db_url: str, tmp_path: Path
+) -> None:
     await connections.get("default").execute_script(
-        "UPDATE ledger_account SET posted_credits = posted_credits + 600 WHERE kind = 'wallet'")
+        "UPDATE ledger_account SET posted_credits = posted_credits + 600 WHERE kind = 'wallet'"
+    )
     result = run_verify(db_url, tmp_path, "--json")
     assert result.returncode == 1
     report = json.loads(result.stdout)
     assert not report["ok"] and "cached totals" in report["reason"]
 
 
-async def test_deleted_tail_is_caught_by_checkpoints(history: dict[str, Any], db_url: str,
-                                                     tmp_path: Path) -> None:
+async def test_deleted_tail_is_caught_by_checkpoints(
+    history: dict[str, Any], db_url: str, tmp_path: Path
+) -> None:
     exported = tmp_path / "checkpoint.json"
     exported.write_text(json.dumps(checkpoint_json(await create_checkpoint(actor_id=None))))
     await drop_guards(db_url)
@@ -96,11 +106,12 @@ async def test_deleted_tail_is_caught_by_checkpoints(history: dict[str, Any], db
     await conn.execute_script("DELETE FROM ledger_entry WHERE seq > 4")
     await conn.execute_script("DELETE FROM ledger_txn WHERE idempotency_key = 'k2'")
     await conn.execute_script(
-        f"UPDATE ledger_head SET seq = 4, hash = '{rows[0]['hash']}' WHERE id = 1")
+        f"UPDATE ledger_head SET seq = 4, hash = '{rows[0]['hash']}' WHERE id = 1"
+    )
+    await conn.execute_script("UPDATE ledger_account SET posted_credits = 61 WHERE kind = 'wallet'")
     await conn.execute_script(
-        "UPDATE ledger_account SET posted_credits = 61 WHERE kind = 'wallet'")
-    await conn.execute_script(
-        "UPDATE ledger_account SET posted_debits = 61 WHERE kind = 'issuance'")
+        "UPDATE ledger_account SET posted_debits = 61 WHERE kind = 'issuance'"
+    )
     recorded = run_verify(db_url, tmp_path)
     assert recorded.returncode == 1
     assert "seq 5" in recorded.stdout and "entries were removed" in recorded.stdout
@@ -116,7 +127,12 @@ def test_unreadable_checkpoint_file_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     env = clean_env(TIMEBANK_DATA_DIR=str(tmp_path / "var"))
-    result = subprocess.run([sys.executable, "-m", "timebank", "verify", "--checkpoint",
-                             str(bad)], capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "timebank", "verify", "--checkpoint", str(bad)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 2 and "not a checkpoint file" in result.stderr
     assert os.path.exists(bad)
