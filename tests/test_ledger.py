@@ -11,7 +11,7 @@ from tests.conftest import make_community, make_member
 from timebank.errors import Conflict, Invalid, NotFound
 from timebank.ledger import chain
 from timebank.ledger import service as ledger
-from timebank.ledger.models import AccountKind, Entry, LedgerTxn, Phase, TxnKind
+from timebank.ledger.models import AccountKind, Entry, LedgerTxn, TxnKind
 from timebank.ledger.verify import verify
 
 
@@ -265,28 +265,3 @@ async def test_the_database_refuses_updates_and_deletes(
         await Entry.filter(seq=1).update(amount=1)
     assert [e.amount for e in await Entry.all().order_by("seq")] == [-60, 60]
     assert (await verify()).ok
-
-
-def test_hand_formatted_entry_json_is_canonical() -> None:
-    fast = chain.entry_hash(
-        prev_hash="a" * 64,
-        seq=7,
-        txn_digest="b" * 64,
-        account_id=3,
-        amount=-90,
-        phase=Phase.PENDING.value,
-        balance_after=-12,
-    )
-    body = chain.canonical(
-        {
-            "seq": 7,
-            "txn": "b" * 64,
-            "account": 3,
-            "amount": -90,
-            "phase": "pending",
-            "balance_after": -12,
-        }
-    )
-    import hashlib
-
-    assert fast == hashlib.sha256(b"a" * 64 + b"\n" + body).hexdigest()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.exceptions import ConfigurationError
@@ -109,3 +111,27 @@ async def migrate(
 async def ping() -> None:
     """Run a trivial query; raises when the database cannot be reached."""
     await connections.get("default").execute_query("SELECT 1")
+
+
+@lru_cache(maxsize=512)
+def _numbered(query: str) -> str:
+    parts = query.split("?")
+    return parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
+
+
+def sql(query: str, client: BaseDBAsyncClient) -> str:
+    """``query`` written with ``?`` placeholders, in the form ``client`` expects."""
+    return query if client.capabilities.dialect == "sqlite" else _numbered(query)
+
+
+async def fetch(query: str, *params: Any) -> list[dict[str, Any]]:
+    """Rows of a plain-SQL ``query`` on the current connection (or transaction)."""
+    client = connections.get("default")
+    return list(await client.execute_query_dict(sql(query, client), list(params)))
+
+
+async def execute(query: str, *params: Any) -> int:
+    """Run a plain-SQL statement on the current connection; the number of rows changed."""
+    client = connections.get("default")
+    changed, _ = await client.execute_query(sql(query, client), list(params))
+    return int(changed)

@@ -2,7 +2,8 @@
 
 Every operation takes a client-supplied idempotency ``key``: repeating a call with the same
 key and arguments returns the original transaction; the same key with other arguments is
-a 409.
+a 409. Each one is a plan (which legs, decided while the ledger is locked) handed to
+``steps.write_steps`` and run by ``drivers.run`` in one database transaction.
 """
 
 from __future__ import annotations
@@ -10,26 +11,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
-
+from timebank import db
 from timebank.errors import Conflict, Invalid, NotFound
-from timebank.ledger.models import (
-    Account,
-    AccountKind,
-    ChainHead,
-    Checkpoint,
-    Entry,
-    LedgerTxn,
-    Phase,
-    TxnKind,
+from timebank.ledger.drivers import run
+from timebank.ledger.models import Account, AccountKind, ChainHead, Checkpoint, Phase, TxnKind
+from timebank.ledger.rules import Leg, Plan, Posted
+from timebank.ledger.steps import (
+    AccountSpec,
+    LockHead,
+    PlanSteps,
+    PrepareSteps,
+    Query,
+    Steps,
+    find_account,
+    member_community,
+    nothing_to_prepare,
+    open_account,
+    write_steps,
 )
-from timebank.ledger.writer import Leg, Plan, Posted, write
-from timebank.people.models import Member
 
 MAX_MINUTES = 1_000_000  # ~ 16,000 hours: far above any single movement
 # Holds are voided, not reversed; releases and reversals move no posted hours.
-NOT_REVERSIBLE = (TxnKind.RESERVE, TxnKind.VOID, TxnKind.EXPIRE, TxnKind.REVERSAL)
+NOT_REVERSIBLE = {TxnKind.RESERVE, TxnKind.VOID, TxnKind.EXPIRE, TxnKind.REVERSAL}
 
 
 @dataclass(frozen=True)
@@ -80,31 +83,22 @@ def _reason(reason: str, *, required: bool = False) -> str:
     return reason
 
 
-async def _get_or_create(
-    community_id: int, kind: AccountKind, member_id: int | None, floor: int | None, cap: int | None
-) -> Account:
-    found = await Account.get_or_none(community_id=community_id, kind=kind, member_id=member_id)
-    if found is not None:
-        return found
-    try:
-        async with in_transaction():
-            return await Account.create(
-                community_id=community_id, kind=kind, member_id=member_id, floor=floor, cap=cap
-            )
-    except IntegrityError:  # created by a concurrent request a moment ago
-        return await Account.get(community_id=community_id, kind=kind, member_id=member_id)
+# Accounts -------------------------------------------------------------------------------
+
+
+def _opening(spec: AccountSpec) -> Steps[int]:
+    # Opened under the ledger lock, like every write: two requests cannot both open one.
+    yield LockHead("")
+    return (yield from open_account(spec))
 
 
 async def wallet(member_id: int, *, floor: int = 0, cap: int | None = None) -> Account:
-    """The member's wallet, opened (with ``floor``/``cap``) on first use."""
-    member = await Member.get_or_none(id=member_id)
-    if member is None:
-        raise NotFound(
-            f"There is no member number {member_id}.",
-            f"找不到编号为 {member_id} 的成员。",
-            code="member_not_found",
-        )
-    return await _get_or_create(member.community_id, AccountKind.WALLET, member_id, floor, cap)  # type: ignore[attr-defined]
+    """The member's wallet, opened (with ``floor`` and ``cap``) on first use."""
+    found = await Account.get_or_none(member_id=member_id, kind=AccountKind.WALLET)
+    if found is not None:
+        return found
+    spec = AccountSpec(AccountKind.WALLET, member_id=member_id, floor=floor, cap=cap)
+    return await Account.get(id=await run(_opening(spec)))
 
 
 async def community_account(
@@ -113,41 +107,85 @@ async def community_account(
     """A community's system account; the issuance fund may go ``budget`` minutes negative."""
     if kind is AccountKind.WALLET:
         raise ValueError("wallets belong to members")
+    found = await Account.get_or_none(community_id=community_id, kind=kind, member_id=None)
+    if found is not None:
+        return found
     floor = -budget if (kind is AccountKind.ISSUANCE and budget is not None) else None
-    return await _get_or_create(community_id, kind, None, floor, None)
+    spec = AccountSpec(kind, community_id=community_id, floor=floor)
+    return await Account.get(id=await run(_opening(spec)))
 
 
-async def _transfer(
-    *,
-    kind: TxnKind,
-    debit: Account,
-    credit: Account,
-    minutes: int,
-    key: str,
-    request: dict[str, Any],
-    ref_type: str = "",
-    ref_id: str = "",
-    actor_id: int | None,
-    on_behalf_of_id: int | None = None,
-    reason: str = "",
-) -> Posted:
-    amount = _minutes(minutes)
+def _fund(community_id: int) -> AccountSpec:
+    return AccountSpec(AccountKind.ISSUANCE, community_id=community_id, floor=None)
 
-    async def plan() -> Plan:
+
+def _sink(community_id: int) -> AccountSpec:
+    return AccountSpec(AccountKind.REDEMPTION, community_id=community_id, floor=None)
+
+
+def _wallet(member_id: int) -> AccountSpec:
+    return AccountSpec(AccountKind.WALLET, member_id=member_id)
+
+
+def _prepare_accounts(*specs: AccountSpec | Steps[AccountSpec]) -> PrepareSteps:
+    """Look the accounts up before the lock; the plan opens the missing ones under it."""
+
+    def steps() -> Steps[tuple[Any, tuple[int, ...]]]:
+        found: list[tuple[AccountSpec, int | None]] = []
+        for spec in specs:
+            if not isinstance(spec, AccountSpec):
+                spec = yield from spec
+            found.append((spec, (yield from find_account(spec))))
+        return found, tuple(i for _, i in found if i is not None)
+
+    return steps
+
+
+def _opened(prepared: list[tuple[AccountSpec, int | None]]) -> Steps[list[int]]:
+    ids = []
+    for spec, found in prepared:
+        ids.append(found if found is not None else (yield from open_account(spec)))
+    return ids
+
+
+def _sink_of(member_id: int) -> Steps[AccountSpec]:
+    return _sink((yield from member_community(member_id)))
+
+
+# Posted transfers -----------------------------------------------------------------------
+
+
+def _transfer_plan(amount: int, **plan: Any) -> PlanSteps:
+    def steps(prepared: Any) -> Steps[Plan]:
+        source, target = yield from _opened(prepared)
         return Plan(
-            legs=[Leg(debit.id, -amount, Phase.POSTED), Leg(credit.id, amount, Phase.POSTED)],
-            ref_type=ref_type,
-            ref_id=ref_id,
+            legs=[Leg(source, -amount, Phase.POSTED), Leg(target, amount, Phase.POSTED)], **plan
         )
 
-    return await write(
-        kind=kind,
-        key=key,
-        request=request,
-        plan=plan,
-        actor_id=actor_id,
-        on_behalf_of_id=on_behalf_of_id,
-        reason=reason,
+    return steps
+
+
+async def _write(
+    kind: TxnKind,
+    key: str,
+    request: dict[str, Any],
+    plan: PlanSteps,
+    actor_id: int | None = None,
+    on_behalf_of_id: int | None = None,
+    reason: str = "",
+    prepare: PrepareSteps = nothing_to_prepare,
+) -> Posted:
+    return await run(
+        write_steps(
+            kind=kind,
+            key=key,
+            request=request,
+            plan=plan,
+            actor_id=actor_id,
+            on_behalf_of_id=on_behalf_of_id,
+            reason=reason,
+            prepare=prepare,
+        )
     )
 
 
@@ -162,23 +200,23 @@ async def credit_service(
     reason: str = "",
 ) -> Posted:
     """Credit a helper for a verified visit, from the community's issuance fund."""
+    amount = _minutes(minutes)
     request = {
         "helper": helper_id,
         "community": community_id,
         "minutes": minutes,
         "visit": str(visit_id),
     }
-    return await _transfer(
-        kind=TxnKind.SERVICE_CREDIT,
-        debit=await community_account(community_id, AccountKind.ISSUANCE),
-        credit=await wallet(helper_id),
-        minutes=minutes,
-        key=key,
-        request=request,
-        ref_type="visit",
-        ref_id=str(visit_id),
-        actor_id=actor_id,
+    plan = _transfer_plan(amount, ref_type="visit", ref_id=str(visit_id))
+    prepare = _prepare_accounts(_fund(community_id), _wallet(helper_id))
+    return await _write(
+        TxnKind.SERVICE_CREDIT,
+        key,
+        request,
+        plan,
+        actor_id,
         reason=_reason(reason),
+        prepare=prepare,
     )
 
 
@@ -192,16 +230,17 @@ async def grant(
     reason: str,
 ) -> Posted:
     """Grant community-funded hours (兜底) to a member; a reason is required."""
+    amount, reason = _minutes(minutes), _reason(reason, required=True)
     request = {"community": community_id, "member": member_id, "minutes": minutes}
-    return await _transfer(
-        kind=TxnKind.GRANT,
-        debit=await community_account(community_id, AccountKind.ISSUANCE),
-        credit=await wallet(member_id),
-        minutes=minutes,
-        key=key,
-        request=request,
-        actor_id=actor_id,
-        reason=_reason(reason, required=True),
+    prepare = _prepare_accounts(_fund(community_id), _wallet(member_id))
+    return await _write(
+        TxnKind.GRANT,
+        key,
+        request,
+        _transfer_plan(amount),
+        actor_id,
+        reason=reason,
+        prepare=prepare,
     )
 
 
@@ -217,20 +256,12 @@ async def redeem(
     reason: str = "",
 ) -> Posted:
     """Spend hours at once (goods, privileges): wallet to the redemption account."""
-    source = await wallet(member_id)
+    amount = _minutes(minutes)
     request = {"member": member_id, "minutes": minutes, "ref": f"{ref_type}:{ref_id}"}
-    return await _transfer(
-        kind=TxnKind.REDEEM,
-        debit=source,
-        credit=await community_account(source.community_id, AccountKind.REDEMPTION),  # type: ignore[attr-defined]
-        minutes=minutes,
-        key=key,
-        request=request,
-        ref_type=ref_type,
-        ref_id=ref_id,
-        actor_id=actor_id,
-        on_behalf_of_id=on_behalf_of_id,
-        reason=_reason(reason),
+    plan = _transfer_plan(amount, ref_type=ref_type, ref_id=ref_id)
+    prepare = _prepare_accounts(_wallet(member_id), _sink_of(member_id))
+    return await _write(
+        TxnKind.REDEEM, key, request, plan, actor_id, on_behalf_of_id, _reason(reason), prepare
     )
 
 
@@ -243,28 +274,41 @@ async def donate(
     actor_id: int | None,
     reason: str = "",
 ) -> Posted:
-    """Give hours to another wallet (family) or the community pool (公益池)."""
-    source = await wallet(from_member_id)
-    target = await Account.get_or_none(id=to_account_id)
-    if target is None or target.kind not in (AccountKind.WALLET, AccountKind.POOL):
-        raise Invalid(
-            "Hours can be given to a member's wallet or the community pool.",
-            "时间只能转赠给成员账户或社区公益池。",
-            code="invalid_recipient",
+    """Give hours to another member's wallet (family) or the community pool (公益池)."""
+    amount = _minutes(minutes)
+
+    def plan(prepared: Any) -> Steps[Plan]:
+        (source,) = yield from _opened(prepared)
+        rows = yield Query(
+            "SELECT kind, member_id FROM ledger_account WHERE id = ?", (to_account_id,)
         )
-    if target.id == source.id:
-        raise Invalid("You cannot give hours to yourself.", "不能转赠给自己。", code="same_account")
+        if not rows or rows[0][0] not in (AccountKind.WALLET.value, AccountKind.POOL.value):
+            raise Invalid(
+                "Hours can be given to a member's wallet or the community pool.",
+                "时间只能转赠给成员账户或社区公益池。",
+                code="invalid_recipient",
+            )
+        if to_account_id == source:
+            raise Invalid(
+                "You cannot give hours to yourself.", "不能转赠给自己。", code="same_account"
+            )
+        return Plan(
+            legs=[Leg(source, -amount, Phase.POSTED), Leg(to_account_id, amount, Phase.POSTED)]
+        )
+
     request = {"from": from_member_id, "to": to_account_id, "minutes": minutes}
-    return await _transfer(
-        kind=TxnKind.DONATE,
-        debit=source,
-        credit=target,
-        minutes=minutes,
-        key=key,
-        request=request,
-        actor_id=actor_id,
+    return await _write(
+        TxnKind.DONATE,
+        key,
+        request,
+        plan,
+        actor_id,
         reason=_reason(reason),
+        prepare=_prepare_accounts(_wallet(from_member_id)),
     )
+
+
+# Two-phase holds ------------------------------------------------------------------------
 
 
 async def reserve(
@@ -278,44 +322,42 @@ async def reserve(
     on_behalf_of_id: int | None = None,
 ) -> Posted:
     """Hold hours for a booked redemption; resolve with ``post``, ``void`` or ``expire``."""
-    source = await wallet(member_id)
-    escrow = await community_account(source.community_id, AccountKind.REDEMPTION)  # type: ignore[attr-defined]
     amount = _minutes(minutes)
 
-    async def plan() -> Plan:
+    def plan(prepared: Any) -> Steps[Plan]:
+        source, escrow = yield from _opened(prepared)
         return Plan(
-            legs=[Leg(source.id, -amount, Phase.PENDING), Leg(escrow.id, amount, Phase.PENDING)],
+            legs=[Leg(source, -amount, Phase.PENDING), Leg(escrow, amount, Phase.PENDING)],
             ref_type=ref_type,
             ref_id=ref_id,
         )
 
     request = {"member": member_id, "minutes": minutes, "ref": f"{ref_type}:{ref_id}"}
-    return await write(
-        kind=TxnKind.RESERVE,
-        key=key,
-        request=request,
-        plan=plan,
-        actor_id=actor_id,
-        on_behalf_of_id=on_behalf_of_id,
+    prepare = _prepare_accounts(_wallet(member_id), _sink_of(member_id))
+    return await _write(
+        TxnKind.RESERVE, key, request, plan, actor_id, on_behalf_of_id, prepare=prepare
     )
 
 
-async def _open_hold(reserve_id: int) -> tuple[LedgerTxn, list[Entry]]:
-    """The reserve transaction and its pending legs, checked to be still unresolved."""
-    held = await LedgerTxn.get_or_none(id=reserve_id)
-    if held is None or held.kind is not TxnKind.RESERVE:
+def _open_hold(reserve_id: int) -> Steps[tuple[str, str, list[tuple[int, int]]]]:
+    """``ref_type, ref_id`` and the ``(account, amount)`` legs of a still-open hold."""
+    rows = yield Query("SELECT kind, ref_type, ref_id FROM ledger_txn WHERE id = ?", (reserve_id,))
+    if not rows or rows[0][0] != TxnKind.RESERVE.value:
         raise NotFound(
             f"There is no hold number {reserve_id}.",
             f"找不到编号为 {reserve_id} 的预约冻结。",
             code="hold_not_found",
         )
-    if await LedgerTxn.exists(resolves_id=reserve_id):
+    if (yield Query("SELECT id FROM ledger_txn WHERE resolves_id = ?", (reserve_id,))):
         raise Conflict(
             f"Hold {reserve_id} is already resolved.",
             f"预约冻结 {reserve_id} 已经处理过。",
             code="hold_resolved",
         )
-    return held, await Entry.filter(txn_id=reserve_id).order_by("seq")
+    legs = yield Query(
+        "SELECT account_id, amount FROM ledger_entry WHERE txn_id = ? ORDER BY seq", (reserve_id,)
+    )
+    return rows[0][1], rows[0][2], [(int(a), int(m)) for a, m in legs]
 
 
 async def post(
@@ -330,54 +372,46 @@ async def post(
     if minutes is not None:
         _minutes(minutes)
 
-    async def plan() -> Plan:
-        held, legs = await _open_hold(reserve_id)
-        debit = next(e for e in legs if e.amount < 0)
-        credit = next(e for e in legs if e.amount > 0)
-        amount = int(credit.amount) if minutes is None else minutes
-        if amount > credit.amount:
+    def plan(_: Any) -> Steps[Plan]:
+        ref_type, ref_id, legs = yield from _open_hold(reserve_id)
+        (debit, held_out), (credit, held_in) = sorted(legs, key=lambda leg: leg[1])
+        amount = held_in if minutes is None else minutes
+        if amount > held_in:
             raise Invalid(
                 "Cannot post more than was held.",
                 "入账时长不能超过冻结时长。",
                 code="post_exceeds_hold",
             )
-        target = to_account_id if to_account_id is not None else credit.account_id  # type: ignore[attr-defined]
+        target = credit if to_account_id is None else to_account_id
         return Plan(
             legs=[
-                Leg(debit.account_id, int(-debit.amount), Phase.RELEASE),  # type: ignore[attr-defined]
-                Leg(credit.account_id, int(-credit.amount), Phase.RELEASE),  # type: ignore[attr-defined]
-                Leg(debit.account_id, -amount, Phase.POSTED),  # type: ignore[attr-defined]
+                Leg(debit, -held_out, Phase.RELEASE),
+                Leg(credit, -held_in, Phase.RELEASE),
+                Leg(debit, -amount, Phase.POSTED),
                 Leg(target, amount, Phase.POSTED),
             ],
-            resolves_id=held.id,
-            ref_type=held.ref_type,
-            ref_id=held.ref_id,
+            resolves_id=reserve_id,
+            ref_type=ref_type,
+            ref_id=ref_id,
         )
 
     request = {"hold": reserve_id, "to": to_account_id, "minutes": minutes}
-    return await write(kind=TxnKind.POST, key=key, request=request, plan=plan, actor_id=actor_id)
+    return await _write(TxnKind.POST, key, request, plan, actor_id)
 
 
 async def _release(
     kind: TxnKind, reserve_id: int, key: str, actor_id: int | None, reason: str
 ) -> Posted:
-    async def plan() -> Plan:
-        held, legs = await _open_hold(reserve_id)
+    def plan(_: Any) -> Steps[Plan]:
+        ref_type, ref_id, legs = yield from _open_hold(reserve_id)
         return Plan(
-            legs=[Leg(e.account_id, int(-e.amount), Phase.RELEASE) for e in legs],  # type: ignore[attr-defined]
-            resolves_id=held.id,
-            ref_type=held.ref_type,
-            ref_id=held.ref_id,
+            legs=[Leg(a, -m, Phase.RELEASE) for a, m in legs],
+            resolves_id=reserve_id,
+            ref_type=ref_type,
+            ref_id=ref_id,
         )
 
-    return await write(
-        kind=kind,
-        key=key,
-        request={"hold": reserve_id},
-        plan=plan,
-        actor_id=actor_id,
-        reason=_reason(reason),
-    )
+    return await _write(kind, key, {"hold": reserve_id}, plan, actor_id, reason=_reason(reason))
 
 
 async def void(*, reserve_id: int, key: str, actor_id: int | None, reason: str = "") -> Posted:
@@ -390,67 +424,78 @@ async def expire(*, reserve_id: int, key: str, actor_id: int | None = None) -> P
     return await _release(TxnKind.EXPIRE, reserve_id, key, actor_id, "expired")
 
 
-async def reverse(*, txn_id: int, key: str, actor_id: int, reason: str) -> Posted:
+# Corrections ----------------------------------------------------------------------------
+
+
+async def reverse(*, txn_id: int, key: str, actor_id: int | None, reason: str) -> Posted:
     """Undo a posted transaction with its mirror image; at most once, reason required."""
     reason = _reason(reason, required=True)
 
-    async def plan() -> Plan:
-        original = await LedgerTxn.get_or_none(id=txn_id)
-        if original is None:
+    def plan(_: Any) -> Steps[Plan]:
+        rows = yield Query("SELECT kind, ref_type, ref_id FROM ledger_txn WHERE id = ?", (txn_id,))
+        if not rows:
             raise NotFound(
                 f"There is no transaction number {txn_id}.",
                 f"找不到编号为 {txn_id} 的交易。",
                 code="txn_not_found",
             )
-        if original.kind in NOT_REVERSIBLE:
+        kind = TxnKind(rows[0][0])
+        if kind in NOT_REVERSIBLE:
+            hint = kind is TxnKind.RESERVE
             raise Conflict(
-                f"A {original.kind.value} transaction cannot be reversed"
-                + (" (void the hold instead)." if original.kind is TxnKind.RESERVE else "."),
-                "该类交易不能冲正"
-                + ("（请取消冻结）。" if original.kind is TxnKind.RESERVE else "。"),
+                f"A {kind.value} transaction cannot be reversed"
+                + (" (void the hold instead)." if hint else "."),
+                "该类交易不能冲正" + ("（请取消冻结）。" if hint else "。"),
                 code="not_reversible",
             )
-        if await LedgerTxn.exists(reverses_id=txn_id):
+        if (yield Query("SELECT id FROM ledger_txn WHERE reverses_id = ?", (txn_id,))):
             raise Conflict(
                 f"Transaction {txn_id} has already been reversed.",
                 f"交易 {txn_id} 已经冲正过。",
                 code="already_reversed",
             )
-        legs = await Entry.filter(txn_id=txn_id, phase=Phase.POSTED).order_by("seq")
+        legs = yield Query(
+            "SELECT account_id, amount FROM ledger_entry WHERE txn_id = ? AND phase = ?"
+            " ORDER BY seq",
+            (txn_id, Phase.POSTED.value),
+        )
         return Plan(
-            legs=[Leg(e.account_id, int(-e.amount), Phase.POSTED) for e in legs],  # type: ignore[attr-defined]
+            legs=[Leg(int(a), -int(m), Phase.POSTED) for a, m in legs],
             reverses_id=txn_id,
-            ref_type=original.ref_type,
-            ref_id=original.ref_id,
+            ref_type=rows[0][1],
+            ref_id=rows[0][2],
         )
 
-    return await write(
-        kind=TxnKind.REVERSAL,
-        key=key,
-        request={"txn": txn_id},
-        plan=plan,
-        actor_id=actor_id,
-        reason=reason,
-    )
+    return await _write(TxnKind.REVERSAL, key, {"txn": txn_id}, plan, actor_id, reason=reason)
+
+
+# Reading --------------------------------------------------------------------------------
 
 
 async def balance(account_id: int) -> Balance:
     """The account's balances from its cached totals: one row, however long the history."""
-    account = await Account.get_or_none(id=account_id)
-    if account is None:
+    rows = await db.fetch(
+        "SELECT posted_credits, posted_debits, pending_credits, pending_debits, floor, cap"
+        " FROM ledger_account WHERE id = ?",
+        account_id,
+    )
+    if not rows:
         raise NotFound(
             f"There is no account number {account_id}.",
             f"找不到编号为 {account_id} 的账户。",
             code="account_not_found",
         )
+    row = rows[0]
+    posted = int(row["posted_credits"]) - int(row["posted_debits"])
+    held = int(row["pending_debits"])
     return Balance(
-        account_id=account.id,
-        posted=account.posted_balance,
-        pending_debits=int(account.pending_debits),
-        pending_credits=int(account.pending_credits),
-        available=account.available,
-        floor=account.floor,
-        cap=account.cap,
+        account_id=account_id,
+        posted=posted,
+        pending_debits=held,
+        pending_credits=int(row["pending_credits"]),
+        available=posted - held,
+        floor=row["floor"],
+        cap=row["cap"],
     )
 
 
