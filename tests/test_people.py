@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from timebank.demo import DEMO_PASSWORD, DEMO_PEOPLE, load_demo
+from timebank.ledger import service as ledger
+from timebank.ledger.verify import verify
 from timebank.errors import Conflict, Invalid
 from timebank.people.models import Community, Level, Member, MemberRole, Role
 from timebank.people.service import create_community, create_member, verify_password
@@ -87,3 +89,9 @@ async def test_demo_data_loads_once(orm: None) -> None:
     assert await Community.all().count() == 4
     admin = await Member.get(phone=DEMO_PEOPLE[0].phone)
     assert verify_password(admin.password_hash, DEMO_PASSWORD)
+    # The demo ledger: loaded once, intact, with a balance for the resident.
+    report = await verify()
+    assert report.ok and report.entries == 20 and report.checkpoints == 1
+    resident = await Member.get(phone="13800000005")
+    balance = await ledger.balance((await ledger.wallet(resident.id)).id)
+    assert (balance.posted, balance.pending_debits, balance.available) == (240, 60, 180)

@@ -56,4 +56,62 @@ async def load_demo() -> list[DemoLogin]:
                 password=DEMO_PASSWORD,
                 roles=list(person.roles),
             )
+    await _demo_ledger()
     return DEMO_PEOPLE
+
+
+async def _demo_ledger() -> None:
+    """Hours earned, granted, spent and held, so balances and statements show something."""
+    from timebank.ledger import service as ledger
+    from timebank.ledger.models import Checkpoint
+
+    by_phone = {m.phone: m for m in await Member.filter(phone__in=[p.phone for p in DEMO_PEOPLE])}
+    coordinator = by_phone["13800000002"]
+    for n, (phone, minutes) in enumerate(
+        [
+            ("13800000003", 90),
+            ("13800000004", 120),
+            ("13800000003", 60),
+            ("13800000004", 45),
+            ("13800000003", 75),
+            ("13800000004", 120),
+            ("13800000006", 60),
+        ]
+    ):
+        helper = by_phone[phone]
+        await ledger.credit_service(
+            helper_id=helper.id,
+            community_id=helper.community_id,  # type: ignore[attr-defined]
+            minutes=minutes,
+            visit_id=f"demo-{n}",
+            key=f"demo-credit-{n}",
+        )
+    resident = by_phone["13800000005"]
+    await ledger.grant(
+        community_id=resident.community_id,  # type: ignore[attr-defined]
+        member_id=resident.id,
+        minutes=240,
+        key="demo-grant-1",
+        actor_id=coordinator.id,
+        reason="独居高龄老人兜底时长 / Community grant for an elderly resident living alone",
+    )
+    await ledger.redeem(
+        member_id=by_phone["13800000003"].id,
+        minutes=30,
+        key="demo-redeem-1",
+        actor_id=by_phone["13800000003"].id,
+        ref_type="goods",
+        ref_id="rice-5kg",
+        reason="爱心超市：大米 5 公斤",
+    )
+    await ledger.reserve(
+        member_id=resident.id,
+        minutes=60,
+        key="demo-reserve-1",
+        actor_id=coordinator.id,
+        on_behalf_of_id=resident.id,
+        ref_type="order",
+        ref_id="demo-haircut",
+    )
+    if not await Checkpoint.exists():
+        await ledger.create_checkpoint(actor_id=coordinator.id, note="demo")

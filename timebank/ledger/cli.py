@@ -27,7 +27,8 @@ def _read_checkpoint(path: str) -> CheckpointMark:
 
 
 def _progress(entries: int) -> None:
-    print(f"  verified {entries:,} entries …", file=sys.stderr, flush=True)
+    if entries >= 100_000:  # only large ledgers take long enough to need it
+        print(f"  verified {entries:,} entries …", file=sys.stderr, flush=True)
 
 
 async def _verify(settings: Settings, external: CheckpointMark | None) -> Report:
