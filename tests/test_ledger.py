@@ -265,3 +265,32 @@ async def test_the_database_refuses_updates_and_deletes(
         await Entry.filter(seq=1).update(amount=1)
     assert [e.amount for e in await Entry.all().order_by("seq")] == [-60, 60]
     assert (await verify()).ok
+
+
+async def test_statement_pages_and_periods(people: dict[str, Any]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    for n in range(5):
+        await earn(people, 10 + n, key=f"s{n}")
+    await ledger.redeem(member_id=people["helper"].id, minutes=12, key="spend", actor_id=None)
+    account = (await ledger.wallet(people["helper"].id)).id
+    first = await ledger.statement(account_id=account, limit=4)
+    assert [line.amount for line in first] == [10, 11, 12, 13]
+    assert [line.balance_after for line in first] == [10, 21, 33, 46]
+    rest = await ledger.statement(account_id=account, after_seq=first[-1].seq, limit=4)
+    assert [(line.kind, line.amount) for line in rest] == [
+        (TxnKind.SERVICE_CREDIT, 14),
+        (TxnKind.REDEEM, -12),
+    ]
+    assert rest[-1].balance_after == await available(people["helper"]) == 48
+    now = datetime.now(UTC)
+    assert len(await ledger.statement(account_id=account, since=now - timedelta(hours=1))) == 6
+    assert await ledger.statement(account_id=account, since=now + timedelta(seconds=5)) == []
+    assert await ledger.statement(account_id=account, until=now - timedelta(hours=1)) == []
+    with pytest.raises(Invalid):
+        await ledger.statement(account_id=account, limit=0)
+    with pytest.raises(Invalid):
+        await ledger.statement(account_id=account, since=now, until=now)
+    with pytest.raises(NotFound):
+        await ledger.statement(account_id=99999)
+    assert first[0].as_json()["kind"] == "service_credit"

@@ -9,6 +9,7 @@ a 409. Each one is a plan (which legs, decided while the ledger is locked) hande
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from timebank import db
@@ -516,3 +517,98 @@ def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
         "created_at": checkpoint.created_at.isoformat(),
         "note": checkpoint.note,
     }
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    """One movement on an account, as a passbook shows it."""
+
+    seq: int
+    txn_id: int
+    kind: TxnKind
+    phase: Phase
+    amount: int
+    balance_after: int
+    reason: str
+    ref_type: str
+    ref_id: str
+    at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        """For the API."""
+        return {
+            "seq": self.seq,
+            "transaction": self.txn_id,
+            "kind": self.kind.value,
+            "phase": self.phase.value,
+            "amount_minutes": self.amount,
+            "available_after_minutes": self.balance_after,
+            "reason": self.reason,
+            "ref": {"type": self.ref_type, "id": self.ref_id} if self.ref_type else None,
+            "at": self.at.isoformat(),
+        }
+
+
+MAX_PAGE = 500
+
+
+async def statement(
+    *,
+    account_id: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after_seq: int = 0,
+    limit: int = 50,
+) -> list[StatementLine]:
+    """Movements on an account in seq order, from ``since`` up to (not including) ``until``.
+
+    Paged by ``after_seq`` (the last seq of the previous page): keyset paging stays fast
+    however long the history.
+    """
+    if not 1 <= limit <= MAX_PAGE:
+        raise Invalid(
+            f"limit must be between 1 and {MAX_PAGE}.",
+            f"每页条数必须在 1 到 {MAX_PAGE} 之间。",
+            code="invalid_limit",
+        )
+    if since is not None and until is not None and until <= since:
+        raise Invalid(
+            "The end of the period must come after its start.",
+            "结束时间必须晚于开始时间。",
+            code="invalid_period",
+        )
+    await balance(account_id)  # a 404 for an unknown account
+    query = (
+        "SELECT e.seq, e.txn_id, t.kind, e.phase, e.amount, e.balance_after, t.reason,"
+        " t.ref_type, t.ref_id, t.created_at FROM ledger_entry e"
+        " JOIN ledger_txn t ON t.id = e.txn_id WHERE e.account_id = ? AND e.seq > ?"
+    )
+    params: list[Any] = [account_id, after_seq]
+    for bound, op in ((since, ">="), (until, "<")):
+        if bound is not None:
+            if bound.tzinfo is None:
+                raise Invalid("Times need a time zone.", "时间必须带时区。", code="naive_time")
+            query += f" AND t.created_at {op} ?"
+            params.append(
+                bound.astimezone(UTC)
+                if db.dialect() == "postgres"
+                else bound.astimezone(UTC).isoformat(sep=" ")
+            )
+    rows = await db.fetch(query + " ORDER BY e.seq LIMIT ?", *params, limit)
+    return [
+        StatementLine(
+            seq=int(r["seq"]),
+            txn_id=int(r["txn_id"]),
+            kind=TxnKind(r["kind"]),
+            phase=Phase(r["phase"]),
+            amount=int(r["amount"]),
+            balance_after=int(r["balance_after"]),
+            reason=r["reason"],
+            ref_type=r["ref_type"],
+            ref_id=r["ref_id"],
+            at=r["created_at"]
+            if isinstance(r["created_at"], datetime)
+            else datetime.fromisoformat(r["created_at"]),
+        )
+        for r in rows
+    ]
