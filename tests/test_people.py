@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from timebank.demo import DEMO_PASSWORD, DEMO_PEOPLE, load_demo
+from timebank.errors import Conflict, Invalid
 from timebank.ledger import service as ledger
 from timebank.ledger.verify import verify
-from timebank.errors import Conflict, Invalid
 from timebank.people.models import Community, Level, Member, MemberRole, Role
 from timebank.people.service import create_community, create_member, verify_password
 
