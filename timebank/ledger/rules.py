@@ -153,21 +153,27 @@ def check_limits(account: AccountState, after: Totals) -> None:
     before = account.totals
     spent = after.available < before.available
     if account.floor is not None and spent and after.available < account.floor:
-        _refuse_floor(account)
+        refuse_floor(account.id, account.kind, account.floor, before.available)
     grew = after.posted_balance > before.posted_balance
     if account.cap is not None and grew and after.posted_balance > account.cap:
-        raise Conflict(
-            f"This would take the balance above its cap of {format_minutes(account.cap, 'en')}.",
-            f"超出时间余额上限 {format_minutes(account.cap, 'zh-CN')}。",
-            code="balance_cap",
-            details={"account": account.id, "cap_minutes": account.cap},
-        )
+        refuse_cap(account.id, account.cap)
 
 
-def _refuse_floor(account: AccountState) -> None:
-    room = account.totals.available - int(account.floor or 0)
-    details = {"account": account.id, "available_minutes": room}
-    if account.kind == AccountKind.ISSUANCE:
+def refuse_cap(account_id: int, cap: int) -> None:
+    """The error for a balance that would pass its cap."""
+    raise Conflict(
+        f"This would take the balance above its cap of {format_minutes(cap, 'en')}.",
+        f"超出时间余额上限 {format_minutes(cap, 'zh-CN')}。",
+        code="balance_cap",
+        details={"account": account_id, "cap_minutes": cap},
+    )
+
+
+def refuse_floor(account_id: int, kind: str, floor: int, available: int) -> None:
+    """The error for a spend below the account's floor (or the fund's budget)."""
+    room = available - floor
+    details = {"account": account_id, "available_minutes": room}
+    if kind == AccountKind.ISSUANCE:
         raise Conflict(
             f"The community fund's budget is used up: only {format_minutes(room, 'en')} left.",
             f"社区兜底预算不足：仅剩 {format_minutes(room, 'zh-CN')}。",

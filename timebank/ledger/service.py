@@ -8,13 +8,15 @@ a 409. Each one is a plan (which legs, decided while the ledger is locked) hande
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from timebank import db
 from timebank.errors import Conflict, Invalid, NotFound
-from timebank.ledger.drivers import run
+from timebank.ledger.drivers import run, write
 from timebank.ledger.models import Account, AccountKind, ChainHead, Checkpoint, Phase, TxnKind
 from timebank.ledger.rules import Leg, Plan, Posted
 from timebank.ledger.steps import (
@@ -28,7 +30,6 @@ from timebank.ledger.steps import (
     member_community,
     nothing_to_prepare,
     open_account,
-    write_steps,
 )
 
 MAX_MINUTES = 1_000_000  # ~ 16,000 hours: far above any single movement
@@ -128,14 +129,14 @@ def _wallet(member_id: int) -> AccountSpec:
     return AccountSpec(AccountKind.WALLET, member_id=member_id)
 
 
-def _prepare_accounts(*specs: AccountSpec | Steps[AccountSpec]) -> PrepareSteps:
+def _prepare_accounts(*specs: AccountSpec | Callable[[], Steps[AccountSpec]]) -> PrepareSteps:
     """Look the accounts up before the lock; the plan opens the missing ones under it."""
 
     def steps() -> Steps[tuple[Any, tuple[int, ...]]]:
         found: list[tuple[AccountSpec, int | None]] = []
         for spec in specs:
             if not isinstance(spec, AccountSpec):
-                spec = yield from spec
+                spec = yield from spec()
             found.append((spec, (yield from find_account(spec))))
         return found, tuple(i for _, i in found if i is not None)
 
@@ -176,17 +177,15 @@ async def _write(
     reason: str = "",
     prepare: PrepareSteps = nothing_to_prepare,
 ) -> Posted:
-    return await run(
-        write_steps(
-            kind=kind,
-            key=key,
-            request=request,
-            plan=plan,
-            actor_id=actor_id,
-            on_behalf_of_id=on_behalf_of_id,
-            reason=reason,
-            prepare=prepare,
-        )
+    return await write(
+        kind=kind,
+        key=key,
+        request=request,
+        plan=plan,
+        prepare=prepare,
+        actor_id=actor_id,
+        on_behalf_of_id=on_behalf_of_id,
+        reason=reason,
     )
 
 
@@ -260,7 +259,7 @@ async def redeem(
     amount = _minutes(minutes)
     request = {"member": member_id, "minutes": minutes, "ref": f"{ref_type}:{ref_id}"}
     plan = _transfer_plan(amount, ref_type=ref_type, ref_id=ref_id)
-    prepare = _prepare_accounts(_wallet(member_id), _sink_of(member_id))
+    prepare = _prepare_accounts(_wallet(member_id), partial(_sink_of, member_id))
     return await _write(
         TxnKind.REDEEM, key, request, plan, actor_id, on_behalf_of_id, _reason(reason), prepare
     )
@@ -334,7 +333,7 @@ async def reserve(
         )
 
     request = {"member": member_id, "minutes": minutes, "ref": f"{ref_type}:{ref_id}"}
-    prepare = _prepare_accounts(_wallet(member_id), _sink_of(member_id))
+    prepare = _prepare_accounts(_wallet(member_id), partial(_sink_of, member_id))
     return await _write(
         TxnKind.RESERVE, key, request, plan, actor_id, on_behalf_of_id, prepare=prepare
     )

@@ -95,6 +95,46 @@ def as_txn(row: tuple[Any, ...]) -> Txn:
     return Txn(int(row[0]), TxnKind(row[1]), row[2], row[3], row[4], row[5], created)
 
 
+def key_reused() -> Conflict:
+    """The error for an idempotency key that comes back with another request."""
+    return Conflict(
+        "This idempotency key was already used for a different request.",
+        "该幂等键已用于另一笔不同的请求。",
+        code="idempotency_key_reused",
+    )
+
+
+def fingerprint_of(kind: TxnKind, request: dict[str, Any]) -> str:
+    """The hash of a request, compared when its idempotency key comes again."""
+    return chain.request_hash({"kind": kind.value, **request})
+
+
+def digest_of(
+    kind: TxnKind,
+    key: str,
+    fingerprint: str,
+    decided: Plan,
+    actor_id: int | None,
+    on_behalf_of_id: int | None,
+    reason: str,
+    now: datetime,
+) -> str:
+    """The digest of the transaction about to be written."""
+    return chain.txn_digest(
+        kind=kind.value,
+        actor_id=actor_id,
+        on_behalf_of_id=on_behalf_of_id,
+        reason=reason,
+        ref_type=decided.ref_type,
+        ref_id=decided.ref_id,
+        idempotency_key=key,
+        request_hash=fingerprint,
+        reverses_id=decided.reverses_id,
+        resolves_id=decided.resolves_id,
+        created_us=chain.micros(now),
+    )
+
+
 def write_steps(
     *,
     kind: TxnKind,
@@ -108,16 +148,12 @@ def write_steps(
 ) -> Steps[Posted]:
     """Append one transaction; a repeated key with the same request returns the original."""
     check_key(key)
-    fingerprint = chain.request_hash({"kind": kind.value, **request})
+    fingerprint = fingerprint_of(kind, request)
     prepared, known = yield from prepare()
     head_seq, head_hash, existing, locked = yield LockHead(key, tuple(sorted(set(known))))
     if existing is not None:
         if existing[7] != fingerprint:
-            raise Conflict(
-                "This idempotency key was already used for a different request.",
-                "该幂等键已用于另一笔不同的请求。",
-                code="idempotency_key_reused",
-            )
+            raise key_reused()
         return Posted(as_txn(existing), created=False)
     decided = yield from plan(prepared)
     check_balanced(decided.legs)
@@ -137,19 +173,7 @@ def write_steps(
         check_limits(account, after[account_id])
 
     now = datetime.now(UTC)
-    digest = chain.txn_digest(
-        kind=kind.value,
-        actor_id=actor_id,
-        on_behalf_of_id=on_behalf_of_id,
-        reason=reason,
-        ref_type=decided.ref_type,
-        ref_id=decided.ref_id,
-        idempotency_key=key,
-        request_hash=fingerprint,
-        reverses_id=decided.reverses_id,
-        resolves_id=decided.resolves_id,
-        created_us=chain.micros(now),
-    )
+    digest = digest_of(kind, key, fingerprint, decided, actor_id, on_behalf_of_id, reason, now)
     seq, prev = int(head_seq), str(head_hash)
     entries = []
     for leg, balance_after in zip(decided.legs, balances, strict=True):
