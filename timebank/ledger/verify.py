@@ -18,26 +18,31 @@ import contextlib
 import hashlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from tortoise import connections
 
+from timebank import db
 from timebank.ledger import chain
 from timebank.ledger.models import Phase
-from timebank.ledger.rules import Totals
 
 PAGE = 20_000
 PHASES = {p.value: p for p in Phase}
+# Entries and their transactions are read apart, each a primary-key range scan: joining
+# them row by row cost more than checking the rows.
 ENTRY_SQL = (
-    "SELECT e.seq, e.txn_id, e.account_id, e.amount, e.phase, e.balance_after, e.prev_hash,"
-    " e.hash, t.kind, t.actor_id, t.on_behalf_of_id, t.reason, t.ref_type, t.ref_id,"
-    " t.idempotency_key, t.request_hash, t.reverses_id, t.resolves_id, t.digest, t.created_at"
-    " FROM ledger_entry e JOIN ledger_txn t ON t.id = e.txn_id"
-    " WHERE e.seq > ? ORDER BY e.seq LIMIT ?"
+    "SELECT seq, txn_id, account_id, amount, phase, balance_after, prev_hash, hash"
+    " FROM ledger_entry WHERE seq > ? ORDER BY seq LIMIT ?"
 )
+TXN_SQL = (
+    "SELECT id, kind, actor_id, on_behalf_of_id, reason, ref_type, ref_id, idempotency_key,"
+    " request_hash, reverses_id, resolves_id, digest, created_at"
+    " FROM ledger_txn WHERE id BETWEEN ? AND ?"
+)
+Page = tuple[list[tuple[Any, ...]], dict[int, tuple[Any, ...]]]
 
 
 class Broken(Exception):
@@ -88,9 +93,10 @@ class _Walk:
     txn_digest: str = ""
     txn_first_seq: int = 0
     sums: dict[str, int] = field(default_factory=dict)
-    seen_txns: set[int] = field(default_factory=set)
+    transactions: int = 0
     resolved: set[int] = field(default_factory=set)
-    totals: dict[int, Totals] = field(default_factory=dict)
+    # Per account: posted credits, posted debits, pending credits, pending debits.
+    totals: dict[int, list[int]] = field(default_factory=dict)
 
 
 def _micros(value: datetime | str) -> int:
@@ -106,43 +112,48 @@ def _close_txn(walk: _Walk) -> None:
         )
 
 
-def _open_txn(walk: _Walk, row: Sequence[Any]) -> None:
-    txn_id = int(row[1])
-    if txn_id in walk.seen_txns:
-        raise Broken(walk.seq, f"entries of transaction {txn_id} are not contiguous")
+def _open_txn(walk: _Walk, txn_id: int, txns: dict[int, tuple[Any, ...]]) -> None:
+    # Ids are assigned under the ledger lock, so they rise along the chain: a lower one
+    # means a transaction's entries are split up, or rows were moved.
+    if walk.txn_id is not None and txn_id <= walk.txn_id:
+        raise Broken(walk.seq, f"transaction {txn_id} is out of order (entries moved?)")
+    row = txns.get(txn_id)
+    if row is None:
+        raise Broken(walk.seq, f"the entry belongs to transaction {txn_id}, which is missing")
     digest = chain.txn_digest(
-        kind=row[8],
-        actor_id=row[9],
-        on_behalf_of_id=row[10],
-        reason=row[11],
-        ref_type=row[12],
-        ref_id=row[13],
-        idempotency_key=row[14],
-        request_hash=row[15],
-        reverses_id=row[16],
-        resolves_id=row[17],
-        created_us=_micros(row[19]),
+        kind=row[1],
+        actor_id=row[2],
+        on_behalf_of_id=row[3],
+        reason=row[4],
+        ref_type=row[5],
+        ref_id=row[6],
+        idempotency_key=row[7],
+        request_hash=row[8],
+        reverses_id=row[9],
+        resolves_id=row[10],
+        created_us=_micros(row[12]),
     )
-    if digest != row[18]:
+    if digest != row[11]:
         raise Broken(walk.seq, f"transaction {txn_id} was altered (its digest does not match)")
-    resolves = row[17]
+    resolves = row[10]
     if resolves is not None:
         if resolves in walk.resolved:
             raise Broken(walk.seq, f"hold {resolves} is resolved more than once")
         walk.resolved.add(int(resolves))
-    walk.seen_txns.add(txn_id)
+    walk.transactions += 1
     walk.txn_id, walk.txn_digest, walk.txn_first_seq = txn_id, digest, walk.seq
     walk.sums = {p: 0 for p in PHASES}
 
 
-def _walk_page(walk: _Walk, rows: list[tuple[Any, ...]]) -> None:
+def _walk_page(walk: _Walk, page: Page) -> None:
     """Check a page of entries. One tight loop with local names: it runs once per entry."""
+    rows, txns = page
     seq, prev, txn_id, digest = walk.seq, walk.prev, walk.txn_id, walk.txn_digest
     sums, totals, marks = walk.sums, walk.totals, walk.marks
     sha256 = hashlib.sha256
     for row in rows:
         seq += 1
-        entry_seq, entry_txn, account, amount, phase, balance_after, prev_hash, link = row[:8]
+        entry_seq, entry_txn, account, amount, phase, balance_after, prev_hash, link = row
         if entry_seq != seq:
             walk.seq = seq
             raise Broken(seq, f"seq {seq} is missing (next entry is seq {entry_seq})")
@@ -151,7 +162,7 @@ def _walk_page(walk: _Walk, rows: list[tuple[Any, ...]]) -> None:
         if entry_txn != txn_id:
             walk.seq, walk.prev = seq, prev
             _close_txn(walk)
-            _open_txn(walk, row)
+            _open_txn(walk, entry_txn, txns)
             txn_id, digest, sums = walk.txn_id, walk.txn_digest, walk.sums
         if phase not in sums:
             raise Broken(seq, f"unknown phase {phase!r}")
@@ -165,12 +176,26 @@ def _walk_page(walk: _Walk, rows: list[tuple[Any, ...]]) -> None:
         sums[phase] += amount
         t = totals.get(account)
         if t is None:
-            t = totals[account] = Totals(0, 0, 0, 0)
-        t.apply(amount, PHASES[phase])
-        if t.pending_debits < 0 or t.pending_credits < 0:
-            raise Broken(seq, f"account {account} releases more than it held")
-        if t.posted_credits - t.posted_debits - t.pending_debits != balance_after:
-            raise Broken(seq, f"balance_after {balance_after} should be {t.available}")
+            t = totals[account] = [0, 0, 0, 0]
+        if phase == "posted":
+            if amount > 0:
+                t[0] += amount
+            else:
+                t[1] -= amount
+        elif phase == "pending":
+            if amount < 0:
+                t[3] -= amount
+            else:
+                t[2] += amount
+        else:  # release
+            if amount > 0:
+                t[3] -= amount
+            else:
+                t[2] += amount
+            if t[2] < 0 or t[3] < 0:
+                raise Broken(seq, f"account {account} releases more than it held")
+        if t[0] - t[1] - t[3] != balance_after:
+            raise Broken(seq, f"balance_after {balance_after} should be {t[0] - t[1] - t[3]}")
         mark = marks.get(seq)
         if mark is not None and mark.hash != link:
             raise Broken(seq, f"entry differs from the {mark.source} checkpoint at seq {seq}")
@@ -210,20 +235,39 @@ class _Snapshot:
         """Rows of ``sql``, with ``?`` placeholders on either database."""
         if self.sqlite:
             return list(await asyncio.to_thread(lambda: self._conn.execute(sql, params).fetchall()))
-        for n in range(1, len(params) + 1):
-            sql = sql.replace("?", f"${n}", 1)
-        return [tuple(r) for r in await self._conn.fetch(sql, *params)]
+        return [tuple(r) for r in await self._conn.fetch(db.sql(sql, self.client), *params)]
 
-    async def pages(self) -> AsyncIterator[list[tuple[Any, ...]]]:
-        """Every entry joined to its transaction, in seq order, a page at a time.
+    async def page(self, after: int) -> Page:
+        """The next PAGE entries after seq ``after``, and the transactions they belong to."""
+        if self.sqlite:
+            return await asyncio.to_thread(self._sqlite_page, after)
+        entries = [
+            tuple(r) for r in await self._conn.fetch(db.sql(ENTRY_SQL, self.client), after, PAGE)
+        ]
+        if not entries:
+            return entries, {}
+        ids = [e[1] for e in entries]
+        txns = await self._conn.fetch(db.sql(TXN_SQL, self.client), min(ids), max(ids))
+        return entries, {r[0]: tuple(r) for r in txns}
+
+    def _sqlite_page(self, after: int) -> Page:
+        entries = self._conn.execute(ENTRY_SQL, (after, PAGE)).fetchall()
+        if not entries:
+            return entries, {}
+        ids = [e[1] for e in entries]
+        txns = self._conn.execute(TXN_SQL, (min(ids), max(ids))).fetchall()
+        return entries, {r[0]: r for r in txns}
+
+    async def pages(self) -> AsyncIterator[Page]:
+        """Every entry with its transaction, in seq order, a page at a time.
 
         The next page is fetched while the caller checks this one.
         """
-        pending = asyncio.ensure_future(self.fetch(ENTRY_SQL, 0, PAGE))
+        pending = asyncio.ensure_future(self.page(0))
         try:
-            while rows := await pending:
-                pending = asyncio.ensure_future(self.fetch(ENTRY_SQL, rows[-1][0], PAGE))
-                yield rows
+            while (page := await pending)[0]:
+                pending = asyncio.ensure_future(self.page(page[0][-1][0]))
+                yield page
         finally:
             if not pending.done():
                 with contextlib.suppress(Exception):
@@ -247,8 +291,8 @@ async def verify(
         walk = _Walk(marks=marks)
         report = Report(ok=False, checkpoints=len(marks))
         try:
-            async for rows in snap.pages():
-                _walk_page(walk, rows)
+            async for page in snap.pages():
+                _walk_page(walk, page)
                 if progress is not None:
                     progress(walk.seq)
             _close_txn(walk)
@@ -256,7 +300,7 @@ async def verify(
             report.ok = True
         except Broken as broken:
             report.broken_seq, report.reason = broken.seq, broken.reason
-    report.entries, report.transactions = walk.seq, len(walk.seen_txns)
+    report.entries, report.transactions = walk.seq, walk.transactions
     report.head_seq, report.head_hash = walk.seq, walk.prev
     report.seconds = time.perf_counter() - started
     return report
@@ -275,20 +319,14 @@ async def _check_tables(walk: _Walk, snap: _Snapshot) -> None:
     if int(head_seq) != end or head_hash != walk.prev:
         raise Broken(end, f"chain head says seq {head_seq}, the chain ends at seq {end}")
     ((count,),) = await snap.fetch("SELECT COUNT(*) FROM ledger_txn")
-    if int(count) != len(walk.seen_txns):
-        raise Broken(end, f"{int(count) - len(walk.seen_txns)} transaction(s) have no entries")
+    if int(count) != walk.transactions:
+        raise Broken(end, f"{int(count) - walk.transactions} transaction(s) have no entries")
     accounts = await snap.fetch(
         "SELECT id, posted_credits, posted_debits, pending_credits, pending_debits"
         " FROM ledger_account ORDER BY id"
     )
     for account_id, *cached in accounts:
-        want = walk.totals.get(int(account_id), Totals(0, 0, 0, 0))
         have = tuple(int(v) for v in cached)
-        wanted = (
-            want.posted_credits,
-            want.posted_debits,
-            want.pending_credits,
-            want.pending_debits,
-        )
+        wanted = tuple(walk.totals.get(int(account_id), [0, 0, 0, 0]))
         if have != wanted:
             raise Broken(None, f"account {account_id} cached totals {have} != entries {wanted}")
