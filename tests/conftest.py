@@ -226,3 +226,29 @@ async def make_member(community: Any, *roles: str, name: str = "成员") -> Any:
         password=None,
         roles=[Role(r) for r in roles],
     )
+
+
+PASSWORD = "a-good-password"
+
+
+async def make_signed_up(community: Any, *roles: str, name: str = "成员") -> Any:
+    """A member with ``PASSWORD`` set, able to sign in."""
+    from timebank.people.models import Role
+    from timebank.people.service import create_member
+
+    return await create_member(
+        community=community,
+        name=name,
+        phone=str(next(_phones)),
+        password=PASSWORD,
+        roles=[Role(r) for r in roles],
+    )
+
+
+async def sign_in_client(client: httpx.AsyncClient, member: Any) -> str:
+    """Sign ``client`` in as ``member`` through the API; returns the CSRF token."""
+    response = await client.post(
+        "/api/v1/session", json={"phone": member.phone, "password": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["csrf_token"])

@@ -15,6 +15,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.schemas import SchemaGenerator
 
 from timebank import __version__
+from timebank.ledger import web as ledger_web
+from timebank.people import api as people_api
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -79,7 +81,15 @@ def openapi_document(api_routes: list[BaseRoute]) -> dict[str, Any]:
                             "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
                         },
                     }
-                    for name in ("BadRequest", "NotFound", "Conflict", "Invalid")
+                    for name in (
+                        "BadRequest",
+                        "Unauthorized",
+                        "Forbidden",
+                        "NotFound",
+                        "Conflict",
+                        "Invalid",
+                        "TooManyAttempts",
+                    )
                 },
             },
         }
@@ -94,5 +104,7 @@ async def openapi(request: Request) -> Response:
 
 ROUTES: list[BaseRoute] = [
     Route("/", index, name="index"),
+    *people_api.routes,
+    *ledger_web.api_routes,
 ]
 routes: list[BaseRoute] = [*ROUTES, Route("/openapi.json", openapi, include_in_schema=False)]

@@ -12,6 +12,9 @@ from starlette.staticfiles import StaticFiles
 
 from timebank import api, db, home
 from timebank.http import EXCEPTION_HANDLERS, SecurityHeaders
+from timebank.ledger import web as ledger_web
+from timebank.people import pages as people_pages
+from timebank.people.web import SignedInMember
 from timebank.settings import Settings
 from timebank.templating import make_templates, web_dir
 
@@ -31,10 +34,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=[
             *home.routes,
+            *people_pages.routes,
+            *ledger_web.page_routes,
             Mount("/api/v1", routes=api.routes, name="api"),
             Mount("/static", StaticFiles(directory=web_dir() / "static"), name="static"),
         ],
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(SecurityHeaders), Middleware(SignedInMember)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from timebank import __version__, db
 from timebank.errors import NotFound
+from timebank.http import local_path
 from timebank.i18n import LANG_COOKIE
 from timebank.settings import SUPPORTED_LANGS
 from timebank.templating import render
@@ -23,13 +24,6 @@ async def landing(request: Request) -> Response:
     return render(request, "home/landing.html")
 
 
-def _local_path(target: str | None) -> str:
-    # Only same-site paths: "//host" and "https://…" would make this an open redirect.
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
-
-
 async def switch_lang(request: Request) -> Response:
     """Remember the chosen UI language in a cookie and go back where the person was."""
     code = request.path_params["code"]
@@ -39,7 +33,7 @@ async def switch_lang(request: Request) -> Response:
             f"不支持该语言：{code}。",
             code="unknown_language",
         )
-    response = RedirectResponse(_local_path(request.query_params.get("next")), status_code=303)
+    response = RedirectResponse(local_path(request.query_params.get("next")), status_code=303)
     response.set_cookie(
         LANG_COOKIE,
         code,

@@ -30,6 +30,11 @@ HTTP_MESSAGES: dict[int, tuple[str, str, str]] = {
     409: ("conflict", "This conflicts with the current state.", "与当前状态冲突。"),
     413: ("too_large", "The request is too large.", "请求内容过大。"),
     422: ("invalid", "Some of the input is not valid.", "部分输入无效。"),
+    429: (
+        "too_many_requests",
+        "Too many requests. Please wait a little.",
+        "请求过于频繁，请稍后再试。",
+    ),
 }
 INTERNAL = (
     "internal_error",
@@ -45,6 +50,17 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or (
         "application/json" in accept and "text/html" not in accept
     )
+
+
+def local_path(target: str | None, default: str = "/") -> str:
+    """``target`` if it is a path on this site, else ``default``.
+
+    "//host" and "https://…" would turn a redirect after sign-in or a language switch into
+    an open redirect to another site.
+    """
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
 
 
 async def read_json(request: Request) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 from starlette.requests import Request
@@ -12,6 +14,7 @@ from starlette.templating import Jinja2Templates
 
 from timebank import __version__
 from timebank.i18n import LANG_NAMES, gettext_for, request_lang, translations
+from timebank.labels import KIND_NAMES, PHASE_NAMES, ROLE_NAMES
 
 
 def web_dir() -> Path:
@@ -38,6 +41,10 @@ def _ngettext(context: jinja2.runtime.Context, singular: str, plural: str, n: in
 def _common_context(request: Request) -> dict[str, Any]:
     lang = request_lang(request)
     return {
+        "me": getattr(request.state, "me", None),
+        "role_names": ROLE_NAMES,
+        "kind_names": KIND_NAMES,
+        "phase_names": PHASE_NAMES,
         "lang": lang,
         "lang_names": LANG_NAMES,
         "version": __version__,
@@ -54,6 +61,12 @@ def _url_for(context: jinja2.runtime.Context, name: str, /, **path_params: Any) 
     return root + str(request.app.url_path_for(name, **path_params))
 
 
+@jinja2.pass_context
+def _local_date(context: jinja2.runtime.Context, moment: datetime) -> str:
+    # Stored in UTC; a day is the community's day (Asia/Shanghai unless configured).
+    return moment.astimezone(ZoneInfo(context["settings"].timezone)).strftime("%Y-%m-%d")
+
+
 def make_templates() -> Jinja2Templates:
     """The template renderer every page uses."""
     env = jinja2.Environment(
@@ -67,6 +80,7 @@ def make_templates() -> Jinja2Templates:
     )
     templates = Jinja2Templates(env=env, context_processors=[_common_context])
     env.globals["url_for"] = _url_for
+    env.filters["local_date"] = _local_date
     return templates
 
 

@@ -82,3 +82,34 @@ class MemberRole(Model):
     class Meta:
         table = "member_role"
         unique_together = (("member", "role", "community"),)
+
+
+class Session(Model):
+    """A signed-in browser or app, referenced by a signed cookie, revoked on sign-out."""
+
+    id = fields.CharField(max_length=64, primary_key=True)
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "timebank.Member", related_name="sessions", on_delete=fields.CASCADE
+    )
+    csrf_token = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    revoked_at = fields.DatetimeField(null=True)
+    ip = fields.CharField(max_length=64, default="")
+    user_agent = fields.CharField(max_length=200, default="")
+
+    class Meta:
+        table = "member_session"
+
+
+class SignInAttempt(Model):
+    """A password sign-in attempt, kept to slow down guessing per phone and per address."""
+
+    id = fields.IntField(primary_key=True)
+    phone = fields.CharField(max_length=20, db_index=True)
+    ip = fields.CharField(max_length=64, db_index=True)
+    succeeded = fields.BooleanField()
+    at = fields.DatetimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        table = "signin_attempt"

@@ -1,0 +1,41 @@
+"""A demo helper signs in on a phone and opens their passbook."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.browser.conftest import run_axe, screenshot
+from timebank.demo import DEMO_PASSWORD
+
+
+def test_helper_signs_in_on_a_phone_and_sees_their_hours(
+    mobile_page: Any, live_server: str
+) -> None:
+    page = mobile_page
+    page.goto(f"{live_server}/")
+    page.get_by_test_id("signin-link").click()
+    page.wait_for_url(f"{live_server}/signin")
+    assert run_axe(page) == []
+    page.fill("input[name=phone]", "13800000003")
+    page.fill("input[name=password]", "wrong-password")
+    page.click("button[type=submit]")
+    assert "电话号码或密码错误" in page.get_by_test_id("signin-error").inner_text()
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/me")
+    assert page.locator("h1").inner_text() == "张建国"
+    screenshot(page, "me-zh-360")
+    page.get_by_role("button", name="我的时间").click()
+    page.wait_for_url(f"{live_server}/me/hours")
+    # Demo: 90 + 60 + 75 minutes earned, 30 redeemed.
+    assert page.get_by_test_id("available").inner_text() == "3小时15分"
+    assert page.evaluate(
+        "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+    screenshot(page, "passbook-zh-360")
+    assert run_axe(page) == []
+    page.get_by_test_id("me-link").click()
+    page.wait_for_url(f"{live_server}/me")
+    page.get_by_test_id("signout").click()
+    page.wait_for_url(f"{live_server}/")
+    assert page.get_by_test_id("signin-link").is_visible()

@@ -1,0 +1,119 @@
+"""Signing in and out, sessions, CSRF and throttling, on both databases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import PASSWORD, make_community, make_signed_up, sign_in_client
+from timebank.ledger import service as ledger
+from timebank.people.models import Session, SignInAttempt
+
+HTML = {"accept": "text/html"}
+
+
+@pytest.fixture
+async def helper(app: Any) -> Any:
+    community = await make_community()
+    return await make_signed_up(community, "helper", name="张建国")
+
+
+async def test_api_sign_in_me_and_sign_out(client: httpx.AsyncClient, helper: Any) -> None:
+    assert (await client.get("/api/v1/me")).status_code == 401
+    csrf = await sign_in_client(client, helper)
+    cookie = client.cookies.get("tb_session")
+    assert cookie and helper.phone not in cookie  # only a signed random id
+    me = (await client.get("/api/v1/me")).json()
+    assert me["name"] == "张建国" and me["roles"][0]["role"] == "helper"
+    # Signing out needs the CSRF token, then really ends the session.
+    assert (await client.delete("/api/v1/session")).status_code == 403
+    assert (
+        await client.delete("/api/v1/session", headers={"x-csrf-token": csrf})
+    ).status_code == 204
+    client.cookies.set("tb_session", cookie)  # a copy kept from before signing out
+    assert (await client.get("/api/v1/me")).status_code == 401
+    assert await Session.filter(revoked_at__isnull=False).count() == 1
+
+
+async def test_cookie_flags(client: httpx.AsyncClient, helper: Any) -> None:
+    response = await client.post(
+        "/api/v1/session", json={"phone": helper.phone, "password": PASSWORD}
+    )
+    flags = response.headers["set-cookie"]
+    assert "HttpOnly" in flags and "SameSite=lax" in flags and "Secure" not in flags
+
+
+@pytest.mark.parametrize("password", ["wrong-password", ""])
+async def test_wrong_password_and_unknown_phone_look_the_same(
+    client: httpx.AsyncClient, helper: Any, password: str
+) -> None:
+    wrong = await client.post("/api/v1/session", json={"phone": helper.phone, "password": password})
+    unknown = await client.post(
+        "/api/v1/session", json={"phone": "13111111111", "password": PASSWORD}
+    )
+    for response in (wrong, unknown):
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "bad_credentials"
+    assert await Session.all().count() == 0
+
+
+async def test_repeated_failures_are_throttled(client: httpx.AsyncClient, helper: Any) -> None:
+    for _ in range(5):
+        await client.post("/api/v1/session", json={"phone": helper.phone, "password": "x"})
+    blocked = await client.post(
+        "/api/v1/session", json={"phone": helper.phone, "password": PASSWORD}
+    )
+    assert blocked.status_code == 429
+    assert "15" in blocked.json()["error"]["messages"]["zh-CN"]
+    assert await SignInAttempt.filter(succeeded=False).count() == 5
+    assert await Session.all().count() == 0
+
+
+async def test_bad_json_sign_in_is_a_400(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/v1/session", content=b"phone=1")
+    assert response.status_code == 400
+
+
+async def test_signin_page_flow(client: httpx.AsyncClient, helper: Any) -> None:
+    page = await client.get("/signin", headers=HTML)
+    assert page.status_code == 200 and 'name="password"' in page.text
+    bad = await client.post("/signin", data={"phone": helper.phone, "password": "nope"})
+    assert bad.status_code == 401 and "电话号码或密码错误" in bad.text
+    good = await client.post(
+        "/signin", data={"phone": helper.phone, "password": PASSWORD, "next": "//evil.example/"}
+    )
+    assert good.status_code == 303 and good.headers["location"] == "/me"
+    profile = await client.get("/me", headers=HTML)
+    assert "张建国" in profile.text and "志愿者 / 结对帮扶人" in profile.text
+    # The profile's sign-out form carries the CSRF token; without it nothing happens.
+    assert (await client.post("/signout", data={})).status_code == 403
+    session = await Session.get()
+    out = await client.post("/signout", data={"csrf_token": session.csrf_token})
+    assert out.status_code == 303
+    assert (await client.get("/me", headers=HTML)).headers["location"] == "/signin?next=/me"
+
+
+async def test_my_hours_api_and_passbook(client: httpx.AsyncClient, helper: Any) -> None:
+    assert (await client.get("/api/v1/me/hours")).status_code == 401
+    for n in range(3):
+        await ledger.credit_service(
+            helper_id=helper.id,
+            community_id=helper.community_id,
+            minutes=90,
+            visit_id=n,
+            key=f"v{n}",
+        )
+    await sign_in_client(client, helper)
+    body = (await client.get("/api/v1/me/hours", params={"limit": 2})).json()
+    assert body["balance"]["available_minutes"] == 270
+    assert [line["amount_minutes"] for line in body["lines"]] == [90, 90]
+    rest = (await client.get("/api/v1/me/hours", params={"after": body["next_after"]})).json()
+    assert [line["available_after_minutes"] for line in rest["lines"]] == [270]
+    assert rest["next_after"] is None
+    for bad in ({"limit": "x"}, {"limit": 0}, {"since": "2026-10-01"}):
+        response = await client.get("/api/v1/me/hours", params=bad)
+        assert response.status_code == 422, bad
+    page = await client.get("/me/hours", headers=HTML)
+    assert "4小时30分" in page.text and "提供服务" in page.text and "+1小时30分" in page.text

@@ -1,0 +1,100 @@
+"""My hours: balance and statement (passbook), as JSON and as a printable page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from timebank.errors import Invalid
+from timebank.ledger import service as ledger
+from timebank.ledger.hours import format_minutes
+from timebank.people.web import me, require_member
+from timebank.templating import render
+
+PAGE = 50
+
+
+def _int(value: str | None, name: str, default: int) -> int:
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise Invalid(
+            f"{name} must be a whole number.", f"{name} 必须是整数。", code="invalid_parameter"
+        ) from None
+
+
+def _time(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise Invalid(
+            f"{name} must be a time with its zone, e.g. 2026-10-01T00:00:00+08:00.",
+            f"{name} 必须是带时区的时间，例如 2026-10-01T00:00:00+08:00。",
+            code="invalid_parameter",
+        )
+    return moment
+
+
+async def _my_hours(request: Request, member_id: int) -> dict[str, Any]:
+    query = request.query_params
+    wallet = await ledger.wallet(member_id)
+    lines = await ledger.statement(
+        account_id=wallet.id,
+        since=_time(query.get("since"), "since"),
+        until=_time(query.get("until"), "until"),
+        after_seq=_int(query.get("after"), "after", 0),
+        limit=_int(query.get("limit"), "limit", PAGE),
+    )
+    return {"balance": await ledger.balance(wallet.id), "lines": lines}
+
+
+async def my_hours_api(request: Request) -> Response:
+    """
+    ---
+    summary: My hours balance and statement (passbook), paged by seq
+    tags: [ledger]
+    parameters:
+      - {name: after, in: query, schema: {type: integer}, description: "last seq seen"}
+      - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
+      - {name: since, in: query, schema: {type: string, format: date-time}}
+      - {name: until, in: query, schema: {type: string, format: date-time}}
+    responses:
+      "200": {description: "Balance in minutes and the movements."}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "422": {$ref: "#/components/responses/Invalid"}
+    """
+    signed_in = require_member(request)
+    hours = await _my_hours(request, signed_in.member.id)
+    lines = hours["lines"]
+    return JSONResponse(
+        {
+            "balance": hours["balance"].as_json(),
+            "lines": [line.as_json() for line in lines],
+            "next_after": lines[-1].seq
+            if len(lines) == _int(request.query_params.get("limit"), "limit", PAGE)
+            else None,
+        }
+    )
+
+
+async def my_hours_page(request: Request) -> Response:
+    """The passbook page: balance in big type, then every movement with its balance."""
+    signed_in = me(request)
+    if signed_in is None:
+        return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
+    hours = await _my_hours(request, signed_in.member.id)
+    return render(request, "ledger/passbook.html", {**hours, "hours": format_minutes})
+
+
+api_routes = [Route("/me/hours", my_hours_api, name="my_hours")]
+page_routes = [Route("/me/hours", my_hours_page, name="my_hours_page")]

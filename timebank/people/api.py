@@ -1,0 +1,100 @@
+"""JSON API: sessions and the signed-in member."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from timebank.http import read_json
+from timebank.people.auth import SESSION_COOKIE, SignedIn, sign_in, sign_out
+from timebank.people.pages import set_session_cookie
+from timebank.people.web import require_csrf, require_member
+
+
+def member_json(signed_in: SignedIn) -> dict[str, Any]:
+    """The signed-in member as the API shows them."""
+    member = signed_in.member
+    return {
+        "id": member.id,
+        "name": member.name,
+        "phone": member.phone,
+        "member_no": member.member_no,
+        "community": member.community_id,  # type: ignore[attr-defined]
+        "roles": sorted(
+            ({"role": role.value, "community": community} for role, community in signed_in.roles),
+            key=lambda r: (r["role"], r["community"] or 0),
+        ),
+    }
+
+
+async def create_session(request: Request) -> Response:
+    """
+    ---
+    summary: Sign in with phone and password
+    tags: [people]
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [phone, password]
+            properties: {phone: {type: string}, password: {type: string}}
+    responses:
+      "200": {description: "Signed in; the cookie is set; use csrf_token for changes."}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "429": {$ref: "#/components/responses/TooManyAttempts"}
+    """
+    body = await read_json(request)
+    client = request.client.host if request.client else ""
+    cookie, signed_in = await sign_in(
+        phone=str(body.get("phone", "")),
+        password=str(body.get("password", "")),
+        ip=client,
+        user_agent=request.headers.get("user-agent", ""),
+        secret_key=request.app.state.settings.secret_key,
+    )
+    response = JSONResponse(
+        {"member": member_json(signed_in), "csrf_token": signed_in.session.csrf_token}
+    )
+    set_session_cookie(request, response, cookie)
+    return response
+
+
+async def delete_session(request: Request) -> Response:
+    """
+    ---
+    summary: Sign out (needs the X-CSRF-Token header)
+    tags: [people]
+    responses:
+      "204": {description: "Signed out; the session cannot be used again."}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+    """
+    signed_in = require_member(request)
+    require_csrf(request, signed_in, request.headers.get("x-csrf-token"))
+    await sign_out(signed_in.session)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+async def who_am_i(request: Request) -> Response:
+    """
+    ---
+    summary: The signed-in member and their roles
+    tags: [people]
+    responses:
+      "200": {description: "The member."}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+    """
+    return JSONResponse(member_json(require_member(request)))
+
+
+routes = [
+    Route("/session", create_session, methods=["POST"], name="session_create"),
+    Route("/session", delete_session, methods=["DELETE"], name="session_delete"),
+    Route("/me", who_am_i, methods=["GET"], name="me"),
+]

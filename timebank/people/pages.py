@@ -1,0 +1,85 @@
+"""Sign-in, sign-out and "my profile" pages."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from timebank.errors import TimebankError
+from timebank.http import local_path
+from timebank.i18n import request_lang
+from timebank.people.auth import SESSION_COOKIE, SESSION_DAYS, sign_in, sign_out
+from timebank.people.models import Community
+from timebank.people.web import me, require_csrf, require_member
+from timebank.templating import render
+
+
+def set_session_cookie(request: Request, response: Response, value: str) -> None:
+    """The session cookie: HttpOnly, SameSite=Lax, Secure on an https site."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        value,
+        max_age=SESSION_DAYS * 24 * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=request.app.state.settings.https,
+    )
+
+
+async def signin_page(request: Request) -> Response:
+    """The sign-in form (or straight on, when already signed in)."""
+    target = local_path(request.query_params.get("next"), default="/me")
+    if me(request) is not None:
+        return RedirectResponse(target, status_code=303)
+    return render(request, "people/signin.html", {"next": target, "phone": "", "error": ""})
+
+
+async def signin_submit(request: Request) -> Response:
+    """Check phone and password; on success set the cookie and go on."""
+    form = await request.form()
+    phone, password = str(form.get("phone", "")), str(form.get("password", ""))
+    target = local_path(str(form.get("next", "")), default="/me")
+    client = request.client.host if request.client else ""
+    try:
+        cookie, _ = await sign_in(
+            phone=phone,
+            password=password,
+            ip=client,
+            user_agent=request.headers.get("user-agent", ""),
+            secret_key=request.app.state.settings.secret_key,
+        )
+    except TimebankError as exc:
+        context = {"next": target, "phone": phone, "error": exc.message(request_lang(request))}
+        return render(request, "people/signin.html", context, status=exc.status)
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(request, response, cookie)
+    return response
+
+
+async def signout(request: Request) -> Response:
+    """End the session (POST with the CSRF token) and go home."""
+    signed_in = require_member(request)
+    form = await request.form()
+    require_csrf(request, signed_in, str(form.get("csrf_token", "")))
+    await sign_out(signed_in.session)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+async def my_profile(request: Request) -> Response:
+    """Who I am: name, member number, community, roles."""
+    signed_in = me(request)
+    if signed_in is None:
+        return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
+    community = await Community.get(id=signed_in.member.community_id)  # type: ignore[attr-defined]
+    return render(request, "people/me.html", {"community": community})
+
+
+routes = [
+    Route("/signin", signin_page, methods=["GET"], name="signin"),
+    Route("/signin", signin_submit, methods=["POST"], name="signin_submit"),
+    Route("/signout", signout, methods=["POST"], name="signout"),
+    Route("/me", my_profile, name="me"),
+]
