@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.schemas import SchemaGenerator
 
 from timebank import __version__
+from timebank.ledger import api as ledger_api
 from timebank.ledger import web as ledger_web
 from timebank.people import api as people_api
 
@@ -106,5 +107,6 @@ ROUTES: list[BaseRoute] = [
     Route("/", index, name="index"),
     *people_api.routes,
     *ledger_web.api_routes,
+    *ledger_api.routes,
 ]
 routes: list[BaseRoute] = [*ROUTES, Route("/openapi.json", openapi, include_in_schema=False)]

@@ -32,3 +32,10 @@ PHASE_NAMES = {
     "release": _("hold released"),
     "posted": _("posted"),
 }
+
+ACCOUNT_KIND_NAMES = {
+    "wallet": _("Time account"),
+    "issuance": _("Community fund"),
+    "redemption": _("Redeemed hours"),
+    "pool": _("Public pool"),
+}

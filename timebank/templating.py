@@ -14,7 +14,7 @@ from starlette.templating import Jinja2Templates
 
 from timebank import __version__
 from timebank.i18n import LANG_NAMES, gettext_for, request_lang, translations
-from timebank.labels import KIND_NAMES, PHASE_NAMES, ROLE_NAMES
+from timebank.labels import ACCOUNT_KIND_NAMES, KIND_NAMES, PHASE_NAMES, ROLE_NAMES
 
 
 def web_dir() -> Path:
@@ -45,6 +45,7 @@ def _common_context(request: Request) -> dict[str, Any]:
         "role_names": ROLE_NAMES,
         "kind_names": KIND_NAMES,
         "phase_names": PHASE_NAMES,
+        "account_kind_names": ACCOUNT_KIND_NAMES,
         "lang": lang,
         "lang_names": LANG_NAMES,
         "version": __version__,

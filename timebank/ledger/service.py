@@ -9,15 +9,32 @@ a 409. Each one is a plan (which legs, decided while the ledger is locked) hande
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from timebank import db
 from timebank.errors import Conflict, Invalid, NotFound
 from timebank.ledger.drivers import run, write
-from timebank.ledger.models import Account, AccountKind, ChainHead, Checkpoint, Phase, TxnKind
+from timebank.ledger.models import (
+    Account,
+    AccountKind,
+    Phase,
+    TxnKind,
+)
+
+# Reading lives in queries.py; callers use this module for both.
+from timebank.ledger.queries import (
+    AccountView,
+    Balance,
+    StatementLine,
+    account,
+    accounts,
+    balance,
+    checkpoint_json,
+    checkpoints,
+    create_checkpoint,
+    statement,
+    transaction,
+)
 from timebank.ledger.rules import Leg, Plan, Posted
 from timebank.ledger.steps import (
     AccountSpec,
@@ -35,31 +52,6 @@ from timebank.ledger.steps import (
 MAX_MINUTES = 1_000_000  # ~ 16,000 hours: far above any single movement
 # Holds are voided, not reversed; releases and reversals move no posted hours.
 NOT_REVERSIBLE = {TxnKind.RESERVE, TxnKind.VOID, TxnKind.EXPIRE, TxnKind.REVERSAL}
-
-
-@dataclass(frozen=True)
-class Balance:
-    """An account's balances in minutes, read from its cached totals."""
-
-    account_id: int
-    posted: int
-    pending_debits: int
-    pending_credits: int
-    available: int
-    floor: int | None
-    cap: int | None
-
-    def as_json(self) -> dict[str, Any]:
-        """For the API."""
-        return {
-            "account": self.account_id,
-            "posted_minutes": self.posted,
-            "pending_debit_minutes": self.pending_debits,
-            "pending_credit_minutes": self.pending_credits,
-            "available_minutes": self.available,
-            "floor_minutes": self.floor,
-            "cap_minutes": self.cap,
-        }
 
 
 def _minutes(minutes: int) -> int:
@@ -469,145 +461,27 @@ async def reverse(*, txn_id: int, key: str, actor_id: int | None, reason: str) -
     return await _write(TxnKind.REVERSAL, key, {"txn": txn_id}, plan, actor_id, reason=reason)
 
 
-# Reading --------------------------------------------------------------------------------
-
-
-async def balance(account_id: int) -> Balance:
-    """The account's balances from its cached totals: one row, however long the history."""
-    rows = await db.fetch(
-        "SELECT posted_credits, posted_debits, pending_credits, pending_debits, floor, cap"
-        " FROM ledger_account WHERE id = ?",
-        account_id,
-    )
-    if not rows:
-        raise NotFound(
-            f"There is no account number {account_id}.",
-            f"找不到编号为 {account_id} 的账户。",
-            code="account_not_found",
-        )
-    row = rows[0]
-    posted = int(row["posted_credits"]) - int(row["posted_debits"])
-    held = int(row["pending_debits"])
-    return Balance(
-        account_id=account_id,
-        posted=posted,
-        pending_debits=held,
-        pending_credits=int(row["pending_credits"]),
-        available=posted - held,
-        floor=row["floor"],
-        cap=row["cap"],
-    )
-
-
-async def create_checkpoint(*, actor_id: int | None, note: str = "") -> Checkpoint:
-    """Record the current chain head so that it can be printed or published."""
-    head = await ChainHead.get(id=1)
-    return await Checkpoint.create(
-        seq=head.seq, hash=head.hash, created_by_id=actor_id, note=_reason(note)[:200]
-    )
-
-
-def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
-    """A checkpoint as exported: enough to check the chain against it later."""
-    return {
-        "ledger": "timebank",
-        "seq": int(checkpoint.seq),
-        "hash": checkpoint.hash,
-        "created_at": checkpoint.created_at.isoformat(),
-        "note": checkpoint.note,
-    }
-
-
-@dataclass(frozen=True)
-class StatementLine:
-    """One movement on an account, as a passbook shows it."""
-
-    seq: int
-    txn_id: int
-    kind: TxnKind
-    phase: Phase
-    amount: int
-    balance_after: int
-    reason: str
-    ref_type: str
-    ref_id: str
-    at: datetime
-
-    def as_json(self) -> dict[str, Any]:
-        """For the API."""
-        return {
-            "seq": self.seq,
-            "transaction": self.txn_id,
-            "kind": self.kind.value,
-            "phase": self.phase.value,
-            "amount_minutes": self.amount,
-            "available_after_minutes": self.balance_after,
-            "reason": self.reason,
-            "ref": {"type": self.ref_type, "id": self.ref_id} if self.ref_type else None,
-            "at": self.at.isoformat(),
-        }
-
-
-MAX_PAGE = 500
-
-
-async def statement(
-    *,
-    account_id: int,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    after_seq: int = 0,
-    limit: int = 50,
-) -> list[StatementLine]:
-    """Movements on an account in seq order, from ``since`` up to (not including) ``until``.
-
-    Paged by ``after_seq`` (the last seq of the previous page): keyset paging stays fast
-    however long the history.
-    """
-    if not 1 <= limit <= MAX_PAGE:
-        raise Invalid(
-            f"limit must be between 1 and {MAX_PAGE}.",
-            f"每页条数必须在 1 到 {MAX_PAGE} 之间。",
-            code="invalid_limit",
-        )
-    if since is not None and until is not None and until <= since:
-        raise Invalid(
-            "The end of the period must come after its start.",
-            "结束时间必须晚于开始时间。",
-            code="invalid_period",
-        )
-    await balance(account_id)  # a 404 for an unknown account
-    query = (
-        "SELECT e.seq, e.txn_id, t.kind, e.phase, e.amount, e.balance_after, t.reason,"
-        " t.ref_type, t.ref_id, t.created_at FROM ledger_entry e"
-        " JOIN ledger_txn t ON t.id = e.txn_id WHERE e.account_id = ? AND e.seq > ?"
-    )
-    params: list[Any] = [account_id, after_seq]
-    for bound, op in ((since, ">="), (until, "<")):
-        if bound is not None:
-            if bound.tzinfo is None:
-                raise Invalid("Times need a time zone.", "时间必须带时区。", code="naive_time")
-            query += f" AND t.created_at {op} ?"
-            params.append(
-                bound.astimezone(UTC)
-                if db.dialect() == "postgres"
-                else bound.astimezone(UTC).isoformat(sep=" ")
-            )
-    rows = await db.fetch(query + " ORDER BY e.seq LIMIT ?", *params, limit)
-    return [
-        StatementLine(
-            seq=int(r["seq"]),
-            txn_id=int(r["txn_id"]),
-            kind=TxnKind(r["kind"]),
-            phase=Phase(r["phase"]),
-            amount=int(r["amount"]),
-            balance_after=int(r["balance_after"]),
-            reason=r["reason"],
-            ref_type=r["ref_type"],
-            ref_id=r["ref_id"],
-            at=r["created_at"]
-            if isinstance(r["created_at"], datetime)
-            else datetime.fromisoformat(r["created_at"]),
-        )
-        for r in rows
-    ]
+__all__ = [
+    "AccountView",
+    "Balance",
+    "StatementLine",
+    "account",
+    "accounts",
+    "balance",
+    "checkpoint_json",
+    "checkpoints",
+    "community_account",
+    "create_checkpoint",
+    "credit_service",
+    "donate",
+    "expire",
+    "grant",
+    "post",
+    "redeem",
+    "reserve",
+    "reverse",
+    "statement",
+    "transaction",
+    "void",
+    "wallet",
+]

@@ -18,7 +18,7 @@ from timebank.templating import render
 PAGE = 50
 
 
-def _int(value: str | None, name: str, default: int) -> int:
+def int_param(value: str | None, name: str, default: int) -> int:
     if value in (None, ""):
         return default
     try:
@@ -29,7 +29,7 @@ def _int(value: str | None, name: str, default: int) -> int:
         ) from None
 
 
-def _time(value: str | None, name: str) -> datetime | None:
+def time_param(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
     try:
@@ -50,10 +50,10 @@ async def _my_hours(request: Request, member_id: int) -> dict[str, Any]:
     wallet = await ledger.wallet(member_id)
     lines = await ledger.statement(
         account_id=wallet.id,
-        since=_time(query.get("since"), "since"),
-        until=_time(query.get("until"), "until"),
-        after_seq=_int(query.get("after"), "after", 0),
-        limit=_int(query.get("limit"), "limit", PAGE),
+        since=time_param(query.get("since"), "since"),
+        until=time_param(query.get("until"), "until"),
+        after_seq=int_param(query.get("after"), "after", 0),
+        limit=int_param(query.get("limit"), "limit", PAGE),
     )
     return {"balance": await ledger.balance(wallet.id), "lines": lines}
 
@@ -81,7 +81,7 @@ async def my_hours_api(request: Request) -> Response:
             "balance": hours["balance"].as_json(),
             "lines": [line.as_json() for line in lines],
             "next_after": lines[-1].seq
-            if len(lines) == _int(request.query_params.get("limit"), "limit", PAGE)
+            if len(lines) == int_param(request.query_params.get("limit"), "limit", PAGE)
             else None,
         }
     )

@@ -1,0 +1,50 @@
+"""Who may see and do what: every permission decision in one place.
+
+A member sees their own data; a coordinator sees and acts inside the communities they
+coordinate; an admin (district-wide) sees and acts everywhere.
+"""
+
+from __future__ import annotations
+
+from timebank.errors import Forbidden
+from timebank.people.auth import SignedIn
+from timebank.people.models import Role
+
+
+def is_admin(who: SignedIn) -> bool:
+    """District-wide administrator."""
+    return who.has(Role.ADMIN)
+
+
+def coordinates(who: SignedIn, community_id: int | None) -> bool:
+    """Whether ``who`` coordinates ``community_id`` (admins coordinate everywhere)."""
+    if is_admin(who):
+        return True
+    return community_id is not None and (Role.COORDINATOR, community_id) in who.roles
+
+
+def coordinated_communities(who: SignedIn) -> set[int] | None:
+    """The communities ``who`` coordinates; None means all (an admin)."""
+    if is_admin(who):
+        return None
+    return {c for role, c in who.roles if role is Role.COORDINATOR and c is not None}
+
+
+def coordinates_any(who: SignedIn) -> bool:
+    """Whether ``who`` coordinates at least one community (or is an admin)."""
+    return coordinated_communities(who) != set()
+
+
+def can_view_account(who: SignedIn, *, member_id: int | None, community_id: int) -> bool:
+    """Own wallet, or any account of a community one coordinates."""
+    return member_id == who.member.id or coordinates(who, community_id)
+
+
+def require(allowed: bool) -> None:
+    """A 403 unless ``allowed``."""
+    if not allowed:
+        raise Forbidden(
+            "You may not see or change this record.",
+            "您无权查看或修改此记录。",
+            code="forbidden",
+        )
