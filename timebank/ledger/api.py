@@ -56,6 +56,8 @@ async def get_account(request: Request) -> Response:
     ---
     summary: An account and its balance (own wallet, or a coordinated community's)
     tags: [ledger]
+    parameters:
+      - {name: account_id, in: path, required: true, schema: {type: integer}}
     responses:
       "200": {description: "The account."}
       "401": {$ref: "#/components/responses/Unauthorized"}
@@ -71,6 +73,7 @@ async def get_statement(request: Request) -> Response:
     summary: An account's movements, paged by seq, optionally for a period
     tags: [ledger]
     parameters:
+      - {name: account_id, in: path, required: true, schema: {type: integer}}
       - {name: after, in: query, schema: {type: integer}}
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
       - {name: since, in: query, schema: {type: string, format: date-time}}
@@ -117,6 +120,8 @@ async def get_transaction(request: Request) -> Response:
     ---
     summary: A transaction with its entries
     tags: [ledger]
+    parameters:
+      - {name: txn_id, in: path, required: true, schema: {type: integer}}
     responses:
       "200": {description: "The transaction."}
       "401": {$ref: "#/components/responses/Unauthorized"}
@@ -131,6 +136,8 @@ async def reverse_transaction(request: Request) -> Response:
     ---
     summary: Reverse a transaction (coordinators of every community it touches; reason needed)
     tags: [ledger]
+    parameters:
+      - {name: txn_id, in: path, required: true, schema: {type: integer}}
     requestBody:
       content:
         application/json:
