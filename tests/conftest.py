@@ -214,7 +214,9 @@ async def make_community(name: str = "桂花社区") -> Any:
     return await create_community(name=name, level=Level.COMMUNITY, parent=street)
 
 
-async def make_member(community: Any, *roles: str, name: str = "成员") -> Any:
+async def make_member(
+    community: Any, *roles: str, name: str = "成员", password: str | None = None
+) -> Any:
     """A member of ``community`` with ``roles`` and a unique phone number."""
     from timebank.people.models import Role
     from timebank.people.service import create_member
@@ -223,7 +225,7 @@ async def make_member(community: Any, *roles: str, name: str = "成员") -> Any:
         community=community,
         name=name,
         phone=str(next(_phones)),
-        password=None,
+        password=password,
         roles=[Role(r) for r in roles],
     )
 
@@ -233,16 +235,7 @@ PASSWORD = "a-good-password"
 
 async def make_signed_up(community: Any, *roles: str, name: str = "成员") -> Any:
     """A member with ``PASSWORD`` set, able to sign in."""
-    from timebank.people.models import Role
-    from timebank.people.service import create_member
-
-    return await create_member(
-        community=community,
-        name=name,
-        phone=str(next(_phones)),
-        password=PASSWORD,
-        roles=[Role(r) for r in roles],
-    )
+    return await make_member(community, *roles, name=name, password=PASSWORD)
 
 
 async def sign_in_client(client: httpx.AsyncClient, member: Any) -> str:

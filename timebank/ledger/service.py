@@ -8,14 +8,21 @@ a 409. Each one is a plan (which legs, decided while the ledger is locked) hande
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from timebank.errors import Conflict, Invalid, NotFound
-from timebank.ledger.drivers import run, write
+from timebank.ledger.accounts import (
+    community_account,
+    fund,
+    opened,
+    prepare_accounts,
+    sink_of,
+    wallet,
+    wallet_spec,
+)
+from timebank.ledger.drivers import write
 from timebank.ledger.models import (
-    Account,
     AccountKind,
     Phase,
     TxnKind,
@@ -37,16 +44,11 @@ from timebank.ledger.queries import (
 )
 from timebank.ledger.rules import Leg, Plan, Posted
 from timebank.ledger.steps import (
-    AccountSpec,
-    LockHead,
     PlanSteps,
     PrepareSteps,
     Query,
     Steps,
-    find_account,
-    member_community,
     nothing_to_prepare,
-    open_account,
 )
 
 MAX_MINUTES = 1_000_000  # ~ 16,000 hours: far above any single movement
@@ -77,81 +79,12 @@ def _reason(reason: str, *, required: bool = False) -> str:
     return reason
 
 
-# Accounts -------------------------------------------------------------------------------
-
-
-def _opening(spec: AccountSpec) -> Steps[int]:
-    # Opened under the ledger lock, like every write: two requests cannot both open one.
-    yield LockHead("")
-    return (yield from open_account(spec))
-
-
-async def wallet(member_id: int, *, floor: int = 0, cap: int | None = None) -> Account:
-    """The member's wallet, opened (with ``floor`` and ``cap``) on first use."""
-    found = await Account.get_or_none(member_id=member_id, kind=AccountKind.WALLET)
-    if found is not None:
-        return found
-    spec = AccountSpec(AccountKind.WALLET, member_id=member_id, floor=floor, cap=cap)
-    return await Account.get(id=await run(_opening(spec)))
-
-
-async def community_account(
-    community_id: int, kind: AccountKind, *, budget: int | None = None
-) -> Account:
-    """A community's system account; the issuance fund may go ``budget`` minutes negative."""
-    if kind is AccountKind.WALLET:
-        raise ValueError("wallets belong to members")
-    found = await Account.get_or_none(community_id=community_id, kind=kind, member_id=None)
-    if found is not None:
-        return found
-    floor = -budget if (kind is AccountKind.ISSUANCE and budget is not None) else None
-    spec = AccountSpec(kind, community_id=community_id, floor=floor)
-    return await Account.get(id=await run(_opening(spec)))
-
-
-def _fund(community_id: int) -> AccountSpec:
-    return AccountSpec(AccountKind.ISSUANCE, community_id=community_id, floor=None)
-
-
-def _sink(community_id: int) -> AccountSpec:
-    return AccountSpec(AccountKind.REDEMPTION, community_id=community_id, floor=None)
-
-
-def _wallet(member_id: int) -> AccountSpec:
-    return AccountSpec(AccountKind.WALLET, member_id=member_id)
-
-
-def _prepare_accounts(*specs: AccountSpec | Callable[[], Steps[AccountSpec]]) -> PrepareSteps:
-    """Look the accounts up before the lock; the plan opens the missing ones under it."""
-
-    def steps() -> Steps[tuple[Any, tuple[int, ...]]]:
-        found: list[tuple[AccountSpec, int | None]] = []
-        for spec in specs:
-            if not isinstance(spec, AccountSpec):
-                spec = yield from spec()
-            found.append((spec, (yield from find_account(spec))))
-        return found, tuple(i for _, i in found if i is not None)
-
-    return steps
-
-
-def _opened(prepared: list[tuple[AccountSpec, int | None]]) -> Steps[list[int]]:
-    ids = []
-    for spec, found in prepared:
-        ids.append(found if found is not None else (yield from open_account(spec)))
-    return ids
-
-
-def _sink_of(member_id: int) -> Steps[AccountSpec]:
-    return _sink((yield from member_community(member_id)))
-
-
 # Posted transfers -----------------------------------------------------------------------
 
 
 def _transfer_plan(amount: int, **plan: Any) -> PlanSteps:
     def steps(prepared: Any) -> Steps[Plan]:
-        source, target = yield from _opened(prepared)
+        source, target = yield from opened(prepared)
         return Plan(
             legs=[Leg(source, -amount, Phase.POSTED), Leg(target, amount, Phase.POSTED)], **plan
         )
@@ -200,7 +133,7 @@ async def credit_service(
         "visit": str(visit_id),
     }
     plan = _transfer_plan(amount, ref_type="visit", ref_id=str(visit_id))
-    prepare = _prepare_accounts(_fund(community_id), _wallet(helper_id))
+    prepare = prepare_accounts(fund(community_id), wallet_spec(helper_id))
     return await _write(
         TxnKind.SERVICE_CREDIT,
         key,
@@ -224,7 +157,7 @@ async def grant(
     """Grant community-funded hours (兜底) to a member; a reason is required."""
     amount, reason = _minutes(minutes), _reason(reason, required=True)
     request = {"community": community_id, "member": member_id, "minutes": minutes}
-    prepare = _prepare_accounts(_fund(community_id), _wallet(member_id))
+    prepare = prepare_accounts(fund(community_id), wallet_spec(member_id))
     return await _write(
         TxnKind.GRANT,
         key,
@@ -251,7 +184,7 @@ async def redeem(
     amount = _minutes(minutes)
     request = {"member": member_id, "minutes": minutes, "ref": f"{ref_type}:{ref_id}"}
     plan = _transfer_plan(amount, ref_type=ref_type, ref_id=ref_id)
-    prepare = _prepare_accounts(_wallet(member_id), partial(_sink_of, member_id))
+    prepare = prepare_accounts(wallet_spec(member_id), partial(sink_of, member_id))
     return await _write(
         TxnKind.REDEEM, key, request, plan, actor_id, on_behalf_of_id, _reason(reason), prepare
     )
@@ -270,7 +203,7 @@ async def donate(
     amount = _minutes(minutes)
 
     def plan(prepared: Any) -> Steps[Plan]:
-        (source,) = yield from _opened(prepared)
+        (source,) = yield from opened(prepared)
         rows = yield Query(
             "SELECT kind, member_id FROM ledger_account WHERE id = ?", (to_account_id,)
         )
@@ -296,7 +229,7 @@ async def donate(
         plan,
         actor_id,
         reason=_reason(reason),
-        prepare=_prepare_accounts(_wallet(from_member_id)),
+        prepare=prepare_accounts(wallet_spec(from_member_id)),
     )
 
 
@@ -317,7 +250,7 @@ async def reserve(
     amount = _minutes(minutes)
 
     def plan(prepared: Any) -> Steps[Plan]:
-        source, escrow = yield from _opened(prepared)
+        source, escrow = yield from opened(prepared)
         return Plan(
             legs=[Leg(source, -amount, Phase.PENDING), Leg(escrow, amount, Phase.PENDING)],
             ref_type=ref_type,
@@ -325,7 +258,7 @@ async def reserve(
         )
 
     request = {"member": member_id, "minutes": minutes, "ref": f"{ref_type}:{ref_id}"}
-    prepare = _prepare_accounts(_wallet(member_id), partial(_sink_of, member_id))
+    prepare = prepare_accounts(wallet_spec(member_id), partial(sink_of, member_id))
     return await _write(
         TxnKind.RESERVE, key, request, plan, actor_id, on_behalf_of_id, prepare=prepare
     )
