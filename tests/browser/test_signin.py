@@ -39,3 +39,25 @@ def test_helper_signs_in_on_a_phone_and_sees_their_hours(
     page.get_by_test_id("signout").click()
     page.wait_for_url(f"{live_server}/")
     assert page.get_by_test_id("signin-link").is_visible()
+
+
+def test_coordinator_opens_the_community_accounts_on_a_phone(
+    mobile_page: Any, live_server: str
+) -> None:
+    page = mobile_page
+    page.goto(f"{live_server}/signin")
+    screenshot(page, "signin-zh-360")
+    page.fill("input[name=phone]", "13800000002")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/me")
+    page.get_by_test_id("accounts-link").click()
+    page.wait_for_url(f"{live_server}/ledger/accounts")
+    assert "张建国" in page.content() and "周桂兰" not in page.content()
+    screenshot(page, "accounts-zh-360")
+    assert run_axe(page) == []
+    page.get_by_role("link", name="陈秀英").click()
+    assert page.get_by_test_id("available").inner_text() == "3小时"
+    page.locator("details.reverse summary").first.click()
+    screenshot(page, "account-zh-360")
+    assert run_axe(page) == []
