@@ -12,7 +12,7 @@ from timebank.errors import Invalid
 from timebank.http import read_json
 from timebank.ledger import service as ledger
 from timebank.ledger.models import Entry, LedgerTxn
-from timebank.ledger.web import PAGE, int_param, time_param
+from timebank.ledger.web import statement_page
 from timebank.people import policy
 from timebank.people.auth import SignedIn
 from timebank.people.web import require_csrf, require_member
@@ -85,22 +85,7 @@ async def get_statement(request: Request) -> Response:
       "422": {$ref: "#/components/responses/Invalid"}
     """
     view = await _visible_account(request, require_member(request))
-    query = request.query_params
-    limit = int_param(query.get("limit"), "limit", PAGE)
-    lines = await ledger.statement(
-        account_id=view.id,
-        since=time_param(query.get("since"), "since"),
-        until=time_param(query.get("until"), "until"),
-        after_seq=int_param(query.get("after"), "after", 0),
-        limit=limit,
-    )
-    return JSONResponse(
-        {
-            "account": view.as_json(),
-            "lines": [line.as_json() for line in lines],
-            "next_after": lines[-1].seq if len(lines) == limit else None,
-        }
-    )
+    return JSONResponse({"account": view.as_json(), **await statement_page(request, view.id)})
 
 
 async def _visible_txn(request: Request, who: SignedIn) -> tuple[LedgerTxn, list[Entry]]:

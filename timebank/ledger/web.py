@@ -12,6 +12,7 @@ from starlette.routing import Route
 from timebank.errors import Invalid
 from timebank.ledger import service as ledger
 from timebank.ledger.hours import format_minutes
+from timebank.ledger.queries import StatementLine
 from timebank.people.web import me, require_member
 from timebank.templating import render
 
@@ -45,17 +46,26 @@ def time_param(value: str | None, name: str) -> datetime | None:
     return moment
 
 
-async def _my_hours(request: Request, member_id: int) -> dict[str, Any]:
+async def statement_lines(request: Request, account_id: int) -> list[StatementLine]:
+    """The statement lines the query asks for (after, limit, since, until)."""
     query = request.query_params
-    wallet = await ledger.wallet(member_id)
-    lines = await ledger.statement(
-        account_id=wallet.id,
+    return await ledger.statement(
+        account_id=account_id,
         since=time_param(query.get("since"), "since"),
         until=time_param(query.get("until"), "until"),
         after_seq=int_param(query.get("after"), "after", 0),
         limit=int_param(query.get("limit"), "limit", PAGE),
     )
-    return {"balance": await ledger.balance(wallet.id), "lines": lines}
+
+
+async def statement_page(request: Request, account_id: int) -> dict[str, Any]:
+    """The same lines as JSON, with where the next page starts (None on the last)."""
+    lines = await statement_lines(request, account_id)
+    full = len(lines) == int_param(request.query_params.get("limit"), "limit", PAGE)
+    return {
+        "lines": [line.as_json() for line in lines],
+        "next_after": lines[-1].seq if full else None,
+    }
 
 
 async def my_hours_api(request: Request) -> Response:
@@ -73,18 +83,9 @@ async def my_hours_api(request: Request) -> Response:
       "401": {$ref: "#/components/responses/Unauthorized"}
       "422": {$ref: "#/components/responses/Invalid"}
     """
-    signed_in = require_member(request)
-    hours = await _my_hours(request, signed_in.member.id)
-    lines = hours["lines"]
-    return JSONResponse(
-        {
-            "balance": hours["balance"].as_json(),
-            "lines": [line.as_json() for line in lines],
-            "next_after": lines[-1].seq
-            if len(lines) == int_param(request.query_params.get("limit"), "limit", PAGE)
-            else None,
-        }
-    )
+    wallet = await ledger.wallet(require_member(request).member.id)
+    balance = await ledger.balance(wallet.id)
+    return JSONResponse({"balance": balance.as_json(), **await statement_page(request, wallet.id)})
 
 
 async def my_hours_page(request: Request) -> Response:
@@ -92,8 +93,10 @@ async def my_hours_page(request: Request) -> Response:
     signed_in = me(request)
     if signed_in is None:
         return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
-    hours = await _my_hours(request, signed_in.member.id)
-    return render(request, "ledger/passbook.html", {**hours, "hours": format_minutes})
+    wallet = await ledger.wallet(signed_in.member.id)
+    lines = await statement_lines(request, wallet.id)
+    context = {"balance": await ledger.balance(wallet.id), "lines": lines}
+    return render(request, "ledger/passbook.html", {**context, "hours": format_minutes})
 
 
 api_routes = [Route("/me/hours", my_hours_api, name="my_hours")]
