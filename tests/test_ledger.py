@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -294,3 +295,29 @@ async def test_statement_pages_and_periods(people: dict[str, Any]) -> None:
     with pytest.raises(NotFound):
         await ledger.statement(account_id=99999)
     assert first[0].as_json()["kind"] == "service_credit"
+
+
+async def test_concurrent_writes_one_failing_do_not_sink_the_others(
+    people: dict[str, Any],
+) -> None:
+    # On PostgreSQL concurrent transfers are committed together (one statement per batch):
+    # one that the database refuses (an actor who does not exist) must fail alone.
+    await earn(people, 1, key="warm")  # accounts exist, so every call takes the fast path
+
+    async def credit(n: int) -> Any:
+        return await ledger.credit_service(
+            helper_id=people["helper"].id,
+            community_id=people["community"].id,
+            minutes=10,
+            visit_id=f"v{n}",
+            key=f"batch-{n}",
+            actor_id=999_999 if n == 3 else people["coordinator"].id,
+        )
+
+    results = await asyncio.gather(*(credit(n) for n in range(8)), return_exceptions=True)
+    failed = [n for n, r in enumerate(results) if isinstance(r, BaseException)]
+    assert failed == [3]
+    assert all(r.created for n, r in enumerate(results) if n != 3)
+    assert await available(people["helper"]) == 1 + 7 * 10
+    assert await LedgerTxn.filter(idempotency_key="batch-3").count() == 0
+    assert (await verify()).ok

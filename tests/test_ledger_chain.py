@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from timebank.ledger import chain
+from timebank.ledger import chain, txncheck
 from timebank.ledger.hours import format_minutes
 from timebank.ledger.models import Phase
 
@@ -71,3 +73,43 @@ def test_hours_display() -> None:
     assert format_minutes(60, "zh-CN") == "1小时"
     assert format_minutes(20, "zh-CN") == "20分"
     assert format_minutes(-90, "en") == "-1.5 h"
+
+
+@given(
+    kind=text,
+    actor_id=ids,
+    on_behalf_of_id=ids,
+    reason=text,
+    ref_type=text,
+    ref_id=text,
+    idempotency_key=text,
+    request_hash=text,
+    reverses_id=ids,
+    resolves_id=ids,
+    created=st.datetimes(
+        min_value=datetime(1970, 1, 1), max_value=datetime(9999, 1, 1), timezones=st.just(UTC)
+    ),
+    as_text=st.booleans(),
+)
+def test_verify_recomputes_the_same_transaction_digest(
+    created: datetime, as_text: bool, **fields: Any
+) -> None:
+    # verify's own copy of txn_digest, over a row as each database returns it (SQLite: text,
+    # with or without a fraction of a second; PostgreSQL: a datetime).
+    row = (
+        1,
+        fields["kind"],
+        fields["actor_id"],
+        fields["on_behalf_of_id"],
+        fields["reason"],
+        fields["ref_type"],
+        fields["ref_id"],
+        fields["idempotency_key"],
+        fields["request_hash"],
+        fields["reverses_id"],
+        fields["resolves_id"],
+        "",
+        created.isoformat(sep=" ") if as_text else created,
+    )
+    expected = chain.txn_digest(**fields, created_us=chain.micros(created))
+    assert txncheck.txn_digest(row) == expected

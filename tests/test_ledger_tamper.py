@@ -15,6 +15,7 @@ from tortoise import connections
 from tests.conftest import clean_env, make_community, make_member
 from timebank.ledger import service as ledger
 from timebank.ledger.service import checkpoint_json, create_checkpoint
+from timebank.ledger.verify import verify
 
 pytestmark = pytest.mark.slow
 
@@ -136,3 +137,21 @@ def test_unreadable_checkpoint_file_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert result.returncode == 2 and "not a checkpoint file" in result.stderr
     assert os.path.exists(bad)
+
+
+@pytest.mark.parametrize("worker_from", [0, 10**9], ids=["worker process", "in process"])
+async def test_transactions_are_checked_in_a_worker_or_in_process(
+    history: dict[str, Any], db_url: str, worker_from: int
+) -> None:
+    # Large ledgers check their transactions in a second process (timebank.ledger.txncheck);
+    # both ways must find the same things and name the same seq.
+    assert (await verify(worker_from=worker_from)).ok
+    await drop_guards(db_url)
+    conn = connections.get("default")
+    await conn.execute_script("UPDATE ledger_txn SET reason = 'x' WHERE idempotency_key = 'k2'")
+    report = await verify(worker_from=worker_from)
+    assert not report.ok and report.broken_seq == 5 and "altered" in report.reason
+    # A broken entry earlier in the chain is the first thing wrong.
+    await conn.execute_script("UPDATE ledger_entry SET amount = 99 WHERE seq = 2")
+    report = await verify(worker_from=worker_from)
+    assert not report.ok and report.broken_seq == 2 and "hash does not match" in report.reason

@@ -31,10 +31,16 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Query:
-    """Plain SQL with ``?`` placeholders; the result is its rows as tuples."""
+    """Plain SQL with ``?`` placeholders; the result is its rows as tuples.
+
+    ``stable``: once the query returns rows, it returns the same rows for as long as the
+    database lives (an account's id: accounts are never deleted or renamed), so a driver
+    may remember them.
+    """
 
     sql: str
     params: tuple[Any, ...] = ()
+    stable: bool = False
 
 
 @dataclass(frozen=True)
@@ -251,12 +257,14 @@ def find_account(spec: AccountSpec) -> Steps[int | None]:
         rows = yield Query(
             "SELECT id FROM ledger_account WHERE member_id = ? AND kind = ?",
             (spec.member_id, spec.kind.value),
+            stable=True,
         )
     else:
         rows = yield Query(
             "SELECT id FROM ledger_account"
             " WHERE community_id = ? AND kind = ? AND member_id IS NULL",
             (spec.community_id, spec.kind.value),
+            stable=True,
         )
     return int(rows[0][0]) if rows else None
 

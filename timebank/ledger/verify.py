@@ -16,33 +16,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
+import logging
+import os
 import sqlite3
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from tortoise import connections
 
 from timebank import db
-from timebank.ledger import chain
-from timebank.ledger.models import Phase
+from timebank.ledger import chain, txncheck
 
 PAGE = 20_000
-PHASES = {p.value: p for p in Phase}
+WORKER_FROM = 100_000  # transactions; a worker process costs ~0.3 s to start
+log = logging.getLogger(__name__)
 # Entries and their transactions are read apart, each a primary-key range scan: joining
 # them row by row cost more than checking the rows.
 ENTRY_SQL = (
     "SELECT seq, txn_id, account_id, amount, phase, balance_after, prev_hash, hash"
     " FROM ledger_entry WHERE seq > ? ORDER BY seq LIMIT ?"
 )
-TXN_SQL = (
-    "SELECT id, kind, actor_id, on_behalf_of_id, reason, ref_type, ref_id, idempotency_key,"
-    " request_hash, reverses_id, resolves_id, digest, created_at"
-    " FROM ledger_txn WHERE id BETWEEN ? AND ?"
-)
-Page = tuple[list[tuple[Any, ...]], dict[int, tuple[Any, ...]]]
+DIGEST_SQL = "SELECT id, digest FROM ledger_txn WHERE id BETWEEN ? AND ?"
+Page = tuple[list[tuple[Any, ...]], dict[int, str]]
 
 
 class Broken(Exception):
@@ -92,115 +92,100 @@ class _Walk:
     txn_id: int | None = None
     txn_digest: str = ""
     txn_first_seq: int = 0
-    sums: dict[str, int] = field(default_factory=dict)
+    sums: list[int] = field(default_factory=lambda: [0, 0, 0])  # posted, pending, release
     transactions: int = 0
-    resolved: set[int] = field(default_factory=set)
     # Per account: posted credits, posted debits, pending credits, pending debits.
     totals: dict[int, list[int]] = field(default_factory=dict)
 
 
-def _micros(value: datetime | str) -> int:
-    if isinstance(value, str):  # SQLite hands back text
-        value = datetime.fromisoformat(value)
-    return chain.micros(value)
+def _walk_page(walk: _Walk, page: Page) -> None:
+    """Check a page of entries.
+
+    One tight loop with local names, the per-transaction checks inline: it runs once per
+    entry, and calls and attribute look-ups cost more here than the checks themselves.
+    """
+    rows, txns = page
+    seq, prev, txn_id, digest = walk.seq, walk.prev, walk.txn_id, walk.txn_digest
+    totals, marks = walk.totals, walk.marks
+    s_posted, s_pending, s_release = walk.sums
+    first, transactions = walk.txn_first_seq, walk.transactions
+    sha256 = hashlib.sha256
+    try:
+        for row in rows:
+            seq += 1
+            entry_seq, entry_txn, account, amount, phase, balance_after, prev_hash, link = row
+            if entry_seq != seq:
+                raise Broken(seq, f"seq {seq} is missing (next entry is seq {entry_seq})")
+            if prev_hash != prev:
+                raise Broken(seq, "prev_hash does not link to the previous entry")
+            if entry_txn != txn_id:
+                if s_posted or s_pending or s_release:
+                    sums = {"pending": s_pending, "release": s_release, "posted": s_posted}
+                    raise Broken(first, f"transaction {txn_id} does not sum to zero: {sums}")
+                # Ids are assigned under the ledger lock, so they rise along the chain: a
+                # lower one means a transaction's entries are split up, or rows were moved.
+                if txn_id is not None and entry_txn <= txn_id:
+                    raise Broken(seq, f"transaction {entry_txn} is out of order (entries moved?)")
+                stored = txns.get(entry_txn)  # its stored digest: txncheck recomputes it
+                if stored is None:
+                    raise Broken(
+                        seq, f"the entry belongs to transaction {entry_txn}, which is missing"
+                    )
+                digest = stored
+                transactions += 1
+                txn_id, first = entry_txn, seq
+            # Same bytes as chain.entry_hash (tests/test_ledger.py checks the two agree).
+            body = (
+                f'{prev}\n{{"account":{account},"amount":{amount},'
+                f'"balance_after":{balance_after},"phase":"{phase}","seq":{seq},'
+                f'"txn":"{digest}"}}'
+            )
+            if sha256(body.encode()).hexdigest() != link:
+                raise Broken(
+                    seq, "hash does not match the entry (amount, account or phase altered)"
+                )
+            t = totals.get(account)
+            if t is None:
+                t = totals[account] = [0, 0, 0, 0]
+            if phase == "posted":
+                s_posted += amount
+                if amount > 0:
+                    t[0] += amount
+                else:
+                    t[1] -= amount
+            elif phase == "pending":
+                s_pending += amount
+                if amount < 0:
+                    t[3] -= amount
+                else:
+                    t[2] += amount
+            elif phase == "release":
+                s_release += amount
+                if amount > 0:
+                    t[3] -= amount
+                else:
+                    t[2] += amount
+                if t[2] < 0 or t[3] < 0:
+                    raise Broken(seq, f"account {account} releases more than it held")
+            else:
+                raise Broken(seq, f"unknown phase {phase!r}")
+            if t[0] - t[1] - t[3] != balance_after:
+                raise Broken(seq, f"balance_after {balance_after} should be {t[0] - t[1] - t[3]}")
+            mark = marks.get(seq)
+            if mark is not None and mark.hash != link:
+                raise Broken(seq, f"entry differs from the {mark.source} checkpoint at seq {seq}")
+            prev = link
+    finally:  # where the walk got to, also when it stopped at a broken entry
+        walk.seq, walk.prev, walk.txn_id, walk.txn_digest = seq, prev, txn_id, digest
+        walk.sums = [s_posted, s_pending, s_release]
+        walk.txn_first_seq, walk.transactions = first, transactions
 
 
 def _close_txn(walk: _Walk) -> None:
-    if walk.txn_id is not None and any(walk.sums.values()):
-        raise Broken(
-            walk.txn_first_seq, f"transaction {walk.txn_id} does not sum to zero: {walk.sums}"
-        )
-
-
-def _open_txn(walk: _Walk, txn_id: int, txns: dict[int, tuple[Any, ...]]) -> None:
-    # Ids are assigned under the ledger lock, so they rise along the chain: a lower one
-    # means a transaction's entries are split up, or rows were moved.
-    if walk.txn_id is not None and txn_id <= walk.txn_id:
-        raise Broken(walk.seq, f"transaction {txn_id} is out of order (entries moved?)")
-    row = txns.get(txn_id)
-    if row is None:
-        raise Broken(walk.seq, f"the entry belongs to transaction {txn_id}, which is missing")
-    digest = chain.txn_digest(
-        kind=row[1],
-        actor_id=row[2],
-        on_behalf_of_id=row[3],
-        reason=row[4],
-        ref_type=row[5],
-        ref_id=row[6],
-        idempotency_key=row[7],
-        request_hash=row[8],
-        reverses_id=row[9],
-        resolves_id=row[10],
-        created_us=_micros(row[12]),
-    )
-    if digest != row[11]:
-        raise Broken(walk.seq, f"transaction {txn_id} was altered (its digest does not match)")
-    resolves = row[10]
-    if resolves is not None:
-        if resolves in walk.resolved:
-            raise Broken(walk.seq, f"hold {resolves} is resolved more than once")
-        walk.resolved.add(int(resolves))
-    walk.transactions += 1
-    walk.txn_id, walk.txn_digest, walk.txn_first_seq = txn_id, digest, walk.seq
-    walk.sums = {p: 0 for p in PHASES}
-
-
-def _walk_page(walk: _Walk, page: Page) -> None:
-    """Check a page of entries. One tight loop with local names: it runs once per entry."""
-    rows, txns = page
-    seq, prev, txn_id, digest = walk.seq, walk.prev, walk.txn_id, walk.txn_digest
-    sums, totals, marks = walk.sums, walk.totals, walk.marks
-    sha256 = hashlib.sha256
-    for row in rows:
-        seq += 1
-        entry_seq, entry_txn, account, amount, phase, balance_after, prev_hash, link = row
-        if entry_seq != seq:
-            walk.seq = seq
-            raise Broken(seq, f"seq {seq} is missing (next entry is seq {entry_seq})")
-        if prev_hash != prev:
-            raise Broken(seq, "prev_hash does not link to the previous entry")
-        if entry_txn != txn_id:
-            walk.seq, walk.prev = seq, prev
-            _close_txn(walk)
-            _open_txn(walk, entry_txn, txns)
-            txn_id, digest, sums = walk.txn_id, walk.txn_digest, walk.sums
-        if phase not in sums:
-            raise Broken(seq, f"unknown phase {phase!r}")
-        # Same bytes as chain.entry_hash (tests/test_ledger.py checks the two agree).
-        body = (
-            f'{prev}\n{{"account":{account},"amount":{amount},'
-            f'"balance_after":{balance_after},"phase":"{phase}","seq":{seq},"txn":"{digest}"}}'
-        )
-        if sha256(body.encode()).hexdigest() != link:
-            raise Broken(seq, "hash does not match the entry (amount, account or phase altered)")
-        sums[phase] += amount
-        t = totals.get(account)
-        if t is None:
-            t = totals[account] = [0, 0, 0, 0]
-        if phase == "posted":
-            if amount > 0:
-                t[0] += amount
-            else:
-                t[1] -= amount
-        elif phase == "pending":
-            if amount < 0:
-                t[3] -= amount
-            else:
-                t[2] += amount
-        else:  # release
-            if amount > 0:
-                t[3] -= amount
-            else:
-                t[2] += amount
-            if t[2] < 0 or t[3] < 0:
-                raise Broken(seq, f"account {account} releases more than it held")
-        if t[0] - t[1] - t[3] != balance_after:
-            raise Broken(seq, f"balance_after {balance_after} should be {t[0] - t[1] - t[3]}")
-        mark = marks.get(seq)
-        if mark is not None and mark.hash != link:
-            raise Broken(seq, f"entry differs from the {mark.source} checkpoint at seq {seq}")
-        prev = link
-    walk.seq, walk.prev = seq, prev
+    if walk.txn_id is not None and any(walk.sums):
+        s_posted, s_pending, s_release = walk.sums
+        sums = {"pending": s_pending, "release": s_release, "posted": s_posted}
+        raise Broken(walk.txn_first_seq, f"transaction {walk.txn_id} does not sum to zero: {sums}")
 
 
 class _Snapshot:
@@ -247,16 +232,61 @@ class _Snapshot:
         if not entries:
             return entries, {}
         ids = [e[1] for e in entries]
-        txns = await self._conn.fetch(db.sql(TXN_SQL, self.client), min(ids), max(ids))
-        return entries, {r[0]: tuple(r) for r in txns}
+        txns = await self._conn.fetch(db.sql(DIGEST_SQL, self.client), min(ids), max(ids))
+        return entries, {r[0]: r[1] for r in txns}
 
     def _sqlite_page(self, after: int) -> Page:
         entries = self._conn.execute(ENTRY_SQL, (after, PAGE)).fetchall()
         if not entries:
             return entries, {}
         ids = [e[1] for e in entries]
-        txns = self._conn.execute(TXN_SQL, (min(ids), max(ids))).fetchall()
-        return entries, {r[0]: r for r in txns}
+        txns = self._conn.execute(DIGEST_SQL, (min(ids), max(ids))).fetchall()
+        return entries, dict(txns)
+
+    async def first_seq(self, txn_id: int) -> int | None:
+        """The seq of the first entry of transaction ``txn_id`` (None if it has none)."""
+        ((seq,),) = await self.fetch("SELECT MIN(seq) FROM ledger_entry WHERE txn_id = ?", txn_id)
+        return None if seq is None else int(seq)
+
+    async def start_txncheck(self, last: int) -> asyncio.subprocess.Process:
+        """``python -m timebank.ledger.txncheck`` over transactions 1..``last``."""
+        if self.sqlite:
+            target = str(self.client.filename)  # the worker runs in this directory too
+        else:
+            c = self.client
+            password = c.password if isinstance(c.password, str) else ""
+            auth = quote(c.user or "", safe="") + (
+                ":" + quote(password, safe="") if password else ""
+            )
+            target = f"postgresql://{auth}@{c.host}:{c.port}/{quote(c.database, safe='')}"
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "timebank.ledger.txncheck",
+            str(last),
+            env={**os.environ, txncheck.DSN_ENV: target},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+
+    async def finish_txncheck(
+        self, worker: asyncio.subprocess.Process | None, last: int
+    ) -> dict[str, Any]:
+        """The worker's finding, or (no worker, or it failed) the same check done here."""
+        if worker is not None:
+            out, err = await worker.communicate()
+            try:
+                found: dict[str, Any] = json.loads(out)
+                if worker.returncode == 0 and found.get("count") is not None:
+                    return found
+            except ValueError:
+                pass
+            log.warning("txncheck worker failed (%s), checking here: %s", worker.returncode, err)
+
+        async def fetch(after: int, last: int) -> list[tuple[Any, ...]]:
+            return await self.fetch(txncheck.TXN_SQL, after, last, txncheck.PAGE)
+
+        return await txncheck.check(fetch, last)
 
     async def pages(self) -> AsyncIterator[Page]:
         """Every entry with its transaction, in seq order, a page at a time.
@@ -278,8 +308,13 @@ async def verify(
     *,
     external: CheckpointMark | None = None,
     progress: Callable[[int], None] | None = None,
+    worker_from: int = WORKER_FROM,
 ) -> Report:
-    """Verify the ledger of the open database."""
+    """Verify the ledger of the open database.
+
+    The entries are walked here; the transactions (``txncheck``) are checked in a second
+    process once there are ``worker_from`` of them, else here after the walk.
+    """
     started = time.perf_counter()
     async with _Snapshot() as snap:
         marks = {
@@ -288,18 +323,34 @@ async def verify(
         }
         if external is not None:
             marks[external.seq] = external
-        walk = _Walk(marks=marks)
-        report = Report(ok=False, checkpoints=len(marks))
+        ((last,),) = await snap.fetch("SELECT COALESCE(MAX(id), 0) FROM ledger_txn")
+        worker = await snap.start_txncheck(int(last)) if int(last) >= worker_from else None
         try:
-            async for page in snap.pages():
-                _walk_page(walk, page)
-                if progress is not None:
-                    progress(walk.seq)
-            _close_txn(walk)
-            await _check_tables(walk, snap)
-            report.ok = True
-        except Broken as broken:
-            report.broken_seq, report.reason = broken.seq, broken.reason
+            walk = _Walk(marks=marks)
+            report = Report(ok=False, checkpoints=len(marks))
+            broken: Broken | None = None
+            try:
+                async for page in snap.pages():
+                    _walk_page(walk, page)
+                    if progress is not None:
+                        progress(walk.seq)
+                _close_txn(walk)
+                await _check_tables(walk, snap)
+            except Broken as exc:
+                broken = exc
+            txns = await snap.finish_txncheck(worker, int(last))
+        finally:
+            if worker is not None and worker.returncode is None:
+                worker.kill()
+                await worker.wait()
+        if "txn" in txns:  # the earlier of the two findings names the first broken seq
+            seq = await snap.first_seq(int(txns["txn"]))
+            if broken is None or broken.seq is None or (seq is not None and seq < broken.seq):
+                broken = Broken(seq, str(txns["reason"]))
+    if broken is None:
+        report.ok = True
+    else:
+        report.broken_seq, report.reason = broken.seq, broken.reason
     report.entries, report.transactions = walk.seq, walk.transactions
     report.head_seq, report.head_hash = walk.seq, walk.prev
     report.seconds = time.perf_counter() - started
