@@ -18,6 +18,7 @@ from timebank import __version__
 from timebank.ledger import api as ledger_api
 from timebank.ledger import web as ledger_web
 from timebank.people import api as people_api
+from timebank.people import members_api
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -106,6 +107,7 @@ async def openapi(request: Request) -> Response:
 ROUTES: list[BaseRoute] = [
     Route("/", index, name="index"),
     *people_api.routes,
+    *members_api.routes,
     *ledger_web.api_routes,
     *ledger_api.routes,
 ]

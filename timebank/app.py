@@ -14,6 +14,7 @@ from timebank import api, db, home
 from timebank.http import EXCEPTION_HANDLERS, SecurityHeaders
 from timebank.ledger import pages as ledger_pages
 from timebank.ledger import web as ledger_web
+from timebank.people import members_pages
 from timebank.people import pages as people_pages
 from timebank.people.web import SignedInMember
 from timebank.settings import Settings
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             *home.routes,
             *people_pages.routes,
+            *members_pages.routes,
             *ledger_web.page_routes,
             *ledger_pages.routes,
             Mount("/api/v1", routes=api.routes, name="api"),

@@ -39,3 +39,71 @@ ACCOUNT_KIND_NAMES = {
     "redemption": _("Redeemed hours"),
     "pool": _("Public pool"),
 }
+
+CARE_LEVEL_NAMES = {
+    "self_care": _("Independent"),
+    "semi": _("Partly dependent"),
+    "disabled": _("Dependent"),
+}
+
+HARDSHIP_NAMES = {
+    "dibao": _("Minimum living allowance"),
+    "tekun": _("Extreme hardship"),
+    "alone": _("Lives alone"),
+    "empty_nest": _("Empty nest"),
+    "left_behind": _("Left behind"),
+    "elderly": _("Very old (80+)"),
+    "disability": _("Disability"),
+    "shidu": _("Lost only child"),
+    "gugua": _("No family"),
+}
+
+HELPER_KIND_NAMES = {
+    "volunteer": _("Volunteer"),
+    "paid": _("Paid paired helper"),
+}
+
+RELATION_NAMES = {
+    "spouse": _("Spouse"),
+    "child": _("Child"),
+    "parent": _("Parent"),
+    "sibling": _("Sibling"),
+    "grandchild": _("Grandchild"),
+    "grandparent": _("Grandparent"),
+    "other": _("Other relative"),
+}
+
+# The default service types (the community service catalog starts from these).
+SERVICE_NAMES = {
+    "meal_help": _("Meal help"),
+    "meal_delivery": _("Meal delivery"),
+    "cleaning": _("Cleaning"),
+    "bathing": _("Bathing"),
+    "medical": _("Medical escort"),
+    "mobility": _("Walking help"),
+    "companionship": _("Companionship"),
+    "haircut": _("Haircut"),
+    "nails": _("Nail trimming"),
+    "shopping": _("Shopping"),
+    "visit": _("Home visit"),
+}
+
+# What coordinators write in their Excel lists: the Chinese names, mapped to the codes.
+ZH_CODES = {
+    # roles
+    "志愿者": "helper", "帮扶人": "helper", "结对帮扶人": "helper",
+    "服务对象": "resident", "居民": "resident", "老人": "resident",
+    # care levels
+    "自理": "self_care", "半失能": "semi", "失能": "disabled",
+    # hardship
+    "低保": "dibao", "特困": "tekun", "独居": "alone", "空巢": "empty_nest",
+    "留守": "left_behind", "高龄": "elderly", "残疾": "disability", "失独": "shidu",
+    "孤寡": "gugua",
+    # helper kinds
+    "志愿": "volunteer", "有偿": "paid", "有偿结对": "paid",
+    # services
+    "助餐": "meal_help", "送餐": "meal_delivery", "助洁": "cleaning", "助浴": "bathing",
+    "助医": "medical", "助行": "mobility", "陪聊": "companionship",
+    "心理慰藉": "companionship", "理发": "haircut", "剪指甲": "nails", "代购": "shopping",
+    "探视巡访": "visit", "探访": "visit",
+}  # fmt: skip

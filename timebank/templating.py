@@ -14,7 +14,17 @@ from starlette.templating import Jinja2Templates
 
 from timebank import __version__
 from timebank.i18n import LANG_NAMES, gettext_for, request_lang, translations
-from timebank.labels import ACCOUNT_KIND_NAMES, KIND_NAMES, PHASE_NAMES, ROLE_NAMES
+from timebank.labels import (
+    ACCOUNT_KIND_NAMES,
+    CARE_LEVEL_NAMES,
+    HARDSHIP_NAMES,
+    HELPER_KIND_NAMES,
+    KIND_NAMES,
+    PHASE_NAMES,
+    RELATION_NAMES,
+    ROLE_NAMES,
+    SERVICE_NAMES,
+)
 
 
 def web_dir() -> Path:
@@ -46,6 +56,11 @@ def _common_context(request: Request) -> dict[str, Any]:
         "kind_names": KIND_NAMES,
         "phase_names": PHASE_NAMES,
         "account_kind_names": ACCOUNT_KIND_NAMES,
+        "care_level_names": CARE_LEVEL_NAMES,
+        "hardship_names": HARDSHIP_NAMES,
+        "helper_kind_names": HELPER_KIND_NAMES,
+        "relation_names": RELATION_NAMES,
+        "service_names": SERVICE_NAMES,
         "lang": lang,
         "lang_names": LANG_NAMES,
         "version": __version__,

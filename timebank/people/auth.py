@@ -7,22 +7,35 @@ Failed attempts are counted per phone number and per address over a sliding wind
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
+from tortoise.transactions import in_transaction
 
-from timebank.errors import TimebankError, Unauthorized
-from timebank.people.models import Member, MemberRole, Role, Session, SignInAttempt
-from timebank.people.service import normalize_phone, verify_password
+from timebank.errors import Forbidden, TimebankError, Unauthorized
+from timebank.people import audit
+from timebank.people.audit import Actor
+from timebank.people.models import (
+    Member,
+    MemberRole,
+    Role,
+    Session,
+    SignInAttempt,
+    SignInCode,
+)
+from timebank.people.service import hash_password, normalize_phone, verify_password
 
 SESSION_COOKIE = "tb_session"
 SESSION_DAYS = 30
 WINDOW = timedelta(minutes=15)
 MAX_FAILS_PER_PHONE = 5
 MAX_FAILS_PER_IP = 30
+CODE_DIGITS = 8
+CODE_HOURS = 24
 
 
 class TooManyAttempts(TimebankError):
@@ -89,6 +102,12 @@ async def sign_in(
     await SignInAttempt.create(phone=phone, ip=ip, succeeded=ok)
     if not ok or member is None:
         raise _bad_credentials()
+    return await _open_session(member, ip, user_agent, secret_key)
+
+
+async def _open_session(
+    member: Member, ip: str, user_agent: str, secret_key: str
+) -> tuple[str, SignedIn]:
     session = await Session.create(
         id=secrets.token_urlsafe(32),
         member=member,
@@ -98,6 +117,101 @@ async def sign_in(
         user_agent=user_agent[:200],
     )
     return _serializer(secret_key).dumps(session.id), await _signed_in(member, session)
+
+
+def _code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+async def issue_code(actor: Actor, member: Member) -> str:
+    """A one-time sign-in code for ``member`` (8 digits, valid CODE_HOURS hours).
+
+    Earlier unused codes of the member stop working. Only the code's hash is stored.
+    """
+    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+    now = datetime.now(UTC)
+    async with in_transaction():
+        await SignInCode.filter(member=member, used_at=None).update(used_at=now)
+        await SignInCode.create(
+            member=member,
+            code_hash=_code_hash(code),
+            issued_by_id=actor.member_id,
+            expires_at=now + timedelta(hours=CODE_HOURS),
+        )
+        await audit.record(
+            actor,
+            "member.signin_code",
+            target_type="member",
+            target_id=member.id,
+            community_id=member.community_id,  # type: ignore[attr-defined]
+            on_behalf_of_id=member.id,
+        )
+    return code
+
+
+async def sign_in_with_code(
+    *, phone: str, code: str, ip: str, user_agent: str, secret_key: str
+) -> tuple[str, SignedIn]:
+    """Sign in with a one-time code; it cannot be used again. Throttled like passwords."""
+    try:
+        phone = normalize_phone(phone)
+    except TimebankError:
+        raise _bad_code() from None
+    await _check_throttle(phone, ip)
+    member = await Member.get_or_none(phone=phone, is_active=True)
+    now = datetime.now(UTC)
+    found = None
+    if member is not None and code.strip().isdigit():
+        found = await SignInCode.get_or_none(
+            member=member, code_hash=_code_hash(code.strip()), used_at=None, expires_at__gt=now
+        )
+    await SignInAttempt.create(phone=phone, ip=ip, succeeded=found is not None)
+    if found is None or member is None:
+        raise _bad_code()
+    # Used once: the update only succeeds for the first of two racing requests.
+    if not await SignInCode.filter(id=found.id, used_at=None).update(used_at=now):
+        raise _bad_code()
+    await audit.record(
+        Actor(member.id, ip),
+        "member.signin_code_used",
+        target_type="member",
+        target_id=member.id,
+        community_id=member.community_id,  # type: ignore[attr-defined]
+    )
+    return await _open_session(member, ip, user_agent, secret_key)
+
+
+def _bad_code() -> Unauthorized:
+    return Unauthorized(
+        "The phone number or sign-in code is wrong, or the code was used or has expired.",
+        "电话号码或登录码错误，或登录码已使用、已过期。",
+        code="bad_code",
+    )
+
+
+async def change_password(signed_in: SignedIn, *, current: str, new: str, ip: str) -> None:
+    """Set a new password; the current one is needed when there is one.
+
+    Every other session of the member ends (a phone left somewhere is signed out).
+    """
+    member = await Member.get(id=signed_in.member.id)
+    if member.password_hash and not verify_password(member.password_hash, current):
+        raise Forbidden("The current password is wrong.", "当前密码不正确。", code="wrong_password")
+    new_hash = hash_password(new)
+    async with in_transaction():
+        await Member.filter(id=member.id).update(password_hash=new_hash)
+        await (
+            Session.filter(member=member, revoked_at=None)
+            .exclude(id=signed_in.session.id)
+            .update(revoked_at=datetime.now(UTC))
+        )
+        await audit.record(
+            Actor(member.id, ip),
+            "member.password",
+            target_type="member",
+            target_id=member.id,
+            community_id=member.community_id,  # type: ignore[attr-defined]
+        )
 
 
 async def _signed_in(member: Member, session: Session) -> SignedIn:

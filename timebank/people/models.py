@@ -39,6 +39,14 @@ class Community(Model):
         "timebank.Community", related_name="children", null=True, on_delete=fields.RESTRICT
     )
     created_at = fields.DatetimeField(auto_now_add=True)
+    # Settings (a community's own rules), in minutes where they are amounts of time.
+    overdraft_minutes = fields.IntField(default=0)  # how far a wallet may go below zero
+    balance_cap_minutes = fields.IntField(null=True)  # e.g. 90000 (Nanjing's 1,500 h)
+    daily_cap_minutes = fields.IntField(null=True)  # most a helper may earn in one day
+    redeem_min_age = fields.IntField(default=60)  # redemption age gate, in years
+    visit_every_days = fields.IntField(default=7)  # default required visit frequency
+    visit_radius_m = fields.IntField(default=250)  # check-in geofence
+    four_eyes = fields.BooleanField(default=False)  # approvals by a second coordinator
 
     class Meta:
         table = "community"
@@ -59,6 +67,12 @@ class Member(Model):
     password_hash = fields.CharField(max_length=200, null=True)
     is_active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    birth_date = fields.DateField(null=True)
+    address = fields.CharField(max_length=200, default="")
+    lat = fields.FloatField(null=True)  # for visit geofencing, when known
+    lon = fields.FloatField(null=True)
+    languages = fields.CharField(max_length=100, default="")  # comma-separated codes
+    consent_at = fields.DatetimeField(null=True)  # consent to the use of their data
 
     roles: fields.ReverseRelation[MemberRole]
 
@@ -113,3 +127,135 @@ class SignInAttempt(Model):
 
     class Meta:
         table = "signin_attempt"
+
+
+class CareLevel(StrEnum):
+    """How much help a resident needs with daily living."""
+
+    SELF_CARE = "self_care"  # 自理
+    SEMI = "semi"  # 半失能
+    DISABLED = "disabled"  # 失能
+
+
+class Hardship(StrEnum):
+    """Hardship categories a resident may be in (several at once)."""
+
+    DIBAO = "dibao"  # 低保
+    TEKUN = "tekun"  # 特困
+    ALONE = "alone"  # 独居
+    EMPTY_NEST = "empty_nest"  # 空巢
+    LEFT_BEHIND = "left_behind"  # 留守
+    ELDERLY = "elderly"  # 高龄
+    DISABILITY = "disability"  # 残疾
+    SHIDU = "shidu"  # 失独
+    GUGUA = "gugua"  # 孤寡
+
+
+class HelperKind(StrEnum):
+    """A volunteer earns hours; a paired helper (困困结对) is also paid by the hour."""
+
+    VOLUNTEER = "volunteer"
+    PAID = "paid"
+
+
+class Relation(StrEnum):
+    """What the relative is to the member."""
+
+    SPOUSE = "spouse"
+    CHILD = "child"
+    PARENT = "parent"
+    SIBLING = "sibling"
+    GRANDCHILD = "grandchild"
+    GRANDPARENT = "grandparent"
+    OTHER = "other"
+
+
+class ResidentProfile(Model):
+    """What a resident needs: care level, hardship, services, how often to visit."""
+
+    id = fields.IntField(primary_key=True)
+    member: fields.OneToOneRelation[Member] = fields.OneToOneField(
+        "timebank.Member", related_name="resident_profile", on_delete=fields.CASCADE
+    )
+    care_level = fields.CharEnumField(CareLevel, max_length=12, default=CareLevel.SELF_CARE)
+    hardship = fields.CharField(max_length=200, default="")  # comma-separated Hardship codes
+    needs = fields.CharField(max_length=300, default="")  # comma-separated service types
+    visit_every_days = fields.IntField(null=True)  # None: the community's default
+    emergency_name = fields.CharField(max_length=60, default="")
+    emergency_phone = fields.CharField(max_length=20, default="")
+    notes = fields.TextField(default="")
+
+    class Meta:
+        table = "resident_profile"
+
+
+class HelperProfile(Model):
+    """What a helper offers: skills, how many residents, when, and at what rate."""
+
+    id = fields.IntField(primary_key=True)
+    member: fields.OneToOneRelation[Member] = fields.OneToOneField(
+        "timebank.Member", related_name="helper_profile", on_delete=fields.CASCADE
+    )
+    kind = fields.CharEnumField(HelperKind, max_length=12, default=HelperKind.VOLUNTEER)
+    hourly_rate_fen = fields.IntField(null=True)  # paid helpers, in fen (0.01 yuan)
+    skills = fields.CharField(max_length=300, default="")  # comma-separated service types
+    capacity = fields.IntField(default=3)  # most active pairings at once
+    availability = fields.CharField(max_length=200, default="")
+
+    class Meta:
+        table = "helper_profile"
+
+
+class FamilyLink(Model):
+    """``relative`` is ``member``'s ``relation`` (both directions are stored)."""
+
+    id = fields.IntField(primary_key=True)
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "timebank.Member", related_name="family", on_delete=fields.CASCADE
+    )
+    relative: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "timebank.Member", related_name="family_of", on_delete=fields.CASCADE
+    )
+    relation = fields.CharEnumField(Relation, max_length=12)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "family_link"
+        unique_together = (("member", "relative"),)
+
+
+class SignInCode(Model):
+    """A one-time sign-in code a coordinator gives a member who has no password."""
+
+    id = fields.IntField(primary_key=True)
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "timebank.Member", related_name="signin_codes", on_delete=fields.CASCADE
+    )
+    code_hash = fields.CharField(max_length=64, unique=True)  # SHA-256 of the code
+    issued_by: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
+        "timebank.Member", related_name="codes_issued", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "signin_code"
+
+
+class AuditEvent(Model):
+    """Who did what to which record, when and from where. Rows are never changed."""
+
+    id = fields.BigIntField(primary_key=True)
+    at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    actor_id = fields.IntField(null=True)  # the signed-in member, None for the system
+    on_behalf_of_id = fields.IntField(null=True)  # the member acted for, if any
+    action = fields.CharField(max_length=60)
+    target_type = fields.CharField(max_length=30)
+    target_id = fields.CharField(max_length=40, default="")
+    community_id = fields.IntField(null=True, db_index=True)
+    ip = fields.CharField(max_length=64, default="")
+    detail = fields.TextField(default="")  # JSON
+
+    class Meta:
+        table = "audit_event"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from timebank.errors import Forbidden
 from timebank.people.auth import SignedIn
-from timebank.people.models import Role
+from timebank.people.models import Member, Role
 
 
 def is_admin(who: SignedIn) -> bool:
@@ -48,3 +48,31 @@ def require(allowed: bool) -> None:
             "您无权查看或修改此记录。",
             code="forbidden",
         )
+
+
+def can_view_member(who: SignedIn, member: Member) -> bool:
+    """Oneself, or a member of a community one coordinates.
+
+    (Helpers will see the residents they are paired with once pairings exist.)
+    """
+    return member.id == who.member.id or coordinates(who, member.community_id)  # type: ignore[attr-defined]
+
+
+def can_manage_member(who: SignedIn, member: Member) -> bool:
+    """Register, edit, deactivate, link family, issue sign-in codes: coordinators."""
+    return coordinates(who, member.community_id)  # type: ignore[attr-defined]
+
+
+def can_manage_community(who: SignedIn, community_id: int) -> bool:
+    """Register members into, import into, change settings of, read the audit log of."""
+    return coordinates(who, community_id)
+
+
+def visible_communities(who: SignedIn) -> set[int] | None:
+    """Whose members ``who`` may list: None means all (an admin), else coordinated ones."""
+    return coordinated_communities(who)
+
+
+def require_coordinator(who: SignedIn) -> None:
+    """A 403 unless ``who`` coordinates somewhere (or is an admin)."""
+    require(coordinates_any(who))

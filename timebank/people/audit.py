@@ -1,0 +1,67 @@
+"""The audit log: who did what to which record, when, from where, and for whom.
+
+Append-only (the database refuses UPDATE, DELETE and TRUNCATE: migration 0008). Every
+change a person makes through the service goes through ``record`` in the same
+transaction as the change, so a change without its audit row cannot be committed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from timebank.people.models import AuditEvent
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, from where; None ``member_id`` is the system (CLI, demo, jobs)."""
+
+    member_id: int | None
+    ip: str = ""
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(None, "")
+
+
+async def record(
+    actor: Actor,
+    action: str,
+    *,
+    target_type: str,
+    target_id: Any = "",
+    community_id: int | None = None,
+    on_behalf_of_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit event."""
+    return await AuditEvent.create(
+        actor_id=actor.member_id,
+        on_behalf_of_id=on_behalf_of_id,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id)[:40],
+        community_id=community_id,
+        ip=actor.ip[:64],
+        detail=json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, default=str),
+    )
+
+
+def event_json(event: AuditEvent, names: dict[int, str] | None = None) -> dict[str, Any]:
+    """An audit event as the API shows it (``names``: member id → name, when known)."""
+    names = names or {}
+    return {
+        "id": event.id,
+        "at": event.at.isoformat(),
+        "actor": event.actor_id,
+        "actor_name": names.get(event.actor_id or 0, ""),
+        "on_behalf_of": event.on_behalf_of_id,
+        "action": event.action,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "community": event.community_id,
+        "ip": event.ip,
+        "detail": json.loads(event.detail or "{}"),
+    }

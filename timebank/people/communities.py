@@ -1,0 +1,89 @@
+"""Communities as coordinators see them, and each community's own settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from timebank.people import audit
+from timebank.people.audit import Actor
+from timebank.people.members import FieldError, invalid_fields
+from timebank.people.models import Community
+
+# name: (lowest, highest, may be empty)
+SETTINGS: dict[str, tuple[int, int, bool]] = {
+    "overdraft_minutes": (0, 600_000, False),
+    "balance_cap_minutes": (60, 6_000_000, True),
+    "daily_cap_minutes": (15, 24 * 60, True),
+    "redeem_min_age": (0, 120, False),
+    "visit_every_days": (1, 365, False),
+    "visit_radius_m": (25, 10_000, False),
+}
+
+
+def community_json(community: Community) -> dict[str, Any]:
+    """A community with its settings."""
+    data: dict[str, Any] = {
+        "id": community.id,
+        "name": community.name,
+        "level": community.level.value,
+        "parent": community.parent_id,  # type: ignore[attr-defined]
+    }
+    data["settings"] = {name: getattr(community, name) for name in SETTINGS}
+    data["settings"]["four_eyes"] = community.four_eyes
+    return data
+
+
+def parse_settings(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings present in ``data``, checked; a 422 naming every bad one."""
+    values: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    for name, (low, high, optional) in SETTINGS.items():
+        if name not in data:
+            continue
+        raw = data[name]
+        if raw is None or str(raw).strip() == "":
+            if optional:
+                values[name] = None
+            else:
+                errors.append(FieldError(name, "is required.", "必须填写。"))
+            continue
+        try:
+            number = int(str(raw).strip())
+        except ValueError:
+            errors.append(FieldError(name, f"{raw!r} is not a whole number.", f"“{raw}”不是整数。"))
+            continue
+        if not low <= number <= high:
+            errors.append(
+                FieldError(
+                    name, f"must be between {low} and {high}.", f"必须在 {low} 到 {high} 之间。"
+                )
+            )
+            continue
+        values[name] = number
+    if "four_eyes" in data:
+        raw = data["four_eyes"]
+        values["four_eyes"] = raw is True or str(raw).lower() in {"1", "true", "on", "yes"}
+    if errors:
+        raise invalid_fields(errors)
+    return values
+
+
+async def update_settings(actor: Actor, community: Community, data: Mapping[str, Any]) -> Community:
+    """Change a community's settings; the audit event keeps the old and new values."""
+    values = parse_settings(data)
+    before = {k: getattr(community, k) for k in values}
+    async with in_transaction():
+        if values:
+            await Community.filter(id=community.id).update(**values)
+        await audit.record(
+            actor,
+            "community.settings",
+            target_type="community",
+            target_id=community.id,
+            community_id=community.id,
+            detail={"before": before, "after": values},
+        )
+    return await Community.get(id=community.id)

@@ -1,0 +1,525 @@
+"""JSON API: members, family links, sign-in codes, communities and their settings, audit."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from timebank.errors import BadRequest, NotFound
+from timebank.http import read_json
+from timebank.people import audit, auth, communities, members, policy
+from timebank.people.audit import Actor
+from timebank.people.auth import SignedIn
+from timebank.people.models import AuditEvent, Community, FamilyLink, Member
+from timebank.people.pages import set_session_cookie
+from timebank.people.service import get_community
+from timebank.people.web import require_csrf, require_member
+
+
+def actor_of(request: Request, who: SignedIn) -> Actor:
+    """The acting member and the address the request came from."""
+    return Actor(who.member.id, request.client.host if request.client else "")
+
+
+def changing(request: Request) -> SignedIn:
+    """The signed-in member of a state-changing API call, which must carry X-CSRF-Token."""
+    who = require_member(request)
+    require_csrf(request, who, request.headers.get("x-csrf-token"))
+    return who
+
+
+def int_query(request: Request, name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter within bounds, or a 400 naming it."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise BadRequest(
+            f"{name} must be a whole number from {low} to {high}.",
+            f"{name} 必须是 {low} 到 {high} 之间的整数。",
+            code="invalid_parameter",
+        )
+    return value
+
+
+async def member_for(request: Request, who: SignedIn, *, manage: bool) -> Member:
+    """The member named in the path, if ``who`` may see (or ``manage``) them."""
+    member = await members.get_member(int(request.path_params["member_id"]))
+    allowed = policy.can_manage_member if manage else policy.can_view_member
+    policy.require(allowed(who, member))
+    return member
+
+
+async def list_members(request: Request) -> Response:
+    """
+    ---
+    summary: Search members of the communities one coordinates
+    tags: [people]
+    parameters:
+      - {name: q, in: query, schema: {type: string}, description: "name, phone or member number"}
+      - name: role
+        in: query
+        schema: {type: string, enum: [helper, resident, coordinator, admin]}
+      - {name: hardship, in: query, schema: {type: string}}
+      - {name: community, in: query, schema: {type: integer}}
+      - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 200}}
+      - {name: offset, in: query, schema: {type: integer, minimum: 0}}
+    responses:
+      "200": {description: "members (without profiles) and the total matching"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+    """
+    who = require_member(request)
+    policy.require_coordinator(who)
+    scope = policy.visible_communities(who)
+    community = request.query_params.get("community")
+    if community:
+        community_id = int_query(request, "community", 0, 1, 2**31 - 1)
+        policy.require(policy.can_manage_community(who, community_id))
+        scope = {community_id}
+    found = await members.search(
+        scope,
+        q=request.query_params.get("q", ""),
+        role=request.query_params.get("role", ""),
+        hardship=request.query_params.get("hardship", ""),
+        limit=int_query(request, "limit", 50, 1, 200),
+        offset=int_query(request, "offset", 0, 0, 10**9),
+    )
+    return JSONResponse(
+        {
+            "total": found.total,
+            "members": [await members.member_json(m, full=False) for m in found.members],
+        }
+    )
+
+
+async def create_member(request: Request) -> Response:
+    """
+    ---
+    summary: Register a member (resident, helper or both) in a community
+    tags: [people]
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [community, name, phone, roles]
+            properties:
+              community: {type: integer}
+              name: {type: string, maxLength: 60}
+              phone: {type: string}
+              roles: {type: array, items: {type: string}}
+              birth_date: {type: string, format: date}
+              address: {type: string}
+              care_level: {type: string, enum: [self_care, semi, disabled]}
+              hardship: {type: array, items: {type: string}}
+              needs: {type: array, items: {type: string}}
+              visit_every_days: {type: integer}
+              helper_kind: {type: string, enum: [volunteer, paid]}
+              hourly_rate: {type: string, description: "yuan, e.g. 25.50"}
+              skills: {type: array, items: {type: string}}
+              capacity: {type: integer}
+    responses:
+      "201": {description: "The member, with profiles"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "404": {$ref: "#/components/responses/NotFound"}
+      "409": {$ref: "#/components/responses/Conflict"}
+      "422": {$ref: "#/components/responses/Invalid"}
+    """
+    who = changing(request)
+    body = await read_json(request)
+    community_id = body.get("community")
+    if not isinstance(community_id, int) or isinstance(community_id, bool):
+        raise BadRequest(
+            "community must be the id of a community.", "community 必须是社区编号。",
+            code="invalid_parameter",
+        )  # fmt: skip
+    policy.require(policy.can_manage_community(who, community_id))
+    community = await get_community(community_id)
+    member = await members.register(
+        actor_of(request, who), community, body, admin=policy.is_admin(who)
+    )
+    return JSONResponse(await members.member_json(member), status_code=201)
+
+
+async def get_member(request: Request) -> Response:
+    """
+    ---
+    summary: One member with profiles and family
+    tags: [people]
+    parameters:
+      - {name: member_id, in: path, required: true, schema: {type: integer}}
+    responses:
+      "200": {description: "The member"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "404": {$ref: "#/components/responses/NotFound"}
+    """
+    who = require_member(request)
+    member = await member_for(request, who, manage=False)
+    return JSONResponse(await members.member_json(member))
+
+
+async def update_member(request: Request) -> Response:
+    """
+    ---
+    summary: Change a member's fields, roles or profiles (only the fields sent)
+    tags: [people]
+    parameters:
+      - {name: member_id, in: path, required: true, schema: {type: integer}}
+    requestBody:
+      content:
+        application/json:
+          schema: {type: object, properties: {active: {type: boolean}}}
+    responses:
+      "200": {description: "The member after the change"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "404": {$ref: "#/components/responses/NotFound"}
+      "409": {$ref: "#/components/responses/Conflict"}
+      "422": {$ref: "#/components/responses/Invalid"}
+    """
+    who = changing(request)
+    member = await member_for(request, who, manage=True)
+    body = await read_json(request)
+    actor = actor_of(request, who)
+    if "active" in body:
+        await members.set_active(actor, member, bool(body.pop("active")))
+    member = await members.update(actor, member, body, admin=policy.is_admin(who))
+    return JSONResponse(await members.member_json(member))
+
+
+async def issue_code(request: Request) -> Response:
+    """
+    ---
+    summary: Issue a one-time sign-in code for a member (shown once, valid 24 hours)
+    tags: [people]
+    parameters:
+      - {name: member_id, in: path, required: true, schema: {type: integer}}
+    responses:
+      "201": {description: "code and hours valid"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "404": {$ref: "#/components/responses/NotFound"}
+    """
+    who = changing(request)
+    member = await member_for(request, who, manage=True)
+    code = await auth.issue_code(actor_of(request, who), member)
+    return JSONResponse({"code": code, "hours": auth.CODE_HOURS}, status_code=201)
+
+
+async def add_family(request: Request) -> Response:
+    """
+    ---
+    summary: Link a relative to a member (both directions)
+    tags: [people]
+    parameters:
+      - {name: member_id, in: path, required: true, schema: {type: integer}}
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [relative, relation]
+            properties:
+              relative: {type: integer}
+              relation:
+                type: string
+                enum: [spouse, child, parent, sibling, grandchild, grandparent, other]
+    responses:
+      "201": {description: "The member with their family"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "404": {$ref: "#/components/responses/NotFound"}
+      "409": {$ref: "#/components/responses/Conflict"}
+      "422": {$ref: "#/components/responses/Invalid"}
+    """
+    who = changing(request)
+    member = await member_for(request, who, manage=True)
+    body = await read_json(request)
+    relative_id = body.get("relative")
+    if not isinstance(relative_id, int) or isinstance(relative_id, bool):
+        raise BadRequest(
+            "relative must be a member id.", "relative 必须是成员编号。", code="invalid_parameter"
+        )
+    relative = await members.get_member(relative_id)
+    policy.require(policy.can_manage_member(who, relative))
+    await members.link_family(
+        actor_of(request, who), member, relative, str(body.get("relation", ""))
+    )
+    return JSONResponse(await members.member_json(member), status_code=201)
+
+
+async def remove_family(request: Request) -> Response:
+    """
+    ---
+    summary: Remove a family link (both directions)
+    tags: [people]
+    parameters:
+      - {name: member_id, in: path, required: true, schema: {type: integer}}
+      - {name: link_id, in: path, required: true, schema: {type: integer}}
+    responses:
+      "204": {description: "Removed"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "404": {$ref: "#/components/responses/NotFound"}
+    """
+    who = changing(request)
+    member = await member_for(request, who, manage=True)
+    link = await FamilyLink.get_or_none(id=int(request.path_params["link_id"]), member=member)
+    if link is None:
+        raise NotFound("There is no such family link.", "找不到该亲属关系。", code="link_not_found")
+    await members.unlink_family(actor_of(request, who), link)
+    return Response(status_code=204)
+
+
+async def list_communities(request: Request) -> Response:
+    """
+    ---
+    summary: The communities one may see (coordinated ones, all for an admin, else one's own)
+    tags: [people]
+    responses:
+      "200": {description: "communities with settings"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+    """
+    who = require_member(request)
+    scope = policy.visible_communities(who)
+    query = Community.all().order_by("id")
+    if scope is not None:
+        scope = scope | {who.member.community_id}  # type: ignore[attr-defined]
+        query = query.filter(id__in=sorted(scope))
+    return JSONResponse({"communities": [communities.community_json(c) for c in await query]})
+
+
+async def get_community_settings(request: Request) -> Response:
+    """
+    ---
+    summary: A community and its settings
+    tags: [people]
+    parameters:
+      - {name: community_id, in: path, required: true, schema: {type: integer}}
+    responses:
+      "200": {description: "The community"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "404": {$ref: "#/components/responses/NotFound"}
+    """
+    who = require_member(request)
+    community = await get_community(int(request.path_params["community_id"]))
+    own = community.id == who.member.community_id  # type: ignore[attr-defined]
+    policy.require(own or policy.can_manage_community(who, community.id))
+    return JSONResponse(communities.community_json(community))
+
+
+async def update_community_settings(request: Request) -> Response:
+    """
+    ---
+    summary: Change a community's settings (coordinators)
+    tags: [people]
+    parameters:
+      - {name: community_id, in: path, required: true, schema: {type: integer}}
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            properties:
+              overdraft_minutes: {type: integer}
+              balance_cap_minutes: {type: integer, nullable: true}
+              daily_cap_minutes: {type: integer, nullable: true}
+              redeem_min_age: {type: integer}
+              visit_every_days: {type: integer}
+              visit_radius_m: {type: integer}
+              four_eyes: {type: boolean}
+    responses:
+      "200": {description: "The community after the change"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "404": {$ref: "#/components/responses/NotFound"}
+      "422": {$ref: "#/components/responses/Invalid"}
+    """
+    who = changing(request)
+    community_id = int(request.path_params["community_id"])
+    policy.require(policy.can_manage_community(who, community_id))
+    community = await get_community(community_id)
+    body = await read_json(request)
+    updated = await communities.update_settings(actor_of(request, who), community, body)
+    return JSONResponse(communities.community_json(updated))
+
+
+async def import_members(request: Request) -> Response:
+    """
+    ---
+    summary: Import members from a CSV file (all rows or none)
+    tags: [people]
+    parameters:
+      - {name: community_id, in: path, required: true, schema: {type: integer}}
+    requestBody:
+      content:
+        text/csv:
+          schema: {type: string}
+    responses:
+      "201": {description: "How many were registered, and who"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "404": {$ref: "#/components/responses/NotFound"}
+      "422": {$ref: "#/components/responses/Invalid"}
+    """
+    who = changing(request)
+    community_id = int(request.path_params["community_id"])
+    policy.require(policy.can_manage_community(who, community_id))
+    community = await get_community(community_id)
+    raw = await request.body()
+    result = await members.import_csv(
+        actor_of(request, who), community, raw, admin=policy.is_admin(who)
+    )
+    return JSONResponse(
+        {
+            "created": len(result.created),
+            "members": [await members.member_json(m, full=False) for m in result.created],
+        },
+        status_code=201,
+    )
+
+
+async def audit_events(
+    who: SignedIn, *, community: int | None, member: int | None, limit: int, before: int | None
+) -> list[AuditEvent]:
+    """The newest audit events ``who`` may read, newest first."""
+    policy.require_coordinator(who)
+    query = AuditEvent.all()
+    scope = policy.visible_communities(who)
+    if community is not None:
+        policy.require(policy.can_manage_community(who, community))
+        query = query.filter(community_id=community)
+    elif scope is not None:
+        query = query.filter(community_id__in=sorted(scope))
+    if member is not None:
+        query = query.filter(target_type="member", target_id=str(member))
+    if before is not None:
+        query = query.filter(id__lt=before)
+    return await query.order_by("-id").limit(limit)
+
+
+async def names_of(events: list[AuditEvent]) -> dict[int, str]:
+    """Member id → name for the actors of ``events``."""
+    ids = {e.actor_id for e in events if e.actor_id is not None}
+    rows = await Member.filter(id__in=sorted(ids)).values_list("id", "name")
+    return {int(i): str(n) for i, n in rows}
+
+
+async def list_audit(request: Request) -> Response:
+    """
+    ---
+    summary: The audit log of the communities one coordinates, newest first
+    tags: [people]
+    parameters:
+      - {name: community, in: query, schema: {type: integer}}
+      - {name: member, in: query, schema: {type: integer}}
+      - {name: before, in: query, schema: {type: integer}, description: "page back from id"}
+      - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
+    responses:
+      "200": {description: "events"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+    """
+    who = require_member(request)
+    params = request.query_params
+    events = await audit_events(
+        who,
+        community=int_query(request, "community", 0, 1, 2**31 - 1)
+        if params.get("community")
+        else None,
+        member=int_query(request, "member", 0, 1, 2**31 - 1) if params.get("member") else None,
+        limit=int_query(request, "limit", 100, 1, 500),
+        before=int_query(request, "before", 0, 1, 2**62) if params.get("before") else None,
+    )
+    names = await names_of(events)
+    return JSONResponse({"events": [audit.event_json(e, names) for e in events]})
+
+
+async def change_password(request: Request) -> Response:
+    """
+    ---
+    summary: Change my password (other sessions are signed out)
+    tags: [people]
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [new]
+            properties: {current: {type: string}, new: {type: string, minLength: 8}}
+    responses:
+      "204": {description: "Changed"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "422": {$ref: "#/components/responses/Invalid"}
+    """
+    who = changing(request)
+    body = await read_json(request)
+    await auth.change_password(
+        who,
+        current=str(body.get("current", "")),
+        new=str(body.get("new", "")),
+        ip=request.client.host if request.client else "",
+    )
+    return Response(status_code=204)
+
+
+async def session_with_code(request: Request) -> Response:
+    """
+    ---
+    summary: Sign in with a one-time code from a coordinator
+    tags: [people]
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [phone, code]
+            properties: {phone: {type: string}, code: {type: string}}
+    responses:
+      "200": {description: "Signed in; the cookie is set"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "429": {$ref: "#/components/responses/TooManyAttempts"}
+    """
+    from timebank.people.api import member_json
+
+    body = await read_json(request)
+    cookie, signed_in = await auth.sign_in_with_code(
+        phone=str(body.get("phone", "")),
+        code=str(body.get("code", "")),
+        ip=request.client.host if request.client else "",
+        user_agent=request.headers.get("user-agent", ""),
+        secret_key=request.app.state.settings.secret_key,
+    )
+    response = JSONResponse(
+        {"member": member_json(signed_in), "csrf_token": signed_in.session.csrf_token}
+    )
+    set_session_cookie(request, response, cookie)
+    return response
+
+
+routes = [
+    Route("/members", list_members, methods=["GET"]),
+    Route("/members", create_member, methods=["POST"]),
+    Route("/members/{member_id:int}", get_member, methods=["GET"]),
+    Route("/members/{member_id:int}", update_member, methods=["PATCH"]),
+    Route("/members/{member_id:int}/signin-code", issue_code, methods=["POST"]),
+    Route("/members/{member_id:int}/family", add_family, methods=["POST"]),
+    Route("/members/{member_id:int}/family/{link_id:int}", remove_family, methods=["DELETE"]),
+    Route("/communities", list_communities, methods=["GET"]),
+    Route("/communities/{community_id:int}", get_community_settings, methods=["GET"]),
+    Route("/communities/{community_id:int}", update_community_settings, methods=["PATCH"]),
+    Route("/communities/{community_id:int}/import", import_members, methods=["POST"]),
+    Route("/audit", list_audit, methods=["GET"]),
+    Route("/me/password", change_password, methods=["PUT"]),
+    Route("/session/code", session_with_code, methods=["POST"]),
+]

@@ -1,0 +1,501 @@
+"""Coordinators' pages: member list, register, member detail and edit, family links,
+sign-in codes, CSV import, community settings, audit log; and my password, code sign-in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from timebank.errors import NotFound, TimebankError
+from timebank.i18n import request_lang
+from timebank.people import audit, auth, communities, members, policy
+from timebank.people.audit import Actor
+from timebank.people.auth import SignedIn
+from timebank.people.members_api import audit_events, names_of
+from timebank.people.models import Community, FamilyLink, Member
+from timebank.people.pages import set_session_cookie
+from timebank.people.service import get_community
+from timebank.people.web import me, require_csrf
+from timebank.templating import render
+
+LISTS = ("roles", "hardship", "needs", "skills")
+PAGE_SIZE = 50
+
+
+def _actor(request: Request, who: SignedIn) -> Actor:
+    return Actor(who.member.id, request.client.host if request.client else "")
+
+
+def _signin_redirect(request: Request) -> Response:
+    return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
+
+
+async def _posted(request: Request, who: SignedIn) -> FormData:
+    form = await request.form()
+    require_csrf(request, who, str(form.get("csrf_token", "")))
+    return form
+
+
+def form_values(form: FormData) -> dict[str, Any]:
+    """A submitted member form as ``parse_member`` reads it."""
+    data: dict[str, Any] = {}
+    for key in form:
+        if key == "csrf_token":
+            continue
+        data[key] = [str(v) for v in form.getlist(key)] if key in LISTS else str(form.get(key))
+    for key in ("hardship", "needs", "skills"):
+        data.setdefault(key, [])
+    data["consent"] = "consent" in form
+    return data
+
+
+def _errors(exc: TimebankError, lang: str) -> dict[str, Any]:
+    fields = {f["field"]: f["en" if lang == "en" else "zh"] for f in exc.details.get("fields", [])}
+    return {"error": exc.message(lang), "field_errors": fields}
+
+
+async def _coordinated(who: SignedIn) -> list[Community]:
+    scope = policy.visible_communities(who)
+    query = Community.filter(level="community").order_by("id")
+    if scope is not None:
+        query = query.filter(id__in=sorted(scope))
+    return list(await query)
+
+
+async def member_list(request: Request) -> Response:
+    """Search the members of my communities."""
+    who = me(request)
+    if who is None:
+        return _signin_redirect(request)
+    policy.require_coordinator(who)
+    params = request.query_params
+    try:
+        page = max(1, int(params.get("page", "1")))
+    except ValueError:
+        page = 1
+    found = await members.search(
+        policy.visible_communities(who),
+        q=params.get("q", ""),
+        role=params.get("role", ""),
+        hardship=params.get("hardship", ""),
+        limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
+    )
+    rows = [await members.member_json(m) for m in found.members]
+    names = {c.id: c.name for c in await Community.all()}
+    return render(
+        request,
+        "people/list.html",
+        {
+            "rows": rows,
+            "total": found.total,
+            "page": page,
+            "pages": max(1, -(-found.total // PAGE_SIZE)),
+            "q": params.get("q", ""),
+            "role": params.get("role", ""),
+            "hardship": params.get("hardship", ""),
+            "community_names": names,
+            "communities": await _coordinated(who),
+        },
+    )
+
+
+def _blank() -> dict[str, Any]:
+    return {
+        "name": "",
+        "phone": "",
+        "roles": ["resident"],
+        "birth_date": "",
+        "address": "",
+        "languages": "",
+        "consent": False,
+        "care_level": "self_care",
+        "hardship": [],
+        "needs": [],
+        "visit_every_days": "",
+        "emergency_name": "",
+        "emergency_phone": "",
+        "notes": "",
+        "helper_kind": "volunteer",
+        "hourly_rate": "",
+        "skills": [],
+        "capacity": "3",
+        "availability": "",
+        "lat": "",
+        "lon": "",
+    }
+
+
+def _as_form(data: dict[str, Any]) -> dict[str, Any]:
+    """A member's JSON as the values of the edit form."""
+    form = _blank()
+    form.update({k: (v if v is not None else "") for k, v in data.items() if k in form})
+    form["consent"] = bool(data.get("consent"))
+    if data.get("resident"):
+        res = data["resident"]
+        form.update({k: (v if v is not None else "") for k, v in res.items() if k in form})
+    if data.get("helper"):
+        helper = data["helper"]
+        form.update(
+            helper_kind=helper["kind"],
+            hourly_rate=helper["hourly_rate"] or "",
+            skills=helper["skills"],
+            capacity=str(helper["capacity"]),
+            availability=helper["availability"],
+        )
+    return form
+
+
+async def register_page(request: Request) -> Response:
+    """The register-a-member form, and its submission."""
+    who = me(request)
+    if who is None:
+        return _signin_redirect(request)
+    policy.require_coordinator(who)
+    choices = await _coordinated(who)
+    context: dict[str, Any] = {
+        "form": _blank(),
+        "choices": choices,
+        "community_id": choices[0].id if choices else 0,
+        "error": "",
+        "field_errors": {},
+        "is_admin": policy.is_admin(who),
+    }
+    status = 200
+    if request.method == "POST":
+        form = await _posted(request, who)
+        data = form_values(form)
+        context["form"] = {**_blank(), **data}
+        try:
+            community_id = int(str(form.get("community", "0")))
+        except ValueError:
+            community_id = 0
+        context["community_id"] = community_id
+        try:
+            policy.require(policy.can_manage_community(who, community_id))
+            community = await get_community(community_id)
+            member = await members.register(
+                _actor(request, who), community, data, admin=policy.is_admin(who)
+            )
+            return RedirectResponse(f"/people/{member.id}?registered=1", status_code=303)
+        except TimebankError as exc:
+            context.update(_errors(exc, request_lang(request)))
+            status = exc.status
+    return render(request, "people/register.html", context, status=status)
+
+
+async def _detail(
+    request: Request, who: SignedIn, member: Member, *, error: str = "", status: int = 200
+) -> Response:
+    manage = policy.can_manage_member(who, member)
+    events = (
+        await audit_events(who, community=None, member=member.id, limit=30, before=None)
+        if manage
+        else []
+    )
+    names = await names_of(events)
+    return render(
+        request,
+        "people/detail.html",
+        {
+            "m": await members.member_json(member),
+            "community": await Community.get(id=member.community_id),  # type: ignore[attr-defined]
+            "manage": manage,
+            "events": [audit.event_json(e, names) for e in events],
+            "registered": request.query_params.get("registered") == "1",
+            "error": error,
+        },
+        status=status,
+    )
+
+
+async def member_page(request: Request) -> Response:
+    """One member: profile, roles, family, audit trail, and the coordinator's actions."""
+    who = me(request)
+    if who is None:
+        return _signin_redirect(request)
+    member = await members.get_member(int(request.path_params["member_id"]))
+    policy.require(policy.can_view_member(who, member))
+    return await _detail(request, who, member)
+
+
+async def _managed(request: Request) -> tuple[SignedIn, Member] | Response:
+    who = me(request)
+    if who is None:
+        return _signin_redirect(request)
+    member = await members.get_member(int(request.path_params["member_id"]))
+    policy.require(policy.can_manage_member(who, member))
+    return who, member
+
+
+async def edit_page(request: Request) -> Response:
+    """Edit a member's details, roles and profiles."""
+    found = await _managed(request)
+    if isinstance(found, Response):
+        return found
+    who, member = found
+    context: dict[str, Any] = {
+        "form": _as_form(await members.member_json(member)),
+        "m": await members.member_json(member, full=False),
+        "error": "",
+        "field_errors": {},
+        "is_admin": policy.is_admin(who),
+    }
+    status = 200
+    if request.method == "POST":
+        form = await _posted(request, who)
+        data = form_values(form)
+        context["form"] = {**context["form"], **data}
+        try:
+            await members.update(_actor(request, who), member, data, admin=policy.is_admin(who))
+            return RedirectResponse(f"/people/{member.id}", status_code=303)
+        except TimebankError as exc:
+            context.update(_errors(exc, request_lang(request)))
+            status = exc.status
+    return render(request, "people/edit.html", context, status=status)
+
+
+async def code_submit(request: Request) -> Response:
+    """Issue a one-time sign-in code and show it once."""
+    found = await _managed(request)
+    if isinstance(found, Response):
+        return found
+    who, member = found
+    await _posted(request, who)
+    code = await auth.issue_code(_actor(request, who), member)
+    return render(
+        request,
+        "people/code.html",
+        {
+            "m": await members.member_json(member, full=False),
+            "code": code,
+            "hours": auth.CODE_HOURS,
+        },
+    )
+
+
+async def active_submit(request: Request) -> Response:
+    """Deactivate or reactivate a member."""
+    found = await _managed(request)
+    if isinstance(found, Response):
+        return found
+    who, member = found
+    form = await _posted(request, who)
+    await members.set_active(_actor(request, who), member, form.get("active") == "1")
+    return RedirectResponse(f"/people/{member.id}", status_code=303)
+
+
+async def family_submit(request: Request) -> Response:
+    """Link a relative, found by phone number."""
+    found = await _managed(request)
+    if isinstance(found, Response):
+        return found
+    who, member = found
+    form = await _posted(request, who)
+    lang = request_lang(request)
+    try:
+        from timebank.people.service import normalize_phone
+
+        phone = normalize_phone(str(form.get("phone", "")))
+        relative = await Member.get_or_none(phone=phone)
+        if relative is None or not policy.can_manage_member(who, relative):
+            raise NotFound(
+                f"No member with the phone number {phone} in your communities.",
+                f"您的社区里没有电话号码为 {phone} 的成员。",
+                code="relative_not_found",
+            )
+        await members.link_family(
+            _actor(request, who), member, relative, str(form.get("relation", ""))
+        )
+    except TimebankError as exc:
+        status = 422 if exc.status == 400 else exc.status
+        return await _detail(request, who, member, error=exc.message(lang), status=status)
+    return RedirectResponse(f"/people/{member.id}", status_code=303)
+
+
+async def unlink_submit(request: Request) -> Response:
+    """Remove a family link."""
+    found = await _managed(request)
+    if isinstance(found, Response):
+        return found
+    who, member = found
+    await _posted(request, who)
+    link = await FamilyLink.get_or_none(id=int(request.path_params["link_id"]), member=member)
+    if link is not None:
+        await members.unlink_family(_actor(request, who), link)
+    return RedirectResponse(f"/people/{member.id}", status_code=303)
+
+
+async def import_page(request: Request) -> Response:
+    """Upload a CSV list of members: every row checked, all imported or none."""
+    who = me(request)
+    if who is None:
+        return _signin_redirect(request)
+    policy.require_coordinator(who)
+    choices = await _coordinated(who)
+    context: dict[str, Any] = {
+        "choices": choices,
+        "error": "",
+        "rows": [],
+        "created": [],
+        "headers": list(members.HEADERS)[:8],
+    }
+    status = 200
+    if request.method == "POST":
+        form = await _posted(request, who)
+        upload = form.get("file")
+        try:
+            community_id = int(str(form.get("community", "0")))
+        except ValueError:
+            community_id = 0
+        try:
+            policy.require(policy.can_manage_community(who, community_id))
+            community = await get_community(community_id)
+            raw = await upload.read() if isinstance(upload, UploadFile) else b""
+            result = await members.import_csv(
+                _actor(request, who), community, raw, admin=policy.is_admin(who)
+            )
+            context["created"] = [await members.member_json(m, full=False) for m in result.created]
+        except TimebankError as exc:
+            lang = request_lang(request)
+            context["error"] = exc.message(lang)
+            context["rows"] = [
+                {
+                    "line": r["line"],
+                    "field": r["field"],
+                    "message": r["en" if lang == "en" else "zh"],
+                }
+                for r in exc.details.get("rows", [])
+            ]
+            status = exc.status
+    return render(request, "people/import.html", context, status=status)
+
+
+async def settings_page(request: Request) -> Response:
+    """A community's settings."""
+    who = me(request)
+    if who is None:
+        return _signin_redirect(request)
+    community_id = int(request.path_params["community_id"])
+    policy.require(policy.can_manage_community(who, community_id))
+    community = await get_community(community_id)
+    context: dict[str, Any] = {
+        "c": communities.community_json(community),
+        "error": "",
+        "field_errors": {},
+        "saved": False,
+        "values": {},
+    }
+    status = 200
+    if request.method == "POST":
+        form = await _posted(request, who)
+        data: dict[str, Any] = {k: str(form.get(k, "")) for k in communities.SETTINGS}
+        data["four_eyes"] = "four_eyes" in form
+        try:
+            updated = await communities.update_settings(_actor(request, who), community, data)
+            context["c"] = communities.community_json(updated)
+            context["saved"] = True
+        except TimebankError as exc:
+            context.update(_errors(exc, request_lang(request)))
+            context["values"] = data
+            status = exc.status
+    return render(request, "people/settings.html", context, status=status)
+
+
+async def audit_page(request: Request) -> Response:
+    """The audit log of my communities, newest first."""
+    who = me(request)
+    if who is None:
+        return _signin_redirect(request)
+    before_raw = request.query_params.get("before", "")
+    before = int(before_raw) if before_raw.isdigit() else None
+    events = await audit_events(who, community=None, member=None, limit=100, before=before)
+    names = await names_of(events)
+    rows = [audit.event_json(e, names) for e in events]
+    return render(
+        request,
+        "people/audit.html",
+        {"events": rows, "next_before": rows[-1]["id"] if len(rows) == 100 else None},
+    )
+
+
+async def password_page(request: Request) -> Response:
+    """Change my password (or set one, after signing in with a code)."""
+    who = me(request)
+    if who is None:
+        return _signin_redirect(request)
+    context: dict[str, Any] = {
+        "error": "",
+        "saved": False,
+        "has_password": bool(who.member.password_hash),
+    }
+    status = 200
+    if request.method == "POST":
+        form = await _posted(request, who)
+        try:
+            await auth.change_password(
+                who,
+                current=str(form.get("current", "")),
+                new=str(form.get("new", "")),
+                ip=request.client.host if request.client else "",
+            )
+            context["saved"], context["has_password"] = True, True
+        except TimebankError as exc:
+            context["error"] = exc.message(request_lang(request))
+            status = exc.status
+    return render(request, "people/password.html", context, status=status)
+
+
+async def code_signin_page(request: Request) -> Response:
+    """Sign in with a one-time code from the coordinator."""
+    context: dict[str, Any] = {"error": "", "phone": ""}
+    if request.method == "POST":
+        form = await request.form()
+        context["phone"] = str(form.get("phone", ""))
+        try:
+            cookie, _ = await auth.sign_in_with_code(
+                phone=context["phone"],
+                code=str(form.get("code", "")),
+                ip=request.client.host if request.client else "",
+                user_agent=request.headers.get("user-agent", ""),
+                secret_key=request.app.state.settings.secret_key,
+            )
+        except TimebankError as exc:
+            context["error"] = exc.message(request_lang(request))
+            return render(request, "people/code_signin.html", context, status=exc.status)
+        response = RedirectResponse("/me/password", status_code=303)
+        set_session_cookie(request, response, cookie)
+        return response
+    return render(request, "people/code_signin.html", context)
+
+
+routes = [
+    Route("/people", member_list, name="people_list"),
+    Route("/people/new", register_page, methods=["GET", "POST"], name="people_register"),
+    Route("/people/import", import_page, methods=["GET", "POST"], name="people_import"),
+    Route("/people/{member_id:int}", member_page, name="people_detail"),
+    Route("/people/{member_id:int}/edit", edit_page, methods=["GET", "POST"], name="people_edit"),
+    Route("/people/{member_id:int}/code", code_submit, methods=["POST"], name="people_code"),
+    Route("/people/{member_id:int}/active", active_submit, methods=["POST"], name="people_active"),
+    Route("/people/{member_id:int}/family", family_submit, methods=["POST"], name="people_family"),
+    Route(
+        "/people/{member_id:int}/family/{link_id:int}/delete",
+        unlink_submit,
+        methods=["POST"],
+        name="people_unlink",
+    ),
+    Route(
+        "/communities/{community_id:int}/settings",
+        settings_page,
+        methods=["GET", "POST"],
+        name="community_settings",
+    ),
+    Route("/audit", audit_page, name="audit_log"),
+    Route("/me/password", password_page, methods=["GET", "POST"], name="my_password"),
+    Route("/signin/code", code_signin_page, methods=["GET", "POST"], name="signin_code"),
+]
