@@ -53,7 +53,7 @@ def test_migrate_then_demo_twice(tmp_path: Path) -> None:
         demo = timebank(tmp_path, "demo")
         assert demo.returncode == 0, demo.stderr
         assert "13800000002" in demo.stdout and "coordinator" in demo.stdout
-    assert len(members(tmp_path)) == len(DEMO_PEOPLE)
+    assert len(members(tmp_path)) == len(DEMO_PEOPLE) + 40  # the logins and the residents
 
 
 def test_create_user_reads_the_password_from_stdin(tmp_path: Path) -> None:

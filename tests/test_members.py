@@ -219,7 +219,8 @@ async def test_one_time_code_then_password(
         csrf = {"x-csrf-token": ok.json()["csrf_token"]}
         short = await phone.put("/api/v1/me/password", json={"new": "short"}, headers=csrf)
         assert short.status_code == 422
-        done = await phone.put("/api/v1/me/password", json={"new": "陈秀英的新密码2026"}, headers=csrf)
+        new = {"new": "陈秀英的新密码2026"}
+        done = await phone.put("/api/v1/me/password", json=new, headers=csrf)
         assert done.status_code == 204
         change = await phone.put(
             "/api/v1/me/password",

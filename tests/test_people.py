@@ -8,7 +8,16 @@ from timebank.demo import DEMO_PASSWORD, DEMO_PEOPLE, load_demo
 from timebank.errors import Conflict, Invalid
 from timebank.ledger import service as ledger
 from timebank.ledger.verify import verify
-from timebank.people.models import Community, Level, Member, MemberRole, Role
+from timebank.people.models import (
+    Community,
+    FamilyLink,
+    HelperProfile,
+    Level,
+    Member,
+    MemberRole,
+    ResidentProfile,
+    Role,
+)
 from timebank.people.service import create_community, create_member, verify_password
 
 
@@ -85,8 +94,14 @@ async def test_community_levels_are_checked(orm: None) -> None:
 async def test_demo_data_loads_once(orm: None) -> None:
     await load_demo()
     await load_demo()
-    assert await Member.all().count() == len(DEMO_PEOPLE)
-    assert await Community.all().count() == 4
+    # The logins, and about twenty residents and twenty helpers with profiles and families,
+    # in one district, two sub-districts and three communities.
+    assert await Member.all().count() == len(DEMO_PEOPLE) + 40
+    assert await ResidentProfile.all().count() == 20
+    assert await HelperProfile.all().count() == 20
+    assert await FamilyLink.all().count() == 6
+    levels = await Community.all().values_list("level", flat=True)
+    assert sorted(levels) == ["community"] * 3 + ["district"] + ["subdistrict"] * 2
     admin = await Member.get(phone=DEMO_PEOPLE[0].phone)
     assert verify_password(admin.password_hash, DEMO_PASSWORD)
     # The demo ledger: loaded once, intact, with a balance for the resident.

@@ -32,6 +32,7 @@ DEMO_PEOPLE = [
     DemoLogin("13800000005", "陈秀英", (Role.RESIDENT,), "桂花社区"),
     DemoLogin("13800000006", "赵德海", (Role.RESIDENT, Role.HELPER), "枫林社区"),
     DemoLogin("13800000007", "周桂兰", (Role.COORDINATOR,), "枫林社区"),
+    DemoLogin("13800000008", "孙丽", (Role.COORDINATOR,), "荷塘社区"),
 ]
 
 
@@ -47,6 +48,8 @@ async def load_demo() -> list[DemoLogin]:
     communities = {
         name: await _community(name, Level.COMMUNITY, street) for name in ("桂花社区", "枫林社区")
     }
+    west = await _community("西湖街道", Level.SUBDISTRICT, district)
+    communities["荷塘社区"] = await _community("荷塘社区", Level.COMMUNITY, west)
     for person in DEMO_PEOPLE:
         if not await Member.exists(phone=person.phone):
             await create_member(
@@ -56,8 +59,81 @@ async def load_demo() -> list[DemoLogin]:
                 password=DEMO_PASSWORD,
                 roles=list(person.roles),
             )
+    await _demo_profiles(communities)
     await _demo_ledger()
     return DEMO_PEOPLE
+
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = ["秀英", "桂兰", "德海", "玉珍", "建华", "淑芬", "国庆", "凤英", "志明", "丽华"]
+HARDSHIPS = [
+    ["alone", "elderly"],
+    ["dibao"],
+    ["empty_nest"],
+    ["tekun", "alone"],
+    ["disability"],
+    ["left_behind"],
+    ["shidu"],
+    [],
+]
+NEEDS = [["meal_delivery"], ["cleaning", "companionship"], ["medical"], ["bathing"], ["visit"]]
+SKILLS = [["meal_help", "meal_delivery"], ["cleaning"], ["companionship", "visit"], ["haircut"]]
+
+
+async def _demo_profiles(communities: dict[str, Community]) -> None:
+    """About twenty residents and twenty helpers with varied profiles, and some families."""
+    from timebank.people import members
+    from timebank.people.audit import Actor
+    from timebank.people.models import FamilyLink
+
+    system = Actor.system()
+    names = list(communities)
+    for n in range(40):
+        phone = f"1380001{n:04d}"
+        if await Member.exists(phone=phone):
+            continue
+        resident = n % 2 == 0
+        data: dict[str, object] = {
+            "name": SURNAMES[n % len(SURNAMES)] + GIVEN[(n * 3) % len(GIVEN)],
+            "phone": phone,
+            "address": f"{(n % 9) + 1} 栋 {(n % 5) + 1}0{(n % 3) + 1} 室",
+            "consent": True,
+        }
+        if resident:
+            data.update(
+                roles=["resident"],
+                birth_date=f"{1928 + n % 25}-{n % 12 + 1:02d}-{n % 27 + 1:02d}",
+                care_level=["self_care", "semi", "disabled"][n % 3],
+                hardship=HARDSHIPS[(n // 2) % len(HARDSHIPS)],
+                needs=NEEDS[(n // 2) % len(NEEDS)],
+                visit_every_days=7 if "alone" in HARDSHIPS[(n // 2) % len(HARDSHIPS)] else None,
+                emergency_name="社区值班室",
+                emergency_phone="02788880000",
+            )
+        else:
+            paid = n % 6 == 1
+            data.update(
+                roles=["helper"],
+                birth_date=f"{1955 + n % 40}-{n % 12 + 1:02d}-{n % 27 + 1:02d}",
+                helper_kind="paid" if paid else "volunteer",
+                hourly_rate="25" if paid else "",
+                skills=SKILLS[(n // 2) % len(SKILLS)],
+                capacity=2 + n % 3,
+                availability="工作日上午" if n % 4 == 1 else "周末",
+            )
+        community = communities[names[n % len(names)]]
+        await members.register(system, community, data, admin=True)
+    # Families: 陈秀英's son helps in the same community; a few resident couples.
+    son = await Member.get_or_none(phone="13800000003")
+    mother = await Member.get_or_none(phone="13800000005")
+    pairs = [(mother, son, "child")]
+    for n in range(0, 12, 6):
+        a = await Member.get_or_none(phone=f"1380001{n:04d}")
+        b = await Member.get_or_none(phone=f"1380001{n + 3:04d}")
+        pairs.append((a, b, "child"))
+    for a, b, relation in pairs:
+        if a is not None and b is not None and not await FamilyLink.exists(member=a, relative=b):
+            await members.link_family(system, a, b, relation)
 
 
 async def _demo_ledger() -> None:

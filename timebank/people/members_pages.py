@@ -349,6 +349,8 @@ async def import_page(request: Request) -> Response:
     if request.method == "POST":
         form = await _posted(request, who)
         upload = form.get("file")
+        raw = await upload.read() if isinstance(upload, UploadFile) else b""
+        await form.close()  # the upload's temporary file
         try:
             community_id = int(str(form.get("community", "0")))
         except ValueError:
@@ -356,7 +358,6 @@ async def import_page(request: Request) -> Response:
         try:
             policy.require(policy.can_manage_community(who, community_id))
             community = await get_community(community_id)
-            raw = await upload.read() if isinstance(upload, UploadFile) else b""
             result = await members.import_csv(
                 _actor(request, who), community, raw, admin=policy.is_admin(who)
             )

@@ -1,0 +1,216 @@
+"""The authorization matrix: every route, every role, nobody reaches what they must not.
+
+The table below names the access rule of every route the app serves. The test walks the
+app's route table, so a new route that is not in the table fails the suite until someone
+decides who may use it. Each person who must be refused is sent a real request (with a
+valid CSRF token, so the refusal comes from the policy, not from the CSRF check) and must
+get 401/403 (or, for a page, be sent to sign in); nothing may answer 5xx. GET routes are
+also opened by everyone allowed, who must not be refused.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from starlette.routing import Mount, Route
+
+from tests.conftest import make_community, make_member
+from timebank.ledger import service as ledger
+from timebank.people.auth import _serializer
+from timebank.people.models import FamilyLink, Relation, Session
+
+PUBLIC, MEMBER, COMMUNITY, SELF, ANY_COORDINATOR, COORDINATOR = (
+    "public",
+    "member",
+    "community",
+    "self",
+    "any_coordinator",
+    "coordinator",
+)
+PERSONAS = ("anonymous", "resident", "helper", "other_coordinator", "coordinator", "admin")
+DENIED = {
+    PUBLIC: set(),
+    MEMBER: {"anonymous"},
+    COMMUNITY: {"anonymous", "other_coordinator"},
+    SELF: {"anonymous", "helper", "other_coordinator"},
+    ANY_COORDINATOR: {"anonymous", "resident", "helper"},
+    COORDINATOR: {"anonymous", "resident", "helper", "other_coordinator"},
+}
+RULES = {
+    ("GET", "/"): PUBLIC,
+    ("GET", "/lang/{code}"): PUBLIC,
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/signin"): PUBLIC,
+    ("POST", "/signin"): PUBLIC,
+    ("GET", "/signin/code"): PUBLIC,
+    ("POST", "/signin/code"): PUBLIC,
+    ("POST", "/signout"): MEMBER,
+    ("GET", "/me"): MEMBER,
+    ("GET", "/me/hours"): MEMBER,
+    ("GET", "/me/password"): MEMBER,
+    ("POST", "/me/password"): MEMBER,
+    ("GET", "/people"): ANY_COORDINATOR,
+    ("GET", "/people/new"): ANY_COORDINATOR,
+    ("POST", "/people/new"): COORDINATOR,
+    ("GET", "/people/import"): ANY_COORDINATOR,
+    ("POST", "/people/import"): COORDINATOR,
+    ("GET", "/people/{member_id}"): SELF,
+    ("GET", "/people/{member_id}/edit"): COORDINATOR,
+    ("POST", "/people/{member_id}/edit"): COORDINATOR,
+    ("POST", "/people/{member_id}/code"): COORDINATOR,
+    ("POST", "/people/{member_id}/active"): COORDINATOR,
+    ("POST", "/people/{member_id}/family"): COORDINATOR,
+    ("POST", "/people/{member_id}/family/{link_id}/delete"): COORDINATOR,
+    ("GET", "/communities/{community_id}/settings"): COORDINATOR,
+    ("POST", "/communities/{community_id}/settings"): COORDINATOR,
+    ("GET", "/audit"): ANY_COORDINATOR,
+    ("GET", "/ledger/accounts"): ANY_COORDINATOR,
+    ("GET", "/ledger/accounts/{account_id}"): SELF,
+    ("POST", "/ledger/transactions/{txn_id}/reverse"): COORDINATOR,
+    ("GET", "/api/v1/"): PUBLIC,
+    ("GET", "/api/v1/openapi.json"): PUBLIC,
+    ("POST", "/api/v1/session"): PUBLIC,
+    ("POST", "/api/v1/session/code"): PUBLIC,
+    ("DELETE", "/api/v1/session"): MEMBER,
+    ("GET", "/api/v1/me"): MEMBER,
+    ("GET", "/api/v1/me/hours"): MEMBER,
+    ("PUT", "/api/v1/me/password"): MEMBER,
+    ("GET", "/api/v1/communities"): MEMBER,
+    ("GET", "/api/v1/communities/{community_id}"): COMMUNITY,
+    ("PATCH", "/api/v1/communities/{community_id}"): COORDINATOR,
+    ("POST", "/api/v1/communities/{community_id}/import"): COORDINATOR,
+    ("GET", "/api/v1/members"): ANY_COORDINATOR,
+    ("POST", "/api/v1/members"): COORDINATOR,
+    ("GET", "/api/v1/members/{member_id}"): SELF,
+    ("PATCH", "/api/v1/members/{member_id}"): COORDINATOR,
+    ("POST", "/api/v1/members/{member_id}/signin-code"): COORDINATOR,
+    ("POST", "/api/v1/members/{member_id}/family"): COORDINATOR,
+    ("DELETE", "/api/v1/members/{member_id}/family/{link_id}"): COORDINATOR,
+    ("GET", "/api/v1/audit"): ANY_COORDINATOR,
+    ("GET", "/api/v1/ledger/accounts/{account_id}"): SELF,
+    ("GET", "/api/v1/ledger/accounts/{account_id}/statement"): SELF,
+    ("GET", "/api/v1/ledger/transactions/{txn_id}"): SELF,
+    ("POST", "/api/v1/ledger/transactions/{txn_id}/reversal"): COORDINATOR,
+    ("GET", "/api/v1/ledger/checkpoints"): ANY_COORDINATOR,
+    ("POST", "/api/v1/ledger/checkpoints"): ANY_COORDINATOR,
+}
+
+
+def route_table(routes: list[Any], prefix: str = "") -> set[tuple[str, str]]:
+    """(method, path) of every route, path parameters without their converters."""
+    found: set[tuple[str, str]] = set()
+    for route in routes:
+        if isinstance(route, Mount):
+            if route.path != "/static":
+                found |= route_table(route.routes, prefix + route.path)
+        elif isinstance(route, Route):
+            path = (prefix + route.path).replace(":int}", "}")
+            found |= {(m, path) for m in (route.methods or set()) - {"HEAD"}}
+    return found
+
+
+def test_every_route_has_a_rule(app: Any) -> None:
+    served = route_table(app.routes)
+    assert served - RULES.keys() == set(), "routes without an access rule in RULES"
+    assert RULES.keys() - served == set(), "rules for routes that no longer exist"
+
+
+@pytest.fixture
+async def world(app: Any) -> dict[str, Any]:
+    here = await make_community("桂花社区")
+    there = await make_community("枫林社区")
+    people = {
+        "resident": await make_member(here, "resident", name="陈秀英"),
+        "helper": await make_member(here, "helper", name="张建国"),
+        "coordinator": await make_member(here, "coordinator", name="李芳"),
+        "other_coordinator": await make_member(there, "coordinator", name="王强"),
+        "admin": await make_member(here, "admin", name="区管理员"),
+    }
+    relative = await make_member(here, "resident", name="陈明")
+    link = await FamilyLink.create(
+        member=people["resident"], relative=relative, relation=Relation.CHILD
+    )
+    posted = await ledger.grant(
+        community_id=here.id,
+        member_id=people["resident"].id,
+        minutes=60,
+        key="matrix-grant",
+        actor_id=people["coordinator"].id,
+        reason="兜底",
+    )
+    wallet = await ledger.wallet(people["resident"].id)
+    sessions = {}
+    for name, member in people.items():
+        session = await Session.create(
+            id=secrets.token_urlsafe(16),
+            member=member,
+            csrf_token=secrets.token_urlsafe(16),
+            expires_at=datetime.now(UTC) + timedelta(days=1),
+        )
+        sessions[name] = session
+    return {
+        "here": here,
+        "people": people,
+        "sessions": sessions,
+        "params": {
+            "member_id": people["resident"].id,
+            "community_id": here.id,
+            "account_id": wallet.id,
+            "txn_id": posted.txn.id,
+            "link_id": link.id,
+            "code": "en",
+        },
+    }
+
+
+async def call(
+    client: httpx.AsyncClient, app: Any, world: dict[str, Any], persona: str, method: str, path: str
+) -> httpx.Response:
+    url = path.format(**world["params"])
+    cookies, headers, data = {}, {}, {}
+    if persona != "anonymous":
+        session = world["sessions"][persona]
+        cookies["tb_session"] = _serializer(app.state.settings.secret_key).dumps(session.id)
+        headers["x-csrf-token"] = session.csrf_token
+        data["csrf_token"] = session.csrf_token
+    client.cookies.clear()
+    for name, value in cookies.items():
+        client.cookies.set(name, value)
+    if path.startswith("/api/"):
+        body = {"community": world["here"].id, "reason": "matrix"} if method != "GET" else None
+        return await client.request(method, url, json=body, headers=headers)
+    if method == "GET":
+        return await client.get(url)
+    return await client.request(method, url, data=data, headers={"accept": "text/html"})
+
+
+def refused(response: httpx.Response, path: str) -> bool:
+    if response.status_code in (401, 403):
+        return True
+    # Pages send an anonymous visitor to sign in.
+    return response.status_code == 303 and response.headers["location"].startswith("/signin")
+
+
+async def test_nobody_reaches_what_they_must_not(
+    client: httpx.AsyncClient, app: Any, world: dict[str, Any]
+) -> None:
+    problems = []
+    for (method, path), rule in sorted(RULES.items()):
+        for persona in PERSONAS:
+            deny = persona in DENIED[rule]
+            if not deny and method != "GET":
+                continue  # changes by allowed people are the feature tests' business
+            response = await call(client, app, world, persona, method, path)
+            if response.status_code >= 500:
+                problems.append(f"{method} {path} as {persona}: {response.status_code}")
+            elif deny and not refused(response, path):
+                problems.append(
+                    f"{method} {path} as {persona}: let through ({response.status_code})"
+                )
+            elif not deny and response.status_code in (401, 403):
+                problems.append(f"{method} {path} as {persona}: refused ({response.status_code})")
+    assert problems == []
