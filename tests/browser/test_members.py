@@ -1,0 +1,56 @@
+"""A coordinator at a desktop registers a resident and finds them in the member list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import run_axe, screenshot
+from timebank.demo import DEMO_PASSWORD
+
+
+@pytest.fixture
+def desktop_page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    yield page
+    context.close()
+    assert errors == []
+
+
+def test_coordinator_registers_a_resident_and_finds_them(
+    desktop_page: Any, live_server: str
+) -> None:
+    page = desktop_page
+    page.goto(f"{live_server}/signin?next=/people")
+    page.fill("input[name=phone]", "13800000002")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/people")
+    assert run_axe(page) == []
+    page.get_by_test_id("register-link").click()
+    page.wait_for_url(f"{live_server}/people/new")
+    page.fill("input[name=name]", "孙玉梅")
+    page.fill("input[name=phone]", "13912345678")
+    page.fill("input[name=birth_date]", "1939-04-02")
+    page.select_option("select[name=care_level]", "semi")
+    page.get_by_label("独居").check()
+    page.get_by_label("送餐").first.check()
+    assert run_axe(page) == []
+    screenshot(page, "register-zh-1280")
+    page.get_by_test_id("register-submit").click()
+    page.wait_for_url(f"{live_server}/people/*?registered=1")
+    assert page.get_by_test_id("member-name").inner_text() == "孙玉梅"
+    assert "独居" in page.content() and "半失能" in page.content()
+    screenshot(page, "member-zh-1280")
+    assert run_axe(page) == []
+    page.goto(f"{live_server}/people")
+    page.get_by_test_id("search").fill("孙玉")
+    page.get_by_role("button", name="查找").click()
+    listing = page.get_by_test_id("member-list")
+    assert "孙玉梅" in listing.inner_text()
+    screenshot(page, "members-zh-1280")
