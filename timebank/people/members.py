@@ -41,7 +41,7 @@ from timebank.people.models import (
     ResidentProfile,
     Role,
 )
-from timebank.people.service import hash_password, next_member_no, normalize_phone
+from timebank.people.service import hash_password, insert_member, normalize_phone, phone_taken
 
 TEXT_LIMITS = {
     "name": 60,
@@ -373,46 +373,21 @@ async def register(
 
 
 async def _insert(actor: Actor, community: Community, values: dict[str, Any]) -> Member:
-    phone = values["phone"]
-    if await Member.exists(phone=phone):
-        raise _phone_taken(phone)
     roles: list[Role] = values["roles"]
-    try:
-        async with in_transaction():
-            member = await Member.create(
-                community=community,
-                member_no=await next_member_no(community),
-                **_member_columns(values),
-            )
-            for role in roles:
-                scope = None if role is Role.ADMIN else community
-                await MemberRole.create(member=member, role=role, community=scope)
-            await _apply_profiles(member, set(roles), values)
-            await audit.record(
-                actor,
-                "member.register",
-                target_type="member",
-                target_id=member.id,
-                community_id=community.id,
-                detail={"name": member.name, "roles": [r.value for r in roles]},
-            )
-    except IntegrityError:
-        if await Member.exists(phone=phone):
-            raise _phone_taken(phone) from None
-        raise Conflict(
-            "Someone else registered a member at the same moment. Please try again.",
-            "有人同时登记了成员，请重试。",
-            code="member_no_clash",
-        ) from None
-    return member
 
+    async def profiles_and_audit(member: Member) -> None:
+        await _apply_profiles(member, set(roles), values)
+        await audit.record(
+            actor,
+            "member.register",
+            target_type="member",
+            target_id=member.id,
+            community_id=community.id,
+            detail={"name": member.name, "roles": [r.value for r in roles]},
+        )
 
-def _phone_taken(phone: str) -> Conflict:
-    return Conflict(
-        f"The phone number {phone} is already registered.",
-        f"电话号码 {phone} 已经登记过。",
-        code="phone_taken",
-        details={"fields": [{"field": "phone", "en": "already registered", "zh": "已登记"}]},
+    return await insert_member(
+        community, columns=_member_columns(values), roles=roles, then=profiles_and_audit
     )
 
 
@@ -430,7 +405,7 @@ async def update(actor: Actor, member: Member, data: Mapping[str, Any], *, admin
         raise invalid_fields(parsed.errors)
     moved = "phone" in values and values["phone"] != member.phone
     if moved and await Member.exists(phone=values["phone"]):
-        raise _phone_taken(values["phone"])
+        raise phone_taken(values["phone"])
     changed = sorted(k for k in values if k != "password_hash")
     try:
         async with in_transaction():
@@ -453,7 +428,7 @@ async def update(actor: Actor, member: Member, data: Mapping[str, Any], *, admin
                 detail={"fields": changed},
             )
     except IntegrityError:
-        raise _phone_taken(values.get("phone", member.phone)) from None
+        raise phone_taken(values.get("phone", member.phone)) from None
     return await Member.get(id=member.id)
 
 

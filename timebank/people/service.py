@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -95,25 +97,38 @@ async def create_member(
         raise Invalid("Please give the member's name.", "请填写姓名。", code="name_required")
     phone = normalize_phone(phone)
     password_hash = hash_password(password) if password is not None else None
+    columns = {"name": name, "phone": phone, "password_hash": password_hash}
+    return await insert_member(community, columns=columns, roles=roles)
+
+
+async def insert_member(
+    community: Community,
+    *,
+    columns: dict[str, Any],
+    roles: list[Role],
+    then: Callable[[Member], Awaitable[object]] | None = None,
+) -> Member:
+    """Insert a checked member with the next member number and their roles, and run
+    ``then`` (profiles, an audit event) in the same transaction: all of it or nothing.
+    """
+    phone = columns["phone"]
     if await Member.exists(phone=phone):
-        raise _phone_taken(phone)
+        raise phone_taken(phone)
     try:
         async with in_transaction():
             member = await Member.create(
-                community=community,
-                name=name,
-                phone=phone,
-                member_no=await next_member_no(community),
-                password_hash=password_hash,
+                community=community, member_no=await next_member_no(community), **columns
             )
             for role in roles:
                 scope = None if role is Role.ADMIN else community
                 await MemberRole.create(member=member, role=role, community=scope)
+            if then is not None:
+                await then(member)
     except IntegrityError:
         # Another request registered the same phone, or took the same member number,
         # between our check and our insert; nothing of this one was written.
         if await Member.exists(phone=phone):
-            raise _phone_taken(phone) from None
+            raise phone_taken(phone) from None
         raise Conflict(
             "Someone else registered a member at the same moment. Please try again.",
             "有人同时登记了成员，请重试。",
@@ -122,11 +137,13 @@ async def create_member(
     return member
 
 
-def _phone_taken(phone: str) -> Conflict:
+def phone_taken(phone: str) -> Conflict:
+    """The 409 for a phone number that is already someone's login."""
     return Conflict(
         f"The phone number {phone} is already registered.",
         f"电话号码 {phone} 已经登记过。",
         code="phone_taken",
+        details={"fields": [{"field": "phone", "en": "already registered", "zh": "已登记"}]},
     )
 
 
