@@ -1,4 +1,4 @@
-"""JSON API: sessions and the signed-in member."""
+"""JSON API: sessions (password or one-time code) and the signed-in member."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from timebank.http import read_json
-from timebank.people.auth import SESSION_COOKIE, SignedIn, sign_in, sign_out
+from timebank.people.auth import SESSION_COOKIE, SignedIn, sign_in, sign_in_with_code, sign_out
 from timebank.people.pages import set_session_cookie
 from timebank.people.web import require_csrf, require_member
 
@@ -56,11 +56,44 @@ async def create_session(request: Request) -> Response:
         user_agent=request.headers.get("user-agent", ""),
         secret_key=request.app.state.settings.secret_key,
     )
+    return signed_in_response(request, cookie, signed_in)
+
+
+def signed_in_response(request: Request, cookie: str, signed_in: SignedIn) -> Response:
+    """The answer to a sign-in: the member and their CSRF token, with the session cookie."""
     response = JSONResponse(
         {"member": member_json(signed_in), "csrf_token": signed_in.session.csrf_token}
     )
     set_session_cookie(request, response, cookie)
     return response
+
+
+async def session_with_code(request: Request) -> Response:
+    """
+    ---
+    summary: Sign in with a one-time code from a coordinator
+    tags: [people]
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [phone, code]
+            properties: {phone: {type: string}, code: {type: string}}
+    responses:
+      "200": {description: "Signed in; the cookie is set"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "429": {$ref: "#/components/responses/TooManyAttempts"}
+    """
+    body = await read_json(request)
+    cookie, signed_in = await sign_in_with_code(
+        phone=str(body.get("phone", "")),
+        code=str(body.get("code", "")),
+        ip=request.client.host if request.client else "",
+        user_agent=request.headers.get("user-agent", ""),
+        secret_key=request.app.state.settings.secret_key,
+    )
+    return signed_in_response(request, cookie, signed_in)
 
 
 async def delete_session(request: Request) -> Response:
@@ -96,5 +129,6 @@ async def who_am_i(request: Request) -> Response:
 routes = [
     Route("/session", create_session, methods=["POST"], name="session_create"),
     Route("/session", delete_session, methods=["DELETE"], name="session_delete"),
+    Route("/session/code", session_with_code, methods=["POST"], name="session_code"),
     Route("/me", who_am_i, methods=["GET"], name="me"),
 ]

@@ -12,7 +12,6 @@ from timebank.people import audit, auth, communities, members, policy
 from timebank.people.audit import Actor
 from timebank.people.auth import SignedIn
 from timebank.people.models import AuditEvent, Community, FamilyLink, Member
-from timebank.people.pages import set_session_cookie
 from timebank.people.service import get_community
 from timebank.people.web import require_csrf, require_member
 
@@ -473,40 +472,6 @@ async def change_password(request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def session_with_code(request: Request) -> Response:
-    """
-    ---
-    summary: Sign in with a one-time code from a coordinator
-    tags: [people]
-    requestBody:
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [phone, code]
-            properties: {phone: {type: string}, code: {type: string}}
-    responses:
-      "200": {description: "Signed in; the cookie is set"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "429": {$ref: "#/components/responses/TooManyAttempts"}
-    """
-    from timebank.people.api import member_json
-
-    body = await read_json(request)
-    cookie, signed_in = await auth.sign_in_with_code(
-        phone=str(body.get("phone", "")),
-        code=str(body.get("code", "")),
-        ip=request.client.host if request.client else "",
-        user_agent=request.headers.get("user-agent", ""),
-        secret_key=request.app.state.settings.secret_key,
-    )
-    response = JSONResponse(
-        {"member": member_json(signed_in), "csrf_token": signed_in.session.csrf_token}
-    )
-    set_session_cookie(request, response, cookie)
-    return response
-
-
 routes = [
     Route("/members", list_members, methods=["GET"]),
     Route("/members", create_member, methods=["POST"]),
@@ -521,5 +486,4 @@ routes = [
     Route("/communities/{community_id:int}/import", import_members, methods=["POST"]),
     Route("/audit", list_audit, methods=["GET"]),
     Route("/me/password", change_password, methods=["PUT"]),
-    Route("/session/code", session_with_code, methods=["POST"]),
 ]
