@@ -59,6 +59,7 @@ async def test_register_find_and_read_a_resident(
     assert [m["id"] for m in found.json()["members"]] == [body["id"]]
     by_hardship = await client.get("/api/v1/members", params={"hardship": "alone"})
     assert [m["id"] for m in by_hardship.json()["members"]] == [body["id"]]
+    assert by_hardship.json()["members"][0]["hardship"] == ["alone", "dibao"]
     helpers = await client.get("/api/v1/members", params={"role": "helper"})
     assert [m["name"] for m in helpers.json()["members"]] == ["张建国"]
     event = await AuditEvent.get(action="member.register", target_id=str(body["id"]))

@@ -46,7 +46,7 @@ async def test_register_search_edit_and_errors(client: httpx.AsyncClient, app: A
     detail = await client.get(done.headers["location"])
     assert "陈秀英" in detail.text and "独居" in detail.text and "member.register" in detail.text
     listing = await client.get("/people", params={"q": "陈", "hardship": "alone"})
-    assert "陈秀英" in listing.text
+    assert "陈秀英" in listing.text and "独居" in listing.text
     member = await Member.get(phone="13900001111")
     edit = await client.post(
         f"/people/{member.id}/edit",

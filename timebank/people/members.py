@@ -557,20 +557,41 @@ async def search(
     return MemberPage(members, total)
 
 
-async def member_json(member: Member, *, full: bool = True) -> dict[str, Any]:
-    """A member as the API shows them (``full``: with profiles and family)."""
-    roles = await MemberRole.filter(member=member).values_list("role", "community_id")
-    data: dict[str, Any] = {
+def _summary(member: Member, roles: list[str]) -> dict[str, Any]:
+    return {
         "id": member.id,
         "name": member.name,
         "phone": member.phone,
         "member_no": member.member_no,
         "community": member.community_id,  # type: ignore[attr-defined]
         "active": member.is_active,
-        "roles": sorted({r for r, _ in roles}),
+        "roles": sorted(set(roles)),
         "birth_date": member.birth_date.isoformat() if member.birth_date else None,
         "has_password": bool(member.password_hash),
     }
+
+
+async def summaries(found: list[Member]) -> list[dict[str, Any]]:
+    """Members for a list, with their roles and hardship: two queries for the whole page."""
+    ids = [m.id for m in found]
+    roles: dict[int, list[str]] = {i: [] for i in ids}
+    for member_id, role in await MemberRole.filter(member_id__in=ids).values_list(
+        "member_id", "role"
+    ):
+        roles[int(member_id)].append(str(role))
+    hardship = dict(
+        await ResidentProfile.filter(member_id__in=ids).values_list("member_id", "hardship")
+    )
+    return [
+        {**_summary(m, roles[m.id]), "hardship": _split(str(hardship.get(m.id) or ""))}
+        for m in found
+    ]
+
+
+async def member_json(member: Member, *, full: bool = True) -> dict[str, Any]:
+    """A member as the API shows them (``full``: with profiles and family)."""
+    roles = await MemberRole.filter(member=member).values_list("role", flat=True)
+    data = _summary(member, [str(r) for r in roles])
     if not full:
         return data
     data.update(

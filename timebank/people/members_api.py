@@ -69,7 +69,7 @@ async def list_members(request: Request) -> Response:
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 200}}
       - {name: offset, in: query, schema: {type: integer, minimum: 0}}
     responses:
-      "200": {description: "members (without profiles) and the total matching"}
+      "200": {description: "members (roles and hardship, no profiles) and the total"}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
     """
@@ -92,7 +92,7 @@ async def list_members(request: Request) -> Response:
     return JSONResponse(
         {
             "total": found.total,
-            "members": [await members.member_json(m, full=False) for m in found.members],
+            "members": await members.summaries(found.members),
         }
     )
 
@@ -381,7 +381,7 @@ async def import_members(request: Request) -> Response:
     return JSONResponse(
         {
             "created": len(result.created),
-            "members": [await members.member_json(m, full=False) for m in result.created],
+            "members": await members.summaries(result.created),
         },
         status_code=201,
     )

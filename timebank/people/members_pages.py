@@ -86,7 +86,7 @@ async def member_list(request: Request) -> Response:
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
     )
-    rows = [await members.member_json(m) for m in found.members]
+    rows = await members.summaries(found.members)
     names = {c.id: c.name for c in await Community.all()}
     return render(
         request,
@@ -361,7 +361,7 @@ async def import_page(request: Request) -> Response:
             result = await members.import_csv(
                 _actor(request, who), community, raw, admin=policy.is_admin(who)
             )
-            context["created"] = [await members.member_json(m, full=False) for m in result.created]
+            context["created"] = await members.summaries(result.created)
         except TimebankError as exc:
             lang = request_lang(request)
             context["error"] = exc.message(lang)
