@@ -97,8 +97,8 @@ async def test_demo_data_loads_once(orm: None) -> None:
     # The logins, and about twenty residents and twenty helpers with profiles and families,
     # in one district, two sub-districts and three communities.
     assert await Member.all().count() == len(DEMO_PEOPLE) + 40
-    assert await ResidentProfile.all().count() == 20
-    assert await HelperProfile.all().count() == 20
+    assert await ResidentProfile.all().count() == 20 + 2  # and the two resident logins
+    assert await HelperProfile.all().count() == 20 + 1  # and 赵德海, resident and helper
     assert await FamilyLink.all().count() == 6
     levels = await Community.all().values_list("level", flat=True)
     assert sorted(levels) == ["community"] * 3 + ["district"] + ["subdistrict"] * 2

@@ -84,7 +84,7 @@ async def _demo_profiles(communities: dict[str, Community]) -> None:
     """About twenty residents and twenty helpers with varied profiles, and some families."""
     from timebank.people import members
     from timebank.people.audit import Actor
-    from timebank.people.models import FamilyLink
+    from timebank.people.models import FamilyLink, ResidentProfile
 
     system = Actor.system()
     names = list(communities)
@@ -123,6 +123,17 @@ async def _demo_profiles(communities: dict[str, Community]) -> None:
             )
         community = communities[names[n % len(names)]]
         await members.register(system, community, data, admin=True)
+    # The resident logins have profiles too: 陈秀英 lives alone, 赵德海 is on 低保.
+    for phone, profile in (
+        ("13800000005", {"care_level": "semi", "hardship": ["alone", "elderly"],
+                         "needs": ["meal_delivery", "haircut"], "visit_every_days": 7,
+                         "birth_date": "1938-09-12"}),
+        ("13800000006", {"care_level": "self_care", "hardship": ["dibao"],
+                         "needs": ["cleaning"], "birth_date": "1950-02-20"}),
+    ):  # fmt: skip
+        member = await Member.get_or_none(phone=phone)
+        if member is not None and not await ResidentProfile.exists(member=member):
+            await members.update(system, member, profile, admin=True)
     # Families: 陈秀英's son helps in the same community; a few resident couples.
     son = await Member.get_or_none(phone="13800000003")
     mother = await Member.get_or_none(phone="13800000005")

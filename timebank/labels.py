@@ -107,3 +107,17 @@ ZH_CODES = {
     "心理慰藉": "companionship", "理发": "haircut", "剪指甲": "nails", "代购": "shopping",
     "探视巡访": "visit", "探访": "visit",
 }  # fmt: skip
+
+AUDIT_ACTION_NAMES = {
+    "member.register": _("registered a member"),
+    "member.update": _("changed a member's details"),
+    "member.activate": _("reactivated a member"),
+    "member.deactivate": _("deactivated a member"),
+    "member.import": _("imported a list of members"),
+    "member.password": _("changed their password"),
+    "member.signin_code": _("gave a one-time sign-in code"),
+    "member.signin_code_used": _("signed in with a one-time code"),
+    "family.link": _("linked a relative"),
+    "family.unlink": _("removed a family link"),
+    "community.settings": _("changed the community settings"),
+}

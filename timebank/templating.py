@@ -16,6 +16,7 @@ from timebank import __version__
 from timebank.i18n import LANG_NAMES, gettext_for, request_lang, translations
 from timebank.labels import (
     ACCOUNT_KIND_NAMES,
+    AUDIT_ACTION_NAMES,
     CARE_LEVEL_NAMES,
     HARDSHIP_NAMES,
     HELPER_KIND_NAMES,
@@ -56,6 +57,7 @@ def _common_context(request: Request) -> dict[str, Any]:
         "kind_names": KIND_NAMES,
         "phase_names": PHASE_NAMES,
         "account_kind_names": ACCOUNT_KIND_NAMES,
+        "audit_action_names": AUDIT_ACTION_NAMES,
         "care_level_names": CARE_LEVEL_NAMES,
         "hardship_names": HARDSHIP_NAMES,
         "helper_kind_names": HELPER_KIND_NAMES,
@@ -83,6 +85,14 @@ def _local_date(context: jinja2.runtime.Context, moment: datetime) -> str:
     return moment.astimezone(ZoneInfo(context["settings"].timezone)).strftime("%Y-%m-%d")
 
 
+@jinja2.pass_context
+def _local_time(context: jinja2.runtime.Context, moment: datetime | str) -> str:
+    # The community's wall-clock time, to the minute (audit times arrive as ISO text).
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(ZoneInfo(context["settings"].timezone)).strftime("%Y-%m-%d %H:%M")
+
+
 def make_templates() -> Jinja2Templates:
     """The template renderer every page uses."""
     env = jinja2.Environment(
@@ -97,6 +107,7 @@ def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(env=env, context_processors=[_common_context])
     env.globals["url_for"] = _url_for
     env.filters["local_date"] = _local_date
+    env.filters["local_time"] = _local_time
     return templates
 
 

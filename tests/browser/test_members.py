@@ -54,3 +54,39 @@ def test_coordinator_registers_a_resident_and_finds_them(
     listing = page.get_by_test_id("member-list")
     assert "孙玉梅" in listing.inner_text()
     screenshot(page, "members-zh-1280")
+
+
+def test_coordinator_pages_fit_a_phone(mobile_page: Any, live_server: str) -> None:
+    page = mobile_page
+    page.goto(f"{live_server}/signin/code")
+    assert run_axe(page) == []
+    screenshot(page, "signin-code-zh-360")
+    page.goto(f"{live_server}/signin?next=/people")
+    page.fill("input[name=phone]", "13800000002")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/people")
+    page.get_by_role("link", name="陈秀英").first.click()
+    page.wait_for_url(f"{live_server}/people/*")
+    detail = page.url.removeprefix(live_server)
+    pages = {
+        "people": "/people",
+        "register": "/people/new",
+        "member": detail,
+        "edit": f"{detail}/edit",
+        "import": "/people/import",
+        "audit": "/audit",
+        "password": "/me/password",
+    }
+    page.goto(f"{live_server}/people")  # the settings link is on the list page
+    settings = page.get_by_role("link", name="桂花社区").get_attribute("href")
+    pages["settings"] = settings
+    for name, path in pages.items():
+        page.goto(f"{live_server}{path}")
+        fits = page.evaluate(
+            "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        )
+        assert fits, f"{name} scrolls sideways at 360 px"
+        assert run_axe(page) == [], name
+        screenshot(page, f"{name}-zh-360")
+    assert page.console_errors == []  # type: ignore[attr-defined]
