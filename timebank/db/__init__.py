@@ -18,7 +18,13 @@ from timebank.errors import ConfigError
 
 APP_LABEL = "timebank"
 # Every module holding tortoise models; a feature adds its own here.
-MODEL_MODULES = ["timebank.people.models", "timebank.ledger.models"]
+MODEL_MODULES = [
+    "timebank.people.models",
+    "timebank.ledger.models",
+    "timebank.catalog.models",
+    "timebank.pairing.models",
+    "timebank.orders.models",
+]
 MIGRATIONS_MODULE = "timebank.migrations"
 
 # Applied on every SQLite connection. WAL lets readers run beside the one writer;

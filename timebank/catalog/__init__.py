@@ -1,0 +1,1 @@
+"""The service catalog: what help a community offers, and how long it takes."""

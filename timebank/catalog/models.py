@@ -1,0 +1,30 @@
+"""Service types, per community, editable by coordinators."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from timebank.people.models import Community
+
+
+class ServiceType(Model):
+    """One kind of help a community offers (助餐, 助浴 …)."""
+
+    id = fields.IntField(primary_key=True)
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "timebank.Community", related_name="service_types", on_delete=fields.CASCADE
+    )
+    code = fields.CharField(max_length=30)
+    name_zh = fields.CharField(max_length=40)
+    name_en = fields.CharField(max_length=60)
+    typical_minutes = fields.IntField(default=60)
+    max_minutes = fields.IntField(default=120)
+    # Hours credited per hour served, in thousandths (1000 = 1.0).
+    multiplier_milli = fields.IntField(default=1000)
+    needs_confirmation = fields.BooleanField(default=False)
+    active = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "service_type"
+        unique_together = (("community", "code"),)

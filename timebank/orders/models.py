@@ -1,0 +1,73 @@
+"""Service orders and their history."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from timebank.people.models import Community, Member
+
+
+class OrderStatus(StrEnum):
+    """Where an order is in its life."""
+
+    OPEN = "open"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"  # checked in
+    COMPLETED = "completed"  # checked out
+    VERIFIED = "verified"
+    FLAGGED = "flagged"
+    CANCELLED = "cancelled"
+    NO_SHOW = "no_show"
+
+
+class Order(Model):
+    """One visit wanted: placed by a resident or for them, taken by or given to a helper."""
+
+    id = fields.IntField(primary_key=True)
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "timebank.Community", related_name="orders", on_delete=fields.RESTRICT
+    )
+    resident: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "timebank.Member", related_name="orders", on_delete=fields.RESTRICT
+    )
+    helper: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
+        "timebank.Member", related_name="orders_taken", null=True, on_delete=fields.RESTRICT
+    )
+    service_code = fields.CharField(max_length=30)
+    starts_at = fields.DatetimeField(db_index=True)
+    ends_at = fields.DatetimeField()
+    notes = fields.CharField(max_length=500, default="")
+    address = fields.CharField(max_length=200, default="")
+    status = fields.CharEnumField(OrderStatus, max_length=12, default=OrderStatus.OPEN)
+    placed_by_id = fields.IntField(null=True)  # None: generated from a pairing's plan
+    on_behalf = fields.BooleanField(default=False)  # placed by a coordinator for the resident
+    pairing_id = fields.IntField(null=True)
+    plan_item_id = fields.IntField(null=True)
+    due_on = fields.DateField(null=True)  # the plan's day this order stands for
+    reason = fields.CharField(max_length=300, default="")  # why cancelled / no-show / flagged
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "service_order"
+        unique_together = (("plan_item_id", "due_on"),)
+
+
+class OrderEvent(Model):
+    """One transition of an order."""
+
+    id = fields.IntField(primary_key=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "timebank.Order", related_name="events", on_delete=fields.CASCADE
+    )
+    at = fields.DatetimeField(auto_now_add=True)
+    actor_id = fields.IntField(null=True)
+    from_status = fields.CharField(max_length=12, default="")
+    to_status = fields.CharField(max_length=12)
+    helper_id = fields.IntField(null=True)
+    reason = fields.CharField(max_length=300, default="")
+
+    class Meta:
+        table = "order_event"

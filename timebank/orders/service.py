@@ -1,0 +1,383 @@
+"""The rules of service orders: placing, taking, assigning, and every later transition.
+
+Lifecycle: open → assigned → in_progress (checked in) → completed (checked out) → verified
+or flagged; cancelled or no_show with a reason. Each transition is a conditional update from
+the state it was read in, so two helpers taking one order at once cannot both win; taking
+and assigning lock the helper's profile first, so one helper cannot end up with two orders
+at the same time. Check-in and check-out (issue: QR placards) call ``start`` and
+``complete``; verification credits the hours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from timebank.catalog.service import service_type
+from timebank.errors import Conflict, Forbidden, Invalid, NotFound
+from timebank.orders.models import Order, OrderEvent, OrderStatus
+from timebank.pairing.models import Pairing, PairingStatus, PlanItem
+from timebank.pairing.service import _lock_helper, has_role, is_due
+from timebank.people import audit
+from timebank.people.audit import Actor
+from timebank.people.models import Community, HelperProfile, Member, Role
+
+S = OrderStatus
+# action: (from, to, reason required)
+MOVES: dict[str, tuple[tuple[OrderStatus, ...], OrderStatus, bool]] = {
+    "take": ((S.OPEN,), S.ASSIGNED, False),
+    "assign": ((S.OPEN, S.ASSIGNED), S.ASSIGNED, False),
+    "release": ((S.ASSIGNED,), S.OPEN, False),
+    "cancel": ((S.OPEN, S.ASSIGNED), S.CANCELLED, True),
+    "no_show": ((S.ASSIGNED,), S.NO_SHOW, True),
+    "start": ((S.ASSIGNED,), S.IN_PROGRESS, False),
+    "complete": ((S.IN_PROGRESS,), S.COMPLETED, False),
+    "verify": ((S.COMPLETED, S.FLAGGED), S.VERIFIED, False),
+    "flag": ((S.COMPLETED,), S.FLAGGED, True),
+}
+BUSY = (S.ASSIGNED, S.IN_PROGRESS)
+MAX_WINDOW = timedelta(hours=12)
+MAX_AHEAD = timedelta(days=90)
+MAX_TEXT = 500
+
+
+async def get_order(order_id: int) -> Order:
+    """The order with this id, or a 404."""
+    found = await Order.get_or_none(id=order_id)
+    if found is None:
+        raise NotFound(
+            f"There is no order number {order_id}.",
+            f"找不到编号为 {order_id} 的订单。",
+            code="order_not_found",
+        )
+    return found
+
+
+async def place(
+    actor: Actor,
+    *,
+    resident: Member,
+    service_code: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    notes: str = "",
+    address: str = "",
+    on_behalf: bool,
+) -> Order:
+    """A resident orders a service (点单), or a coordinator does it for them."""
+    if not resident.is_active or not await has_role(resident, Role.RESIDENT):
+        raise Invalid(
+            f"{resident.name} is not an active resident.", f"{resident.name} 不是在册的服务对象。",
+            code="not_a_resident",
+        )  # fmt: skip
+    community = await Community.get(id=resident.community_id)  # type: ignore[attr-defined]
+    service = await service_type(community, service_code)
+    now = datetime.now(UTC)
+    if ends_at <= starts_at:
+        raise Invalid(
+            "The time window must end after it starts.", "结束时间必须晚于开始时间。",
+            code="bad_window",
+        )  # fmt: skip
+    if ends_at - starts_at > MAX_WINDOW:
+        raise Invalid(
+            "A time window is at most 12 hours.", "时间段最长 12 小时。", code="bad_window"
+        )
+    if ends_at < now or starts_at > now + MAX_AHEAD:
+        raise Invalid(
+            "The time must be between now and 90 days ahead.",
+            "时间必须在现在到 90 天之内。",
+            code="bad_window",
+        )
+    if len(notes) > MAX_TEXT or len(address) > 200:
+        raise Invalid(
+            "The notes or the address are too long.", "备注或地址太长。", code="text_too_long"
+        )
+    async with in_transaction():
+        order = await Order.create(
+            community=community,
+            resident=resident,
+            service_code=service.code,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            notes=notes.strip(),
+            address=address.strip() or resident.address,
+            placed_by_id=actor.member_id,
+            on_behalf=on_behalf,
+        )
+        await OrderEvent.create(order=order, actor_id=actor.member_id, to_status=S.OPEN)
+        await audit.record(
+            actor,
+            "order.place",
+            target_type="order",
+            target_id=order.id,
+            community_id=community.id,
+            on_behalf_of_id=resident.id if on_behalf else None,
+            detail={"service": service.code},
+        )
+    return order
+
+
+async def _check_free(helper: Member, order: Order) -> None:
+    overlapping = await Order.filter(
+        helper=helper,
+        status__in=BUSY,
+        starts_at__lt=order.ends_at,
+        ends_at__gt=order.starts_at,
+    ).exclude(id=order.id)
+    if overlapping:
+        raise Conflict(
+            f"{helper.name} already has order {overlapping[0].id} at that time.",
+            f"{helper.name} 在这段时间已有订单（编号 {overlapping[0].id}）。",
+            code="helper_busy",
+        )
+
+
+async def _helper_for(order: Order, helper: Member) -> None:
+    if not helper.is_active or not await has_role(helper, Role.HELPER):
+        raise Invalid(
+            f"{helper.name} is not an active helper.", f"{helper.name} 不是在册的帮扶人。",
+            code="not_a_helper",
+        )  # fmt: skip
+    if helper.community_id != order.community_id:  # type: ignore[attr-defined]
+        raise Forbidden(
+            "This order is in another community.", "这是其他社区的订单。", code="other_community"
+        )
+    if helper.id == order.resident_id:  # type: ignore[attr-defined]
+        raise Invalid(
+            "A resident cannot serve their own order.", "不能为自己的订单服务。",
+            code="same_person",
+        )  # fmt: skip
+
+
+async def move(
+    actor: Actor,
+    order: Order,
+    action: str,
+    *,
+    helper: Member | None = None,
+    reason: str = "",
+) -> Order:
+    """Carry out ``action`` on ``order`` (see MOVES); ``helper`` for take and assign."""
+    if action not in MOVES:
+        raise Invalid(f"Unknown action {action!r}.", f"未知操作“{action}”。", code="unknown_action")
+    sources, target, needs_reason = MOVES[action]
+    reason = reason.strip()
+    if needs_reason and not reason:
+        raise Invalid("Please give a reason.", "请填写原因。", code="reason_required")
+    if len(reason) > 300:
+        raise Invalid("The reason is too long.", "原因太长。", code="reason_too_long")
+    if order.status not in sources:
+        raise Conflict(
+            f"Order {order.id} is {order.status.value}: it cannot be given {action!r}."
+            + (" Someone else took it first." if action == "take" else ""),
+            f"订单 {order.id} 当前为“{order.status.value}”，不能执行该操作。"
+            + ("已被别人接单。" if action == "take" else ""),
+            code="already_taken" if action == "take" else "wrong_state",
+        )
+    changes: dict[str, Any] = {"status": target}
+    if action in ("cancel", "no_show", "flag"):
+        changes["reason"] = reason
+    if action == "release":
+        changes["helper_id"] = None
+    async with in_transaction():
+        if helper is not None:
+            await _helper_for(order, helper)
+            await _lock_helper(helper)
+            await _check_free(helper, order)
+            changes["helper_id"] = helper.id
+        moved = await Order.filter(id=order.id, status=order.status).update(**changes)
+        if not moved:
+            raise Conflict(
+                f"Order {order.id} changed at the same moment"
+                + (": someone else took it first." if action == "take" else "."),
+                f"订单 {order.id} 刚被修改" + ("：已被别人接单。" if action == "take" else "。"),
+                code="already_taken" if action == "take" else "order_changed",
+            )
+        await OrderEvent.create(
+            order=order,
+            actor_id=actor.member_id,
+            from_status=order.status.value,
+            to_status=target.value,
+            helper_id=changes.get("helper_id", order.helper_id),  # type: ignore[attr-defined]
+            reason=reason,
+        )
+        await audit.record(
+            actor,
+            f"order.{action}",
+            target_type="order",
+            target_id=order.id,
+            community_id=order.community_id,  # type: ignore[attr-defined]
+            detail={"helper": helper.id} if helper is not None else None,
+        )
+    return await Order.get(id=order.id)
+
+
+# Plans become orders ---------------------------------------------------------------------
+
+
+async def generate(day: date, *, tz: ZoneInfo) -> int:
+    """Create the orders the active pairings' plans want on ``day``; returns how many.
+
+    Safe to run again (and from several processes): one order per plan item and day.
+    """
+    created = 0
+    pairings = {
+        p.id: p for p in await Pairing.filter(status=PairingStatus.APPROVED, started_on__lte=day)
+    }
+    if not pairings:
+        return 0
+    items = await PlanItem.filter(pairing_id__in=list(pairings), active=True)
+    existing = Order.filter(plan_item_id__in=[i.id for i in items], due_on=day)
+    done = {int(str(i)) for i in await existing.values_list("plan_item_id", flat=True)}
+    midnight = datetime.combine(day, time(0), tzinfo=tz)
+    for item in items:
+        pairing = pairings[item.pairing_id]  # type: ignore[attr-defined]
+        if (
+            item.id in done
+            or pairing.started_on is None
+            or not is_due(item, pairing.started_on, day)
+        ):
+            continue
+        starts = (midnight + timedelta(minutes=item.start_minute)).astimezone(UTC)
+        try:
+            async with in_transaction():
+                order = await Order.create(
+                    community_id=pairing.community_id,  # type: ignore[attr-defined]
+                    resident_id=pairing.resident_id,  # type: ignore[attr-defined]
+                    helper_id=pairing.helper_id,  # type: ignore[attr-defined]
+                    service_code=item.service_code,
+                    starts_at=starts,
+                    ends_at=starts + timedelta(minutes=item.duration_minutes),
+                    status=S.ASSIGNED,
+                    pairing_id=pairing.id,
+                    plan_item_id=item.id,
+                    due_on=day,
+                )
+                await OrderEvent.create(
+                    order=order,
+                    to_status=S.ASSIGNED,
+                    helper_id=pairing.helper_id,  # type: ignore[attr-defined]
+                    reason="plan",
+                )
+        except IntegrityError:
+            continue  # generated by another process at the same moment
+        created += 1
+    return created
+
+
+# Lists -----------------------------------------------------------------------------------
+
+
+def local_day(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The UTC instants a local calendar day starts and ends."""
+    start = datetime.combine(day, time(0), tzinfo=tz)
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
+
+
+async def tasks(helper: Member, day: date, *, tz: ZoneInfo) -> list[Order]:
+    """The helper's orders for a local day, assigned or under way, by time."""
+    start, end = local_day(day, tz)
+    return list(
+        await Order.filter(
+            helper=helper, status__in=BUSY, starts_at__gte=start, starts_at__lt=end
+        ).order_by("starts_at")
+    )
+
+
+async def open_for(helper: Member, *, days: int = 14) -> list[Order]:
+    """Open orders of the helper's community that match their skills (all, if none listed)."""
+    now = datetime.now(UTC)
+    query = Order.filter(
+        community_id=helper.community_id,  # type: ignore[attr-defined]
+        status=S.OPEN,
+        ends_at__gt=now,
+        starts_at__lt=now + timedelta(days=days),
+    ).exclude(resident_id=helper.id)
+    profile = await HelperProfile.get_or_none(member=helper)
+    skills = [s for s in (profile.skills.split(",") if profile else []) if s]
+    if skills:
+        query = query.filter(service_code__in=skills)
+    return list(await query.order_by("starts_at").limit(100))
+
+
+async def upcoming(resident: Member) -> list[Order]:
+    """The resident's orders still to come or under way."""
+    since = datetime.now(UTC) - timedelta(hours=12)
+    return list(
+        await Order.filter(resident=resident, status__in=(S.OPEN, *BUSY), ends_at__gte=since)
+        .order_by("starts_at")
+        .limit(50)
+    )
+
+
+@dataclass
+class Board:
+    """The coordinator's orders board."""
+
+    open: list[Order]
+    assigned: list[Order]
+    overdue: list[Order]
+
+
+async def board(communities: set[int] | None, *, days: int = 14) -> Board:
+    """Open and assigned orders of the next ``days``, and the overdue ones."""
+    now = datetime.now(UTC)
+    query = Order.filter(status__in=(S.OPEN, S.ASSIGNED))
+    if communities is not None:
+        query = query.filter(community_id__in=sorted(communities))
+    overdue = await query.filter(ends_at__lt=now).order_by("ends_at").limit(200)
+    coming = (
+        await query.filter(ends_at__gte=now, starts_at__lt=now + timedelta(days=days))
+        .order_by("starts_at")
+        .limit(400)
+    )
+    return Board(
+        open=[o for o in coming if o.status is S.OPEN],
+        assigned=[o for o in coming if o.status is S.ASSIGNED],
+        overdue=list(overdue),
+    )
+
+
+async def names(orders: list[Order]) -> dict[int, str]:
+    """Member id → name for the residents and helpers of ``orders``."""
+    ids = {o.resident_id for o in orders} | {o.helper_id for o in orders if o.helper_id}  # type: ignore[attr-defined]
+    return {
+        int(i): str(n) for i, n in await Member.filter(id__in=list(ids)).values_list("id", "name")
+    }
+
+
+def order_json(order: Order, people: dict[int, str] | None = None) -> dict[str, Any]:
+    """An order as the API shows it."""
+    people = people or {}
+    return {
+        "id": order.id,
+        "community": order.community_id,  # type: ignore[attr-defined]
+        "resident": order.resident_id,  # type: ignore[attr-defined]
+        "resident_name": people.get(order.resident_id, ""),  # type: ignore[attr-defined]
+        "helper": order.helper_id,  # type: ignore[attr-defined]
+        "helper_name": people.get(order.helper_id or 0, ""),  # type: ignore[attr-defined]
+        "service": order.service_code,
+        "starts_at": order.starts_at.isoformat(),
+        "ends_at": order.ends_at.isoformat(),
+        "status": order.status.value,
+        "notes": order.notes,
+        "address": order.address,
+        "on_behalf": order.on_behalf,
+        "pairing": order.pairing_id,
+        "due_on": order.due_on.isoformat() if order.due_on else None,
+        "reason": order.reason,
+    }
+
+
+def visible_orders(query: Any, *, member_id: int, communities: set[int] | None) -> Any:
+    """Narrow ``query`` to orders the member may see (own, served, or coordinated)."""
+    own = Q(resident_id=member_id) | Q(helper_id=member_id)
+    if communities is None:
+        return query
+    return query.filter(own | Q(community_id__in=sorted(communities)))

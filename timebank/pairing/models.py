@@ -1,0 +1,88 @@
+"""Pairings, their history, and their visit plans."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from timebank.people.models import Community, Member
+
+
+class PairingStatus(StrEnum):
+    """Where a pairing is in its life."""
+
+    PROPOSED = "proposed"
+    APPROVED = "approved"  # active
+    SUSPENDED = "suspended"
+    ENDED = "ended"
+    REJECTED = "rejected"
+
+
+class Compensation(StrEnum):
+    """How the helper is rewarded for the visits."""
+
+    HOURS = "hours"  # time-bank hours
+    PAID = "paid"  # paid by the hour (困困结对)
+    BOTH = "both"
+
+
+class Pairing(Model):
+    """A helper serving a resident, approved by a coordinator."""
+
+    id = fields.IntField(primary_key=True)
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "timebank.Community", related_name="pairings", on_delete=fields.RESTRICT
+    )
+    helper: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "timebank.Member", related_name="pairings_as_helper", on_delete=fields.RESTRICT
+    )
+    resident: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "timebank.Member", related_name="pairings_as_resident", on_delete=fields.RESTRICT
+    )
+    status = fields.CharEnumField(PairingStatus, max_length=12, default=PairingStatus.PROPOSED)
+    compensation = fields.CharEnumField(Compensation, max_length=8, default=Compensation.HOURS)
+    proposed_by_id = fields.IntField(null=True)
+    approved_by_id = fields.IntField(null=True)
+    started_on = fields.DateField(null=True)  # the day it was approved: plans count from here
+    note = fields.CharField(max_length=300, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "pairing"
+
+
+class PairingEvent(Model):
+    """One transition of a pairing: who, when, from what to what, and why."""
+
+    id = fields.IntField(primary_key=True)
+    pairing: fields.ForeignKeyRelation[Pairing] = fields.ForeignKeyField(
+        "timebank.Pairing", related_name="events", on_delete=fields.CASCADE
+    )
+    at = fields.DatetimeField(auto_now_add=True)
+    actor_id = fields.IntField(null=True)
+    from_status = fields.CharField(max_length=12, default="")
+    to_status = fields.CharField(max_length=12)
+    reason = fields.CharField(max_length=300, default="")
+
+    class Meta:
+        table = "pairing_event"
+
+
+class PlanItem(Model):
+    """A recurring visit of a pairing's plan: a service, every N days, at a time of day."""
+
+    id = fields.IntField(primary_key=True)
+    pairing: fields.ForeignKeyRelation[Pairing] = fields.ForeignKeyField(
+        "timebank.Pairing", related_name="plan", on_delete=fields.CASCADE
+    )
+    service_code = fields.CharField(max_length=30)
+    every_days = fields.IntField(default=7)
+    start_minute = fields.IntField(default=9 * 60)  # local time of day, minutes after 0:00
+    duration_minutes = fields.IntField(default=60)
+    active = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "plan_item"
