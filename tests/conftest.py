@@ -122,6 +122,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         db_url=db_url,
         secret_key=TEST_SECRET,
         base_url="http://testserver",
+        jobs="off",  # tests run plan generation themselves
     )
 
 

@@ -20,6 +20,9 @@ from starlette.routing import Mount, Route
 
 from tests.conftest import make_community, make_member
 from timebank.ledger import service as ledger
+from timebank.orders import service as order_service
+from timebank.pairing import service as pairing_service
+from timebank.people.audit import Actor
 from timebank.people.auth import _serializer
 from timebank.people.models import FamilyLink, Relation, Session
 
@@ -31,6 +34,7 @@ PUBLIC, MEMBER, COMMUNITY, SELF, ANY_COORDINATOR, COORDINATOR = (
     "any_coordinator",
     "coordinator",
 )
+ORDERING, HELPER = "resident_or_coordinator", "helper"
 PERSONAS = ("anonymous", "resident", "helper", "other_coordinator", "coordinator", "admin")
 DENIED = {
     PUBLIC: set(),
@@ -39,6 +43,8 @@ DENIED = {
     SELF: {"anonymous", "helper", "other_coordinator"},
     ANY_COORDINATOR: {"anonymous", "resident", "helper"},
     COORDINATOR: {"anonymous", "resident", "helper", "other_coordinator"},
+    ORDERING: {"anonymous", "helper"},
+    HELPER: {"anonymous", "resident", "other_coordinator", "coordinator", "admin"},
 }
 RULES = {
     ("GET", "/"): PUBLIC,
@@ -97,6 +103,34 @@ RULES = {
     ("POST", "/api/v1/ledger/transactions/{txn_id}/reversal"): COORDINATOR,
     ("GET", "/api/v1/ledger/checkpoints"): ANY_COORDINATOR,
     ("POST", "/api/v1/ledger/checkpoints"): ANY_COORDINATOR,
+    # Who may propose a pairing or place an order depends on the body (the helper
+    # themself, the resident themself, or their coordinator): the service answers 4xx.
+    ("GET", "/api/v1/pairings"): MEMBER,
+    ("POST", "/api/v1/pairings"): MEMBER,
+    ("GET", "/api/v1/pairings/{pairing_id}"): SELF,
+    ("POST", "/api/v1/pairings/{pairing_id}/transitions"): COORDINATOR,
+    ("POST", "/api/v1/pairings/{pairing_id}/plan"): COORDINATOR,
+    ("DELETE", "/api/v1/pairings/{pairing_id}/plan/{item_id}"): COORDINATOR,
+    ("GET", "/api/v1/members/{member_id}/suggestions"): COORDINATOR,
+    ("GET", "/api/v1/orders"): MEMBER,
+    ("POST", "/api/v1/orders"): MEMBER,
+    ("GET", "/api/v1/orders/{order_id}"): COMMUNITY,  # open: the community's helpers see it
+    ("POST", "/api/v1/orders/{order_id}/transitions"): COMMUNITY,
+    ("GET", "/api/v1/me/tasks"): MEMBER,
+    ("GET", "/api/v1/communities/{community_id}/services"): COMMUNITY,
+    ("PATCH", "/api/v1/communities/{community_id}/services/{code}"): COORDINATOR,
+    ("GET", "/pairings"): ANY_COORDINATOR,
+    ("POST", "/pairings/propose"): MEMBER,
+    ("GET", "/pairings/{pairing_id}"): SELF,
+    ("POST", "/pairings/{pairing_id}/transition"): COORDINATOR,
+    ("POST", "/pairings/{pairing_id}/plan"): COORDINATOR,
+    ("POST", "/pairings/{pairing_id}/plan/{item_id}/delete"): COORDINATOR,
+    ("GET", "/people/{member_id}/suggestions"): COORDINATOR,
+    ("GET", "/orders"): ANY_COORDINATOR,
+    ("POST", "/orders/{order_id}/act"): COMMUNITY,
+    ("GET", "/order"): ORDERING,
+    ("POST", "/order"): ORDERING,
+    ("GET", "/tasks"): HELPER,
 }
 
 
@@ -143,6 +177,25 @@ async def world(app: Any) -> dict[str, Any]:
         reason="兜底",
     )
     wallet = await ledger.wallet(people["resident"].id)
+    # A pairing of the resident with a helper who is none of the personas, with a plan,
+    # and an open order of the resident.
+    paired_helper = await make_member(here, "helper", name="结对帮扶人")
+    actor = Actor(people["coordinator"].id)
+    pairing = await pairing_service.propose(
+        actor, helper=paired_helper, resident=people["resident"]
+    )
+    item = await pairing_service.add_plan_item(
+        actor, pairing, service_code="visit", every_days=7, start="09:00"
+    )
+    starts = datetime.now(UTC) + timedelta(days=1)
+    order = await order_service.place(
+        actor,
+        resident=people["resident"],
+        service_code="cleaning",
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=1),
+        on_behalf=True,
+    )
     sessions = {}
     for name, member in people.items():
         session = await Session.create(
@@ -162,6 +215,9 @@ async def world(app: Any) -> dict[str, Any]:
             "account_id": wallet.id,
             "txn_id": posted.txn.id,
             "link_id": link.id,
+            "pairing_id": pairing.id,
+            "item_id": item.id,
+            "order_id": order.id,
             "code": "en",
         },
     }

@@ -15,8 +15,11 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.schemas import SchemaGenerator
 
 from timebank import __version__
+from timebank.catalog import api as catalog_api
 from timebank.ledger import api as ledger_api
 from timebank.ledger import web as ledger_web
+from timebank.orders import api as orders_api
+from timebank.pairing import api as pairing_api
 from timebank.people import api as people_api
 from timebank.people import members_api
 
@@ -108,6 +111,9 @@ ROUTES: list[BaseRoute] = [
     Route("/", index, name="index"),
     *people_api.routes,
     *members_api.routes,
+    *catalog_api.routes,
+    *pairing_api.routes,
+    *orders_api.routes,
     *ledger_web.api_routes,
     *ledger_api.routes,
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,10 +12,12 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from timebank import api, db, home
+from timebank import api, db, home, jobs
 from timebank.http import EXCEPTION_HANDLERS, SecurityHeaders
 from timebank.ledger import pages as ledger_pages
 from timebank.ledger import web as ledger_web
+from timebank.orders import pages as orders_pages
+from timebank.pairing import pages as pairing_pages
 from timebank.people import members_pages
 from timebank.people import pages as people_pages
 from timebank.people.web import SignedInMember
@@ -28,9 +32,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await db.open_db(settings.db_url)
+        job = asyncio.create_task(jobs.run_forever(settings.timezone)) if settings.jobs else None
         try:
             yield
         finally:
+            if job is not None:
+                job.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job
             await db.close_db()
 
     app = Starlette(
@@ -38,6 +47,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *home.routes,
             *people_pages.routes,
             *members_pages.routes,
+            *pairing_pages.routes,
+            *orders_pages.routes,
             *ledger_web.page_routes,
             *ledger_pages.routes,
             Mount("/api/v1", routes=api.routes, name="api"),

@@ -121,3 +121,44 @@ AUDIT_ACTION_NAMES = {
     "family.unlink": _("removed a family link"),
     "community.settings": _("changed the community settings"),
 }
+
+PAIRING_STATUS_NAMES = {
+    "proposed": _("Awaiting approval"),
+    "approved": _("Active"),
+    "suspended": _("Suspended"),
+    "ended": _("Ended"),
+    "rejected": _("Rejected"),
+}
+
+PAIRING_ACTION_NAMES = {
+    "approve": _("Approve"),
+    "reject": _("Reject"),
+    "suspend": _("Suspend"),
+    "resume": _("Resume"),
+    "end": _("End"),
+}
+
+COMPENSATION_NAMES = {
+    "hours": _("Time-bank hours"),
+    "paid": _("Paid by the hour"),
+    "both": _("Hours and pay"),
+}
+
+ORDER_STATUS_NAMES = {
+    "open": _("Waiting for a helper"),
+    "assigned": _("Helper assigned"),
+    "in_progress": _("Under way"),
+    "completed": _("Done"),
+    "verified": _("Verified"),
+    "flagged": _("To review"),
+    "cancelled": _("Cancelled"),
+    "no_show": _("Missed"),
+}
+
+ORDER_ACTION_NAMES = {
+    "take": _("Take this order"),
+    "assign": _("Assign"),
+    "release": _("Give back"),
+    "cancel": _("Cancel the order"),
+    "no_show": _("Mark as missed"),
+}

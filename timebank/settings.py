@@ -31,6 +31,7 @@ class Settings:
     base_url: str
     lang: str
     timezone: str
+    jobs: bool = True
 
     @property
     def https(self) -> bool:
@@ -52,7 +53,17 @@ class Settings:
             base_url=_base_url(env.get("TIMEBANK_BASE_URL") or "http://127.0.0.1:8000"),
             lang=_lang(env.get("TIMEBANK_LANG") or "zh-CN"),
             timezone=_timezone(env.get("TIMEBANK_TIMEZONE") or "Asia/Shanghai"),
+            jobs=_switch("TIMEBANK_JOBS", env.get("TIMEBANK_JOBS") or "on"),
         )
+
+
+def _switch(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"on", "1", "true", "yes"}:
+        return True
+    if lowered in {"off", "0", "false", "no"}:
+        return False
+    raise ConfigError(f"{name} must be on or off, not {value!r}. / {name} 只能是 on 或 off。")
 
 
 def _stored_secret(data_dir: Path) -> str:

@@ -18,9 +18,14 @@ from timebank.labels import (
     ACCOUNT_KIND_NAMES,
     AUDIT_ACTION_NAMES,
     CARE_LEVEL_NAMES,
+    COMPENSATION_NAMES,
     HARDSHIP_NAMES,
     HELPER_KIND_NAMES,
     KIND_NAMES,
+    ORDER_ACTION_NAMES,
+    ORDER_STATUS_NAMES,
+    PAIRING_ACTION_NAMES,
+    PAIRING_STATUS_NAMES,
     PHASE_NAMES,
     RELATION_NAMES,
     ROLE_NAMES,
@@ -59,6 +64,11 @@ def _common_context(request: Request) -> dict[str, Any]:
         "account_kind_names": ACCOUNT_KIND_NAMES,
         "audit_action_names": AUDIT_ACTION_NAMES,
         "care_level_names": CARE_LEVEL_NAMES,
+        "compensation_names": COMPENSATION_NAMES,
+        "order_action_names": ORDER_ACTION_NAMES,
+        "order_status_names": ORDER_STATUS_NAMES,
+        "pairing_action_names": PAIRING_ACTION_NAMES,
+        "pairing_status_names": PAIRING_STATUS_NAMES,
         "hardship_names": HARDSHIP_NAMES,
         "helper_kind_names": HELPER_KIND_NAMES,
         "relation_names": RELATION_NAMES,
@@ -93,6 +103,12 @@ def _local_time(context: jinja2.runtime.Context, moment: datetime | str) -> str:
     return moment.astimezone(ZoneInfo(context["settings"].timezone)).strftime("%Y-%m-%d %H:%M")
 
 
+@jinja2.pass_context
+def _local_clock(context: jinja2.runtime.Context, moment: datetime | str) -> str:
+    # Only the time of day (HH:MM), for the end of a window shown beside its start.
+    return str(_local_time(context, moment))[-5:]
+
+
 def make_templates() -> Jinja2Templates:
     """The template renderer every page uses."""
     env = jinja2.Environment(
@@ -108,6 +124,7 @@ def make_templates() -> Jinja2Templates:
     env.globals["url_for"] = _url_for
     env.filters["local_date"] = _local_date
     env.filters["local_time"] = _local_time
+    env.filters["local_clock"] = _local_clock
     return templates
 
 

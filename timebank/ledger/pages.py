@@ -14,19 +14,15 @@ from timebank.ledger.api import require_reversal_rights
 from timebank.ledger.hours import format_minutes
 from timebank.ledger.web import PAGE, int_param
 from timebank.people import policy
-from timebank.people.web import me, require_csrf, require_member
+from timebank.people.web import me, require_csrf, require_member, signin_redirect
 from timebank.templating import render
-
-
-def _sign_in_first(request: Request) -> Response:
-    return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
 
 
 async def account_list(request: Request) -> Response:
     """Every account in the communities I coordinate, with its balance."""
     who = me(request)
     if who is None:
-        return _sign_in_first(request)
+        return signin_redirect(request)
     policy.require(policy.coordinates_any(who))
     views = await ledger.accounts(communities=policy.coordinated_communities(who))
     return render(request, "ledger/accounts.html", {"accounts": views, "hours": format_minutes})
@@ -36,7 +32,7 @@ async def account_page(request: Request) -> Response:
     """One account's passbook, with a reversal form per transaction for coordinators."""
     who = me(request)
     if who is None:
-        return _sign_in_first(request)
+        return signin_redirect(request)
     view = await ledger.account(int(request.path_params["account_id"]))
     policy.require(
         policy.can_view_account(who, member_id=view.member_id, community_id=view.community_id)

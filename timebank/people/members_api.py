@@ -9,16 +9,10 @@ from starlette.routing import Route
 from timebank.errors import BadRequest, NotFound
 from timebank.http import read_json
 from timebank.people import audit, auth, communities, members, policy
-from timebank.people.audit import Actor
 from timebank.people.auth import SignedIn
 from timebank.people.models import AuditEvent, Community, FamilyLink, Member
 from timebank.people.service import get_community
-from timebank.people.web import require_csrf, require_member
-
-
-def actor_of(request: Request, who: SignedIn) -> Actor:
-    """The acting member and the address the request came from."""
-    return Actor(who.member.id, request.client.host if request.client else "")
+from timebank.people.web import actor_of, require_csrf, require_member
 
 
 def changing(request: Request) -> SignedIn:

@@ -14,31 +14,16 @@ from starlette.routing import Route
 from timebank.errors import NotFound, TimebankError
 from timebank.i18n import request_lang
 from timebank.people import audit, auth, communities, members, policy
-from timebank.people.audit import Actor
 from timebank.people.auth import SignedIn
 from timebank.people.members_api import audit_events, names_of
 from timebank.people.models import Community, FamilyLink, Member
 from timebank.people.pages import set_session_cookie
 from timebank.people.service import get_community
-from timebank.people.web import me, require_csrf
+from timebank.people.web import actor_of, me, posted_form, signin_redirect
 from timebank.templating import render
 
 LISTS = ("roles", "hardship", "needs", "skills")
 PAGE_SIZE = 50
-
-
-def _actor(request: Request, who: SignedIn) -> Actor:
-    return Actor(who.member.id, request.client.host if request.client else "")
-
-
-def _signin_redirect(request: Request) -> Response:
-    return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
-
-
-async def _posted(request: Request, who: SignedIn) -> FormData:
-    form = await request.form()
-    require_csrf(request, who, str(form.get("csrf_token", "")))
-    return form
 
 
 def form_values(form: FormData) -> dict[str, Any]:
@@ -71,7 +56,7 @@ async def member_list(request: Request) -> Response:
     """Search the members of my communities."""
     who = me(request)
     if who is None:
-        return _signin_redirect(request)
+        return signin_redirect(request)
     policy.require_coordinator(who)
     params = request.query_params
     try:
@@ -155,7 +140,7 @@ async def register_page(request: Request) -> Response:
     """The register-a-member form, and its submission."""
     who = me(request)
     if who is None:
-        return _signin_redirect(request)
+        return signin_redirect(request)
     policy.require_coordinator(who)
     choices = await _coordinated(who)
     context: dict[str, Any] = {
@@ -168,7 +153,7 @@ async def register_page(request: Request) -> Response:
     }
     status = 200
     if request.method == "POST":
-        form = await _posted(request, who)
+        form = await posted_form(request, who)
         data = form_values(form)
         context["form"] = {**_blank(), **data}
         try:
@@ -180,7 +165,7 @@ async def register_page(request: Request) -> Response:
             policy.require(policy.can_manage_community(who, community_id))
             community = await get_community(community_id)
             member = await members.register(
-                _actor(request, who), community, data, admin=policy.is_admin(who)
+                actor_of(request, who), community, data, admin=policy.is_admin(who)
             )
             return RedirectResponse(f"/people/{member.id}?registered=1", status_code=303)
         except TimebankError as exc:
@@ -218,7 +203,7 @@ async def member_page(request: Request) -> Response:
     """One member: profile, roles, family, audit trail, and the coordinator's actions."""
     who = me(request)
     if who is None:
-        return _signin_redirect(request)
+        return signin_redirect(request)
     member = await members.get_member(int(request.path_params["member_id"]))
     policy.require(policy.can_view_member(who, member))
     return await _detail(request, who, member)
@@ -227,7 +212,7 @@ async def member_page(request: Request) -> Response:
 async def _managed(request: Request) -> tuple[SignedIn, Member] | Response:
     who = me(request)
     if who is None:
-        return _signin_redirect(request)
+        return signin_redirect(request)
     member = await members.get_member(int(request.path_params["member_id"]))
     policy.require(policy.can_manage_member(who, member))
     return who, member
@@ -248,11 +233,11 @@ async def edit_page(request: Request) -> Response:
     }
     status = 200
     if request.method == "POST":
-        form = await _posted(request, who)
+        form = await posted_form(request, who)
         data = form_values(form)
         context["form"] = {**context["form"], **data}
         try:
-            await members.update(_actor(request, who), member, data, admin=policy.is_admin(who))
+            await members.update(actor_of(request, who), member, data, admin=policy.is_admin(who))
             return RedirectResponse(f"/people/{member.id}", status_code=303)
         except TimebankError as exc:
             context.update(_errors(exc, request_lang(request)))
@@ -266,8 +251,8 @@ async def code_submit(request: Request) -> Response:
     if isinstance(found, Response):
         return found
     who, member = found
-    await _posted(request, who)
-    code = await auth.issue_code(_actor(request, who), member)
+    await posted_form(request, who)
+    code = await auth.issue_code(actor_of(request, who), member)
     return render(
         request,
         "people/code.html",
@@ -285,8 +270,8 @@ async def active_submit(request: Request) -> Response:
     if isinstance(found, Response):
         return found
     who, member = found
-    form = await _posted(request, who)
-    await members.set_active(_actor(request, who), member, form.get("active") == "1")
+    form = await posted_form(request, who)
+    await members.set_active(actor_of(request, who), member, form.get("active") == "1")
     return RedirectResponse(f"/people/{member.id}", status_code=303)
 
 
@@ -296,7 +281,7 @@ async def family_submit(request: Request) -> Response:
     if isinstance(found, Response):
         return found
     who, member = found
-    form = await _posted(request, who)
+    form = await posted_form(request, who)
     lang = request_lang(request)
     try:
         from timebank.people.service import normalize_phone
@@ -310,7 +295,7 @@ async def family_submit(request: Request) -> Response:
                 code="relative_not_found",
             )
         await members.link_family(
-            _actor(request, who), member, relative, str(form.get("relation", ""))
+            actor_of(request, who), member, relative, str(form.get("relation", ""))
         )
     except TimebankError as exc:
         status = 422 if exc.status == 400 else exc.status
@@ -324,10 +309,10 @@ async def unlink_submit(request: Request) -> Response:
     if isinstance(found, Response):
         return found
     who, member = found
-    await _posted(request, who)
+    await posted_form(request, who)
     link = await FamilyLink.get_or_none(id=int(request.path_params["link_id"]), member=member)
     if link is not None:
-        await members.unlink_family(_actor(request, who), link)
+        await members.unlink_family(actor_of(request, who), link)
     return RedirectResponse(f"/people/{member.id}", status_code=303)
 
 
@@ -335,7 +320,7 @@ async def import_page(request: Request) -> Response:
     """Upload a CSV list of members: every row checked, all imported or none."""
     who = me(request)
     if who is None:
-        return _signin_redirect(request)
+        return signin_redirect(request)
     policy.require_coordinator(who)
     choices = await _coordinated(who)
     context: dict[str, Any] = {
@@ -347,7 +332,7 @@ async def import_page(request: Request) -> Response:
     }
     status = 200
     if request.method == "POST":
-        form = await _posted(request, who)
+        form = await posted_form(request, who)
         upload = form.get("file")
         raw = await upload.read() if isinstance(upload, UploadFile) else b""
         await form.close()  # the upload's temporary file
@@ -359,7 +344,7 @@ async def import_page(request: Request) -> Response:
             policy.require(policy.can_manage_community(who, community_id))
             community = await get_community(community_id)
             result = await members.import_csv(
-                _actor(request, who), community, raw, admin=policy.is_admin(who)
+                actor_of(request, who), community, raw, admin=policy.is_admin(who)
             )
             context["created"] = await members.summaries(result.created)
         except TimebankError as exc:
@@ -381,7 +366,7 @@ async def settings_page(request: Request) -> Response:
     """A community's settings."""
     who = me(request)
     if who is None:
-        return _signin_redirect(request)
+        return signin_redirect(request)
     community_id = int(request.path_params["community_id"])
     policy.require(policy.can_manage_community(who, community_id))
     community = await get_community(community_id)
@@ -394,11 +379,11 @@ async def settings_page(request: Request) -> Response:
     }
     status = 200
     if request.method == "POST":
-        form = await _posted(request, who)
+        form = await posted_form(request, who)
         data: dict[str, Any] = {k: str(form.get(k, "")) for k in communities.SETTINGS}
         data["four_eyes"] = "four_eyes" in form
         try:
-            updated = await communities.update_settings(_actor(request, who), community, data)
+            updated = await communities.update_settings(actor_of(request, who), community, data)
             context["c"] = communities.community_json(updated)
             context["saved"] = True
         except TimebankError as exc:
@@ -412,7 +397,7 @@ async def audit_page(request: Request) -> Response:
     """The audit log of my communities, newest first."""
     who = me(request)
     if who is None:
-        return _signin_redirect(request)
+        return signin_redirect(request)
     before_raw = request.query_params.get("before", "")
     before = int(before_raw) if before_raw.isdigit() else None
     events = await audit_events(who, community=None, member=None, limit=100, before=before)
@@ -429,7 +414,7 @@ async def password_page(request: Request) -> Response:
     """Change my password (or set one, after signing in with a code)."""
     who = me(request)
     if who is None:
-        return _signin_redirect(request)
+        return signin_redirect(request)
     context: dict[str, Any] = {
         "error": "",
         "saved": False,
@@ -437,7 +422,7 @@ async def password_page(request: Request) -> Response:
     }
     status = 200
     if request.method == "POST":
-        form = await _posted(request, who)
+        form = await posted_form(request, who)
         try:
             await auth.change_password(
                 who,

@@ -11,7 +11,7 @@ from timebank.http import local_path
 from timebank.i18n import request_lang
 from timebank.people.auth import SESSION_COOKIE, SESSION_DAYS, sign_in, sign_out
 from timebank.people.models import Community
-from timebank.people.web import me, require_csrf, require_member
+from timebank.people.web import me, require_csrf, require_member, signin_redirect
 from timebank.templating import render
 
 
@@ -72,7 +72,7 @@ async def my_profile(request: Request) -> Response:
     """Who I am: name, member number, community, roles."""
     signed_in = me(request)
     if signed_in is None:
-        return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
+        return signin_redirect(request)
     community = await Community.get(id=signed_in.member.community_id)  # type: ignore[attr-defined]
     return render(request, "people/me.html", {"community": community})
 

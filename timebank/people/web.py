@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from timebank.errors import Forbidden, Unauthorized
+from timebank.people.audit import Actor
 from timebank.people.auth import SESSION_COOKIE, SignedIn, csrf_ok, current
 
 SKIP = ("/static/", "/healthz")
@@ -53,3 +56,20 @@ def require_csrf(request: Request, signed_in: SignedIn, token: str | None) -> No
             "页面已过期或来源不明，请刷新后重试。",
             code="csrf_failed",
         )
+
+
+def actor_of(request: Request, who: SignedIn) -> Actor:
+    """The acting member and the address the request came from (for the audit log)."""
+    return Actor(who.member.id, request.client.host if request.client else "")
+
+
+def signin_redirect(request: Request) -> Response:
+    """Send a visitor who is not signed in to sign in, and back here afterwards."""
+    return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
+
+
+async def posted_form(request: Request, who: SignedIn) -> FormData:
+    """A submitted form, refused unless it carries this session's CSRF token."""
+    form = await request.form()
+    require_csrf(request, who, str(form.get("csrf_token", "")))
+    return form

@@ -1,0 +1,152 @@
+"""Coordinators' pairing pages: approval queue, pairing detail (history, plan, actions),
+and suggestions for a resident with one-click proposals.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from timebank.catalog.service import catalog
+from timebank.pairing import service
+from timebank.pairing.api import pairing_json, tz_of, visible_pairing, visible_pairings
+from timebank.pairing.api import propose_as as propose_pairing
+from timebank.pairing.suggest import suggest
+from timebank.people import members, policy
+from timebank.people.models import Community
+from timebank.people.web import actor_of, me, posted_form, signin_redirect
+from timebank.templating import render
+
+
+async def queue_page(request: Request) -> Response:
+    """Pairings awaiting approval, then the active and suspended ones."""
+    who = me(request)
+    if who is None:
+        return signin_redirect(request)
+    policy.require_coordinator(who)
+    found = [await pairing_json(p, full=False) for p in await visible_pairings(who, "")]
+    by_status = {
+        status: [p for p in found if p["status"] == status]
+        for status in ("proposed", "approved", "suspended", "ended", "rejected")
+    }
+    return render(request, "pairing/queue.html", {"by_status": by_status})
+
+
+async def detail_page(request: Request) -> Response:
+    """One pairing: who, status, plan, history, and the actions a coordinator may take."""
+    who = me(request)
+    if who is None:
+        return signin_redirect(request)
+    p = await visible_pairing(request, who, manage=False)
+    community = await Community.get(id=p.community_id)  # type: ignore[attr-defined]
+    return render(
+        request,
+        "pairing/detail.html",
+        {
+            "p": await pairing_json(p),
+            "manage": policy.coordinates(who, community.id),
+            "services": [s for s in await catalog(community) if s.active],
+            "actions": [a for a, (sources, _, _) in service.ACTIONS.items() if p.status in sources],
+        },
+    )
+
+
+async def transition_submit(request: Request) -> Response:
+    """Approve, reject, suspend, resume or end, from the detail page."""
+    who = me(request)
+    if who is None:
+        return signin_redirect(request)
+    form = await posted_form(request, who)
+    p = await visible_pairing(request, who, manage=True)
+    await service.transition(
+        actor_of(request, who),
+        p,
+        str(form.get("action", "")),
+        reason=str(form.get("reason", "")),
+        tz=tz_of(request),
+    )
+    return RedirectResponse(f"/pairings/{p.id}", status_code=303)
+
+
+async def plan_submit(request: Request) -> Response:
+    """Add a recurring visit to the plan."""
+    who = me(request)
+    if who is None:
+        return signin_redirect(request)
+    form = await posted_form(request, who)
+    p = await visible_pairing(request, who, manage=True)
+    try:
+        every = int(str(form.get("every_days", "")))
+    except ValueError:
+        every = 0  # refused by the service with its own message
+    await service.add_plan_item(
+        actor_of(request, who),
+        p,
+        service_code=str(form.get("service", "")),
+        every_days=every,
+        start=str(form.get("start", "")),
+    )
+    return RedirectResponse(f"/pairings/{p.id}", status_code=303)
+
+
+async def plan_remove_submit(request: Request) -> Response:
+    """Stop a recurring visit."""
+    who = me(request)
+    if who is None:
+        return signin_redirect(request)
+    await posted_form(request, who)
+    p = await visible_pairing(request, who, manage=True)
+    await service.remove_plan_item(actor_of(request, who), p, int(request.path_params["item_id"]))
+    return RedirectResponse(f"/pairings/{p.id}", status_code=303)
+
+
+async def suggest_page(request: Request) -> Response:
+    """Helpers who suit a resident, best first, with a propose button each."""
+    who = me(request)
+    if who is None:
+        return signin_redirect(request)
+    resident = await members.get_member(int(request.path_params["member_id"]))
+    policy.require(policy.can_manage_member(who, resident))
+    return render(
+        request,
+        "pairing/suggest.html",
+        {"resident": resident, "suggestions": await suggest(resident)},
+    )
+
+
+async def propose_submit(request: Request) -> Response:
+    """Propose a pairing (from the suggestions page) and open it."""
+    who = me(request)
+    if who is None:
+        return signin_redirect(request)
+    form = await posted_form(request, who)
+    try:
+        helper_id, resident_id = int(str(form.get("helper"))), int(str(form.get("resident")))
+    except ValueError:
+        helper_id = resident_id = 0  # a 404 below says what is missing
+    helper = await members.get_member(helper_id)
+    resident = await members.get_member(resident_id)
+    p = await propose_pairing(who, request, helper, resident, {"note": form.get("note", "")})
+    return RedirectResponse(f"/pairings/{p.id}", status_code=303)
+
+
+routes = [
+    Route("/pairings", queue_page, name="pairing_queue"),
+    Route("/pairings/propose", propose_submit, methods=["POST"], name="pairing_propose"),
+    Route("/pairings/{pairing_id:int}", detail_page, name="pairing_detail"),
+    Route(
+        "/pairings/{pairing_id:int}/transition",
+        transition_submit,
+        methods=["POST"],
+        name="pairing_transition",
+    ),
+    Route("/pairings/{pairing_id:int}/plan", plan_submit, methods=["POST"], name="pairing_plan"),
+    Route(
+        "/pairings/{pairing_id:int}/plan/{item_id:int}/delete",
+        plan_remove_submit,
+        methods=["POST"],
+        name="pairing_plan_remove",
+    ),
+    Route("/people/{member_id:int}/suggestions", suggest_page, name="pairing_suggest"),
+]
