@@ -130,3 +130,18 @@ def test_bad_setting_is_a_clear_configuration_error(tmp_path: Path) -> None:
             os.environ["TIMEBANK_LANG"] = env_backup
     assert result.returncode == 2
     assert "configuration error" in result.stderr and "TIMEBANK_LANG" in result.stderr
+
+
+def test_orders_generate_is_safe_to_repeat(tmp_path: Path) -> None:
+    assert timebank(tmp_path, "demo").returncode == 0  # an approved pairing with a plan
+    first = timebank(tmp_path, "orders", "generate", "--days", "8")
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.splitlines()
+    assert len(lines) == 8
+    # The demo generated today and tomorrow already; meals daily, cleaning weekly follow.
+    created = [int(line.split(": ")[1].split()[0]) for line in lines]
+    assert created[:2] == [0, 0] and created[2:7] == [1] * 5 and created[7] == 2
+    again = timebank(tmp_path, "orders", "generate", "--days", "8")
+    assert [line.split(": ")[1].split()[0] for line in again.stdout.splitlines()] == ["0"] * 8
+    bad = timebank(tmp_path, "orders", "generate", "--date", "someday")
+    assert bad.returncode == 2 and "2026-11-23" in bad.stderr

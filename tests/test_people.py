@@ -98,8 +98,17 @@ async def test_demo_data_loads_once(orm: None) -> None:
     # in one district, two sub-districts and three communities.
     assert await Member.all().count() == len(DEMO_PEOPLE) + 40
     assert await ResidentProfile.all().count() == 20 + 2  # and the two resident logins
-    assert await HelperProfile.all().count() == 20 + 1  # and 赵德海, resident and helper
+    # and 赵德海 (resident and helper), and the two helper logins once paired (defaults)
+    assert await HelperProfile.all().count() == 20 + 1 + 2
     assert await FamilyLink.all().count() == 6
+    # Pairings in every state, orders in every state.
+    from timebank.orders.models import Order, OrderStatus
+    from timebank.pairing.models import Pairing, PairingStatus
+
+    pairing_states = set(await Pairing.all().values_list("status", flat=True))
+    assert pairing_states == {s.value for s in PairingStatus}
+    order_states = set(await Order.all().values_list("status", flat=True))
+    assert order_states == {s.value for s in OrderStatus}
     levels = await Community.all().values_list("level", flat=True)
     assert sorted(levels) == ["community"] * 3 + ["district"] + ["subdistrict"] * 2
     admin = await Member.get(phone=DEMO_PEOPLE[0].phone)

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from timebank import __version__, db
 from timebank.errors import ConfigError, Invalid, TimebankError
 from timebank.ledger import cli as ledger_cli
+from timebank.orders import cli as orders_cli
 from timebank.people.models import Community, Level, Role
 from timebank.settings import Settings
 
@@ -175,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     mk.set_defaults(func=cmd_makemigrations)
 
     ledger_cli.register(sub)
+    orders_cli.register(sub)
     return parser
 
 

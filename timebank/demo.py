@@ -6,8 +6,11 @@ Every feature adds its own part here so that it shows up on a fresh demo.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from timebank.people.models import Community, Level, Member, Role
+from timebank.people import members
+from timebank.people.audit import Actor
+from timebank.people.models import Community, FamilyLink, Level, Member, ResidentProfile, Role
 from timebank.people.service import create_community, create_member
 
 # Published in the README and printed by `serve --demo`: never use it for real accounts.
@@ -61,6 +64,7 @@ async def load_demo() -> list[DemoLogin]:
             )
     await _demo_profiles(communities)
     await _demo_ledger()
+    await _demo_pairings_and_orders()
     return DEMO_PEOPLE
 
 
@@ -82,9 +86,6 @@ SKILLS = [["meal_help", "meal_delivery"], ["cleaning"], ["companionship", "visit
 
 async def _demo_profiles(communities: dict[str, Community]) -> None:
     """About twenty residents and twenty helpers with varied profiles, and some families."""
-    from timebank.people import members
-    from timebank.people.audit import Actor
-    from timebank.people.models import FamilyLink, ResidentProfile
 
     system = Actor.system()
     names = list(communities)
@@ -98,6 +99,9 @@ async def _demo_profiles(communities: dict[str, Community]) -> None:
             "phone": phone,
             "address": f"{(n % 9) + 1} 栋 {(n % 5) + 1}0{(n % 3) + 1} 室",
             "consent": True,
+            # Around 江城: within a few kilometres, so suggestions can weigh distance.
+            "lat": f"{30.58 + (n % 7) * 0.004:.4f}",
+            "lon": f"{114.30 + (n % 5) * 0.005:.4f}",
         }
         if resident:
             data.update(
@@ -202,3 +206,76 @@ async def _demo_ledger() -> None:
     )
     if not await Checkpoint.exists():
         await ledger.create_checkpoint(actor_id=coordinator.id, note="demo")
+
+
+async def _demo_pairings_and_orders() -> None:
+    """Pairings in every state and orders in every state, once."""
+    from zoneinfo import ZoneInfo
+
+    from timebank.orders import service as orders
+    from timebank.pairing import service as pairing
+    from timebank.pairing.models import Pairing
+    from timebank.settings import Settings
+
+    if await Pairing.exists():
+        return
+    tz = ZoneInfo(Settings.from_env().timezone)
+    by_phone = {m.phone: m for m in await Member.filter(phone__startswith="1380")}
+    coordinator = by_phone["13800000002"]
+    lead = Actor(coordinator.id, "")
+    helper, helper2 = by_phone["13800000003"], by_phone["13800000004"]
+    resident = by_phone["13800000005"]
+    # Residents and helpers of 桂花社区 among the generated ones (even numbers are residents).
+    locals_ = [m for m in by_phone.values() if m.community_id == resident.community_id]  # type: ignore[attr-defined]
+    residents = sorted(
+        (m for m in locals_ if m.phone.startswith("1380001") and int(m.phone[-4:]) % 2 == 0),
+        key=lambda m: m.phone,
+    )
+    helpers = sorted(
+        (m for m in locals_ if m.phone.startswith("1380001") and int(m.phone[-4:]) % 2 == 1),
+        key=lambda m: m.phone,
+    )
+    # Active: 张建国 serves his mother 陈秀英 (meals daily, cleaning weekly).
+    active = await pairing.propose(lead, helper=helper, resident=resident, note="母子结对")
+    await pairing.add_plan_item(lead, active, service_code="meal_delivery", every_days=1,
+                                start="11:30")  # fmt: skip
+    await pairing.add_plan_item(lead, active, service_code="cleaning", every_days=7,
+                                start="15:00")  # fmt: skip
+    await pairing.transition(lead, active, "approve", tz=tz)
+    # Awaiting approval, suspended, ended, rejected.
+    await pairing.propose(lead, helper=helper2, resident=residents[0], note="独居老人，需每周探访")
+    suspended = await pairing.propose(lead, helper=helpers[0], resident=residents[1])
+    suspended = await pairing.transition(lead, suspended, "approve", tz=tz)
+    await pairing.transition(lead, suspended, "suspend", reason="老人住院 / in hospital", tz=tz)
+    ended = await pairing.propose(lead, helper=helpers[1], resident=residents[2])
+    ended = await pairing.transition(lead, ended, "approve", tz=tz)
+    await pairing.transition(lead, ended, "end", reason="搬去子女家 / moved away", tz=tz)
+    rejected = await pairing.propose(lead, helper=helpers[2], resident=residents[3])
+    await pairing.transition(lead, rejected, "reject", reason="时间对不上 / no common times",
+                             tz=tz)  # fmt: skip
+    today = datetime.now(tz).date()
+    await orders.generate(today, tz=tz)
+    await orders.generate(today + timedelta(days=1), tz=tz)
+    # One order in every state. Windows around now, so the later states are plausible.
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    plans = [
+        ("haircut", [], "", residents[0]),
+        ("shopping", ["take"], "", residents[1]),
+        ("companionship", ["take", "start"], "", residents[2]),
+        ("visit", ["take", "start", "complete"], "", residents[3]),
+        ("meal_help", ["take", "start", "complete", "verify"], "", residents[4]),
+        ("mobility", ["take", "start", "complete", "flag"], "时长偏短 / very short", residents[5]),
+        ("medical", ["cancel"], "老人改约 / rescheduled", residents[6]),
+        ("nails", ["take", "no_show"], "无人应门 / nobody home", residents[0]),
+    ]
+    for n, (code, steps, reason, who) in enumerate(plans):
+        starts = now + timedelta(days=1, hours=n) if not steps or steps == ["take"] else now
+        order = await orders.place(
+            lead, resident=who, service_code=code, starts_at=starts - timedelta(minutes=30),
+            ends_at=starts + timedelta(minutes=60), on_behalf=True, notes="电话下单 / by phone",
+        )  # fmt: skip
+        serving = helpers[3 + n % 4]
+        for step in steps:
+            order = await orders.move(
+                lead, order, step, helper=serving if step == "take" else None, reason=reason
+            )
