@@ -75,6 +75,8 @@ async def test_pairing_through_the_api(app: Any, world: dict[str, Any]) -> None:
             headers=lead_h,
         )
         assert plan.status_code == 201 and plan.json()["plan"][0]["start"] == "11:30"
+        # An active pairing's new visit is in the helper's list at once: today and tomorrow.
+        assert await Order.filter(pairing_id=pairing_id).count() == 2
         bad_plan = await lead.post(
             f"{url}/plan", json={"service": "x", "every_days": 1, "start": "11:30"}, headers=lead_h
         )
@@ -201,7 +203,8 @@ async def test_pages_approve_plan_and_the_helpers_day(
         data={"csrf_token": token, "service": "visit", "every_days": "x", "start": "9"},
     )
     assert bad.status_code == 422
-    assert await generate_soon(ZoneInfo("Asia/Shanghai")) == 2  # today and tomorrow
+    # Adding a visit to an active pairing makes today's and tomorrow's orders at once.
+    assert await generate_soon(ZoneInfo("Asia/Shanghai")) == 0
     board = await client.get("/orders")
     assert board.status_code == 200 and "探视巡访" in board.text
     helper = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")

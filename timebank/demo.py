@@ -243,7 +243,10 @@ async def _demo_pairings_and_orders() -> None:
                                 start="15:00")  # fmt: skip
     await pairing.transition(lead, active, "approve", tz=tz)
     # Awaiting approval, suspended, ended, rejected.
-    await pairing.propose(lead, helper=helper2, resident=residents[0], note="独居老人，需每周探访")
+    waiting = await pairing.propose(
+        lead, helper=helper2, resident=residents[0], note="独居老人，需每日探访"
+    )
+    await pairing.add_plan_item(lead, waiting, service_code="visit", every_days=1, start="10:00")
     suspended = await pairing.propose(lead, helper=helpers[0], resident=residents[1])
     suspended = await pairing.transition(lead, suspended, "approve", tz=tz)
     await pairing.transition(lead, suspended, "suspend", reason="老人住院 / in hospital", tz=tz)

@@ -18,10 +18,13 @@ log = logging.getLogger(__name__)
 EVERY_SECONDS = 3600
 
 
-async def generate_soon(tz: ZoneInfo) -> int:
-    """Orders for today and tomorrow, in the community's time zone."""
+async def generate_soon(tz: ZoneInfo, *, pairing_id: int | None = None) -> int:
+    """Orders for today and tomorrow, in the community's time zone (of one pairing, or all)."""
     today = datetime.now(tz).date()
-    return await generate(today, tz=tz) + await generate(today + timedelta(days=1), tz=tz)
+    tomorrow = today + timedelta(days=1)
+    return await generate(today, tz=tz, pairing_id=pairing_id) + await generate(
+        tomorrow, tz=tz, pairing_id=pairing_id
+    )
 
 
 async def run_forever(timezone: str) -> None:

@@ -221,15 +221,17 @@ async def move(
 # Plans become orders ---------------------------------------------------------------------
 
 
-async def generate(day: date, *, tz: ZoneInfo) -> int:
+async def generate(day: date, *, tz: ZoneInfo, pairing_id: int | None = None) -> int:
     """Create the orders the active pairings' plans want on ``day``; returns how many.
 
     Safe to run again (and from several processes): one order per plan item and day.
+    ``pairing_id``: only that pairing's (right after it is approved or its plan changes).
     """
     created = 0
-    pairings = {
-        p.id: p for p in await Pairing.filter(status=PairingStatus.APPROVED, started_on__lte=day)
-    }
+    active = Pairing.filter(status=PairingStatus.APPROVED, started_on__lte=day)
+    if pairing_id is not None:
+        active = active.filter(id=pairing_id)
+    pairings = {p.id: p for p in await active}
     if not pairings:
         return 0
     items = await PlanItem.filter(pairing_id__in=list(pairings), active=True)

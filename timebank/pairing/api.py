@@ -12,6 +12,7 @@ from tortoise.expressions import Q
 
 from timebank.errors import BadRequest
 from timebank.http import read_json
+from timebank.jobs import generate_soon
 from timebank.pairing import service
 from timebank.pairing.models import Pairing, PairingEvent, PairingStatus, PlanItem
 from timebank.pairing.suggest import suggest
@@ -25,6 +26,16 @@ from timebank.people.web import actor_of, require_member
 def tz_of(request: Request) -> ZoneInfo:
     """The community time zone from the settings."""
     return ZoneInfo(request.app.state.settings.timezone)
+
+
+async def schedule_now(p: Pairing, tz: ZoneInfo) -> None:
+    """An active pairing's plan becomes today's and tomorrow's orders at once.
+
+    Without this, a pairing approved (or a visit added) would reach the helper's list only
+    at the hourly job's next run.
+    """
+    if p.status is PairingStatus.APPROVED:
+        await generate_soon(tz, pairing_id=p.id)
 
 
 def body_int(body: dict[str, Any], name: str) -> int:
@@ -235,6 +246,7 @@ async def transition_pairing(request: Request) -> Response:
         reason=str(body.get("reason") or ""),
         tz=tz_of(request),
     )
+    await schedule_now(p, tz_of(request))
     return JSONResponse(await pairing_json(p))
 
 
@@ -276,6 +288,7 @@ async def add_plan(request: Request) -> Response:
         start=str(body.get("start", "")),
         duration_minutes=body_int(body, "duration_minutes") if duration is not None else None,
     )
+    await schedule_now(p, tz_of(request))
     return JSONResponse(await pairing_json(p), status_code=201)
 
 

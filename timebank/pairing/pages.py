@@ -10,7 +10,13 @@ from starlette.routing import Route
 
 from timebank.catalog.service import catalog
 from timebank.pairing import service
-from timebank.pairing.api import pairing_json, tz_of, visible_pairing, visible_pairings
+from timebank.pairing.api import (
+    pairing_json,
+    schedule_now,
+    tz_of,
+    visible_pairing,
+    visible_pairings,
+)
 from timebank.pairing.api import propose_as as propose_pairing
 from timebank.pairing.suggest import suggest
 from timebank.people import members, policy
@@ -59,13 +65,14 @@ async def transition_submit(request: Request) -> Response:
         return signin_redirect(request)
     form = await posted_form(request, who)
     p = await visible_pairing(request, who, manage=True)
-    await service.transition(
+    p = await service.transition(
         actor_of(request, who),
         p,
         str(form.get("action", "")),
         reason=str(form.get("reason", "")),
         tz=tz_of(request),
     )
+    await schedule_now(p, tz_of(request))
     return RedirectResponse(f"/pairings/{p.id}", status_code=303)
 
 
@@ -87,6 +94,7 @@ async def plan_submit(request: Request) -> Response:
         every_days=every,
         start=str(form.get("start", "")),
     )
+    await schedule_now(p, tz_of(request))
     return RedirectResponse(f"/pairings/{p.id}", status_code=303)
 
 
