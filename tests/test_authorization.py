@@ -131,6 +131,8 @@ RULES = {
     ("GET", "/order"): ORDERING,
     ("POST", "/order"): ORDERING,
     ("GET", "/tasks"): HELPER,
+    ("GET", "/communities/{community_id}/services"): COORDINATOR,
+    ("POST", "/communities/{community_id}/services"): COORDINATOR,
 }
 
 

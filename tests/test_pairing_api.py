@@ -216,3 +216,27 @@ async def test_pages_approve_plan_and_the_helpers_day(
         assert tasks.status_code == 200
         assert re.search(r'data-testid="tasks">\s*<li data-testid="order-\d+">', tasks.text)
     assert await Order.filter(helper_id=world["helper"].id).count() == 2
+
+
+async def test_catalog_page(client: httpx.AsyncClient, world: dict[str, Any]) -> None:
+    await client.post(
+        "/signin", data={"phone": world["coordinator"].phone, "password": "a-good-password"}
+    )
+    url = f"/communities/{world['here'].id}/services"
+    page = await client.get(url)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert page.status_code == 200 and "助浴" in page.text and token
+    form = {
+        "csrf_token": token.group(1),
+        "code": "bathing",
+        "name_zh": "助浴",
+        "name_en": "Bath",
+        "typical_minutes": "60",
+        "max_minutes": "30",
+        "multiplier": "1",
+        "active": "on",
+    }
+    bad = await client.post(url, data=form)
+    assert bad.status_code == 422 and "不能少于通常时长" in bad.text
+    good = await client.post(url, data={**form, "max_minutes": "90"})
+    assert good.status_code == 200 and 'value="Bath"' in good.text

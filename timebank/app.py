@@ -13,6 +13,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from timebank import api, db, home, jobs
+from timebank.catalog import pages as catalog_pages
 from timebank.http import EXCEPTION_HANDLERS, SecurityHeaders
 from timebank.ledger import pages as ledger_pages
 from timebank.ledger import web as ledger_web
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *people_pages.routes,
             *members_pages.routes,
             *pairing_pages.routes,
+            *catalog_pages.routes,
             *orders_pages.routes,
             *ledger_web.page_routes,
             *ledger_pages.routes,
