@@ -44,6 +44,8 @@ async def test_pairing_through_the_api(app: Any, world: dict[str, Any]) -> None:
         lead, lead_h = await signed_in(stack, app, world["coordinator"])
         helper, helper_h = await signed_in(stack, app, world["helper"])
         # A helper may ask to serve a resident of their community, not for someone else.
+        before = await helper.get(f"/api/v1/members/{world['resident'].id}")
+        assert before.status_code == 403
         asked = await helper.post(
             "/api/v1/pairings",
             json={"helper": world["helper"].id, "resident": world["resident"].id},
@@ -81,6 +83,9 @@ async def test_pairing_through_the_api(app: Any, world: dict[str, Any]) -> None:
             f"{url}/plan", json={"service": "x", "every_days": 1, "start": "11:30"}, headers=lead_h
         )
         assert bad_plan.status_code == 422
+        # Paired, the helper may open the resident's record (before, they could not).
+        resident_url = f"/api/v1/members/{world['resident'].id}"
+        assert (await helper.get(resident_url)).json()["name"] == "陈秀英"
         detail = (await helper.get(url)).json()
         assert [h["to"] for h in detail["history"]] == ["proposed", "approved"]
         suggestions = await lead.get(f"/api/v1/members/{world['resident'].id}/suggestions")

@@ -273,6 +273,18 @@ async def generate(day: date, *, tz: ZoneInfo, pairing_id: int | None = None) ->
     return created
 
 
+async def serves(helper_id: int, resident_id: int) -> bool:
+    """Whether the helper serves the resident now: an active or suspended pairing, or an
+    order assigned to them or under way."""
+    if await Pairing.exists(
+        helper_id=helper_id,
+        resident_id=resident_id,
+        status__in=(PairingStatus.APPROVED, PairingStatus.SUSPENDED),
+    ):
+        return True
+    return await Order.exists(helper_id=helper_id, resident_id=resident_id, status__in=BUSY)
+
+
 # Lists -----------------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from timebank.errors import BadRequest, NotFound
 from timebank.http import read_json
 from timebank.people import audit, auth, communities, members, policy
 from timebank.people.auth import SignedIn
-from timebank.people.models import AuditEvent, Community, FamilyLink, Member
+from timebank.people.models import AuditEvent, Community, FamilyLink, Member, Role
 from timebank.people.service import get_community
 from timebank.people.web import actor_of, require_csrf, require_member
 
@@ -43,9 +43,19 @@ def int_query(request: Request, name: str, default: int, low: int, high: int) ->
 async def member_for(request: Request, who: SignedIn, *, manage: bool) -> Member:
     """The member named in the path, if ``who`` may see (or ``manage``) them."""
     member = await members.get_member(int(request.path_params["member_id"]))
-    allowed = policy.can_manage_member if manage else policy.can_view_member
-    policy.require(allowed(who, member))
+    if manage:
+        policy.require(policy.can_manage_member(who, member))
+    else:
+        policy.require(await can_view(who, member))
     return member
+
+
+async def can_view(who: SignedIn, member: Member) -> bool:
+    """``policy.can_view_member``, knowing whether ``who`` serves ``member`` as a helper."""
+    from timebank.orders.service import serves  # orders builds on people
+
+    helping = who.has(Role.HELPER) and await serves(who.member.id, member.id)
+    return policy.can_view_member(who, member, serves=helping)
 
 
 async def list_members(request: Request) -> Response:

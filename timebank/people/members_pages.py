@@ -15,7 +15,7 @@ from timebank.errors import NotFound, TimebankError
 from timebank.i18n import request_lang
 from timebank.people import audit, auth, communities, members, policy
 from timebank.people.auth import SignedIn
-from timebank.people.members_api import audit_events, names_of
+from timebank.people.members_api import audit_events, can_view, names_of
 from timebank.people.models import Community, FamilyLink, Member
 from timebank.people.pages import set_session_cookie
 from timebank.people.service import get_community
@@ -205,7 +205,7 @@ async def member_page(request: Request) -> Response:
     if who is None:
         return signin_redirect(request)
     member = await members.get_member(int(request.path_params["member_id"]))
-    policy.require(policy.can_view_member(who, member))
+    policy.require(await can_view(who, member))
     return await _detail(request, who, member)
 
 

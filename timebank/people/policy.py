@@ -50,12 +50,12 @@ def require(allowed: bool) -> None:
         )
 
 
-def can_view_member(who: SignedIn, member: Member) -> bool:
-    """Oneself, or a member of a community one coordinates.
-
-    (Helpers will see the residents they are paired with once pairings exist.)
-    """
-    return member.id == who.member.id or coordinates(who, member.community_id)  # type: ignore[attr-defined]
+def can_view_member(who: SignedIn, member: Member, *, serves: bool = False) -> bool:
+    """Oneself, a member of a community one coordinates, or a resident one ``serves``
+    (a helper paired with them or assigned to their order)."""
+    return (
+        member.id == who.member.id or serves or coordinates(who, member.community_id)  # type: ignore[attr-defined]
+    )
 
 
 def can_manage_member(who: SignedIn, member: Member) -> bool:
