@@ -24,7 +24,10 @@ from timebank.orders import service as order_service
 from timebank.pairing import service as pairing_service
 from timebank.people.audit import Actor
 from timebank.people.auth import _serializer
+from timebank.orders.models import Order, OrderStatus
 from timebank.people.models import FamilyLink, Relation, Session
+from timebank.visits import placards
+from timebank.visits.models import Visit, VisitStatus
 
 PUBLIC, MEMBER, COMMUNITY, SELF, ANY_COORDINATOR, COORDINATOR = (
     "public",
@@ -133,6 +136,30 @@ RULES = {
     ("GET", "/tasks"): HELPER,
     ("GET", "/communities/{community_id}/services"): COORDINATOR,
     ("POST", "/communities/{community_id}/services"): COORDINATOR,
+    # Visits and placards. The persona helper has an order now at the home of the resident's
+    # relative, whose placard is {token}.
+    ("GET", "/api/v1/placards/{token}"): HELPER,
+    ("POST", "/api/v1/placards/{token}/check-in"): HELPER,
+    ("POST", "/api/v1/placards/{token}/check-out"): HELPER,
+    ("GET", "/api/v1/visits"): MEMBER,
+    ("GET", "/api/v1/visits/{visit_id}"): SELF,
+    ("POST", "/api/v1/visits/{visit_id}/review"): COORDINATOR,
+    ("POST", "/api/v1/visits/{visit_id}/rating"): SELF,  # the resident or family
+    ("GET", "/api/v1/members/{member_id}/placard"): COORDINATOR,
+    ("POST", "/api/v1/members/{member_id}/placard"): COORDINATOR,
+    ("PUT", "/api/v1/members/{member_id}/placard/pin"): COORDINATOR,
+    ("GET", "/v/sw.js"): PUBLIC,
+    ("GET", "/v/{token}"): HELPER,
+    ("POST", "/v/{token}"): HELPER,
+    ("GET", "/visits"): MEMBER,
+    ("GET", "/visits/{visit_id}"): SELF,
+    ("POST", "/visits/{visit_id}/review"): COORDINATOR,
+    ("POST", "/visits/{visit_id}/rating"): SELF,
+    ("GET", "/people/{member_id}/placard"): COORDINATOR,
+    ("GET", "/people/{member_id}/placard.png"): COORDINATOR,
+    ("POST", "/people/{member_id}/placard"): COORDINATOR,
+    ("POST", "/people/{member_id}/placard/pin"): COORDINATOR,
+    ("GET", "/placards"): ANY_COORDINATOR,
 }
 
 
@@ -198,6 +225,23 @@ async def world(app: Any) -> dict[str, Any]:
         ends_at=starts + timedelta(hours=1),
         on_behalf=True,
     )
+    # An order of the persona helper at the resident's home now, and a flagged visit of
+    # the paired helper (not a persona).
+    now = datetime.now(UTC)
+    await Order.create(
+        community=here, resident=relative, helper=people["helper"],
+        service_code="visit", starts_at=now, ends_at=now + timedelta(hours=1),
+        status=OrderStatus.ASSIGNED,
+    )  # fmt: skip
+    visit = await Visit.create(
+        community=here, resident=people["resident"], helper=paired_helper,
+        service_code="visit", status=VisitStatus.FLAGGED, in_event="matrix-visit-1",
+        checked_in_at=now - timedelta(hours=1), received_in_at=now - timedelta(hours=1),
+        checked_out_at=now, flags="too_short", served_minutes=15, credit_minutes=15,
+        raw_minutes=5,
+    )  # fmt: skip
+    placard = await placards.placard_of(relative)
+    token = placards.make_token(app.state.settings.secret_key, relative.id, placard.generation)
     sessions = {}
     for name, member in people.items():
         session = await Session.create(
@@ -221,6 +265,8 @@ async def world(app: Any) -> dict[str, Any]:
             "item_id": item.id,
             "order_id": order.id,
             "code": "en",
+            "token": token,
+            "visit_id": visit.id,
         },
     }
 

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
@@ -24,6 +25,7 @@ from timebank.people import pages as people_pages
 from timebank.people.web import SignedInMember
 from timebank.settings import Settings
 from timebank.templating import make_templates, web_dir
+from timebank.visits import pages as visits_pages
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -51,12 +53,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *pairing_pages.routes,
             *catalog_pages.routes,
             *orders_pages.routes,
+            *visits_pages.routes,
             *ledger_web.page_routes,
             *ledger_pages.routes,
             Mount("/api/v1", routes=api.routes, name="api"),
             Mount("/static", StaticFiles(directory=web_dir() / "static"), name="static"),
         ],
-        middleware=[Middleware(SecurityHeaders), Middleware(SignedInMember)],
+        # Compressed responses: the check-in page must load on a weak rural signal.
+        middleware=[
+            Middleware(GZipMiddleware, minimum_size=500),
+            Middleware(SecurityHeaders),
+            Middleware(SignedInMember),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -15,6 +15,7 @@ from timebank.ledger import cli as ledger_cli
 from timebank.orders import cli as orders_cli
 from timebank.people.models import Community, Level, Role
 from timebank.settings import Settings
+from timebank.visits import cli as visits_cli
 
 
 @asynccontextmanager
@@ -177,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ledger_cli.register(sub)
     orders_cli.register(sub)
+    visits_cli.register(sub)
     return parser
 
 

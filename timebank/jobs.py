@@ -2,7 +2,9 @@
 
 Hourly: turn the active pairings' plans into today's and tomorrow's orders, so helpers
 see them in "today's tasks" (the same as `timebank orders generate`; running both, or
-several workers, is harmless: one order per plan item and day).
+several workers, is harmless: one order per plan item and day). Every ten minutes: close
+visits left open past their service's maximum (flagged for review), and post any verified
+visit whose ledger posting was cut off (idempotent: keyed by the visit).
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from timebank.orders.service import generate
+from timebank.visits.service import close_forgotten, credit_pending
 
 log = logging.getLogger(__name__)
-EVERY_SECONDS = 3600
+EVERY_SECONDS = 600
+ORDERS_EVERY = 6  # rounds: hourly
 
 
 async def generate_soon(tz: ZoneInfo, *, pairing_id: int | None = None) -> int:
@@ -28,13 +32,23 @@ async def generate_soon(tz: ZoneInfo, *, pairing_id: int | None = None) -> int:
 
 
 async def run_forever(timezone: str) -> None:
-    """Run the hourly work until cancelled; a failure is logged and tried again."""
+    """Run the periodic work until cancelled; a failure is logged and tried again."""
     tz = ZoneInfo(timezone)
+    rounds = 0
     while True:
+        if rounds % ORDERS_EVERY == 0:
+            try:
+                created = await generate_soon(tz)
+                if created:
+                    log.info("created %d orders from pairing plans", created)
+            except Exception:  # keep the service up; the next hour tries again
+                log.exception("generating orders from pairing plans failed")
         try:
-            created = await generate_soon(tz)
-            if created:
-                log.info("created %d orders from pairing plans", created)
-        except Exception:  # keep the service up; the next hour tries again
-            log.exception("generating orders from pairing plans failed")
+            closed = await close_forgotten(tz=tz)
+            posted = await credit_pending()
+            if closed or posted:
+                log.info("closed %d forgotten visits, posted %d visits", closed, posted)
+        except Exception:  # keep the service up; the next round tries again
+            log.exception("closing forgotten visits failed")
+        rounds += 1
         await asyncio.sleep(EVERY_SECONDS)

@@ -162,3 +162,23 @@ ORDER_ACTION_NAMES = {
     "cancel": _("Cancel the order"),
     "no_show": _("Mark as missed"),
 }
+
+VISIT_STATUS_NAMES = {
+    "open": _("Under way"),
+    "verified": _("Verified"),
+    "flagged": _("Waiting for review"),
+    "rejected": _("Rejected"),
+}
+
+FLAG_NAMES = {
+    "outside_window": _("Outside the scheduled time"),
+    "too_far": _("Too far from the home"),
+    "too_short": _("Unusually short"),
+    "too_long": _("Longer than the service allows"),
+    "daily_cap": _("Over the daily limit"),
+    "overlap": _("Overlaps another visit"),
+    "unconfirmed": _("Not confirmed by the resident"),
+    "offline": _("Recorded offline"),
+    "auto_closed": _("Left open, closed automatically"),
+    "no_hours": _("The resident's hours could not pay"),
+}

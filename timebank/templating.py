@@ -19,6 +19,7 @@ from timebank.labels import (
     AUDIT_ACTION_NAMES,
     CARE_LEVEL_NAMES,
     COMPENSATION_NAMES,
+    FLAG_NAMES,
     HARDSHIP_NAMES,
     HELPER_KIND_NAMES,
     KIND_NAMES,
@@ -30,6 +31,7 @@ from timebank.labels import (
     RELATION_NAMES,
     ROLE_NAMES,
     SERVICE_NAMES,
+    VISIT_STATUS_NAMES,
 )
 
 
@@ -67,6 +69,8 @@ def _common_context(request: Request) -> dict[str, Any]:
         "compensation_names": COMPENSATION_NAMES,
         "order_action_names": ORDER_ACTION_NAMES,
         "order_status_names": ORDER_STATUS_NAMES,
+        "visit_status_names": VISIT_STATUS_NAMES,
+        "flag_names": FLAG_NAMES,
         "pairing_action_names": PAIRING_ACTION_NAMES,
         "pairing_status_names": PAIRING_STATUS_NAMES,
         "hardship_names": HARDSHIP_NAMES,

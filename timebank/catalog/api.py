@@ -54,6 +54,7 @@ async def update_service(request: Request) -> Response:
               name_en: {type: string}
               typical_minutes: {type: integer}
               max_minutes: {type: integer}
+              min_minutes: {type: integer}
               multiplier: {type: number}
               needs_confirmation: {type: boolean}
               active: {type: boolean}

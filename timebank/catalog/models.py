@@ -20,6 +20,7 @@ class ServiceType(Model):
     name_en = fields.CharField(max_length=60)
     typical_minutes = fields.IntField(default=60)
     max_minutes = fields.IntField(default=120)
+    min_minutes = fields.IntField(default=10)  # a shorter visit is flagged for review
     # Hours credited per hour served, in thousandths (1000 = 1.0).
     multiplier_milli = fields.IntField(default=1000)
     needs_confirmation = fields.BooleanField(default=False)

@@ -16,7 +16,7 @@ from timebank.people.service import get_community
 from timebank.people.web import actor_of, me, posted_form, signin_redirect
 from timebank.templating import render
 
-FIELDS = ("name_zh", "name_en", "typical_minutes", "max_minutes", "multiplier")
+FIELDS = ("name_zh", "name_en", "typical_minutes", "max_minutes", "min_minutes", "multiplier")
 
 
 async def catalog_page(request: Request) -> Response:
@@ -32,7 +32,7 @@ async def catalog_page(request: Request) -> Response:
     if request.method == "POST":
         form = await posted_form(request, who)
         code = str(form.get("code", ""))
-        data: dict[str, Any] = {k: str(form.get(k, "")) for k in FIELDS}
+        data: dict[str, Any] = {k: str(form[k]) for k in FIELDS if k in form}
         data["needs_confirmation"] = "needs_confirmation" in form
         data["active"] = "active" in form
         try:

@@ -73,6 +73,7 @@ def service_json(service: ServiceType) -> dict[str, Any]:
         "name_en": service.name_en,
         "typical_minutes": service.typical_minutes,
         "max_minutes": service.max_minutes,
+        "min_minutes": service.min_minutes,
         "multiplier": service.multiplier_milli / 1000,
         "needs_confirmation": service.needs_confirmation,
         "active": service.active,
@@ -113,9 +114,9 @@ async def update_service(
                 )
             else:
                 changes[name] = text
-    for name in ("typical_minutes", "max_minutes"):
+    for name, low in (("typical_minutes", 5), ("max_minutes", 5), ("min_minutes", 0)):
         if name in data:
-            value = _int(errors, name, data[name], 5, 12 * 60)
+            value = _int(errors, name, data[name], low, 12 * 60)
             if value is not None:
                 changes[name] = value
     if "multiplier" in data:
@@ -135,6 +136,11 @@ async def update_service(
             changes[name] = raw is True or str(raw).lower() in {"1", "true", "on", "yes"}
     typical = changes.get("typical_minutes", service.typical_minutes)
     most = changes.get("max_minutes", service.max_minutes)
+    if changes.get("min_minutes", service.min_minutes) > typical:
+        errors.append(
+            FieldError("min_minutes", "must not be more than the typical duration.",
+                       "不能长于通常时长。")
+        )  # fmt: skip
     if typical > most:
         errors.append(
             FieldError("max_minutes", "must not be less than the typical duration.",

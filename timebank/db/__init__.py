@@ -24,6 +24,7 @@ MODEL_MODULES = [
     "timebank.catalog.models",
     "timebank.pairing.models",
     "timebank.orders.models",
+    "timebank.visits.models",
 ]
 MIGRATIONS_MODULE = "timebank.migrations"
 

@@ -123,17 +123,21 @@ async def credit_service(
     key: str,
     actor_id: int | None = None,
     reason: str = "",
+    payer_id: int | None = None,
 ) -> Posted:
-    """Credit a helper for a verified visit, from the community's issuance fund."""
+    """Credit a helper for a verified visit: from the community's issuance fund (兜底), or
+    from the wallet of ``payer_id`` (the resident served) when given."""
     amount = _minutes(minutes)
     request = {
         "helper": helper_id,
         "community": community_id,
         "minutes": minutes,
         "visit": str(visit_id),
+        "payer": payer_id,
     }
     plan = _transfer_plan(amount, ref_type="visit", ref_id=str(visit_id))
-    prepare = prepare_accounts(fund(community_id), wallet_spec(helper_id))
+    source = fund(community_id) if payer_id is None else wallet_spec(payer_id)
+    prepare = prepare_accounts(source, wallet_spec(helper_id))
     return await _write(
         TxnKind.SERVICE_CREDIT,
         key,

@@ -145,6 +145,7 @@ async def create_order(request: Request) -> Response:
               ends_at: {type: string, format: date-time}
               notes: {type: string}
               address: {type: string}
+              funded: {type: boolean, description: "the fund pays (coordinators only)"}
     responses:
       "201": {description: "The order"}
       "401": {$ref: "#/components/responses/Unauthorized"}
@@ -164,6 +165,7 @@ async def create_order(request: Request) -> Response:
         ends_at=parse_moment(body.get("ends_at"), "ends_at", tz),
         notes=str(body.get("notes") or ""),
         address=str(body.get("address") or ""),
+        funded=body.get("funded") is True,
     )
     return JSONResponse(service.order_json(order), status_code=201)
 
@@ -178,8 +180,10 @@ async def place_as(
     ends_at: datetime,
     notes: str,
     address: str,
+    funded: bool = False,
 ) -> Order:
-    """Place an order, checking ``who`` may: the resident, or their coordinator."""
+    """Place an order, checking ``who`` may: the resident, or their coordinator (only a
+    coordinator may have the community fund pay for it, 兜底)."""
     if resident_id in (None, "", who.member.id):
         resident = await Member.get(id=who.member.id)
         on_behalf = False
@@ -193,6 +197,8 @@ async def place_as(
             ) from None  # fmt: skip
         policy.require(policy.can_manage_member(who, resident))
         on_behalf = True
+    if funded:
+        policy.require(policy.coordinates(who, resident.community_id))  # type: ignore[attr-defined]
     return await service.place(
         actor_of(request, who),
         resident=resident,
@@ -202,6 +208,7 @@ async def place_as(
         notes=notes,
         address=address,
         on_behalf=on_behalf,
+        funded=funded,
     )
 
 

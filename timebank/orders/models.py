@@ -44,6 +44,7 @@ class Order(Model):
     status = fields.CharEnumField(OrderStatus, max_length=12, default=OrderStatus.OPEN)
     placed_by_id = fields.IntField(null=True)  # None: generated from a pairing's plan
     on_behalf = fields.BooleanField(default=False)  # placed by a coordinator for the resident
+    funded = fields.BooleanField(default=False)  # the community fund pays, not the resident
     pairing_id = fields.IntField(null=True)
     plan_item_id = fields.IntField(null=True)
     due_on = fields.DateField(null=True)  # the plan's day this order stands for

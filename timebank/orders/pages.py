@@ -101,7 +101,11 @@ async def order_page(request: Request) -> Response:
     if request.method == "POST":
         form = await posted_form(request, who)
         values = {k: str(form.get(k, "")) for k in ("day", "start", "end", "service", "notes")}
-        context["form"] = {**values, "resident": str(form.get("resident", ""))}
+        context["form"] = {
+            **values,
+            "resident": str(form.get("resident", "")),
+            "funded": form.get("funded") == "on",
+        }
         try:
             await place_as(
                 request,
@@ -112,6 +116,7 @@ async def order_page(request: Request) -> Response:
                 ends_at=_moment(values["day"], values["end"], tz),
                 notes=values["notes"],
                 address="",
+                funded=coordinator and form.get("funded") == "on",
             )
             return RedirectResponse("/order?placed=1", status_code=303)
         except TimebankError as exc:

@@ -69,6 +69,7 @@ async def place(
     notes: str = "",
     address: str = "",
     on_behalf: bool,
+    funded: bool = False,
 ) -> Order:
     """A resident orders a service (点单), or a coordinator does it for them."""
     if not resident.is_active or not await has_role(resident, Role.RESIDENT):
@@ -109,6 +110,7 @@ async def place(
             address=address.strip() or resident.address,
             placed_by_id=actor.member_id,
             on_behalf=on_behalf,
+            funded=funded,
         )
         await OrderEvent.create(order=order, actor_id=actor.member_id, to_status=S.OPEN)
         await audit.record(
@@ -260,6 +262,7 @@ async def generate(day: date, *, tz: ZoneInfo, pairing_id: int | None = None) ->
                     pairing_id=pairing.id,
                     plan_item_id=item.id,
                     due_on=day,
+                    funded=pairing.funded,
                 )
                 await OrderEvent.create(
                     order=order,
@@ -383,6 +386,7 @@ def order_json(order: Order, people: dict[int, str] | None = None) -> dict[str, 
         "notes": order.notes,
         "address": order.address,
         "on_behalf": order.on_behalf,
+        "funded": order.funded,
         "pairing": order.pairing_id,
         "due_on": order.due_on.isoformat() if order.due_on else None,
         "reason": order.reason,

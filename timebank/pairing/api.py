@@ -63,6 +63,7 @@ async def pairing_json(p: Pairing, *, full: bool = True) -> dict[str, Any]:
         "resident_name": people.get(p.resident_id, ""),  # type: ignore[attr-defined]
         "status": p.status.value,
         "compensation": p.compensation.value,
+        "funded": p.funded,
         "proposed_by": p.proposed_by_id,
         "approved_by": p.approved_by_id,
         "started_on": p.started_on.isoformat() if p.started_on else None,
@@ -161,6 +162,7 @@ async def create_pairing(request: Request) -> Response:
               helper: {type: integer}
               resident: {type: integer}
               compensation: {type: string, enum: [hours, paid, both]}
+              funded: {type: boolean, description: "true (default) - the fund pays (兜底)"}
               note: {type: string}
     responses:
       "201": {description: "The proposed pairing"}
@@ -192,6 +194,7 @@ async def propose_as(
         compensation=str(body.get("compensation") or "hours"),
         note=str(body.get("note") or ""),
         across_communities=policy.is_admin(who),
+        funded=body.get("funded") is not False and str(body.get("funded")) != "off",
     )
 
 

@@ -43,6 +43,7 @@ class Pairing(Model):
     )
     status = fields.CharEnumField(PairingStatus, max_length=12, default=PairingStatus.PROPOSED)
     compensation = fields.CharEnumField(Compensation, max_length=8, default=Compensation.HOURS)
+    funded = fields.BooleanField(default=True)  # the community fund pays the hours (兜底)
     proposed_by_id = fields.IntField(null=True)
     approved_by_id = fields.IntField(null=True)
     started_on = fields.DateField(null=True)  # the day it was approved: plans count from here

@@ -74,6 +74,7 @@ async def propose(
     compensation: str = "hours",
     note: str = "",
     across_communities: bool = False,
+    funded: bool = True,
 ) -> Pairing:
     """Propose that ``helper`` serves ``resident`` (a coordinator, or the helper asking)."""
     if helper.id == resident.id:
@@ -121,6 +122,7 @@ async def propose(
             helper=helper,
             resident=resident,
             compensation=kind,
+            funded=funded,
             proposed_by_id=actor.member_id,
             note=note,
         )

@@ -20,6 +20,9 @@ SETTINGS: dict[str, tuple[int, int, bool]] = {
     "redeem_min_age": (0, 120, False),
     "visit_every_days": (1, 365, False),
     "visit_radius_m": (25, 10_000, False),
+    "time_unit_minutes": (1, 60, False),
+    "checkin_early_minutes": (0, 240, False),
+    "checkin_late_minutes": (0, 480, False),
 }
 
 

@@ -339,6 +339,9 @@ async def update_community_settings(request: Request) -> Response:
               redeem_min_age: {type: integer}
               visit_every_days: {type: integer}
               visit_radius_m: {type: integer}
+              time_unit_minutes: {type: integer}
+              checkin_early_minutes: {type: integer}
+              checkin_late_minutes: {type: integer}
               four_eyes: {type: boolean}
     responses:
       "200": {description: "The community after the change"}

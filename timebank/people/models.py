@@ -47,6 +47,9 @@ class Community(Model):
     visit_every_days = fields.IntField(default=7)  # default required visit frequency
     visit_radius_m = fields.IntField(default=250)  # check-in geofence
     four_eyes = fields.BooleanField(default=False)  # approvals by a second coordinator
+    time_unit_minutes = fields.IntField(default=15)  # visits are rounded to this
+    checkin_early_minutes = fields.IntField(default=30)  # check-in may start this early
+    checkin_late_minutes = fields.IntField(default=60)  # and end this late
 
     class Meta:
         table = "community"

@@ -1,0 +1,1 @@
+"""Placards, check-in and check-out, and verified visits that credit hours."""

@@ -1,0 +1,153 @@
+"""QR placards (上门服务码): signed tokens, their generations, PNG images, the visit PIN.
+
+A placard's QR holds ``BASE_URL/v/<token>``; the token is an itsdangerous signature, with
+a salt of its own, over the resident's member id and the placard's generation. Nothing
+personal is in it. Reissuing a placard bumps the generation, and older placards stop
+working at once.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import qrcode.constants
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, URLSafeSerializer
+from qrcode.main import QRCode
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from timebank.errors import Forbidden, Invalid
+from timebank.people import audit
+from timebank.people.audit import Actor
+from timebank.people.models import Member
+from timebank.visits.models import Placard
+
+SALT = "timebank.placard.v1"
+PIN_PATTERN = re.compile(r"\d{4,6}")
+_pins = PasswordHasher()
+
+
+class PlacardRefused(Forbidden):
+    """A scanned code that is not a working placard of this time bank."""
+
+
+def make_token(secret: str, member_id: int, generation: int) -> str:
+    """The signed token for one generation of a resident's placard."""
+    return str(URLSafeSerializer(secret, salt=SALT).dumps([member_id, generation]))
+
+
+def read_token(secret: str, token: str) -> tuple[int, int]:
+    """(member id, generation) from a token, or PlacardRefused when it is not ours."""
+    try:
+        value = URLSafeSerializer(secret, salt=SALT).loads(token)
+    except BadSignature:
+        value = None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        raise PlacardRefused(
+            "This code is not a placard of this time bank, or it was altered.",
+            "这不是本时间银行的上门服务码，或已被篡改。",
+            code="bad_placard",
+        )
+    return value[0], value[1]
+
+
+def placard_url(base_url: str, token: str) -> str:
+    """What the QR encodes."""
+    return f"{base_url.rstrip('/')}/v/{token}"
+
+
+async def placard_of(resident: Member) -> Placard:
+    """The resident's placard, issued (generation 1) on first use."""
+    found = await Placard.get_or_none(resident=resident)
+    if found is not None:
+        return found
+    try:
+        return await Placard.create(resident=resident)
+    except IntegrityError:  # issued by another request at the same moment
+        return await Placard.get(resident=resident)
+
+
+async def current(secret: str, token: str) -> tuple[Member, Placard]:
+    """The resident of a working token; PlacardRefused if forged or reissued since."""
+    member_id, generation = read_token(secret, token)
+    placard = await Placard.get_or_none(resident_id=member_id)
+    if placard is None:
+        raise PlacardRefused(
+            "This placard was never issued.", "这张服务码从未发放。", code="bad_placard"
+        )
+    if placard.generation != generation:
+        raise PlacardRefused(
+            "This placard was replaced by a newer one and no longer works. "
+            "Please ask the community office for the new placard.",
+            "这张服务码已作废（已补发新码），请联系社区领取新码。",
+            code="revoked_placard",
+        )
+    return await Member.get(id=member_id), placard
+
+
+async def reissue(actor: Actor, resident: Member) -> Placard:
+    """A new placard generation: every earlier placard stops working."""
+    placard = await placard_of(resident)
+    async with in_transaction():
+        await Placard.filter(id=placard.id).update(
+            generation=F("generation") + 1, issued_by_id=actor.member_id
+        )
+        await audit.record(
+            actor,
+            "placard.reissue",
+            target_type="member",
+            target_id=resident.id,
+            community_id=resident.community_id,  # type: ignore[attr-defined]
+        )
+    return await Placard.get(id=placard.id)
+
+
+async def set_pin(actor: Actor, resident: Member, pin: str) -> Placard:
+    """Set (or, with an empty ``pin``, clear) the PIN the resident types to confirm visits."""
+    pin = pin.strip()
+    if pin and not PIN_PATTERN.fullmatch(pin):
+        raise Invalid(
+            "The PIN must be 4 to 6 digits.", "确认码须为 4 到 6 位数字。", code="bad_pin"
+        )
+    placard = await placard_of(resident)
+    async with in_transaction():
+        await Placard.filter(id=placard.id).update(pin_hash=_pins.hash(pin) if pin else "")
+        await audit.record(
+            actor,
+            "placard.pin" if pin else "placard.pin_clear",
+            target_type="member",
+            target_id=resident.id,
+            community_id=resident.community_id,  # type: ignore[attr-defined]
+        )
+    return await Placard.get(id=placard.id)
+
+
+def pin_matches(placard: Placard, pin: str) -> bool:
+    """Whether ``pin`` is the resident's PIN (never, when none is set)."""
+    if not placard.pin_hash:
+        return False
+    try:
+        return bool(_pins.verify(placard.pin_hash, pin.strip()))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def qr_png(url: str, *, box: int = 10) -> bytes:
+    """A PNG of the QR code for ``url`` (error correction M, quiet zone 4)."""
+    code: QRCode[Any] = QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box, border=4
+    )
+    code.add_data(url)  # type: ignore[no-untyped-call]
+    code.make(fit=True)  # type: ignore[no-untyped-call]
+    out = io.BytesIO()
+    code.make_image().save(out)
+    return out.getvalue()
