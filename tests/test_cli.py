@@ -145,3 +145,57 @@ def test_orders_generate_is_safe_to_repeat(tmp_path: Path) -> None:
     assert [line.split(": ")[1].split()[0] for line in again.stdout.splitlines()] == ["0"] * 8
     bad = timebank(tmp_path, "orders", "generate", "--date", "someday")
     assert bad.returncode == 2 and "2026-11-23" in bad.stderr
+
+
+def test_placards_decode_to_their_urls(tmp_path: Path) -> None:
+    """Each PNG decodes, with zbar (an independent decoder), to exactly the placard URL."""
+    import shutil
+
+    from itsdangerous import URLSafeSerializer
+
+    from timebank.visits.placards import SALT
+
+    zbarimg = shutil.which("zbarimg")
+    if zbarimg is None:
+        reason = "the QR decoding test needs zbarimg (apt-get install zbar-tools)"
+        if os.environ.get("TIMEBANK_TEST_REQUIRE_ALL") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    assert timebank(tmp_path, "demo").returncode == 0
+    with sqlite3.connect(tmp_path / "var" / "timebank.sqlite3") as conn:
+        (community,) = conn.execute("SELECT id FROM community WHERE name = '桂花社区'").fetchone()
+        residents = dict(
+            conn.execute(
+                "SELECT m.member_no, m.id FROM member m JOIN member_role r ON r.member_id = m.id"
+                " WHERE r.role = 'resident' AND m.community_id = ?",
+                (community,),
+            ).fetchall()
+        )
+    out = tmp_path / "cards"
+    result = timebank(tmp_path, "placards", "--out", str(out), "--community", str(community))
+    assert result.returncode == 0, result.stderr
+    pngs = sorted(out.glob("*.png"))
+    assert sorted(p.stem for p in pngs) == sorted(residents)
+    secret = (tmp_path / "var" / "secret_key").read_text().strip()
+    signer = URLSafeSerializer(secret, salt=SALT)
+    for png in pngs:
+        decoded = subprocess.run(
+            [zbarimg, "--quiet", "--raw", str(png)], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        # The default base URL; the token names the resident and generation 1, and nothing else.
+        assert decoded.startswith("http://127.0.0.1:8000/v/")
+        assert signer.loads(decoded.rsplit("/v/", 1)[1]) == [residents[png.stem], 1]
+    sheet = (out / "placards.html").read_text(encoding="utf-8")
+    assert sheet.count("<img") == len(pngs) and "桂花社区" in sheet
+    # Every community at once: a folder each.
+    every = timebank(tmp_path, "placards", "--out", str(tmp_path / "all"))
+    assert every.returncode == 0 and (tmp_path / "all" / str(community) / "placards.html").exists()
+    missing = timebank(tmp_path, "placards", "--out", str(out), "--community", "999")
+    assert missing.returncode == 2 and "999" in missing.stderr
+
+
+def test_close_forgotten_visits(tmp_path: Path) -> None:
+    assert timebank(tmp_path, "demo").returncode == 0
+    result = timebank(tmp_path, "visits", "close-forgotten")
+    assert result.returncode == 0, result.stderr
+    assert "0 visit(s) closed" in result.stdout  # the demo's open visit began minutes ago

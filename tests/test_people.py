@@ -115,7 +115,18 @@ async def test_demo_data_loads_once(orm: None) -> None:
     assert verify_password(admin.password_hash, DEMO_PASSWORD)
     # The demo ledger: loaded once, intact, with a balance for the resident.
     report = await verify()
-    assert report.ok and report.entries == 20 and report.checkpoints == 1
+    # 20 entries of the demo ledger, and two for each of the six verified demo visits.
+    assert report.ok and report.entries == 20 + 2 * 6 and report.checkpoints == 1
+    # Visits in every state; the verified ones credited exactly once.
+    from timebank.ledger.models import LedgerTxn
+    from timebank.visits.models import Visit, VisitStatus
+
+    visit_states = set(await Visit.all().values_list("status", flat=True))
+    assert visit_states == {s.value for s in VisitStatus}
+    verified = await Visit.filter(status=VisitStatus.VERIFIED)
+    assert len(verified) == 6 and all(v.ledger_txn_id for v in verified)
+    ids = [str(v.id) for v in verified]
+    assert await LedgerTxn.filter(ref_type="visit", ref_id__in=ids).count() == 6
     resident = await Member.get(phone="13800000005")
     balance = await ledger.balance((await ledger.wallet(resident.id)).id)
     assert (balance.posted, balance.pending_debits, balance.available) == (240, 60, 180)

@@ -65,6 +65,7 @@ async def load_demo() -> list[DemoLogin]:
     await _demo_profiles(communities)
     await _demo_ledger()
     await _demo_pairings_and_orders()
+    await _demo_visits()
     return DEMO_PEOPLE
 
 
@@ -282,3 +283,113 @@ async def _demo_pairings_and_orders() -> None:
             order = await orders.move(
                 lead, order, step, helper=serving if step == "take" else None, reason=reason
             )
+
+
+async def _demo_visits() -> None:
+    """Visits in every state, with hours credited for the verified ones, once; and the
+    confirmation PIN of 陈秀英 (2580)."""
+    from timebank.orders.models import Order, OrderStatus
+    from timebank.pairing.models import Pairing, PairingStatus
+    from timebank.visits import placards
+    from timebank.visits import service as visits
+    from timebank.visits.models import Visit, VisitStatus
+
+    if await Visit.exists():
+        return
+    by_phone = {m.phone: m for m in await Member.filter(phone__startswith="1380")}
+    coordinator, helper = by_phone["13800000002"], by_phone["13800000003"]
+    mother = by_phone["13800000005"]
+    await placards.set_pin(Actor(coordinator.id), mother, "2580")
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    count = 0
+
+    async def visit(
+        resident: Member,
+        helper: Member,
+        code: str,
+        start: datetime,
+        minutes: int | None,
+        status: VisitStatus,
+        *,
+        flags: str = "",
+        order: Order | None = None,
+        pairing: Pairing | None = None,
+        rating: int | None = None,
+        comment: str = "",
+        note: str = "",
+    ) -> Visit:
+        nonlocal count
+        count += 1
+        end = start + timedelta(minutes=minutes) if minutes is not None else None
+        served = None if minutes is None else max(15, round(minutes / 15) * 15)
+        made = await Visit.create(
+            community_id=resident.community_id,  # type: ignore[attr-defined]
+            resident=resident,
+            helper=helper,
+            order_id=order.id if order else None,
+            pairing_id=pairing.id if pairing else (order.pairing_id if order else None),
+            service_code=code,
+            status=status,
+            open_helper_id=helper.id if status is VisitStatus.OPEN else None,
+            in_event=f"demo-in-{count}",
+            out_event=f"demo-out-{count}" if end else None,
+            checked_in_at=start,
+            received_in_at=start,
+            checked_out_at=end,
+            received_out_at=end,
+            in_distance_m=12,
+            out_distance_m=20 if end else None,
+            raw_minutes=minutes,
+            served_minutes=served,
+            credit_minutes=served,
+            flags=flags,
+            funded=True,
+            rating=rating,
+            comment=comment,
+            rated_by_id=resident.id if rating else None,
+            rated_at=end if rating else None,
+            confirmed_by="rating" if rating else "",
+            reviewed_by_id=coordinator.id if note else None,
+            reviewed_at=end if note else None,
+            review_note=note,
+        )
+        if status is VisitStatus.VERIFIED:
+            made = await visits.credit(made, Actor.system())
+        return made
+
+    # 张建国 brought his mother her meals on the last five days; she rated one.
+    pairing = await Pairing.filter(
+        helper=helper, resident=mother, status=PairingStatus.APPROVED
+    ).first()
+    for days in range(5, 0, -1):
+        start = now - timedelta(days=days, hours=now.hour) + timedelta(hours=3, minutes=30)
+        await visit(mother, helper, "meal_delivery", start, 32, VisitStatus.VERIFIED,
+                    pairing=pairing, rating=5 if days == 2 else None,
+                    comment="饭菜热乎，孩子很用心" if days == 2 else "")  # fmt: skip
+    # The demo orders under way, verified and flagged get their visits.
+    for code, status, minutes, flags in [
+        ("companionship", VisitStatus.OPEN, None, ""),
+        ("meal_help", VisitStatus.VERIFIED, 58, ""),
+        ("mobility", VisitStatus.FLAGGED, 6, "too_short"),
+    ]:
+        order = await Order.filter(service_code=code, helper_id__not_isnull=True).first()
+        if order is None or order.helper_id is None:  # type: ignore[attr-defined]
+            continue
+        served_by = await Member.get(id=order.helper_id)  # type: ignore[attr-defined]
+        resident = await Member.get(id=order.resident_id)  # type: ignore[attr-defined]
+        start = now - timedelta(minutes=(minutes or 20) + 5)
+        await visit(resident, served_by, code, start, minutes, status, flags=flags, order=order)
+        if status is VisitStatus.OPEN:
+            await Order.filter(id=order.id).update(status=OrderStatus.IN_PROGRESS)
+    # One recorded offline waiting for review, and one rejected after a phone call.
+    others = sorted(
+        (m for m in by_phone.values() if m.phone.startswith("1380001")), key=lambda m: m.phone
+    )
+    locals_ = [m for m in others if m.community_id == mother.community_id]  # type: ignore[attr-defined]
+    residents = [m for m in locals_ if int(m.phone[-4:]) % 2 == 0]
+    helpers = [m for m in locals_ if int(m.phone[-4:]) % 2 == 1]
+    await visit(residents[-1], helpers[2 % len(helpers)], "visit", now - timedelta(days=1, hours=2), 45,
+                VisitStatus.FLAGGED, flags="outside_window,offline")  # fmt: skip
+    await visit(residents[-2], helpers[2 % len(helpers)], "shopping", now - timedelta(days=3), 20,
+                VisitStatus.REJECTED, flags="too_far",
+                note="老人说当天没有人来 / the resident says nobody came")  # fmt: skip
