@@ -21,10 +21,10 @@ from starlette.routing import Mount, Route
 from tests.conftest import make_community, make_member
 from timebank.ledger import service as ledger
 from timebank.orders import service as order_service
+from timebank.orders.models import Order, OrderStatus
 from timebank.pairing import service as pairing_service
 from timebank.people.audit import Actor
 from timebank.people.auth import _serializer
-from timebank.orders.models import Order, OrderStatus
 from timebank.people.models import FamilyLink, Relation, Session
 from timebank.visits import placards
 from timebank.visits.models import Visit, VisitStatus

@@ -148,9 +148,7 @@ async def test_placard_tokens_that_do_not_work(w: dict[str, Any]) -> None:
         tried = await start(w, bad)
         assert tried.status_code == 403 and tried.json()["error"]["code"] == code
     # Reissuing bumps the generation: the old placard stops working at once.
-    reissued = await w["c"].post(
-        f"/api/v1/members/{w['resident'].id}/placard", headers=w["ch"]
-    )
+    reissued = await w["c"].post(f"/api/v1/members/{w['resident'].id}/placard", headers=w["ch"])
     assert reissued.status_code == 200 and reissued.json()["generation"] == 2
     old = await w["h"].get(f"/api/v1/placards/{token}")
     assert old.status_code == 403 and old.json()["error"]["code"] == "revoked_placard"
@@ -292,7 +290,7 @@ async def test_each_flag_rule(w: dict[str, Any]) -> None:
     await push_back()
     await order_now(w, service="meal_delivery")
     capped = await flagged_visit(w, 80)
-    assert "too_long" in capped["flags"] and capped["served_minutes"] == 60, [(k, capped[k]) for k in ("raw_minutes", "served_minutes", "service", "flags", "status")]
+    assert "too_long" in capped["flags"] and capped["served_minutes"] == 60
     assert "overlap" not in capped["flags"]
     # Too far from the home (the community's radius is 250 m).
     await push_back()
@@ -396,9 +394,7 @@ async def test_review_queue(w: dict[str, Any]) -> None:
     # Only a coordinator of the community reviews.
     helper_try = await w["h"].post(url.format(a["id"]), json={"action": "approve"}, headers=w["hh"])
     assert helper_try.status_code == 403
-    no_reason = await w["c"].post(
-        url.format(b["id"]), json={"action": "reject"}, headers=w["ch"]
-    )
+    no_reason = await w["c"].post(url.format(b["id"]), json={"action": "reject"}, headers=w["ch"])
     assert no_reason.status_code == 422 and no_reason.json()["error"]["code"] == "reason_required"
     approved = await w["c"].post(url.format(a["id"]), json={"action": "approve"}, headers=w["ch"])
     assert approved.status_code == 200 and approved.json()["status"] == "verified"

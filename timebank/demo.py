@@ -388,8 +388,9 @@ async def _demo_visits() -> None:
     locals_ = [m for m in others if m.community_id == mother.community_id]  # type: ignore[attr-defined]
     residents = [m for m in locals_ if int(m.phone[-4:]) % 2 == 0]
     helpers = [m for m in locals_ if int(m.phone[-4:]) % 2 == 1]
-    await visit(residents[-1], helpers[2 % len(helpers)], "visit", now - timedelta(days=1, hours=2), 45,
+    other = helpers[2 % len(helpers)]
+    await visit(residents[-1], other, "visit", now - timedelta(days=1, hours=2), 45,
                 VisitStatus.FLAGGED, flags="outside_window,offline")  # fmt: skip
-    await visit(residents[-2], helpers[2 % len(helpers)], "shopping", now - timedelta(days=3), 20,
+    await visit(residents[-2], other, "shopping", now - timedelta(days=3), 20,
                 VisitStatus.REJECTED, flags="too_far",
                 note="老人说当天没有人来 / the resident says nobody came")  # fmt: skip
