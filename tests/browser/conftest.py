@@ -53,9 +53,15 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The live server's folder; its data (SQLite file, secret key) is in ``var``."""
+    return tmp_path_factory.mktemp("live")
+
+
+@pytest.fixture(scope="session")
+def live_server(live_dir: Path) -> Iterator[str]:
     """``timebank serve --demo`` on a free loopback port, on its own SQLite file."""
-    run_dir = tmp_path_factory.mktemp("live")
+    run_dir = live_dir
     env = clean_env(TIMEBANK_DATA_DIR=str(run_dir / "var"))
     command = [sys.executable, "-m", "timebank", "serve", "--demo"]
     with running_server(command, env=env, cwd=run_dir) as base:
