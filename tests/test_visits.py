@@ -19,7 +19,8 @@ from timebank.pairing.models import Compensation, Pairing, PairingStatus, PlanIt
 from timebank.people.models import AuditEvent, Community, FamilyLink, HelperProfile, Relation
 from timebank.visits import placards
 from timebank.visits.models import Visit
-from timebank.visits.service import close_forgotten, served_minutes
+from timebank.visits.service import close_forgotten
+from timebank.visits.steps import served_minutes
 
 HOME = (30.5928, 114.3055)  # the resident's home
 

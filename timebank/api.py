@@ -109,13 +109,13 @@ async def openapi(request: Request) -> Response:
 
 
 ROUTES: list[BaseRoute] = [
+    *visits_api.routes,  # first: check-in and check-out are the busiest calls
     Route("/", index, name="index"),
     *people_api.routes,
     *members_api.routes,
     *catalog_api.routes,
     *pairing_api.routes,
     *orders_api.routes,
-    *visits_api.routes,
     *ledger_web.api_routes,
     *ledger_api.routes,
 ]

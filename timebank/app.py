@@ -47,6 +47,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
+            # The API first: its calls (check-in and check-out above all) skip the page routes.
+            Mount("/api/v1", routes=api.routes, name="api"),
             *home.routes,
             *people_pages.routes,
             *members_pages.routes,
@@ -56,7 +58,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *visits_pages.routes,
             *ledger_web.page_routes,
             *ledger_pages.routes,
-            Mount("/api/v1", routes=api.routes, name="api"),
             Mount("/static", StaticFiles(directory=web_dir() / "static"), name="static"),
         ],
         # Compressed responses: the check-in page must load on a weak rural signal.

@@ -67,9 +67,12 @@ async def run(steps: Steps[T]) -> T:
     client = connections.get("default")
     nested = isinstance(client, TransactionalDBClient)
     if client.capabilities.dialect == "sqlite":
+        if not nested:
+            result: T = await _sqlite_group(client).call(steps)
+            return result
         async with client.acquire_connection() as conn:
             # aiosqlite's own way of running a function in its database thread.
-            result: T = await conn._execute(_run_sqlite, conn._conn, steps, nested)
+            result = await conn._execute(_run_sqlite, conn._conn, steps, nested)
             return result
     async with client.acquire_connection() as conn, conn.transaction():
         return await _run_postgres(conn, steps)
@@ -96,6 +99,89 @@ def _run_sqlite(conn: sqlite3.Connection, steps: Steps[T], nested: bool) -> T:
         raise
     conn.execute("RELEASE ledger_write" if nested else "COMMIT")
     return result
+
+
+class _SqliteGroup:
+    """Runs the step sequences that arrive together in one SQLite transaction.
+
+    Each sequence costs a trip to the database thread and a commit (a WAL flush with
+    ``synchronous=FULL``) - more than its statements. Sequences that arrive while a batch
+    is running wait and go together in the next one: one trip, ``BEGIN IMMEDIATE``, each
+    sequence in a savepoint of its own (one that fails is rolled back alone and its caller
+    hears why), one ``COMMIT``. A call returns only after its batch committed; a call alone
+    goes at once, as before.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.queue: list[tuple[Steps[Any], asyncio.Future[Any]]] = []
+        self.writer: asyncio.Task[None] | None = None
+
+    async def call(self, steps: Steps[T]) -> T:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self.queue.append((steps, future))
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.ensure_future(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self.queue:
+            batch, self.queue = self.queue[:MAX_BATCH], self.queue[MAX_BATCH:]
+            try:
+                async with self.client.acquire_connection() as conn:
+                    outcomes = await conn._execute(
+                        _run_sqlite_batch, conn._conn, [steps for steps, _ in batch]
+                    )
+            except BaseException as exc:  # the commit failed: nothing of the batch is kept
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+
+def _sqlite_group(client: Any) -> _SqliteGroup:
+    group: _SqliteGroup | None = getattr(client, "_timebank_sqlite_group", None)
+    if group is None:
+        group = _SqliteGroup(client)
+        client._timebank_sqlite_group = group
+    return group
+
+
+def _run_sqlite_batch(conn: sqlite3.Connection, batch: list[Steps[Any]]) -> list[tuple[bool, Any]]:
+    if len(batch) == 1:  # alone: no savepoint needed
+        try:
+            return [(True, _run_sqlite(conn, batch[0], False))]
+        except Exception as exc:
+            return [(False, exc)]
+    outcomes: list[tuple[bool, Any]] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for steps in batch:
+            conn.execute("SAVEPOINT batch_item")
+            try:
+                value = _drive_sqlite(conn, steps)
+            except Exception as exc:
+                conn.execute("ROLLBACK TO batch_item")
+                conn.execute("RELEASE batch_item")
+                outcomes.append((False, exc))
+                continue
+            conn.execute("RELEASE batch_item")
+            outcomes.append((True, value))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return outcomes
 
 
 def _drive_sqlite(conn: sqlite3.Connection, steps: Steps[T]) -> T:

@@ -49,6 +49,7 @@ from timebank.ledger.steps import (
     Query,
     Steps,
     nothing_to_prepare,
+    write_steps,
 )
 
 MAX_MINUTES = 1_000_000  # ~ 16,000 hours: far above any single movement
@@ -114,6 +115,27 @@ async def _write(
     )
 
 
+def _credit_parts(
+    *,
+    helper_id: int,
+    community_id: int,
+    minutes: int,
+    visit_id: int | str,
+    payer_id: int | None,
+) -> tuple[dict[str, Any], PlanSteps, PrepareSteps]:
+    amount = _minutes(minutes)
+    request = {
+        "helper": helper_id,
+        "community": community_id,
+        "minutes": minutes,
+        "visit": str(visit_id),
+        "payer": payer_id,
+    }
+    plan = _transfer_plan(amount, ref_type="visit", ref_id=str(visit_id))
+    source = fund(community_id) if payer_id is None else wallet_spec(payer_id)
+    return request, plan, prepare_accounts(source, wallet_spec(helper_id))
+
+
 async def credit_service(
     *,
     helper_id: int,
@@ -127,17 +149,10 @@ async def credit_service(
 ) -> Posted:
     """Credit a helper for a verified visit: from the community's issuance fund (兜底), or
     from the wallet of ``payer_id`` (the resident served) when given."""
-    amount = _minutes(minutes)
-    request = {
-        "helper": helper_id,
-        "community": community_id,
-        "minutes": minutes,
-        "visit": str(visit_id),
-        "payer": payer_id,
-    }
-    plan = _transfer_plan(amount, ref_type="visit", ref_id=str(visit_id))
-    source = fund(community_id) if payer_id is None else wallet_spec(payer_id)
-    prepare = prepare_accounts(source, wallet_spec(helper_id))
+    request, plan, prepare = _credit_parts(
+        helper_id=helper_id, community_id=community_id, minutes=minutes,
+        visit_id=visit_id, payer_id=payer_id,
+    )  # fmt: skip
     return await _write(
         TxnKind.SERVICE_CREDIT,
         key,
@@ -146,6 +161,34 @@ async def credit_service(
         actor_id,
         reason=_reason(reason),
         prepare=prepare,
+    )
+
+
+def credit_service_steps(
+    *,
+    helper_id: int,
+    community_id: int,
+    minutes: int,
+    visit_id: int | str,
+    key: str,
+    actor_id: int | None = None,
+    payer_id: int | None = None,
+) -> Steps[Posted]:
+    """``credit_service`` as steps, to run inside another step sequence's transaction (a
+    visit verified and credited in one commit, see ``timebank.visits.steps``)."""
+    request, plan, prepare = _credit_parts(
+        helper_id=helper_id, community_id=community_id, minutes=minutes,
+        visit_id=visit_id, payer_id=payer_id,
+    )  # fmt: skip
+    return write_steps(
+        kind=TxnKind.SERVICE_CREDIT,
+        key=key,
+        request=request,
+        plan=plan,
+        prepare=prepare,
+        actor_id=actor_id,
+        on_behalf_of_id=None,
+        reason="",
     )
 
 
@@ -410,6 +453,7 @@ __all__ = [
     "community_account",
     "create_checkpoint",
     "credit_service",
+    "credit_service_steps",
     "donate",
     "expire",
     "grant",

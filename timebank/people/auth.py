@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
+from tortoise import connections
 from tortoise.transactions import in_transaction
 
+from timebank.db import from_row, sql
 from timebank.errors import Forbidden, TimebankError, Unauthorized
 from timebank.people import audit
 from timebank.people.audit import Actor
@@ -219,6 +221,18 @@ async def _signed_in(member: Member, session: Session) -> SignedIn:
     return SignedIn(member, session, frozenset((Role(r), c) for r, c in roles))
 
 
+# One statement per request (this runs before every page and API call): the session, its
+# member if active, and the member's roles, one row per role.
+CURRENT = (
+    "SELECT s.id AS s_id, s.csrf_token AS s_csrf_token, s.created_at AS s_created_at,"
+    " s.expires_at AS s_expires_at, s.ip AS s_ip, s.user_agent AS s_user_agent,"
+    " r.role AS r_role, r.community_id AS r_community_id, m.*"
+    " FROM member_session s JOIN member m ON m.id = s.member_id"
+    " LEFT JOIN member_role r ON r.member_id = m.id"
+    " WHERE s.id = ? AND s.revoked_at IS NULL AND m.is_active = ?"
+)
+
+
 async def current(cookie: str | None, *, secret_key: str) -> SignedIn | None:
     """The member a session cookie stands for, or None (no, bad, expired or revoked)."""
     if not cookie:
@@ -227,11 +241,32 @@ async def current(cookie: str | None, *, secret_key: str) -> SignedIn | None:
         session_id = _serializer(secret_key).loads(cookie)
     except BadSignature:
         return None
-    session = await Session.get_or_none(id=session_id, revoked_at=None)
-    if session is None or session.expires_at <= datetime.now(UTC):
+    client = connections.get("default")
+    _, rows = await client.execute_query(sql(CURRENT, client), [str(session_id), True])
+    if not rows:
         return None
-    member = await Member.get_or_none(id=session.member_id, is_active=True)  # type: ignore[attr-defined]
-    return None if member is None else await _signed_in(member, session)
+    first = dict(rows[0])
+    fields = {k: v for k, v in first.items() if not k.startswith(("s_", "r_"))}
+    member = from_row(Member, fields)
+    session = from_row(
+        Session,
+        {
+            "id": first["s_id"],
+            "member_id": member.id,
+            "csrf_token": first["s_csrf_token"],
+            "created_at": first["s_created_at"],
+            "expires_at": first["s_expires_at"],
+            "revoked_at": None,
+            "ip": first["s_ip"],
+            "user_agent": first["s_user_agent"],
+        },
+    )
+    if session.expires_at <= datetime.now(UTC):
+        return None
+    roles = frozenset(
+        (Role(row["r_role"]), row["r_community_id"]) for row in rows if row["r_role"] is not None
+    )
+    return SignedIn(member, session, roles)
 
 
 async def sign_out(session: Session) -> None:

@@ -120,7 +120,7 @@ async def check_in(request: Request) -> Response:
     body = await read_json(request)
     token = request.path_params["token"]
     where = service.parse_where(body)
-    helper = await Member.get(id=who.member.id)
+    helper = who.member
     try:
         visit, created = await service.check_in(
             actor_of(request, who),
@@ -172,7 +172,7 @@ async def check_out(request: Request) -> Response:
         actor_of(request, who),
         secret_of(request),
         request.path_params["token"],
-        await Member.get(id=who.member.id),
+        who.member,
         where,
         tz=tz_of(request),
         pin=str(body.get("pin") or ""),

@@ -21,19 +21,16 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from timebank.errors import Forbidden, Invalid
+from timebank.errors import Invalid
 from timebank.people import audit
 from timebank.people.audit import Actor
 from timebank.people.models import Member
+from timebank.visits import refusals
 from timebank.visits.models import Placard
 
 SALT = "timebank.placard.v1"
 PIN_PATTERN = re.compile(r"\d{4,6}")
 _pins = PasswordHasher()
-
-
-class PlacardRefused(Forbidden):
-    """A scanned code that is not a working placard of this time bank."""
 
 
 def make_token(secret: str, member_id: int, generation: int) -> str:
@@ -52,11 +49,7 @@ def read_token(secret: str, token: str) -> tuple[int, int]:
         or len(value) != 2
         or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     ):
-        raise PlacardRefused(
-            "This code is not a placard of this time bank, or it was altered.",
-            "这不是本时间银行的上门服务码，或已被篡改。",
-            code="bad_placard",
-        )
+        raise refusals.bad_placard()
     return value[0], value[1]
 
 
@@ -81,16 +74,9 @@ async def current(secret: str, token: str) -> tuple[Member, Placard]:
     member_id, generation = read_token(secret, token)
     placard = await Placard.get_or_none(resident_id=member_id)
     if placard is None:
-        raise PlacardRefused(
-            "This placard was never issued.", "这张服务码从未发放。", code="bad_placard"
-        )
+        raise refusals.never_issued()
     if placard.generation != generation:
-        raise PlacardRefused(
-            "This placard was replaced by a newer one and no longer works. "
-            "Please ask the community office for the new placard.",
-            "这张服务码已作废（已补发新码），请联系社区领取新码。",
-            code="revoked_placard",
-        )
+        raise refusals.revoked()
     return await Member.get(id=member_id), placard
 
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import math
 import re
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from tortoise.exceptions import IntegrityError
@@ -23,23 +25,26 @@ from tortoise.transactions import in_transaction
 
 from timebank.catalog.models import ServiceType
 from timebank.catalog.service import catalog
-from timebank.errors import Conflict, Forbidden, Invalid, NotFound, TimebankError
+from timebank.db import from_row
+from timebank.errors import Conflict, Invalid, NotFound, TimebankError
 from timebank.ledger import service as ledger
-from timebank.orders.models import Order, OrderEvent, OrderStatus
-from timebank.pairing.models import Compensation, Pairing, PairingStatus, PlanItem
+from timebank.ledger.drivers import run
+from timebank.ledger.steps import Steps
+from timebank.orders.models import Order, OrderStatus
+from timebank.pairing.models import Pairing, PairingStatus, PlanItem
 from timebank.pairing.service import has_role
 from timebank.people import audit
 from timebank.people.audit import Actor
 from timebank.people.models import Community, HelperProfile, Member, Role
-from timebank.visits import placards
+from timebank.visits import placards, refusals, steps
 from timebank.visits.models import Flag, Placard, Visit, VisitStatus
+from timebank.visits.steps import UNPAYABLE
+
+T = TypeVar("T")
 
 EVENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 OFFLINE_LIMIT = timedelta(hours=24)  # how old an offline record may be
 PIN_TRIES = 3
-EARTH_RADIUS_M = 6_371_000
-# Ledger refusals that send a verified visit back to review (flag no_hours).
-UNPAYABLE = {"insufficient_hours", "budget_exhausted", "balance_cap"}
 
 
 @dataclass(frozen=True)
@@ -109,14 +114,6 @@ def parse_where(body: dict[str, Any]) -> Where:
     return Where(event_id, client_at, lat, lon, offline)
 
 
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> int:
-    """Great-circle distance in metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return round(2 * EARTH_RADIUS_M * math.asin(math.sqrt(h)))
-
-
 def _moment(where: Where, now: datetime, *, not_before: datetime | None = None) -> datetime:
     """Server time, except for a record sent late from offline: the phone's time, kept
     within the last 24 hours, not in the future and not before ``not_before``."""
@@ -175,19 +172,11 @@ async def scan(secret: str, token: str, helper: Member, *, at: datetime | None =
     resident, placard = await placards.current(secret, token)
     now = at or datetime.now(UTC)
     if not helper.is_active or not await has_role(helper, Role.HELPER):
-        raise Forbidden(
-            "Only a helper can check in a visit. Please sign in with a helper's account.",
-            "只有帮扶人/志愿者可以扫码签到，请用帮扶人账号登录。",
-            code="not_a_helper",
-        )
+        raise refusals.not_a_helper()
     if helper.community_id != resident.community_id:  # type: ignore[attr-defined]
-        raise Forbidden(
-            "This resident belongs to another community. Please call your community office.",
-            "这位老人属于其他社区，请联系您所在社区的工作人员。",
-            code="other_community",
-        )
+        raise refusals.other_community()
     if helper.id == resident.id:
-        raise Forbidden("You cannot serve yourself.", "不能为自己服务。", code="same_person")
+        raise refusals.same_person()
     community = await Community.get(id=resident.community_id)  # type: ignore[attr-defined]
     await close_forgotten(helper_id=helper.id)
     open_visit = await Visit.get_or_none(open_helper_id=helper.id)
@@ -199,12 +188,7 @@ async def scan(secret: str, token: str, helper: Member, *, at: datetime | None =
         helper=helper, resident=resident, status=PairingStatus.APPROVED
     ).first()
     if open_visit is None and order is None and pairing is None:
-        raise Forbidden(
-            "You have no order now and no active pairing with this resident. "
-            "Please call your community office to be assigned.",
-            "您现在没有这位老人的订单，也没有结对关系。请联系社区工作人员派单。",
-            code="not_yours",
-        )
+        raise refusals.not_yours()
     services: list[ServiceType] = []
     if order is None and pairing is not None:
         offered = {s.code: s for s in await catalog(community) if s.active}
@@ -227,7 +211,7 @@ async def audit_refusal(actor: Actor, token: str, error: TimebankError) -> None:
     )
 
 
-# Check-in --------------------------------------------------------------------------------
+# Check-in and check-out (the SQL is in steps.py) ----------------------------------------
 
 
 async def _replayed(column: str, where: Where, helper: Member) -> Visit | None:
@@ -235,95 +219,74 @@ async def _replayed(column: str, where: Where, helper: Member) -> Visit | None:
     if found is None:
         return None
     if found.helper_id != helper.id:  # type: ignore[attr-defined]
-        raise Conflict(
-            "This event id was already used. Please reload the page.",
-            "该事件编号已被使用，请刷新页面。",
-            code="event_id_taken",
-        )
+        raise refusals.event_id_taken()
     return found
 
 
-async def _terms(order: Order | None, pairing: Pairing | None, helper: Member) -> dict[str, Any]:
-    """Who pays and how the helper is rewarded: per the order, else the pairing's plan."""
-    if order is not None and order.pairing_id is not None and pairing is None:
-        pairing = await Pairing.get_or_none(id=order.pairing_id)
-    compensation = pairing.compensation if pairing is not None else Compensation.HOURS
-    funded = order.funded if order is not None else bool(pairing and pairing.funded)
-    return {
-        "funded": funded,
-        "hours": compensation in (Compensation.HOURS, Compensation.BOTH),
-        "paid": compensation in (Compensation.PAID, Compensation.BOTH),
-    }
+def _duplicate(error: BaseException) -> bool:
+    """A unique key refused the row (two requests raced on PostgreSQL)."""
+    return isinstance(error, IntegrityError | sqlite3.IntegrityError) or (
+        type(error).__name__ == "UniqueViolationError"
+    )
+
+
+async def _seed_catalog(community_id: int) -> None:
+    await catalog(await Community.get(id=community_id))
+
+
+async def _run_with_fixes(make: Callable[[], Steps[T]]) -> T:
+    """Run a step sequence; when it asks for the slow path, take it and run it again."""
+    for _ in range(3):
+        try:
+            return await run(make())
+        except steps.SlowPath as slow:
+            await slow.fix()
+    raise RuntimeError("a visit step sequence kept asking for its slow path")
+
+
+def _tap(where: Where, now: datetime, *, not_before: datetime | None = None) -> steps.Tap:
+    return steps.Tap(
+        event_id=where.event_id,
+        at=_moment(where, now, not_before=not_before),
+        now=now,
+        client_at=where.client_at,
+        lat=where.lat,
+        lon=where.lon,
+        offline=where.offline,
+    )
 
 
 async def check_in(
     actor: Actor, secret: str, token: str, helper: Member, where: Where, service_code: str = ""
 ) -> tuple[Visit, bool]:
-    """Open a visit; (visit, created). A repeated event id returns the same visit."""
-    replay = await _replayed("in_event", where, helper)
-    if replay is not None:
-        return replay, False
-    now = datetime.now(UTC)
-    at = _moment(where, now)
-    found = await scan(secret, token, helper, at=at)
-    if found.open_visit is not None:  # a second scan and tap: the visit is already open
-        return found.open_visit, False
-    if found.elsewhere is not None:
-        other = await Member.get(id=found.elsewhere.resident_id)  # type: ignore[attr-defined]
-        raise Conflict(
-            f"Your visit to {other.name} is still open. Finish it there first.",
-            f"您在{other.name}家的服务还没有结束，请先去签退。",
-            code="visit_open_elsewhere",
-        )
-    order, pairing, resident = found.order, found.pairing, found.resident
-    if order is not None:
-        code = order.service_code
-    else:
-        codes = [s.code for s in found.services]
-        code = service_code if service_code in codes else (codes[0] if codes else "visit")
-        if service_code and service_code not in codes:
-            raise Invalid(
-                "Choose one of the services of this pairing's plan.",
-                "请选择结对计划中的服务项目。",
-                code="unknown_service",
-            )
-    distance = None
-    if where.lat is not None and resident.lat is not None:
-        distance = distance_m(where.lat, where.lon, resident.lat, resident.lon)  # type: ignore[arg-type]
-    terms = await _terms(order, pairing, helper)
+    """Open a visit; (visit, created). A repeated event id returns the same visit.
+
+    The caller has checked that ``helper`` holds the helper role (``api.require_helper``).
+    """
+    resident_id, generation = placards.read_token(secret, token)
+    if not helper.is_active:
+        raise refusals.not_a_helper()
+    tap = _tap(where, datetime.now(UTC))
     try:
-        async with in_transaction():
-            visit = await Visit.create(
-                community_id=resident.community_id,  # type: ignore[attr-defined]
-                resident=resident,
-                helper=helper,
-                order_id=order.id if order else None,
-                pairing_id=pairing.id if pairing else (order.pairing_id if order else None),
-                service_code=code,
-                open_helper_id=helper.id,
-                in_event=where.event_id,
-                checked_in_at=at,
-                received_in_at=now,
-                client_in_at=where.client_at,
-                in_lat=where.lat,
-                in_lon=where.lon,
-                in_distance_m=distance,
-                offline=where.offline,
-                funded=terms["funded"],
-                hours=terms["hours"],
-                pay_fen=0 if terms["paid"] else None,
-            )
-            if order is not None:
-                await _move_order(actor, order, OrderStatus.ASSIGNED, OrderStatus.IN_PROGRESS)
-            await audit.record(
-                actor,
-                "visit.check_in",
-                target_type="visit",
-                target_id=visit.id,
-                community_id=visit.community_id,  # type: ignore[attr-defined]
-                detail={"order": visit.order_id, "offline": where.offline},
-            )
-    except IntegrityError:
+        row, created = await _run_with_fixes(
+            lambda: steps.with_row(
+                steps.check_in_steps(
+                    actor_id=actor.member_id,
+                    ip=actor.ip,
+                    helper_id=helper.id,
+                    helper_community=helper.community_id,  # type: ignore[attr-defined]
+                    resident_id=resident_id,
+                    generation=generation,
+                    tap=tap,
+                    service_code=service_code,
+                    close_forgotten=lambda: close_forgotten(helper_id=helper.id),
+                    seed_catalog=_seed_catalog,
+                )
+            )  # fmt: skip
+        )
+    except Exception as error:
+        if not _duplicate(error):
+            raise
         # A retry racing the first request, or a check-in elsewhere at the same moment.
         replay = await _replayed("in_event", where, helper)
         if replay is not None:
@@ -333,131 +296,38 @@ async def check_in(
             "您已有一项正在进行的服务，请刷新页面。",
             code="visit_open",
         ) from None
-    return visit, True
+    return from_row(Visit, row), created
 
 
-async def _move_order(
-    actor: Actor, order: Order, source: OrderStatus, target: OrderStatus, reason: str = ""
-) -> None:
-    moved = await Order.filter(id=order.id, status=source).update(status=target)
-    if not moved:
+async def _confirm_pin(
+    secret: str, token: str, helper: Member, where: Where, pin: str
+) -> Visit | None:
+    """Check the resident's PIN typed at check-out (a wrong one counts, and 3 lock it).
+    Returns the visit already closed by this event id, if this is a retry."""
+    resident, placard = await placards.current(secret, token)
+    visit = await Visit.get_or_none(open_helper_id=helper.id, resident_id=resident.id)
+    if visit is None:
+        replay = await _replayed("out_event", where, helper)
+        if replay is not None:
+            return replay
+        raise refusals.no_open_visit()
+    if visit.pin_failures >= PIN_TRIES:
         raise Conflict(
-            f"Order {order.id} changed at the same moment. Please reload.",
-            f"订单 {order.id} 刚被修改，请刷新。",
-            code="order_changed",
+            "The PIN is locked after 3 wrong tries. Finish without it: the resident "
+            "or family can confirm the visit later on their own page.",
+            "确认码已输错 3 次被锁定。请不填确认码直接签退，老人或家属可稍后在自己的页面确认。",
+            code="pin_locked",
         )
-    await OrderEvent.create(
-        order_id=order.id,
-        actor_id=actor.member_id,
-        from_status=source.value,
-        to_status=target.value,
-        helper_id=order.helper_id,  # type: ignore[attr-defined]
-        reason=reason,
-    )
-
-
-# Check-out -------------------------------------------------------------------------------
-
-
-def served_minutes(seconds: float, unit: int, most: int) -> int:
-    """Minutes served: rounded to the nearest ``unit`` (halves up), at least one unit,
-    at most ``most``."""
-    units = math.floor(seconds / 60 / unit + 0.5)
-    return min(max(units, 1) * unit, most)
-
-
-async def _service_of(visit: Visit) -> ServiceType:
-    community = await Community.get(id=visit.community_id)  # type: ignore[attr-defined]
-    for found in await catalog(community):  # seeds the community's catalogue on first use
-        if found.code == visit.service_code:
-            return found
-    # A service removed from the catalogue since: count it as 1:1, defaults for the rest.
-    return ServiceType(
-        code=visit.service_code, name_zh=visit.service_code, name_en=visit.service_code
-    )
-
-
-async def _flags(
-    visit: Visit, community: Community, service: ServiceType, tz: ZoneInfo
-) -> list[Flag]:
-    """The rules a closed visit breaks (its times, minutes and confirmation already set)."""
-    flags: list[Flag] = []
-    start, end = visit.checked_in_at, visit.checked_out_at
-    assert end is not None and visit.raw_minutes is not None
-    order = await Order.get_or_none(id=visit.order_id) if visit.order_id else None
-    if order is None:
-        flags.append(Flag.OUTSIDE_WINDOW)
-    else:
-        opens, closes = window(order, community)
-        if not (opens <= start <= closes and end <= closes):
-            flags.append(Flag.OUTSIDE_WINDOW)
-    radius = community.visit_radius_m
-    if any(d is not None and d > radius for d in (visit.in_distance_m, visit.out_distance_m)):
-        flags.append(Flag.TOO_FAR)
-    if visit.raw_minutes < service.min_minutes:
-        flags.append(Flag.TOO_SHORT)
-    if visit.raw_minutes > service.max_minutes:
-        flags.append(Flag.TOO_LONG)
-    if community.daily_cap_minutes is not None and visit.hours:
-        local = start.astimezone(tz).date()
-        day_start = datetime.combine(local, datetime.min.time(), tzinfo=tz).astimezone(UTC)
-        earned = (
-            await Visit.filter(
-                helper_id=visit.helper_id,  # type: ignore[attr-defined]
-                status__in=(VisitStatus.VERIFIED, VisitStatus.FLAGGED),
-                checked_in_at__gte=day_start,
-                checked_in_at__lt=day_start + timedelta(days=1),
-            )
-            .exclude(id=visit.id)
-            .values_list("credit_minutes", flat=True)
+    if not placards.pin_matches(placard, pin):
+        await Visit.filter(id=visit.id).update(pin_failures=F("pin_failures") + 1)
+        left = PIN_TRIES - visit.pin_failures - 1
+        raise Invalid(
+            f"Wrong PIN. {left} tries left." if left else "Wrong PIN. The PIN is now locked.",
+            f"确认码不对，还可以试 {left} 次。" if left else "确认码不对，已锁定。",
+            code="wrong_pin",
+            details={"tries_left": left},
         )
-        total = sum(int(str(m)) for m in earned if m is not None)
-        if total + (visit.credit_minutes or 0) > community.daily_cap_minutes:
-            flags.append(Flag.DAILY_CAP)
-    if (
-        await Visit.filter(
-            helper_id=visit.helper_id,  # type: ignore[attr-defined]
-            checked_in_at__lt=end,
-            checked_out_at__gt=start,
-        )
-        .exclude(id=visit.id)
-        .exclude(status=VisitStatus.REJECTED)
-        .exists()
-    ):
-        flags.append(Flag.OVERLAP)
-    if service.needs_confirmation and not visit.confirmed_by:
-        flags.append(Flag.UNCONFIRMED)
-    if visit.offline:
-        flags.append(Flag.OFFLINE)
-    if visit.flags and Flag.AUTO_CLOSED.value in visit.flags.split(","):
-        flags.append(Flag.AUTO_CLOSED)
-    return flags
-
-
-async def _pay_rate(visit: Visit) -> int | None:
-    profile = await HelperProfile.get_or_none(member_id=visit.helper_id)  # type: ignore[attr-defined]
-    return profile.hourly_rate_fen if profile is not None else None
-
-
-async def _measure(
-    visit: Visit, service: ServiceType, community: Community, served: int | None = None
-) -> dict[str, Any]:
-    """Raw, served and credited minutes and the pay owed, for a visit with both times."""
-    assert visit.checked_out_at is not None
-    seconds = max((visit.checked_out_at - visit.checked_in_at).total_seconds(), 0)
-    if served is None:
-        served = served_minutes(seconds, community.time_unit_minutes, service.max_minutes)
-    credit = max(round(served * service.multiplier_milli / 1000), 1)
-    pay = None
-    if visit.pay_fen is not None:  # a paid pairing
-        rate = await _pay_rate(visit)
-        pay = round(served * rate / 60) if rate else 0
-    return {
-        "raw_minutes": int(seconds // 60),
-        "served_minutes": served,
-        "credit_minutes": credit,
-        "pay_fen": pay,
-    }
+    return None
 
 
 async def check_out(
@@ -470,126 +340,58 @@ async def check_out(
     tz: ZoneInfo,
     pin: str = "",
 ) -> Visit:
-    """Close the helper's open visit here; verify it at once when no rule is broken."""
-    replay = await _replayed("out_event", where, helper)
-    if replay is not None:
-        return replay
-    resident, placard = await placards.current(secret, token)
-    visit = await Visit.get_or_none(open_helper_id=helper.id, resident_id=resident.id)
-    if visit is None:
-        raise Conflict(
-            "You have no visit open here. Tap Start first.",
-            "您在这里没有正在进行的服务，请先点“开始服务”。",
-            code="no_open_visit",
-        )
+    """Close the helper's open visit here; verify and credit it at once (one commit) when
+    no rule is broken. A repeated event id returns the same visit."""
+    resident_id, generation = placards.read_token(secret, token)
     confirmed = ""
-    pin = (pin or "").strip()
-    if pin:
-        if visit.pin_failures >= PIN_TRIES:
-            raise Conflict(
-                "The PIN is locked after 3 wrong tries. Finish without it: the resident "
-                "or family can confirm the visit later on their own page.",
-                "确认码已输错 3 次被锁定。请不填确认码直接签退，老人或家属可稍后在自己的页面确认。",
-                code="pin_locked",
-            )
-        if not placards.pin_matches(placard, pin):
-            await Visit.filter(id=visit.id).update(pin_failures=F("pin_failures") + 1)
-            left = PIN_TRIES - visit.pin_failures - 1
-            raise Invalid(
-                f"Wrong PIN. {left} tries left." if left else "Wrong PIN. The PIN is now locked.",
-                f"确认码不对，还可以试 {left} 次。" if left else "确认码不对，已锁定。",
-                code="wrong_pin",
-                details={"tries_left": left},
-            )
-        confirmed = "pin"
-    now = datetime.now(UTC)
-    at = _moment(where, now, not_before=visit.checked_in_at)
-    distance = None
-    if where.lat is not None and resident.lat is not None:
-        distance = distance_m(where.lat, where.lon, resident.lat, resident.lon)  # type: ignore[arg-type]
-    visit.checked_out_at = at
-    visit.out_distance_m = distance
-    visit.offline = visit.offline or where.offline
-    visit.confirmed_by = confirmed
-    return await _close(
-        actor,
-        visit,
-        tz=tz,
-        changes={
-            "out_event": where.event_id,
-            "checked_out_at": at,
-            "received_out_at": now,
-            "client_out_at": where.client_at,
-            "out_lat": where.lat,
-            "out_lon": where.lon,
-            "out_distance_m": distance,
-            "offline": visit.offline,
-            "confirmed_by": confirmed,
-        },
-        replay=(where, helper),
-    )
-
-
-async def _close(
-    actor: Actor,
-    visit: Visit,
-    *,
-    tz: ZoneInfo,
-    changes: dict[str, Any],
-    replay: tuple[Where, Member] | None = None,
-) -> Visit:
-    community = await Community.get(id=visit.community_id)  # type: ignore[attr-defined]
-    service = await _service_of(visit)
-    measured = await _measure(visit, service, community)
-    for name, value in measured.items():
-        setattr(visit, name, value)
-    flags = await _flags(visit, community, service, tz)
-    status = VisitStatus.FLAGGED if flags else VisitStatus.VERIFIED
-    order = await Order.get_or_none(id=visit.order_id) if visit.order_id else None
-    try:
-        async with in_transaction():
-            closed = await Visit.filter(id=visit.id, status=VisitStatus.OPEN).update(
-                **changes,
-                **measured,
-                open_helper_id=None,
-                status=status,
-                flags=",".join(f.value for f in flags),
-            )
-            if not closed:
-                raise _AlreadyClosed
-            if order is not None and order.status is OrderStatus.IN_PROGRESS:
-                await _move_order(actor, order, OrderStatus.IN_PROGRESS, OrderStatus.COMPLETED)
-                await _move_order(
-                    actor,
-                    order,
-                    OrderStatus.COMPLETED,
-                    OrderStatus.FLAGGED if flags else OrderStatus.VERIFIED,
-                    ",".join(f.value for f in flags),
-                )
-            await audit.record(
-                actor,
-                "visit.check_out" if replay else "visit.auto_close",
-                target_type="visit",
-                target_id=visit.id,
-                community_id=visit.community_id,  # type: ignore[attr-defined]
-                detail={"flags": [f.value for f in flags], "minutes": measured["served_minutes"]},
-            )
-    except (_AlreadyClosed, IntegrityError):
+    if (pin or "").strip():
+        replay = await _confirm_pin(secret, token, helper, where, pin.strip())
         if replay is not None:
-            again = await _replayed("out_event", *replay)
-            if again is not None:
-                return again
+            return replay
+        confirmed = "pin"
+    tap = _tap(where, datetime.now(UTC))
+    try:
+        row, _ = await _run_with_fixes(
+            lambda: steps.with_row(
+                _paired(
+                    steps.check_out_steps(
+                        actor_id=actor.member_id,
+                        ip=actor.ip,
+                        helper_id=helper.id,
+                        helper_community=helper.community_id,  # type: ignore[attr-defined]
+                        resident_id=resident_id,
+                        generation=generation,
+                        tap=tap,
+                        confirmed=confirmed,
+                        tz=tz,
+                        seed_catalog=_seed_catalog,
+                    )
+                )
+            )
+        )
+    except Exception as error:
+        if not (_duplicate(error) or getattr(error, "code", "") == "visit_closed"):
+            raise
+        replay = await _replayed("out_event", where, helper)
+        if replay is not None:
+            return replay
         raise Conflict(
             "This visit was already finished.", "这次服务已经签退。", code="visit_closed"
         ) from None
-    closed_visit = await Visit.get(id=visit.id)
-    if status is VisitStatus.VERIFIED:
-        closed_visit = await credit(closed_visit, actor)
-    return closed_visit
+    return from_row(Visit, row)
 
 
-class _AlreadyClosed(Exception):
-    pass
+def _paired(inner: Steps[int]) -> Steps[tuple[int, bool]]:
+    return (yield from inner), False
+
+
+def _row(visit: Visit) -> tuple[Any, ...]:
+    """A visit as ``steps.VISIT_COLUMNS``."""
+    return (
+        visit.id, visit.order_id, visit.service_code, visit.checked_in_at, visit.in_distance_m,
+        visit.offline, visit.flags, visit.funded, visit.hours, visit.pay_fen,
+        visit.community_id, visit.resident_id, visit.confirmed_by,  # type: ignore[attr-defined]
+    )  # fmt: skip
 
 
 async def close_forgotten(*, helper_id: int | None = None, tz: ZoneInfo | None = None) -> int:
@@ -606,20 +408,56 @@ async def close_forgotten(*, helper_id: int | None = None, tz: ZoneInfo | None =
         limit = timedelta(minutes=service.max_minutes + community.checkin_late_minutes)
         if visit.checked_in_at + limit > now:
             continue
-        at = visit.checked_in_at + timedelta(minutes=service.max_minutes)
-        visit.checked_out_at = at
-        visit.flags = Flag.AUTO_CLOSED.value
+        end = visit.checked_in_at + timedelta(minutes=service.max_minutes)
         try:
-            await _close(
-                Actor.system(),
-                visit,
-                tz=tz or ZoneInfo("Asia/Shanghai"),
-                changes={"checked_out_at": at, "received_out_at": now},
+            await _run_with_fixes(
+                lambda visit=visit, end=end: steps.close_steps(  # type: ignore[misc]
+                    actor_id=None,
+                    ip="",
+                    visit=_row(visit),
+                    tap=None,
+                    end=end,
+                    changes={"helper_id": visit.helper_id, "received_out_at": now},
+                    tz=tz or ZoneInfo("Asia/Shanghai"),
+                    confirmed=visit.confirmed_by,
+                    auto_closed=True,
+                    seed_catalog=_seed_catalog,
+                )  # fmt: skip
             )
         except Conflict:
             continue  # finished by the helper at the same moment
         closed += 1
     return closed
+
+
+async def _service_of(visit: Visit) -> ServiceType:
+    community = await Community.get(id=visit.community_id)  # type: ignore[attr-defined]
+    for found in await catalog(community):  # seeds the community's catalogue on first use
+        if found.code == visit.service_code:
+            return found
+    # A service removed from the catalogue since: count it as 1:1, defaults for the rest.
+    return ServiceType(
+        code=visit.service_code, name_zh=visit.service_code, name_en=visit.service_code
+    )
+
+
+async def _measured(visit: Visit, served: int) -> dict[str, Any]:
+    """Minutes and pay for a visit a coordinator adjusted to ``served`` minutes."""
+    community = await Community.get(id=visit.community_id)  # type: ignore[attr-defined]
+    service = await _service_of(visit)
+    rules = steps.Rules(
+        unit=community.time_unit_minutes, radius=community.visit_radius_m,
+        daily_cap=community.daily_cap_minutes, early=community.checkin_early_minutes,
+        late=community.checkin_late_minutes, min_minutes=service.min_minutes,
+        max_minutes=service.max_minutes, multiplier=service.multiplier_milli,
+        needs_confirmation=service.needs_confirmation,
+    )  # fmt: skip
+    rate = None
+    if visit.pay_fen is not None:
+        profile = await HelperProfile.get_or_none(member_id=visit.helper_id)  # type: ignore[attr-defined]
+        rate = profile.hourly_rate_fen if profile is not None else None
+    end = visit.checked_out_at or visit.checked_in_at
+    return steps.measure(visit.checked_in_at, end, rules, rate, visit.pay_fen is not None, served)
 
 
 # Verification and crediting ---------------------------------------------------------------
@@ -720,9 +558,7 @@ async def review(
                     "请填写服务分钟数（1 到 720）。",
                     code="bad_minutes",
                 )
-            community = await Community.get(id=visit.community_id)  # type: ignore[attr-defined]
-            service = await _service_of(visit)
-            changes.update(await _measure(visit, service, community, served=minutes))
+            changes.update(await _measured(visit, minutes))
             del changes["raw_minutes"]
     async with in_transaction():
         moved = await Visit.filter(id=visit.id, status=VisitStatus.FLAGGED).update(**changes)
