@@ -27,8 +27,9 @@ def test_helper_signs_in_on_a_phone_and_sees_their_hours(
     screenshot(page, "me-zh-360")
     page.get_by_role("button", name="我的时间").click()
     page.wait_for_url(f"{live_server}/me/hours")
-    # Demo: 90 + 60 + 75 minutes earned, 30 redeemed.
-    assert page.get_by_test_id("available").inner_text() == "3小时15分"
+    # Demo: 90 + 60 + 75 minutes earned, 30 redeemed, and five verified meal deliveries
+    # to his mother of 30 minutes each.
+    assert page.get_by_test_id("available").inner_text() == "5小时45分"
     assert page.evaluate(
         "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
     )

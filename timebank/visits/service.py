@@ -178,7 +178,6 @@ async def scan(secret: str, token: str, helper: Member, *, at: datetime | None =
     if helper.id == resident.id:
         raise refusals.same_person()
     community = await Community.get(id=resident.community_id)  # type: ignore[attr-defined]
-    await close_forgotten(helper_id=helper.id)
     open_visit = await Visit.get_or_none(open_helper_id=helper.id)
     elsewhere = None
     if open_visit is not None and open_visit.resident_id != resident.id:  # type: ignore[attr-defined]
