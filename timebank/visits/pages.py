@@ -19,6 +19,7 @@ from timebank.ledger import service as ledger
 from timebank.ledger.hours import format_minutes
 from timebank.pairing.api import tz_of
 from timebank.people import policy
+from timebank.people.audit import Actor
 from timebank.people.models import Community, Member, MemberRole, Role
 from timebank.people.web import actor_of, me, posted_form, signin_redirect
 from timebank.templating import render, web_dir
@@ -69,8 +70,9 @@ async def checkin_page(request: Request) -> Response:
     try:
         placards.read_token(secret_of(request), token)
     except TimebankError as error:
-        if who is not None:
-            await service.audit_refusal(actor_of(request, who), token, error)
+        ip = request.client.host if request.client else ""
+        actor = actor_of(request, who) if who is not None else Actor(None, ip)
+        await service.audit_refusal(actor, token, error)
         return await _refused(request, error, None)
     if who is None:
         return signin_redirect(request)

@@ -47,10 +47,12 @@
   function forget(id) { return withStore("readwrite", function (s) { return s.delete(id); }); }
 
   function send(item) {
+    // This page's own token: a tap kept from before a new sign-in still goes through.
+    var csrf = form.elements.csrf_token.value || item.csrf;
     return fetch(item.url, {
       method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": item.csrf },
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
       body: JSON.stringify(item.body)
     });
   }
@@ -78,7 +80,10 @@
       items.forEach(function (item) {
         chain = chain.then(function () {
           return send(item).then(function (response) {
-            if (response.status >= 500) { throw new Error("server"); }
+            // Server trouble, or signed out: keep the tap and try again later.
+            if (response.status >= 500 || response.status === 401 || response.status === 403) {
+              throw new Error("kept");
+            }
             return response.json().then(function (data) {
               if (!response.ok) { show(errorBox, data.error ? data.error.message : ""); }
               sent += 1;
