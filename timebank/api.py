@@ -22,6 +22,7 @@ from timebank.orders import api as orders_api
 from timebank.pairing import api as pairing_api
 from timebank.people import api as people_api
 from timebank.people import members_api
+from timebank.redeem import api as redeem_api
 from timebank.visits import api as visits_api
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -116,6 +117,7 @@ ROUTES: list[BaseRoute] = [
     *catalog_api.routes,
     *pairing_api.routes,
     *orders_api.routes,
+    *redeem_api.routes,
     *ledger_web.api_routes,
     *ledger_api.routes,
 ]

@@ -29,6 +29,7 @@ MODEL_MODULES = [
     "timebank.pairing.models",
     "timebank.orders.models",
     "timebank.visits.models",
+    "timebank.redeem.models",
 ]
 MIGRATIONS_MODULE = "timebank.migrations"
 

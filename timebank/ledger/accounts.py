@@ -47,12 +47,18 @@ async def community_account(
     if found is not None:
         return found
     floor = -budget if (kind is AccountKind.ISSUANCE and budget is not None) else None
+    if kind is AccountKind.POOL:
+        floor = 0  # donated hours only: the pool never goes below empty
     spec = AccountSpec(kind, community_id=community_id, floor=floor)
     return await Account.get(id=await run(_opening(spec)))
 
 
 def fund(community_id: int) -> AccountSpec:
     return AccountSpec(AccountKind.ISSUANCE, community_id=community_id, floor=None)
+
+
+def pool(community_id: int) -> AccountSpec:
+    return AccountSpec(AccountKind.POOL, community_id=community_id, floor=0)
 
 
 def sink(community_id: int) -> AccountSpec:

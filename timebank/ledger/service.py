@@ -8,6 +8,7 @@ a 409. Each one is a plan (which legs, decided while the ledger is locked) hande
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -16,6 +17,7 @@ from timebank.ledger.accounts import (
     community_account,
     fund,
     opened,
+    pool,
     prepare_accounts,
     sink_of,
     wallet,
@@ -89,6 +91,20 @@ def _transfer_plan(amount: int, **plan: Any) -> PlanSteps:
         return Plan(
             legs=[Leg(source, -amount, Phase.POSTED), Leg(target, amount, Phase.POSTED)], **plan
         )
+
+    return steps
+
+
+# ``checks``: a caller's own rules and rows, run under the ledger lock in the same
+# transaction just before the legs are decided (e.g. a redemption's limits, the stock of
+# an item and the redemption row itself); it returns the ref_id the transaction carries.
+Checks = Callable[[], Steps[str]]
+
+
+def _checked(checks: Checks | None, plan: Callable[[str], PlanSteps], ref_id: str) -> PlanSteps:
+    def steps(prepared: Any) -> Steps[Plan]:
+        ref = (yield from checks()) if checks is not None else ref_id
+        return (yield from plan(ref)(prepared))
 
     return steps
 
@@ -200,11 +216,16 @@ async def grant(
     key: str,
     actor_id: int,
     reason: str,
+    from_pool: bool = False,
 ) -> Posted:
-    """Grant community-funded hours (兜底) to a member; a reason is required."""
+    """Grant hours to a member from the community fund (兜底), or from the public pool of
+    donated hours (公益池) with ``from_pool``; a reason is required."""
     amount, reason = _minutes(minutes), _reason(reason, required=True)
     request = {"community": community_id, "member": member_id, "minutes": minutes}
-    prepare = prepare_accounts(fund(community_id), wallet_spec(member_id))
+    if from_pool:
+        request["pool"] = True
+    source = pool(community_id) if from_pool else fund(community_id)
+    prepare = prepare_accounts(source, wallet_spec(member_id))
     return await _write(
         TxnKind.GRANT,
         key,
@@ -226,11 +247,14 @@ async def redeem(
     ref_id: str = "",
     on_behalf_of_id: int | None = None,
     reason: str = "",
+    checks: Checks | None = None,
 ) -> Posted:
     """Spend hours at once (goods, privileges): wallet to the redemption account."""
     amount = _minutes(minutes)
     request = {"member": member_id, "minutes": minutes, "ref": f"{ref_type}:{ref_id}"}
-    plan = _transfer_plan(amount, ref_type=ref_type, ref_id=ref_id)
+    plan = _checked(
+        checks, lambda ref: _transfer_plan(amount, ref_type=ref_type, ref_id=ref), ref_id
+    )
     prepare = prepare_accounts(wallet_spec(member_id), partial(sink_of, member_id))
     return await _write(
         TxnKind.REDEEM, key, request, plan, actor_id, on_behalf_of_id, _reason(reason), prepare
@@ -292,17 +316,23 @@ async def reserve(
     ref_type: str = "",
     ref_id: str = "",
     on_behalf_of_id: int | None = None,
+    checks: Checks | None = None,
 ) -> Posted:
     """Hold hours for a booked redemption; resolve with ``post``, ``void`` or ``expire``."""
     amount = _minutes(minutes)
 
-    def plan(prepared: Any) -> Steps[Plan]:
-        source, escrow = yield from opened(prepared)
-        return Plan(
-            legs=[Leg(source, -amount, Phase.PENDING), Leg(escrow, amount, Phase.PENDING)],
-            ref_type=ref_type,
-            ref_id=ref_id,
-        )
+    def held(ref: str) -> PlanSteps:
+        def steps(prepared: Any) -> Steps[Plan]:
+            source, escrow = yield from opened(prepared)
+            return Plan(
+                legs=[Leg(source, -amount, Phase.PENDING), Leg(escrow, amount, Phase.PENDING)],
+                ref_type=ref_type,
+                ref_id=ref,
+            )
+
+        return steps
+
+    plan = _checked(checks, held, ref_id)
 
     request = {"member": member_id, "minutes": minutes, "ref": f"{ref_type}:{ref_id}"}
     prepare = prepare_accounts(wallet_spec(member_id), partial(sink_of, member_id))

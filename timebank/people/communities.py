@@ -23,6 +23,9 @@ SETTINGS: dict[str, tuple[int, int, bool]] = {
     "time_unit_minutes": (1, 60, False),
     "checkin_early_minutes": (0, 240, False),
     "checkin_late_minutes": (0, 480, False),
+    "redeem_daily_minutes": (15, 600_000, True),
+    "redeem_monthly_minutes": (15, 6_000_000, True),
+    "grant_review_minutes": (15, 6_000_000, True),
 }
 
 

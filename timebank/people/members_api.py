@@ -342,6 +342,9 @@ async def update_community_settings(request: Request) -> Response:
               time_unit_minutes: {type: integer}
               checkin_early_minutes: {type: integer}
               checkin_late_minutes: {type: integer}
+              redeem_daily_minutes: {type: integer, nullable: true}
+              redeem_monthly_minutes: {type: integer, nullable: true}
+              grant_review_minutes: {type: integer, nullable: true}
               four_eyes: {type: boolean}
     responses:
       "200": {description: "The community after the change"}

@@ -50,6 +50,9 @@ class Community(Model):
     time_unit_minutes = fields.IntField(default=15)  # visits are rounded to this
     checkin_early_minutes = fields.IntField(default=30)  # check-in may start this early
     checkin_late_minutes = fields.IntField(default=60)  # and end this late
+    redeem_daily_minutes = fields.IntField(null=True)  # most a member may redeem in a day
+    redeem_monthly_minutes = fields.IntField(null=True)  # and in a month
+    grant_review_minutes = fields.IntField(null=True)  # larger grants need a 2nd coordinator
 
     class Meta:
         table = "community"

@@ -1,0 +1,267 @@
+"""Redeeming, hand-over, donations and grants through the API, with every rule (both DBs)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from contextlib import AsyncExitStack
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import make_community, make_signed_up, sign_in_client
+from timebank.ledger import service as ledger
+from timebank.ledger.models import Account, AccountKind, LedgerTxn, TxnKind
+from timebank.people.models import (
+    Community,
+    FamilyLink,
+    Member,
+    Relation,
+    ResidentProfile,
+)
+from timebank.redeem.models import RedeemItem, Redemption
+
+
+def key() -> str:
+    return uuid.uuid4().hex
+
+
+async def signed_in(
+    stack: AsyncExitStack, app: Any, member: Any
+) -> tuple[httpx.AsyncClient, dict[str, str]]:
+    client = await stack.enter_async_context(
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    )
+    return client, {"x-csrf-token": await sign_in_client(client, member)}
+
+
+async def give(member: Any, minutes: int, community: Any) -> None:
+    await ledger.grant(
+        community_id=community.id, member_id=member.id, minutes=minutes, key=key(),
+        actor_id=member.id, reason="test",
+    )  # fmt: skip
+
+
+async def balance(member: Any) -> int:
+    return (await ledger.balance((await ledger.wallet(member.id)).id)).available
+
+
+@pytest.fixture
+async def w(app: Any) -> Any:
+    here = await make_community("桂花社区")
+    other = await make_community("荷塘社区")
+    world: dict[str, Any] = {
+        "app": app,
+        "here": here,
+        "coordinator": await make_signed_up(here, "coordinator", name="李芳"),
+        "second": await make_signed_up(here, "coordinator", name="周桂兰"),
+        "elder": await make_signed_up(here, "resident", name="陈秀英"),
+        "son": await make_signed_up(here, "helper", name="张建国"),
+        "young": await make_signed_up(here, "resident", name="王小明"),
+        "stranger": await make_signed_up(other, "resident", name="孙丽"),
+    }
+    await Member.filter(id=world["elder"].id).update(birth_date=date(1948, 3, 1))
+    await Member.filter(id=world["son"].id).update(birth_date=date(1975, 6, 1))
+    await Member.filter(id=world["young"].id).update(birth_date=date(1990, 1, 1))
+    for a, b, rel in ((world["son"], world["elder"], Relation.PARENT),
+                      (world["elder"], world["son"], Relation.CHILD)):  # fmt: skip
+        await FamilyLink.create(member=a, relative=b, relation=rel)
+    world["rice"] = await RedeemItem.create(
+        community=here, kind="goods", name_zh="大米 5 斤", name_en="Rice 2.5 kg",
+        price_minutes=120, stock=3,
+    )  # fmt: skip
+    world["haircut_card"] = await RedeemItem.create(
+        community=here, kind="privilege", name_zh="理发优惠券", name_en="Haircut voucher",
+        price_minutes=30,
+    )  # fmt: skip
+    async with AsyncExitStack() as stack:
+        world["stack"] = stack
+        for name in ("coordinator", "second", "elder", "son", "young"):
+            world[f"{name}_c"], world[f"{name}_h"] = await signed_in(stack, app, world[name])
+        yield world
+
+
+async def redeem(w: dict[str, Any], who: str, **body: Any) -> httpx.Response:
+    body.setdefault("key", key())
+    return await w[f"{who}_c"].post("/api/v1/redemptions", json=body, headers=w[f"{who}_h"])
+
+
+async def test_redeem_goods_and_hand_over(w: dict[str, Any]) -> None:
+    await give(w["elder"], 300, w["here"])
+    catalog = await w["elder_c"].get(f"/api/v1/communities/{w['here'].id}/catalog")
+    assert [i["name_zh"] for i in catalog.json()["items"]] == ["大米 5 斤", "理发优惠券"]
+    tap = key()
+    done = await redeem(w, "elder", item=w["rice"].id, key=tap)
+    assert done.status_code == 201, done.text
+    assert done.json()["status"] == "to_hand_over" and done.json()["minutes"] == 120
+    again = await redeem(w, "elder", item=w["rice"].id, key=tap)  # a retry: the same one
+    assert again.json()["id"] == done.json()["id"]
+    assert await Redemption.all().count() == 1
+    assert await balance(w["elder"]) == 180
+    assert (await RedeemItem.get(id=w["rice"].id)).stock == 2
+    # The office's hand-over queue, then 核销 once.
+    queue = await w["coordinator_c"].get("/api/v1/redemptions?status=to_hand_over")
+    assert [r["id"] for r in queue.json()["redemptions"]] == [done.json()["id"]]
+    url = f"/api/v1/redemptions/{done.json()['id']}/hand-over"
+    assert (await w["elder_c"].post(url, headers=w["elder_h"])).status_code == 403
+    handed = await w["coordinator_c"].post(url, headers=w["coordinator_h"])
+    assert handed.json()["status"] == "handed_over"
+    twice = await w["coordinator_c"].post(url, headers=w["coordinator_h"])
+    assert twice.status_code == 409
+    privilege = await redeem(w, "elder", item=w["haircut_card"].id)
+    assert privilege.json()["status"] == "done"
+    txns = await LedgerTxn.filter(kind=TxnKind.REDEEM).values_list("ref_type", "ref_id")
+    assert sorted(txns) == [("redemption", str(done.json()["id"])),
+                            ("redemption", str(privilege.json()["id"]))]  # fmt: skip
+
+
+async def test_every_rule_says_why(w: dict[str, Any]) -> None:
+    # Too few hours.
+    poor = await redeem(w, "elder", item=w["rice"].id)
+    assert poor.status_code == 409 and poor.json()["error"]["code"] == "insufficient_hours"
+    assert "余额" in poor.json()["error"]["messages"]["zh-CN"] or poor.json()["error"]["message"]
+    assert (await RedeemItem.get(id=w["rice"].id)).stock == 3  # nothing half-written
+    assert await Redemption.all().count() == 0
+    # The age gate (60 by default): 王小明 is 36, with no hardship category.
+    await give(w["young"], 300, w["here"])
+    young = await redeem(w, "young", item=w["haircut_card"].id)
+    assert young.status_code == 422 and young.json()["error"]["code"] == "redeem_age"
+    assert "60" in young.json()["error"]["messages"]["zh-CN"]
+    # ... unless in a hardship category (低保).
+    await ResidentProfile.create(member=w["young"], hardship="dibao")
+    assert (await redeem(w, "young", item=w["haircut_card"].id)).status_code == 201
+    # The son redeems for his mother (his hours, her haircut); not for a stranger.
+    await give(w["son"], 300, w["here"])
+    for_mother = await redeem(w, "son", item=w["haircut_card"].id, **{"for": w["elder"].id})
+    assert for_mother.status_code == 201
+    assert for_mother.json()["beneficiary"] == w["elder"].id
+    for_himself = await redeem(w, "son", item=w["haircut_card"].id)
+    assert for_himself.json()["error"]["code"] == "redeem_age"  # he is 51
+    stranger = await redeem(w, "son", item=w["haircut_card"].id, **{"for": w["young"].id})
+    assert stranger.status_code == 403 and stranger.json()["error"]["code"] == "not_family"
+    # Limits per day and per month.
+    await Community.filter(id=w["here"].id).update(redeem_daily_minutes=60)
+    await give(w["elder"], 600, w["here"])
+    assert (await redeem(w, "elder", item=w["haircut_card"].id)).status_code == 201
+    over = await redeem(w, "elder", item=w["rice"].id)  # 30 today + 120 > 60
+    assert over.status_code == 409 and over.json()["error"]["code"] == "redeem_day_limit"
+    await Community.filter(id=w["here"].id).update(
+        redeem_daily_minutes=None, redeem_monthly_minutes=100
+    )
+    month = await redeem(w, "elder", item=w["rice"].id)
+    assert month.json()["error"]["code"] == "redeem_month_limit"
+    await Community.filter(id=w["here"].id).update(redeem_monthly_minutes=None)
+    # No stock left.
+    await RedeemItem.filter(id=w["rice"].id).update(stock=0)
+    empty = await redeem(w, "elder", item=w["rice"].id)
+    assert empty.status_code == 409 and empty.json()["error"]["code"] == "out_of_stock"
+    # Bad input.
+    assert (await redeem(w, "elder", item="rice")).status_code == 400
+    assert (await redeem(w, "elder", item=w["rice"].id, key="short")).status_code == 422
+    assert (await redeem(w, "elder", item=99999)).status_code == 404
+    inactive = await w["coordinator_c"].patch(
+        f"/api/v1/catalog/{w['haircut_card'].id}", json={"active": False},
+        headers=w["coordinator_h"],
+    )  # fmt: skip
+    assert inactive.status_code == 200
+    assert (await redeem(w, "elder", item=w["haircut_card"].id)).status_code == 409
+
+
+async def test_races_for_the_last_hours_and_the_last_bag(w: dict[str, Any]) -> None:
+    # Enough hours for one bag of rice, two redemptions at once: one wins.
+    await give(w["elder"], 150, w["here"])
+    results = await asyncio.gather(
+        *(redeem(w, "elder", item=w["rice"].id) for _ in range(2))
+    )
+    assert sorted(r.status_code for r in results) == [201, 409], [r.text for r in results]
+    assert await balance(w["elder"]) == 30
+    # One bag left, four members with hours race for it: one wins, stock never below zero.
+    await RedeemItem.filter(id=w["rice"].id).update(stock=1)
+    people = [w["elder"]]
+    async with AsyncExitStack() as stack:
+        clients = []
+        for n in range(3):
+            member = await make_signed_up(w["here"], "resident", name=f"老人{n}")
+            await Member.filter(id=member.id).update(birth_date=date(1940, 1, 1))
+            await give(member, 200, w["here"])
+            clients.append(await signed_in(stack, w["app"], member))
+            people.append(member)
+        await give(w["elder"], 200, w["here"])
+        clients.append((w["elder_c"], w["elder_h"]))
+        results = await asyncio.gather(
+            *(c.post("/api/v1/redemptions", json={"item": w["rice"].id, "key": key()},
+                     headers=h) for c, h in clients)  # fmt: skip
+        )
+    codes = sorted(r.status_code for r in results)
+    assert codes == [201, 409, 409, 409], [r.text for r in results]
+    assert {r.json()["error"]["code"] for r in results if r.status_code == 409} == {
+        "out_of_stock"
+    }
+    assert (await RedeemItem.get(id=w["rice"].id)).stock == 0
+    assert await Redemption.filter(item=w["rice"]).count() == 2  # the first race's, and this
+
+
+async def test_donations(w: dict[str, Any]) -> None:
+    await give(w["son"], 300, w["here"])
+    url = "/api/v1/me/donations"
+    to_mother = await w["son_c"].post(
+        url, json={"to": w["elder"].id, "minutes": 120, "key": key()}, headers=w["son_h"]
+    )
+    assert to_mother.status_code == 201, to_mother.text
+    assert await balance(w["elder"]) == 120 and await balance(w["son"]) == 180
+    to_pool = await w["son_c"].post(
+        url, json={"to": "pool", "minutes": 60, "key": key(), "reason": "公益"},
+        headers=w["son_h"],
+    )  # fmt: skip
+    assert to_pool.status_code == 201
+    pool = await Account.get(kind=AccountKind.POOL, community_id=w["here"].id)
+    assert pool.posted_balance == 60
+    stranger = await w["son_c"].post(
+        url, json={"to": w["young"].id, "minutes": 10, "key": key()}, headers=w["son_h"]
+    )
+    assert stranger.status_code == 403 and stranger.json()["error"]["code"] == "not_family"
+    too_much = await w["son_c"].post(
+        url, json={"to": "pool", "minutes": 500, "key": key()}, headers=w["son_h"]
+    )
+    assert too_much.status_code == 409
+    assert (await w["son_c"].post(url, json={"to": "x"}, headers=w["son_h"])).status_code == 400
+
+
+async def test_grants_and_four_eyes(w: dict[str, Any]) -> None:
+    await Community.filter(id=w["here"].id).update(grant_review_minutes=600)
+    url = "/api/v1/grants"
+    small = await w["coordinator_c"].post(
+        url, json={"member": w["elder"].id, "minutes": 120, "reason": "独居老人", "key": key()},
+        headers=w["coordinator_h"],
+    )  # fmt: skip
+    assert small.status_code == 201 and small.json()["status"] == "posted", small.text
+    assert await balance(w["elder"]) == 120
+    no_reason = await w["coordinator_c"].post(
+        url, json={"member": w["elder"].id, "minutes": 60, "key": key()},
+        headers=w["coordinator_h"],
+    )  # fmt: skip
+    assert no_reason.status_code == 422
+    large = await w["coordinator_c"].post(
+        url, json={"member": w["elder"].id, "minutes": 1200, "reason": "失独", "key": key()},
+        headers=w["coordinator_h"],
+    )  # fmt: skip
+    assert large.json()["status"] == "pending" and await balance(w["elder"]) == 120
+    decision = f"{url}/{large.json()['id']}/decision"
+    own = await w["coordinator_c"].post(decision, json={"approve": True}, headers=w["coordinator_h"])
+    assert own.status_code == 403 and own.json()["error"]["code"] == "four_eyes"
+    approved = await w["second_c"].post(decision, json={"approve": True}, headers=w["second_h"])
+    assert approved.json()["status"] == "posted" and await balance(w["elder"]) == 1320
+    again = await w["second_c"].post(decision, json={"approve": True}, headers=w["second_h"])
+    assert again.status_code == 409
+    # From the public pool: only what was donated.
+    pool_grant = await w["coordinator_c"].post(
+        url, json={"member": w["elder"].id, "minutes": 30, "reason": "孤寡", "key": key(),
+                   "source": "pool"}, headers=w["coordinator_h"],
+    )  # fmt: skip
+    assert pool_grant.status_code == 409, pool_grant.text  # the pool is empty
+    pending = await w["second_c"].get(f"{url}?status=pending")
+    assert pending.json()["grants"] == []
+    refused = await w["elder_c"].get(url)
+    assert refused.status_code == 403

@@ -1,0 +1,1 @@
+"""Redeeming hours (兑换), donating them (转赠), community grants (兜底)."""
