@@ -26,6 +26,7 @@ from timebank.pairing import service as pairing_service
 from timebank.people.audit import Actor
 from timebank.people.auth import _serializer
 from timebank.people.models import FamilyLink, Relation, Session
+from timebank.redeem.models import Grant, RedeemItem, Redemption
 from timebank.visits import placards
 from timebank.visits.models import Visit, VisitStatus
 
@@ -160,6 +161,27 @@ RULES = {
     ("POST", "/people/{member_id}/placard"): COORDINATOR,
     ("POST", "/people/{member_id}/placard/pin"): COORDINATOR,
     ("GET", "/placards"): ANY_COORDINATOR,
+    # Redeeming, hand-over, donations, grants.
+    ("GET", "/api/v1/communities/{community_id}/catalog"): COMMUNITY,
+    ("POST", "/api/v1/communities/{community_id}/catalog"): COORDINATOR,
+    ("PATCH", "/api/v1/catalog/{item_id}"): COORDINATOR,
+    ("GET", "/api/v1/redemptions"): MEMBER,
+    ("POST", "/api/v1/redemptions"): MEMBER,
+    ("POST", "/api/v1/redemptions/{redemption_id}/hand-over"): COORDINATOR,
+    ("POST", "/api/v1/me/donations"): MEMBER,
+    ("GET", "/api/v1/grants"): ANY_COORDINATOR,
+    ("POST", "/api/v1/grants"): ANY_COORDINATOR,  # for members of their own community
+    ("POST", "/api/v1/grants/{grant_id}/decision"): COORDINATOR,
+    ("GET", "/redeem"): MEMBER,
+    ("POST", "/redeem"): MEMBER,
+    ("POST", "/redeem/donate"): MEMBER,
+    ("GET", "/redeem/catalog"): ANY_COORDINATOR,
+    ("POST", "/redeem/catalog"): ANY_COORDINATOR,
+    ("GET", "/redeem/handover"): ANY_COORDINATOR,
+    ("POST", "/redeem/handover/{redemption_id}"): COORDINATOR,
+    ("GET", "/grants"): ANY_COORDINATOR,
+    ("POST", "/grants"): ANY_COORDINATOR,
+    ("POST", "/grants/{grant_id}/decision"): COORDINATOR,
 }
 
 
@@ -242,6 +264,18 @@ async def world(app: Any) -> dict[str, Any]:
     )  # fmt: skip
     placard = await placards.placard_of(relative)
     token = placards.make_token(app.state.settings.secret_key, relative.id, placard.generation)
+    # A catalogue item, a redemption waiting for hand-over, a grant waiting for approval.
+    item = await RedeemItem.create(
+        community=here, kind="goods", name_zh="大米", name_en="Rice", price_minutes=60
+    )
+    redemption = await Redemption.create(
+        community=here, item=item, member=people["resident"], beneficiary=people["resident"],
+        minutes=60, status="to_hand_over", created_at=now,
+    )  # fmt: skip
+    grant = await Grant.create(
+        community=here, member=people["resident"], source="fund", minutes=600, reason="x",
+        status="pending", requested_by_id=people["coordinator"].id, key="matrix-grant-1",
+    )  # fmt: skip
     sessions = {}
     for name, member in people.items():
         session = await Session.create(
@@ -267,6 +301,9 @@ async def world(app: Any) -> dict[str, Any]:
             "code": "en",
             "token": token,
             "visit_id": visit.id,
+            "item_id": item.id,
+            "redemption_id": redemption.id,
+            "grant_id": grant.id,
         },
     }
 

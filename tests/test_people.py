@@ -115,8 +115,9 @@ async def test_demo_data_loads_once(orm: None) -> None:
     assert verify_password(admin.password_hash, DEMO_PASSWORD)
     # The demo ledger: loaded once, intact, with a balance for the resident.
     report = await verify()
-    # 20 entries of the demo ledger, and two for each of the six verified demo visits.
-    assert report.ok and report.entries == 20 + 2 * 6 and report.checkpoints == 1
+    # 20 entries of the demo ledger, two for each of the six verified demo visits, and
+    # two each for the redeem demo's 2 donations, 3 redemptions, 3 grants and 1 reversal.
+    assert report.ok and report.entries == 20 + 2 * 6 + 2 * 9 and report.checkpoints == 1
     # Visits in every state; the verified ones credited exactly once.
     from timebank.ledger.models import LedgerTxn
     from timebank.visits.models import Visit, VisitStatus
@@ -129,4 +130,5 @@ async def test_demo_data_loads_once(orm: None) -> None:
     assert await LedgerTxn.filter(ref_type="visit", ref_id__in=ids).count() == 6
     resident = await Member.get(phone="13800000005")
     balance = await ledger.balance((await ledger.wallet(resident.id)).id)
-    assert (balance.posted, balance.pending_debits, balance.available) == (240, 60, 180)
+    # 240 of the demo ledger, 60 from her son, 60 for eggs and 90 for oil redeemed.
+    assert (balance.posted, balance.pending_debits, balance.available) == (150, 60, 90)

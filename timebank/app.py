@@ -23,6 +23,7 @@ from timebank.pairing import pages as pairing_pages
 from timebank.people import members_pages
 from timebank.people import pages as people_pages
 from timebank.people.web import SignedInMember
+from timebank.redeem import pages as redeem_pages
 from timebank.settings import Settings
 from timebank.templating import make_templates, web_dir
 from timebank.visits import pages as visits_pages
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *catalog_pages.routes,
             *orders_pages.routes,
             *visits_pages.routes,
+            *redeem_pages.routes,
             *ledger_web.page_routes,
             *ledger_pages.routes,
             Mount("/static", StaticFiles(directory=web_dir() / "static"), name="static"),

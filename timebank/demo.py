@@ -66,6 +66,7 @@ async def load_demo() -> list[DemoLogin]:
     await _demo_ledger()
     await _demo_pairings_and_orders()
     await _demo_visits()
+    await _demo_redeem()
     return DEMO_PEOPLE
 
 
@@ -394,3 +395,77 @@ async def _demo_visits() -> None:
     await visit(residents[-2], other, "shopping", now - timedelta(days=3), 20,
                 VisitStatus.REJECTED, flags="too_far",
                 note="老人说当天没有人来 / the resident says nobody came")  # fmt: skip
+
+
+async def _demo_redeem() -> None:
+    """A catalogue in every community; redemptions, donations, grants and a correction,
+    once."""
+    from zoneinfo import ZoneInfo
+
+    from timebank.ledger import service as ledger
+    from timebank.redeem import service as redeem
+    from timebank.redeem.models import GrantSource, ItemKind, RedeemItem
+    from timebank.settings import Settings
+
+    if await RedeemItem.exists():
+        return
+    tz = ZoneInfo(Settings.from_env().timezone)
+    goods = [
+        (ItemKind.GOODS, "大米 5 斤", "Rice, 2.5 kg", 120, 20),
+        (ItemKind.GOODS, "食用油 1 桶", "Cooking oil, 1 bottle", 90, 15),
+        (ItemKind.GOODS, "鸡蛋 1 盒", "Eggs, 1 box", 60, 30),
+        (ItemKind.PRIVILEGE, "理发 8 折券", "Haircut, 20% off", 30, None),
+        (ItemKind.PRIVILEGE, "社区食堂午餐 1 次", "One lunch at the canteen", 45, None),
+    ]
+    items: dict[int, list[RedeemItem]] = {}
+    for community in await Community.filter(level=Level.COMMUNITY):
+        items[community.id] = [
+            await RedeemItem.create(
+                community=community,
+                kind=kind,
+                name_zh=zh,
+                name_en=en,
+                price_minutes=price,
+                stock=stock,
+            )  # fmt: skip
+            for kind, zh, en, price, stock in goods
+        ]
+    by_phone = {m.phone: m for m in await Member.filter(phone__startswith="138000000")}
+    lead = Actor(by_phone["13800000002"].id)
+    son, mother = by_phone["13800000003"], by_phone["13800000005"]
+    here = await Community.get(id=mother.community_id)  # type: ignore[attr-defined]
+    await Community.filter(id=here.id).update(grant_review_minutes=600)
+    here = await Community.get(id=here.id)
+    rice, oil, eggs, haircut, _ = items[here.id]
+    # 张建国 gives his mother an hour, and half an hour to the public pool.
+    await redeem.donate(Actor(son.id), member=son, to_member=mother, minutes=60,
+                        key="demo-donate-mother", reason="给妈妈")  # fmt: skip
+    await redeem.donate(Actor(son.id), member=son, to_member=None, minutes=30,
+                        key="demo-donate-pool", reason="公益")  # fmt: skip
+    # She redeems eggs (handed over), oil (waiting at the office) and a haircut voucher.
+    first = await redeem.redeem(Actor(mother.id), member=mother, beneficiary=mother, item=eggs,
+                                key="demo-redeem-eggs", on_behalf=False, tz=tz)  # fmt: skip
+    await redeem.hand_over(lead, first)
+    await redeem.redeem(lead, member=mother, beneficiary=mother, item=oil,
+                        key="demo-redeem-oil", on_behalf=True, tz=tz)  # fmt: skip
+    await redeem.redeem(Actor(son.id), member=son, beneficiary=mother, item=haircut,
+                        key="demo-redeem-haircut", on_behalf=False, tz=tz)  # fmt: skip
+    # Grants: a small one posted at once, one from the pool, a large one waiting.
+    residents = [
+        m
+        for m in await Member.filter(community_id=here.id, phone__startswith="1380001")
+        if int(m.phone[-4:]) % 2 == 0
+    ]
+    needy = residents[0] if residents else mother
+    await redeem.request_grant(lead, here, redeem.GrantAsk(needy, 120, GrantSource.FUND,
+                               "独居老人兜底补贴"), "demo-grant-small")  # fmt: skip
+    await redeem.request_grant(lead, here, redeem.GrantAsk(needy, 30, GrantSource.POOL,
+                               "公益池转赠"), "demo-grant-pool")  # fmt: skip
+    await redeem.request_grant(lead, here, redeem.GrantAsk(mother, 900, GrantSource.FUND,
+                               "失能老人年度补贴，待复核"), "demo-grant-large")  # fmt: skip
+    # A correction: a grant posted twice by mistake, reversed.
+    twice = await ledger.grant(community_id=here.id, member_id=needy.id, minutes=60,
+                               key="demo-grant-twice", actor_id=lead.member_id or 0,
+                               reason="重复发放")  # fmt: skip
+    await ledger.reverse(txn_id=twice.txn.id, key="demo-reverse-twice",
+                         actor_id=lead.member_id, reason="重复发放，冲正")  # fmt: skip

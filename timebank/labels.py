@@ -182,3 +182,25 @@ FLAG_NAMES = {
     "auto_closed": _("Left open, closed automatically"),
     "no_hours": _("The resident's hours could not pay"),
 }
+
+ITEM_KIND_NAMES = {
+    "goods": _("Goods"),
+    "privilege": _("Privilege"),
+    "service": _("Service"),
+}
+
+REDEMPTION_STATUS_NAMES = {
+    "to_hand_over": _("Waiting at the office"),
+    "handed_over": _("Handed over"),
+    "done": _("Done"),
+    "reserved": _("Booked"),
+    "served": _("Served"),
+    "cancelled": _("Cancelled"),
+    "expired": _("Expired"),
+}
+
+GRANT_STATUS_NAMES = {
+    "pending": _("Waiting for approval"),
+    "posted": _("Granted"),
+    "rejected": _("Rejected"),
+}

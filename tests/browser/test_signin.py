@@ -27,9 +27,9 @@ def test_helper_signs_in_on_a_phone_and_sees_their_hours(
     screenshot(page, "me-zh-360")
     page.get_by_role("button", name="我的时间").click()
     page.wait_for_url(f"{live_server}/me/hours")
-    # Demo: 90 + 60 + 75 minutes earned, 30 redeemed, and five verified meal deliveries
-    # to his mother of 30 minutes each.
-    assert page.get_by_test_id("available").inner_text() == "5小时45分"
+    # Demo: 90 + 60 + 75 minutes earned, 30 redeemed, five verified meal deliveries to his
+    # mother of 30 minutes each; 60 given to her, 30 to the pool, 30 for her haircut.
+    assert page.get_by_test_id("available").inner_text() == "3小时45分"
     assert page.evaluate(
         "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
     )
@@ -58,7 +58,7 @@ def test_coordinator_opens_the_community_accounts_on_a_phone(
     screenshot(page, "accounts-zh-360")
     assert run_axe(page) == []
     page.get_by_role("link", name="陈秀英").click()
-    assert page.get_by_test_id("available").inner_text() == "3小时"
+    assert page.get_by_test_id("available").inner_text() == "1小时30分"
     page.locator("details.reverse summary").first.click()
     screenshot(page, "account-zh-360")
     assert run_axe(page) == []

@@ -331,6 +331,7 @@ async def create_grant(request: Request) -> Response:
       "422": {$ref: "#/components/responses/Invalid"}
     """
     who = changing(request)
+    policy.require_coordinator(who)
     grant = await grant_as(request, who, await read_json(request))
     return JSONResponse(service.grant_json(grant), status_code=201)
 

@@ -1,0 +1,284 @@
+"""Redeem pages: a member's "use my hours" page (redeem, give), and the office's catalogue,
+hand-over queue (核销) and grants."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from timebank.errors import TimebankError
+from timebank.i18n import request_lang
+from timebank.ledger import service as ledger
+from timebank.ledger.hours import format_minutes
+from timebank.ledger.models import AccountKind
+from timebank.people import policy
+from timebank.people.auth import SignedIn
+from timebank.people.models import FamilyLink, Member, MemberRole, Role
+from timebank.people.service import get_community
+from timebank.people.web import actor_of, me, posted_form, signin_redirect
+from timebank.redeem import service
+from timebank.redeem.api import donate_as, get_grant, grant_as, names_of, redeem_as
+from timebank.redeem.models import Grant, GrantStatus, RedeemItem, Redemption, RedemptionStatus
+from timebank.templating import render
+
+
+def _back(
+    path: str, *, error: TimebankError | None = None, request: Request, done: str = ""
+) -> Response:
+    if error is not None:
+        return RedirectResponse(
+            f"{path}?error={quote(error.message(request_lang(request)))}", status_code=303
+        )
+    return RedirectResponse(f"{path}?done={done}" if done else path, status_code=303)
+
+
+async def use_hours_page(request: Request) -> Response:
+    """My hours: balance, what they can buy, giving them to family or the pool."""
+    who = me(request)
+    if who is None:
+        return signin_redirect(request)
+    member = await Member.get(id=who.member.id)
+    wallet = await ledger.wallet(member.id)
+    links = await FamilyLink.filter(member=member).prefetch_related("relative")
+    items = await RedeemItem.filter(community_id=member.community_id, active=True).order_by(  # type: ignore[attr-defined]
+        "kind", "price_minutes", "id"
+    )
+    mine = list(await Redemption.filter(member=member).order_by("-created_at").limit(30))
+    item_names = {i.id: i for i in await RedeemItem.filter(id__in=[r.item_id for r in mine])}  # type: ignore[attr-defined]
+    return render(
+        request,
+        "redeem/use.html",
+        {
+            "balance": await ledger.balance(wallet.id),
+            "items": [i for i in items if i.kind.value != "service"],
+            "family": [link.relative for link in links],
+            "mine": mine,
+            "item_names": item_names,
+            "hours": format_minutes,
+            "key": uuid.uuid4().hex,
+            "error": request.query_params.get("error", ""),
+            "done": request.query_params.get("done", ""),
+        },
+    )
+
+
+async def redeem_submit(request: Request) -> Response:
+    """Redeem one item from the page."""
+    who = me(request)
+    if who is None:
+        return signin_redirect(request)
+    form = await posted_form(request, who)
+    body = {k: form.get(k) for k in ("item", "key", "for")}
+    try:
+        await redeem_as(request, who, body)
+    except TimebankError as error:
+        if error.status == 403:
+            raise
+        return _back("/redeem", error=error, request=request)
+    return _back("/redeem", request=request, done="redeemed")
+
+
+async def donate_submit(request: Request) -> Response:
+    """Give hours from the page."""
+    who = me(request)
+    if who is None:
+        return signin_redirect(request)
+    form = await posted_form(request, who)
+    body = {k: form.get(k) for k in ("to", "minutes", "key", "reason")}
+    try:
+        await donate_as(request, who, body)
+    except TimebankError as error:
+        return _back("/redeem", error=error, request=request)
+    return _back("/redeem", request=request, done="donated")
+
+
+def _community_of(request: Request, who: SignedIn) -> int:
+    raw = request.query_params.get("community", "")
+    community_id = int(raw) if raw.isdigit() else int(who.member.community_id)  # type: ignore[attr-defined]
+    policy.require(policy.coordinates(who, community_id))
+    return community_id
+
+
+async def catalog_page(request: Request) -> Response:
+    """The office's catalogue: every item with its price, stock and switch, and a new one."""
+    who = me(request)
+    if who is None:
+        return signin_redirect(request)
+    policy.require_coordinator(who)
+    community = await get_community(_community_of(request, who))
+    items = await RedeemItem.filter(community=community).order_by("kind", "price_minutes", "id")
+    return render(
+        request,
+        "redeem/catalog.html",
+        {
+            "community": community,
+            "items": items,
+            "error": request.query_params.get("error", ""),
+        },
+    )
+
+
+async def catalog_submit(request: Request) -> Response:
+    """Add an item, or change one (``item`` in the form)."""
+    who = me(request)
+    if who is None:
+        return signin_redirect(request)
+    form = await posted_form(request, who)
+    community = await get_community(_community_of(request, who))
+    back = f"/redeem/catalog?community={community.id}"
+    data: dict[str, Any] = {
+        k: str(form[k])
+        for k in ("kind", "name_zh", "name_en", "price_minutes", "stock", "service")
+        if k in form  # fmt: skip
+    }
+    try:
+        if form.get("item"):
+            item = await service.get_item(int(str(form["item"])))
+            policy.require(item.community_id == community.id)  # type: ignore[attr-defined]
+            data["active"] = "active" in form
+            await service.update_item(actor_of(request, who), item, data)
+        else:
+            await service.create_item(actor_of(request, who), community, data)
+    except TimebankError as error:
+        if error.status == 403:
+            raise
+        return _back(back, error=error, request=request)
+    return RedirectResponse(back, status_code=303)
+
+
+async def handover_page(request: Request) -> Response:
+    """Goods waiting at the office for their owners (核销)."""
+    who = me(request)
+    if who is None:
+        return signin_redirect(request)
+    policy.require_coordinator(who)
+    query = Redemption.filter(status=RedemptionStatus.TO_HAND_OVER)
+    communities = policy.coordinated_communities(who)
+    if communities is not None:
+        query = query.filter(community_id__in=sorted(communities))
+    waiting = list(await query.order_by("created_at").limit(300))
+    names = await names_of({r.member_id for r in waiting} | {r.beneficiary_id for r in waiting})  # type: ignore[attr-defined]
+    items = {i.id: i for i in await RedeemItem.filter(id__in=[r.item_id for r in waiting])}  # type: ignore[attr-defined]
+    return render(
+        request,
+        "redeem/handover.html",
+        {"waiting": waiting, "names": names, "items": items,
+         "error": request.query_params.get("error", "")},
+    )  # fmt: skip
+
+
+async def handover_submit(request: Request) -> Response:
+    """Hand one redemption's goods over."""
+    who = me(request)
+    if who is None:
+        return signin_redirect(request)
+    await posted_form(request, who)
+    redemption = await service.get_redemption(int(request.path_params["redemption_id"]))
+    policy.require(policy.coordinates(who, redemption.community_id))  # type: ignore[attr-defined]
+    try:
+        await service.hand_over(actor_of(request, who), redemption)
+    except TimebankError as error:
+        return _back("/redeem/handover", error=error, request=request)
+    return RedirectResponse("/redeem/handover", status_code=303)
+
+
+async def grants_page(request: Request) -> Response:
+    """Grant hours; grants waiting for a second coordinator; the latest grants."""
+    who = me(request)
+    if who is None:
+        return signin_redirect(request)
+    policy.require_coordinator(who)
+    community = await get_community(_community_of(request, who))
+    resident_ids = await MemberRole.filter(
+        role=Role.RESIDENT, member__community_id=community.id
+    ).values_list("member_id", flat=True)
+    residents = await Member.filter(id__in=list(resident_ids), is_active=True).order_by("name")
+    grants = list(await Grant.filter(community=community).order_by("-created_at").limit(100))
+    names = await names_of({g.member_id for g in grants} | {g.requested_by_id for g in grants})  # type: ignore[attr-defined]
+    fund = await ledger.community_account(community.id, AccountKind.ISSUANCE)
+    pool = await ledger.community_account(community.id, AccountKind.POOL)
+    return render(
+        request,
+        "redeem/grants.html",
+        {
+            "community": community,
+            "residents": residents,
+            "pending": [g for g in grants if g.status is GrantStatus.PENDING],
+            "recent": [g for g in grants if g.status is not GrantStatus.PENDING],
+            "names": names,
+            "fund": await ledger.balance(fund.id),
+            "pool": await ledger.balance(pool.id),
+            "hours": format_minutes,
+            "key": uuid.uuid4().hex,
+            "error": request.query_params.get("error", ""),
+            "done": request.query_params.get("done", ""),
+        },
+    )
+
+
+async def grant_submit(request: Request) -> Response:
+    """Grant hours from the page."""
+    who = me(request)
+    if who is None:
+        return signin_redirect(request)
+    form = await posted_form(request, who)
+    back = f"/grants?community={_community_of(request, who)}"
+    body = {k: form.get(k) for k in ("member", "minutes", "source", "reason", "key")}
+    try:
+        grant = await grant_as(request, who, body)
+    except TimebankError as error:
+        if error.status == 403:
+            raise
+        return _back(back, error=error, request=request)
+    return RedirectResponse(f"{back}&done={grant.status.value}", status_code=303)
+
+
+async def grant_decision_submit(request: Request) -> Response:
+    """A second coordinator approves or rejects a grant."""
+    who = me(request)
+    if who is None:
+        return signin_redirect(request)
+    form = await posted_form(request, who)
+    grant = await get_grant(int(request.path_params["grant_id"]))
+    policy.require(policy.coordinates(who, grant.community_id))  # type: ignore[attr-defined]
+    back = f"/grants?community={grant.community_id}"  # type: ignore[attr-defined]
+    try:
+        await service.decide_grant(
+            actor_of(request, who), grant, form.get("approve") == "1", str(form.get("note", ""))
+        )
+    except TimebankError as error:
+        if error.status == 403 and error.code != "four_eyes":
+            raise
+        return RedirectResponse(
+            f"{back}&error={quote(error.message(request_lang(request)))}", status_code=303
+        )
+    return RedirectResponse(back, status_code=303)
+
+
+routes = [
+    Route("/redeem", use_hours_page, name="use_hours"),
+    Route("/redeem", redeem_submit, methods=["POST"], name="redeem_submit"),
+    Route("/redeem/donate", donate_submit, methods=["POST"], name="donate_submit"),
+    Route("/redeem/catalog", catalog_page, name="redeem_catalog"),
+    Route("/redeem/catalog", catalog_submit, methods=["POST"], name="redeem_catalog_submit"),
+    Route("/redeem/handover", handover_page, name="handover"),
+    Route(
+        "/redeem/handover/{redemption_id:int}",
+        handover_submit,
+        methods=["POST"],
+        name="handover_submit",
+    ),
+    Route("/grants", grants_page, name="grants"),
+    Route("/grants", grant_submit, methods=["POST"], name="grant_submit"),
+    Route(
+        "/grants/{grant_id:int}/decision",
+        grant_decision_submit,
+        methods=["POST"],
+        name="grant_decision",
+    ),
+]
