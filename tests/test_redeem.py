@@ -265,3 +265,88 @@ async def test_grants_and_four_eyes(w: dict[str, Any]) -> None:
     assert pending.json()["grants"] == []
     refused = await w["elder_c"].get(url)
     assert refused.status_code == 403
+
+
+async def test_a_service_booked_with_hours(w: dict[str, Any]) -> None:
+    """Booked: hours held. Served: they go to the helper. Cancelled: back. Never: expire."""
+    from datetime import UTC, datetime, timedelta
+
+    from timebank.orders.models import Order
+    from timebank.redeem.service import expire_unserved
+    from timebank.visits import placards
+    from timebank.visits.models import Visit
+
+    haircut = await w["coordinator_c"].post(
+        f"/api/v1/communities/{w['here'].id}/catalog",
+        json={"kind": "service", "name_zh": "上门理发", "name_en": "Haircut at home",
+              "price_minutes": 45, "service": "haircut"},
+        headers=w["coordinator_h"],
+    )  # fmt: skip
+    assert haircut.status_code == 201, haircut.text
+    item = haircut.json()["id"]
+    no_time = await redeem(w, "elder", item=item)
+    assert no_time.status_code == 422 and no_time.json()["error"]["code"] == "bad_time"
+    # Too few hours: refused, and no order is left behind.
+    soon = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    poor = await redeem(w, "elder", item=item, starts_at=soon)
+    assert poor.status_code == 409 and poor.json()["error"]["code"] == "insufficient_hours"
+    assert await Order.all().count() == 0 and await Redemption.all().count() == 0
+    await give(w["elder"], 200, w["here"])
+    tap = key()
+    booked = await redeem(w, "elder", item=item, starts_at=soon, key=tap)
+    assert booked.status_code == 201, booked.text
+    assert booked.json()["status"] == "reserved" and booked.json()["order"]
+    again = await redeem(w, "elder", item=item, starts_at=soon, key=tap)
+    assert again.json()["id"] == booked.json()["id"] and await Order.all().count() == 1
+    wallet = await ledger.balance((await ledger.wallet(w["elder"].id)).id)
+    assert (wallet.posted, wallet.available) == (200, 155)  # 45 held
+    # The helper takes the order, checks in and out at the placard: the hold goes to them.
+    order_id = booked.json()["order"]
+    took = await w["son_c"].post(
+        f"/api/v1/orders/{order_id}/transitions", json={"action": "take"}, headers=w["son_h"]
+    )
+    assert took.status_code == 200, took.text
+    placard = await placards.placard_of(w["elder"])
+    token = placards.make_token(w["app"].state.settings.secret_key, w["elder"].id,
+                                placard.generation)  # fmt: skip
+    opened = await w["son_c"].post(
+        f"/api/v1/placards/{token}/check-in", json={"event_id": key()}, headers=w["son_h"]
+    )
+    assert opened.status_code == 201, opened.text
+    await Visit.filter(id=opened.json()["id"]).update(
+        checked_in_at=datetime.now(UTC) - timedelta(minutes=20)  # the window opened 25 ago
+    )
+    closed = await w["son_c"].post(
+        f"/api/v1/placards/{token}/check-out", json={"event_id": key()}, headers=w["son_h"]
+    )
+    assert closed.json()["status"] == "verified", closed.text
+    assert closed.json()["credit_minutes"] == 45  # the price held, not the minutes served
+    posted = await LedgerTxn.get(id=closed.json()["ledger_txn"])
+    assert posted.kind is TxnKind.POST
+    assert (await Redemption.get(id=booked.json()["id"])).status.value == "served"
+    assert await balance(w["son"]) == 45
+    wallet = await ledger.balance((await ledger.wallet(w["elder"].id)).id)
+    assert (wallet.posted, wallet.available, wallet.pending_debits) == (155, 155, 0)
+    # The resident rates it.
+    rated = await w["elder_c"].post(
+        f"/api/v1/visits/{closed.json()['id']}/rating", json={"rating": 5},
+        headers=w["elder_h"],
+    )  # fmt: skip
+    assert rated.status_code == 200 and rated.json()["rating"] == 5
+    # Cancelled: the hours come back (void).
+    later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    second = await redeem(w, "elder", item=item, starts_at=later)
+    cancelled = await w["elder_c"].post(
+        f"/api/v1/orders/{second.json()['order']}/transitions",
+        json={"action": "cancel", "reason": "改天"}, headers=w["elder_h"],
+    )  # fmt: skip
+    assert cancelled.status_code == 200, cancelled.text
+    assert (await Redemption.get(id=second.json()["id"])).status.value == "cancelled"
+    assert await LedgerTxn.filter(kind=TxnKind.VOID).count() == 1
+    # Never served: expired a day after its window, by the job.
+    third = await redeem(w, "elder", item=item, starts_at=later)
+    assert await expire_unserved() == 0
+    assert await expire_unserved(datetime.now(UTC) + timedelta(days=4)) == 1
+    assert (await Redemption.get(id=third.json()["id"])).status.value == "expired"
+    wallet = await ledger.balance((await ledger.wallet(w["elder"].id)).id)
+    assert (wallet.posted, wallet.available) == (155, 155)

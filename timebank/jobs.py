@@ -3,8 +3,9 @@
 Hourly: turn the active pairings' plans into today's and tomorrow's orders, so helpers
 see them in "today's tasks" (the same as `timebank orders generate`; running both, or
 several workers, is harmless: one order per plan item and day). Every ten minutes: close
-visits left open past their service's maximum (flagged for review), and post any verified
-visit whose ledger posting was cut off (idempotent: keyed by the visit).
+visits left open past their service's maximum (flagged for review), post any verified
+visit whose ledger posting was cut off (idempotent: keyed by the visit), and give back the
+hours held for booked services never given.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from timebank.orders.service import generate
+from timebank.redeem.service import expire_unserved
 from timebank.visits.service import close_forgotten, credit_pending
 
 log = logging.getLogger(__name__)
@@ -46,8 +48,12 @@ async def run_forever(timezone: str) -> None:
         try:
             closed = await close_forgotten(tz=tz)
             posted = await credit_pending()
-            if closed or posted:
-                log.info("closed %d forgotten visits, posted %d visits", closed, posted)
+            expired = await expire_unserved()
+            if closed or posted or expired:
+                log.info(
+                    "closed %d forgotten visits, posted %d visits, expired %d bookings",
+                    closed, posted, expired,
+                )  # fmt: skip
         except Exception:  # keep the service up; the next round tries again
             log.exception("closing forgotten visits failed")
         rounds += 1

@@ -51,6 +51,7 @@ from timebank.ledger.steps import (
     Query,
     Steps,
     nothing_to_prepare,
+    open_account,
     write_steps,
 )
 
@@ -362,18 +363,9 @@ def _open_hold(reserve_id: int) -> Steps[tuple[str, str, list[tuple[int, int]]]]
     return rows[0][1], rows[0][2], [(int(a), int(m)) for a, m in legs]
 
 
-async def post(
-    *,
-    reserve_id: int,
-    key: str,
-    actor_id: int | None,
-    to_account_id: int | None = None,
-    minutes: int | None = None,
-) -> Posted:
-    """Spend held hours: up to the held amount moves to ``to_account_id`` (default: escrow)."""
-    if minutes is not None:
-        _minutes(minutes)
-
+def _post_plan(
+    reserve_id: int, minutes: int | None, target_of: Callable[[int], Steps[int]]
+) -> PlanSteps:
     def plan(_: Any) -> Steps[Plan]:
         ref_type, ref_id, legs = yield from _open_hold(reserve_id)
         (debit, held_out), (credit, held_in) = sorted(legs, key=lambda leg: leg[1])
@@ -384,7 +376,7 @@ async def post(
                 "入账时长不能超过冻结时长。",
                 code="post_exceeds_hold",
             )
-        target = credit if to_account_id is None else to_account_id
+        target = yield from target_of(credit)
         return Plan(
             legs=[
                 Leg(debit, -held_out, Phase.RELEASE),
@@ -397,8 +389,51 @@ async def post(
             ref_id=ref_id,
         )
 
+    return plan
+
+
+def _fixed(account_id: int | None) -> Callable[[int], Steps[int]]:
+    def target(escrow: int) -> Steps[int]:
+        return escrow if account_id is None else account_id
+        yield  # a generator that reads nothing
+
+    return target
+
+
+async def post(
+    *,
+    reserve_id: int,
+    key: str,
+    actor_id: int | None,
+    to_account_id: int | None = None,
+    minutes: int | None = None,
+) -> Posted:
+    """Spend held hours: up to the held amount moves to ``to_account_id`` (default: escrow)."""
+    if minutes is not None:
+        _minutes(minutes)
     request = {"hold": reserve_id, "to": to_account_id, "minutes": minutes}
+    plan = _post_plan(reserve_id, minutes, _fixed(to_account_id))
     return await _write(TxnKind.POST, key, request, plan, actor_id)
+
+
+def post_to_member_steps(
+    *, reserve_id: int, member_id: int, key: str, actor_id: int | None
+) -> Steps[Posted]:
+    """``post`` the whole hold to a member's wallet (opened if missing), as steps to run in
+    another sequence's transaction: a booked service paid to the helper who served it."""
+
+    def wallet_of(_: int) -> Steps[int]:
+        return (yield from open_account(wallet_spec(member_id)))
+
+    return write_steps(
+        kind=TxnKind.POST,
+        key=key,
+        request={"hold": reserve_id, "to_member": member_id},
+        plan=_post_plan(reserve_id, None, wallet_of),
+        actor_id=actor_id,
+        on_behalf_of_id=None,
+        reason="",
+    )
 
 
 async def _release(
@@ -484,6 +519,7 @@ __all__ = [
     "create_checkpoint",
     "credit_service",
     "credit_service_steps",
+    "post_to_member_steps",
     "donate",
     "expire",
     "grant",

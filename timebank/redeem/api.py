@@ -11,6 +11,7 @@ from tortoise.expressions import Q
 
 from timebank.errors import BadRequest, NotFound
 from timebank.http import read_json
+from timebank.orders.api import parse_moment
 from timebank.pairing.api import tz_of
 from timebank.people import members, policy
 from timebank.people.auth import SignedIn
@@ -19,7 +20,14 @@ from timebank.people.models import Member
 from timebank.people.service import get_community
 from timebank.people.web import actor_of, require_member
 from timebank.redeem import service
-from timebank.redeem.models import Grant, GrantSource, GrantStatus, RedeemItem, Redemption
+from timebank.redeem.models import (
+    Grant,
+    GrantSource,
+    GrantStatus,
+    ItemKind,
+    RedeemItem,
+    Redemption,
+)
 
 
 def _int(value: Any, name: str) -> int:
@@ -140,6 +148,18 @@ async def redeem_as(request: Request, who: SignedIn, body: dict[str, Any]) -> Re
     beneficiary = member
     if raw_for not in (None, "", member.id, str(member.id)):
         beneficiary = await members.get_member(_int(raw_for, "for"))
+    if item.kind is ItemKind.SERVICE:
+        tz = tz_of(request)
+        return await service.book_service(
+            actor_of(request, who),
+            member=member,
+            beneficiary=beneficiary,
+            item=item,
+            starts_at=parse_moment(body.get("starts_at"), "starts_at", tz),
+            key=str(body.get("key") or ""),
+            on_behalf=on_behalf,
+            tz=tz,
+        )
     return await service.redeem(
         actor_of(request, who),
         member=member,
@@ -154,11 +174,13 @@ async def redeem_as(request: Request, who: SignedIn, body: dict[str, Any]) -> Re
 async def create_redemption(request: Request) -> Response:
     """
     ---
-    summary: Redeem hours for goods or a privilege (for myself or a family member)
+    summary: Redeem hours for goods, a privilege or a service (for myself or family)
     description: >
-      The hours leave the wallet at once; goods then wait at the office for hand-over
-      (核销). Refused with a clear message for too few hours, the age gate, the day and
-      month limits, or no stock. A repeated key returns the first redemption.
+      Goods and privileges - the hours leave the wallet at once; goods then wait at the
+      office for hand-over (核销). A service is booked as an order at starts_at and its
+      hours are held, to go to the helper who serves it. Refused with a clear message for
+      too few hours, the age gate, the day and month limits, or no stock. A repeated key
+      returns the first redemption.
     tags: [redeem]
     requestBody:
       content:
@@ -171,6 +193,7 @@ async def create_redemption(request: Request) -> Response:
               key: {type: string, description: "idempotency key, 8 to 100 characters"}
               for: {type: integer, description: "a linked family member (default myself)"}
               member: {type: integer, description: "coordinators - whose hours"}
+              starts_at: {type: string, format: date-time, description: "a service - when"}
     responses:
       "201": {description: "The redemption"}
       "401": {$ref: "#/components/responses/Unauthorized"}

@@ -10,7 +10,7 @@ racing against their own limit, cannot both win, and nothing is half-written.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,7 @@ from tortoise.transactions import in_transaction
 
 from timebank.errors import Conflict, Forbidden, Invalid, NotFound
 from timebank.ledger import service as ledger
-from timebank.ledger.models import AccountKind
+from timebank.ledger.models import AccountKind, LedgerTxn, TxnKind
 from timebank.ledger.rules import Posted
 from timebank.ledger.steps import Query, Steps
 from timebank.people import audit
@@ -219,6 +219,7 @@ def _limits_and_row(
     on_behalf: bool,
     status: RedemptionStatus,
     tz: ZoneInfo,
+    order_id: int | None = None,
 ) -> Steps[str]:
     """Under the ledger lock: the day and month limits, the stock, then the row."""
     now = datetime.now(UTC)
@@ -254,10 +255,10 @@ def _limits_and_row(
             )
     ((row_id,),) = yield Query(
         "INSERT INTO redemption (community_id, item_id, member_id, beneficiary_id, actor_id,"
-        " on_behalf, minutes, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " RETURNING id",
+        " on_behalf, minutes, status, order_id, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (community.id, item.id, member_id, beneficiary_id, actor_id, on_behalf,
-         item.price_minutes, status.value, now),
+         item.price_minutes, status.value, order_id, now),
     )  # fmt: skip
     return str(row_id)
 
@@ -281,19 +282,7 @@ async def redeem(
             "服务类兑换须预约时间，请使用预约表单。",
             code="book_service",
         )
-    if not item.active:
-        raise Conflict("This item is not offered now.", "该兑换项已下架。", code="item_inactive")
-    if member.community_id != item.community_id:  # type: ignore[attr-defined]
-        raise Forbidden("This item is in another community.", "这是其他社区的兑换项。",
-                        code="other_community")  # fmt: skip
-    if beneficiary.id != member.id and not await is_family(member.id, beneficiary.id):
-        raise Forbidden(
-            f"{beneficiary.name} is not a linked family member of {member.name}.",
-            f"{beneficiary.name} 不是 {member.name} 登记的家属。",
-            code="not_family",
-        )
-    community = await Community.get(id=member.community_id)  # type: ignore[attr-defined]
-    await check_age(community, beneficiary, datetime.now(tz).date())
+    community = await _may_redeem(member, beneficiary, item, tz)
     status = RedemptionStatus.TO_HAND_OVER if item.kind is ItemKind.GOODS else RedemptionStatus.DONE
     posted = await ledger.redeem(
         member_id=member.id,
@@ -322,6 +311,141 @@ async def redeem(
             detail={"item": item.id, "minutes": item.price_minutes, "for": beneficiary.id},
         )  # fmt: skip
     return redemption
+
+
+async def _may_redeem(
+    member: Member, beneficiary: Member, item: RedeemItem, tz: ZoneInfo
+) -> Community:
+    """The checks before any redemption: offered, same community, family, age."""
+    if not item.active:
+        raise Conflict("This item is not offered now.", "该兑换项已下架。", code="item_inactive")
+    if member.community_id != item.community_id:  # type: ignore[attr-defined]
+        raise Forbidden("This item is in another community.", "这是其他社区的兑换项。",
+                        code="other_community")  # fmt: skip
+    if beneficiary.id != member.id and not await is_family(member.id, beneficiary.id):
+        raise Forbidden(
+            f"{beneficiary.name} is not a linked family member of {member.name}.",
+            f"{beneficiary.name} 不是 {member.name} 登记的家属。",
+            code="not_family",
+        )
+    community = await Community.get(id=member.community_id)  # type: ignore[attr-defined]
+    await check_age(community, beneficiary, datetime.now(tz).date())
+    return community
+
+
+class _Repeated(Exception):  # noqa: N818 - a signal: roll back, the request was made before
+    pass
+
+
+async def book_service(
+    actor: Actor,
+    *,
+    member: Member,
+    beneficiary: Member,
+    item: RedeemItem,
+    starts_at: datetime,
+    key: str,
+    on_behalf: bool,
+    tz: ZoneInfo,
+) -> Redemption:
+    """Book a service with hours: an order for ``beneficiary`` and a hold on ``member``'s
+    hours, in one transaction. The hold goes to the helper on the verified visit, back if
+    the order is cancelled, and expires if the service is never given."""
+    from timebank.catalog.service import service_type
+    from timebank.orders import service as orders
+
+    key = check_key(key)
+    if item.kind is not ItemKind.SERVICE:
+        raise Invalid("Only a service is booked.", "只有服务类需要预约。", code="not_a_service")
+    community = await _may_redeem(member, beneficiary, item, tz)
+    offered = await service_type(community, item.service_code)
+    ledger_key = f"book:{key}"
+    if (found := await _booked(ledger_key)) is not None:
+        return found
+    try:
+        async with in_transaction():
+            order = await orders.place(
+                actor, resident=beneficiary, service_code=offered.code, starts_at=starts_at,
+                ends_at=starts_at + timedelta(minutes=offered.typical_minutes),
+                notes="时间兑换 / paid with hours", on_behalf=actor.member_id != beneficiary.id,
+            )  # fmt: skip
+            posted = await ledger.reserve(
+                member_id=member.id,
+                minutes=item.price_minutes,
+                key=ledger_key,
+                actor_id=actor.member_id,
+                ref_type="redemption",
+                ref_id=f"item-{item.id}",
+                on_behalf_of_id=member.id if on_behalf else None,
+                checks=lambda: _limits_and_row(
+                    community=community,
+                    item=item,
+                    member_id=member.id,
+                    beneficiary_id=beneficiary.id,
+                    actor_id=actor.member_id,
+                    on_behalf=on_behalf,
+                    status=RedemptionStatus.RESERVED,
+                    tz=tz,
+                    order_id=order.id,
+                ),  # fmt: skip
+            )
+            if not posted.created:
+                raise _Repeated
+            await audit.record(
+                actor, "redeem.book", target_type="redemption", target_id=posted.txn.ref_id,
+                community_id=community.id, on_behalf_of_id=member.id if on_behalf else None,
+                detail={"item": item.id, "order": order.id, "minutes": item.price_minutes},
+            )  # fmt: skip
+    except _Repeated:
+        pass
+    found = await _booked(ledger_key)
+    assert found is not None
+    return found
+
+
+async def _booked(ledger_key: str) -> Redemption | None:
+    txn = await LedgerTxn.get_or_none(idempotency_key=ledger_key)
+    return None if txn is None else await Redemption.get(id=int(txn.ref_id))
+
+
+async def release_for_order(actor: Actor, order_id: int, *, never_served: bool = False) -> None:
+    """A booked service's order was cancelled (the hours come back: void) or never served
+    (they come back: expire). Safe to call for any order: without a hold it does nothing."""
+    redemption = await Redemption.get_or_none(order_id=order_id, status=RedemptionStatus.RESERVED)
+    if redemption is None:
+        return
+    hold = await LedgerTxn.get(
+        kind=TxnKind.RESERVE, ref_type="redemption", ref_id=str(redemption.id)
+    )
+    key = f"release:{redemption.id}"
+    if never_served:
+        await ledger.expire(reserve_id=hold.id, key=key, actor_id=actor.member_id)
+        status = RedemptionStatus.EXPIRED
+    else:
+        await ledger.void(reserve_id=hold.id, key=key, actor_id=actor.member_id,
+                          reason="预约取消 / booking cancelled")  # fmt: skip
+        status = RedemptionStatus.CANCELLED
+    await Redemption.filter(id=redemption.id, status=RedemptionStatus.RESERVED).update(
+        status=status
+    )
+
+
+async def expire_unserved(now: datetime | None = None) -> int:
+    """Give back the hours of bookings whose service was never given (a day after the
+    order's window ended and not under way or done); returns how many."""
+    from timebank.orders.models import Order, OrderStatus
+
+    now = now or datetime.now(UTC)
+    given = (OrderStatus.IN_PROGRESS, OrderStatus.COMPLETED, OrderStatus.VERIFIED,
+             OrderStatus.FLAGGED)  # fmt: skip
+    expired = 0
+    for redemption in await Redemption.filter(status=RedemptionStatus.RESERVED):
+        order = await Order.get_or_none(id=redemption.order_id)
+        if order is not None and (order.status in given or order.ends_at > now - timedelta(days=1)):
+            continue
+        await release_for_order(Actor.system(), redemption.order_id or 0, never_served=True)
+        expired += 1
+    return expired
 
 
 async def hand_over(actor: Actor, redemption: Redemption) -> Redemption:

@@ -27,7 +27,6 @@ from timebank.catalog.models import ServiceType
 from timebank.catalog.service import catalog
 from timebank.db import from_row
 from timebank.errors import Conflict, Invalid, NotFound, TimebankError
-from timebank.ledger import service as ledger
 from timebank.ledger.drivers import run
 from timebank.ledger.steps import Steps
 from timebank.orders.models import Order, OrderStatus
@@ -38,7 +37,6 @@ from timebank.people.audit import Actor
 from timebank.people.models import Community, HelperProfile, Member, Role
 from timebank.visits import placards, refusals, steps
 from timebank.visits.models import Flag, Placard, Visit, VisitStatus
-from timebank.visits.steps import UNPAYABLE
 
 T = TypeVar("T")
 
@@ -471,28 +469,19 @@ async def credit(visit: Visit, actor: Actor) -> Visit:
         return visit
     if not visit.hours or not visit.credit_minutes:
         return visit
-    try:
-        posted = await ledger.credit_service(
+    await run(
+        steps.credit_steps(
+            visit_id=visit.id,
             helper_id=visit.helper_id,  # type: ignore[attr-defined]
             community_id=visit.community_id,  # type: ignore[attr-defined]
+            resident_id=visit.resident_id,  # type: ignore[attr-defined]
             minutes=visit.credit_minutes,
-            visit_id=visit.id,
-            key=f"visit:{visit.id}",
+            funded=visit.funded,
             actor_id=actor.member_id,
-            payer_id=None if visit.funded else visit.resident_id,  # type: ignore[attr-defined]
-        )
-    except TimebankError as error:
-        if error.code not in UNPAYABLE:
-            raise
-        flags = [f for f in visit.flags.split(",") if f] + [Flag.NO_HOURS.value]
-        await Visit.filter(id=visit.id, status=VisitStatus.VERIFIED, ledger_txn_id=None).update(
-            status=VisitStatus.FLAGGED, flags=",".join(dict.fromkeys(flags))
-        )
-        await Order.filter(id=visit.order_id, status=OrderStatus.VERIFIED).update(
-            status=OrderStatus.FLAGGED
-        )
-        return await Visit.get(id=visit.id)
-    await Visit.filter(id=visit.id).update(ledger_txn_id=posted.txn.id)
+            flags=visit.flags,
+            order_id=visit.order_id,
+        )  # fmt: skip
+    )
     return await Visit.get(id=visit.id)
 
 

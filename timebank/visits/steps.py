@@ -428,7 +428,33 @@ def credit_steps(
     funded: bool, actor_id: int | None, flags: str, order_id: int | None,
 ) -> Steps[int | None]:  # fmt: skip
     """Post a verified visit's hours in the current transaction; the ledger transaction id,
-    or None when the resident's wallet cannot pay (the visit goes back to review)."""
+    or None when the resident's wallet cannot pay (the visit goes back to review).
+
+    A service booked with hours (a redemption) is paid from its hold, to the helper who
+    served it; otherwise the community fund pays (兜底) or the resident's wallet.
+    """
+    if order_id is not None:
+        held = yield Query(
+            "SELECT id, minutes FROM redemption WHERE order_id = ? AND status = 'reserved'",
+            (order_id,),
+        )
+        if held:
+            redemption_id, held_minutes = int(held[0][0]), int(held[0][1])
+            ((reserve_id,),) = yield Query(
+                "SELECT id FROM ledger_txn WHERE kind = 'reserve' AND ref_type = 'redemption'"
+                " AND ref_id = ?",
+                (str(redemption_id),),
+            )
+            posted = yield from ledger.post_to_member_steps(
+                reserve_id=int(reserve_id), member_id=helper_id, key=f"visit:{visit_id}",
+                actor_id=actor_id,
+            )  # fmt: skip
+            yield Query("UPDATE redemption SET status = 'served' WHERE id = ?", (redemption_id,))
+            yield Query(
+                "UPDATE visit SET ledger_txn_id = ?, credit_minutes = ? WHERE id = ?",
+                (posted.txn.id, held_minutes, visit_id),
+            )
+            return posted.txn.id
     try:
         posted = yield from ledger.credit_service_steps(
             helper_id=helper_id, community_id=community_id, minutes=minutes,
