@@ -164,7 +164,7 @@ RULES = {
     # Redeeming, hand-over, donations, grants.
     ("GET", "/api/v1/communities/{community_id}/catalog"): COMMUNITY,
     ("POST", "/api/v1/communities/{community_id}/catalog"): COORDINATOR,
-    ("PATCH", "/api/v1/catalog/{item_id}"): COORDINATOR,
+    ("PATCH", "/api/v1/catalog/{catalog_item_id}"): COORDINATOR,
     ("GET", "/api/v1/redemptions"): MEMBER,
     ("POST", "/api/v1/redemptions"): MEMBER,
     ("POST", "/api/v1/redemptions/{redemption_id}/hand-over"): COORDINATOR,
@@ -301,7 +301,7 @@ async def world(app: Any) -> dict[str, Any]:
             "code": "en",
             "token": token,
             "visit_id": visit.id,
-            "item_id": item.id,
+            "catalog_item_id": item.id,
             "redemption_id": redemption.id,
             "grant_id": grant.id,
         },

@@ -7,6 +7,8 @@ import pytest
 from timebank.demo import DEMO_PASSWORD, DEMO_PEOPLE, load_demo
 from timebank.errors import Conflict, Invalid
 from timebank.ledger import service as ledger
+from timebank.ledger.models import LedgerTxn as LedgerTxnModel
+from timebank.ledger.models import TxnKind
 from timebank.ledger.verify import verify
 from timebank.people.models import (
     Community,
@@ -115,9 +117,13 @@ async def test_demo_data_loads_once(orm: None) -> None:
     assert verify_password(admin.password_hash, DEMO_PASSWORD)
     # The demo ledger: loaded once, intact, with a balance for the resident.
     report = await verify()
-    # 20 entries of the demo ledger, two for each of the six verified demo visits, and
-    # two each for the redeem demo's 2 donations, 3 redemptions, 3 grants and 1 reversal.
-    assert report.ok and report.entries == 20 + 2 * 6 + 2 * 9 and report.checkpoints == 1
+    # 20 entries of the demo ledger, two for each of the six verified demo visits, two each
+    # for the redeem demo's 2 donations, 3 redemptions, 3 grants and 1 reversal, and the
+    # booked services: 4 holds (2 entries each), a void and an expiry (2), a post (4).
+    assert report.ok and report.entries == 20 + 2 * 6 + 2 * 9 + 8 + 4 + 4
+    assert report.checkpoints == 1
+    kinds = set(await LedgerTxnModel.all().values_list("kind", flat=True))
+    assert kinds == {k.value for k in TxnKind}  # every kind of transaction appears
     # Visits in every state; the verified ones credited exactly once.
     from timebank.ledger.models import LedgerTxn
     from timebank.visits.models import Visit, VisitStatus
@@ -125,10 +131,12 @@ async def test_demo_data_loads_once(orm: None) -> None:
     visit_states = set(await Visit.all().values_list("status", flat=True))
     assert visit_states == {s.value for s in VisitStatus}
     verified = await Visit.filter(status=VisitStatus.VERIFIED)
-    assert len(verified) == 6 and all(v.ledger_txn_id for v in verified)
+    # Six credited by the fund, and a haircut booked with hours (paid from its hold).
+    assert len(verified) == 7 and all(v.ledger_txn_id for v in verified)
     ids = [str(v.id) for v in verified]
     assert await LedgerTxn.filter(ref_type="visit", ref_id__in=ids).count() == 6
     resident = await Member.get(phone="13800000005")
     balance = await ledger.balance((await ledger.wallet(resident.id)).id)
-    # 240 of the demo ledger, 60 from her son, 60 for eggs and 90 for oil redeemed.
-    assert (balance.posted, balance.pending_debits, balance.available) == (150, 60, 90)
+    # 240 of the demo ledger, 60 from her son, 60 for eggs and 90 for oil redeemed, 45 for
+    # a haircut served; 60 held by the demo ledger and 45 for tomorrow's haircut.
+    assert (balance.posted, balance.pending_debits, balance.available) == (105, 105, 0)

@@ -249,7 +249,9 @@ async def test_grants_and_four_eyes(w: dict[str, Any]) -> None:
     )  # fmt: skip
     assert large.json()["status"] == "pending" and await balance(w["elder"]) == 120
     decision = f"{url}/{large.json()['id']}/decision"
-    own = await w["coordinator_c"].post(decision, json={"approve": True}, headers=w["coordinator_h"])
+    own = await w["coordinator_c"].post(
+        decision, json={"approve": True}, headers=w["coordinator_h"]
+    )
     assert own.status_code == 403 and own.json()["error"]["code"] == "four_eyes"
     approved = await w["second_c"].post(decision, json={"approve": True}, headers=w["second_h"])
     assert approved.json()["status"] == "posted" and await balance(w["elder"]) == 1320

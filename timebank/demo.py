@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from timebank.people import members
 from timebank.people.audit import Actor
@@ -67,6 +68,7 @@ async def load_demo() -> list[DemoLogin]:
     await _demo_pairings_and_orders()
     await _demo_visits()
     await _demo_redeem()
+    await _demo_bookings()
     return DEMO_PEOPLE
 
 
@@ -469,3 +471,63 @@ async def _demo_redeem() -> None:
                                reason="重复发放")  # fmt: skip
     await ledger.reverse(txn_id=twice.txn.id, key="demo-reverse-twice",
                          actor_id=lead.member_id, reason="重复发放，冲正")  # fmt: skip
+
+
+async def _demo_bookings() -> None:
+    """Services booked with hours in every state: held, served, cancelled, never served."""
+    from zoneinfo import ZoneInfo
+
+    from timebank.orders import service as orders
+    from timebank.orders.models import Order, OrderStatus
+    from timebank.redeem import service as redeem
+    from timebank.redeem.models import ItemKind, RedeemItem
+    from timebank.settings import Settings
+    from timebank.visits import service as visits
+    from timebank.visits.models import Visit, VisitStatus
+
+    if await RedeemItem.exists(kind=ItemKind.SERVICE):
+        return
+    tz = ZoneInfo(Settings.from_env().timezone)
+    for community in await Community.filter(level=Level.COMMUNITY):
+        await RedeemItem.create(
+            community=community, kind=ItemKind.SERVICE, name_zh="上门理发",
+            name_en="Haircut at home", price_minutes=45, service_code="haircut",
+        )  # fmt: skip
+    by_phone = {m.phone: m for m in await Member.filter(phone__startswith="138000000")}
+    lead = Actor(by_phone["13800000002"].id)
+    barber, mother = by_phone["13800000004"], by_phone["13800000005"]
+    item = await RedeemItem.get(kind=ItemKind.SERVICE, community_id=mother.community_id)  # type: ignore[attr-defined]
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+
+    async def book(name: str, starts: datetime) -> Any:
+        return await redeem.book_service(
+            Actor(mother.id), member=mother, beneficiary=mother, item=item, starts_at=starts,
+            key=f"demo-book-{name}", on_behalf=False, tz=tz,
+        )  # fmt: skip
+
+    # Cancelled by her (the hours come back), and one nobody came to (they expire).
+    cancelled = await book("cancelled", now + timedelta(days=3))
+    order = await orders.get_order(cancelled.order_id or 0)
+    await orders.move(Actor(mother.id), order, "cancel", reason="改天再约 / another day")
+    await redeem.release_for_order(Actor(mother.id), order.id)
+    missed = await book("missed", now + timedelta(hours=1))
+    order = await orders.move(lead, await orders.get_order(missed.order_id or 0), "assign",
+                              helper=barber)  # fmt: skip
+    await orders.move(lead, order, "no_show", reason="帮扶人临时生病 / helper fell ill")
+    await redeem.release_for_order(lead, order.id, never_served=True)
+    # Served: 刘小红 cut her hair; the held hours went to her on the verified visit.
+    served = await book("served", now + timedelta(minutes=10))
+    order = await orders.move(lead, await orders.get_order(served.order_id or 0), "assign",
+                              helper=barber)  # fmt: skip
+    start = now - timedelta(minutes=5)
+    visit = await Visit.create(
+        community_id=mother.community_id, resident=mother, helper=barber,  # type: ignore[attr-defined]
+        order_id=order.id, service_code="haircut", status=VisitStatus.VERIFIED,
+        in_event="demo-in-haircut", out_event="demo-out-haircut", checked_in_at=start,
+        received_in_at=start, checked_out_at=now, received_out_at=now, raw_minutes=5,
+        served_minutes=15, credit_minutes=45, funded=False, flags="",
+    )  # fmt: skip
+    await Order.filter(id=order.id).update(status=OrderStatus.VERIFIED)
+    await visits.credit(visit, Actor.system())
+    # Held: booked for tomorrow.
+    await book("held", now + timedelta(days=1))

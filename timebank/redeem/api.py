@@ -109,7 +109,7 @@ async def update_item(request: Request) -> Response:
     summary: Change an item (names, price, stock, offered or not)
     tags: [redeem]
     parameters:
-      - {name: item_id, in: path, required: true, schema: {type: integer}}
+      - {name: catalog_item_id, in: path, required: true, schema: {type: integer}}
     requestBody:
       content:
         application/json:
@@ -129,7 +129,7 @@ async def update_item(request: Request) -> Response:
       "422": {$ref: "#/components/responses/Invalid"}
     """
     who = changing(request)
-    item = await service.get_item(int(request.path_params["item_id"]))
+    item = await service.get_item(int(request.path_params["catalog_item_id"]))
     policy.require(policy.coordinates(who, item.community_id))  # type: ignore[attr-defined]
     item = await service.update_item(actor_of(request, who), item, await read_json(request))
     return JSONResponse(service.item_json(item))
@@ -438,7 +438,7 @@ async def get_grant(grant_id: int) -> Grant:
 routes = [
     Route("/communities/{community_id:int}/catalog", list_catalog, methods=["GET"]),
     Route("/communities/{community_id:int}/catalog", create_item, methods=["POST"]),
-    Route("/catalog/{item_id:int}", update_item, methods=["PATCH"]),
+    Route("/catalog/{catalog_item_id:int}", update_item, methods=["PATCH"]),
     Route("/redemptions", list_redemptions, methods=["GET"]),
     Route("/redemptions", create_redemption, methods=["POST"]),
     Route("/redemptions/{redemption_id:int}/hand-over", hand_over, methods=["POST"]),

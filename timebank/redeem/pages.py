@@ -4,6 +4,7 @@ hand-over queue (核销) and grants."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -11,11 +12,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from timebank.catalog.service import catalog
 from timebank.errors import TimebankError
 from timebank.i18n import request_lang
 from timebank.ledger import service as ledger
 from timebank.ledger.hours import format_minutes
 from timebank.ledger.models import AccountKind
+from timebank.pairing.api import tz_of
 from timebank.people import policy
 from timebank.people.auth import SignedIn
 from timebank.people.models import FamilyLink, Member, MemberRole, Role
@@ -55,7 +58,8 @@ async def use_hours_page(request: Request) -> Response:
         "redeem/use.html",
         {
             "balance": await ledger.balance(wallet.id),
-            "items": [i for i in items if i.kind.value != "service"],
+            "items": items,
+            "today": datetime.now(tz_of(request)).date().isoformat(),
             "family": [link.relative for link in links],
             "mine": mine,
             "item_names": item_names,
@@ -73,14 +77,16 @@ async def redeem_submit(request: Request) -> Response:
     if who is None:
         return signin_redirect(request)
     form = await posted_form(request, who)
-    body = {k: form.get(k) for k in ("item", "key", "for")}
+    body: dict[str, Any] = {k: form.get(k) for k in ("item", "key", "for")}
+    if form.get("day"):  # a service: its local date and time
+        body["starts_at"] = f"{form.get('day')}T{form.get('time') or '09:00'}"
     try:
         await redeem_as(request, who, body)
     except TimebankError as error:
         if error.status == 403:
             raise
         return _back("/redeem", error=error, request=request)
-    return _back("/redeem", request=request, done="redeemed")
+    return _back("/redeem", request=request, done="booked" if form.get("day") else "redeemed")
 
 
 async def donate_submit(request: Request) -> Response:
@@ -118,6 +124,7 @@ async def catalog_page(request: Request) -> Response:
         {
             "community": community,
             "items": items,
+            "services": [x for x in await catalog(community) if x.active],
             "error": request.query_params.get("error", ""),
         },
     )

@@ -109,6 +109,8 @@ def parse_item(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]
     if "active" in data:
         raw = data["active"]
         values["active"] = raw is True or str(raw).lower() in {"1", "true", "on", "yes"}
+    if "kind" in values and values["kind"] is not ItemKind.SERVICE:
+        values.pop("service_code", None)
     if values.get("kind") is ItemKind.SERVICE and not values.get("service_code"):
         errors.append(
             FieldError("service", "is needed for a service.", "服务类兑换项须选择服务项目。")
