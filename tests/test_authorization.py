@@ -19,6 +19,7 @@ import pytest
 from starlette.routing import Mount, Route
 
 from tests.conftest import make_community, make_member
+from timebank.ledger import passbook
 from timebank.ledger import service as ledger
 from timebank.orders import service as order_service
 from timebank.orders.models import Order, OrderStatus
@@ -182,6 +183,11 @@ RULES = {
     ("GET", "/grants"): ANY_COORDINATOR,
     ("POST", "/grants"): ANY_COORDINATOR,
     ("POST", "/grants/{grant_id}/decision"): COORDINATOR,
+    # Printed statements and checking them.
+    ("GET", "/me/statement"): MEMBER,
+    ("GET", "/ledger/accounts/{account_id}/statement"): SELF,
+    ("GET", "/statements/{statement}"): COORDINATOR,
+    ("GET", "/api/v1/statements/{statement}"): COORDINATOR,
 }
 
 
@@ -304,6 +310,9 @@ async def world(app: Any) -> dict[str, Any]:
             "catalog_item_id": item.id,
             "redemption_id": redemption.id,
             "grant_id": grant.id,
+            "statement": passbook.sign(
+                app.state.settings.secret_key, await passbook.summary(wallet.id, 10**9)
+            ),
         },
     }
 

@@ -172,9 +172,7 @@ async def test_every_rule_says_why(w: dict[str, Any]) -> None:
 async def test_races_for_the_last_hours_and_the_last_bag(w: dict[str, Any]) -> None:
     # Enough hours for one bag of rice, two redemptions at once: one wins.
     await give(w["elder"], 150, w["here"])
-    results = await asyncio.gather(
-        *(redeem(w, "elder", item=w["rice"].id) for _ in range(2))
-    )
+    results = await asyncio.gather(*(redeem(w, "elder", item=w["rice"].id) for _ in range(2)))
     assert sorted(r.status_code for r in results) == [201, 409], [r.text for r in results]
     assert await balance(w["elder"]) == 30
     # One bag left, four members with hours race for it: one wins, stock never below zero.
@@ -191,14 +189,14 @@ async def test_races_for_the_last_hours_and_the_last_bag(w: dict[str, Any]) -> N
         await give(w["elder"], 200, w["here"])
         clients.append((w["elder_c"], w["elder_h"]))
         results = await asyncio.gather(
-            *(c.post("/api/v1/redemptions", json={"item": w["rice"].id, "key": key()},
-                     headers=h) for c, h in clients)  # fmt: skip
+            *(
+                c.post("/api/v1/redemptions", json={"item": w["rice"].id, "key": key()}, headers=h)
+                for c, h in clients
+            )  # fmt: skip
         )
     codes = sorted(r.status_code for r in results)
     assert codes == [201, 409, 409, 409], [r.text for r in results]
-    assert {r.json()["error"]["code"] for r in results if r.status_code == 409} == {
-        "out_of_stock"
-    }
+    assert {r.json()["error"]["code"] for r in results if r.status_code == 409} == {"out_of_stock"}
     assert (await RedeemItem.get(id=w["rice"].id)).stock == 0
     assert await Redemption.filter(item=w["rice"]).count() == 2  # the first race's, and this
 

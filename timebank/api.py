@@ -17,6 +17,7 @@ from starlette.schemas import SchemaGenerator
 from timebank import __version__
 from timebank.catalog import api as catalog_api
 from timebank.ledger import api as ledger_api
+from timebank.ledger import passbook_web
 from timebank.ledger import web as ledger_web
 from timebank.orders import api as orders_api
 from timebank.pairing import api as pairing_api
@@ -120,5 +121,6 @@ ROUTES: list[BaseRoute] = [
     *redeem_api.routes,
     *ledger_web.api_routes,
     *ledger_api.routes,
+    *passbook_web.api_routes,
 ]
 routes: list[BaseRoute] = [*ROUTES, Route("/openapi.json", openapi, include_in_schema=False)]

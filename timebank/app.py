@@ -17,6 +17,7 @@ from timebank import api, db, home, jobs
 from timebank.catalog import pages as catalog_pages
 from timebank.http import EXCEPTION_HANDLERS, SecurityHeaders
 from timebank.ledger import pages as ledger_pages
+from timebank.ledger import passbook_web
 from timebank.ledger import web as ledger_web
 from timebank.orders import pages as orders_pages
 from timebank.pairing import pages as pairing_pages
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *visits_pages.routes,
             *redeem_pages.routes,
             *ledger_web.page_routes,
+            *passbook_web.page_routes,
             *ledger_pages.routes,
             Mount("/static", StaticFiles(directory=web_dir() / "static"), name="static"),
         ],

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from timebank.errors import ConfigError
 from timebank.people.models import Community, Level, Member, MemberRole, Role
+from timebank.qr import qr_png
 from timebank.settings import Settings
 from timebank.templating import web_dir
 from timebank.visits import placards
@@ -65,7 +66,7 @@ async def _write(settings: Settings, out: Path, community_id: int | None) -> lis
                 placard = await placards.placard_of(resident)
                 token = placards.make_token(settings.secret_key, resident.id, placard.generation)
                 png = folder / f"{resident.member_no}.png"
-                png.write_bytes(placards.qr_png(placards.placard_url(settings.base_url, token)))
+                png.write_bytes(qr_png(placards.placard_url(settings.base_url, token)))
                 written.append(png)
                 cards.append(
                     CARD.format(

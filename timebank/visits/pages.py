@@ -22,6 +22,7 @@ from timebank.people import policy
 from timebank.people.audit import Actor
 from timebank.people.models import Community, Member, MemberRole, Role
 from timebank.people.web import actor_of, me, posted_form, signin_redirect
+from timebank.qr import qr_png
 from timebank.templating import render, web_dir
 from timebank.visits import placards, service
 from timebank.visits.api import (
@@ -291,7 +292,7 @@ async def placard_png(request: Request) -> Response:
     resident = await placard_resident(request, who)
     card = await placard_json(request, resident)
     return Response(
-        placards.qr_png(card["url"]),
+        qr_png(card["url"]),
         media_type="image/png",
         headers={"Cache-Control": "private, no-store"},
     )

@@ -8,15 +8,11 @@ working at once.
 
 from __future__ import annotations
 
-import io
 import re
-from typing import Any
 
-import qrcode.constants
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeSerializer
-from qrcode.main import QRCode
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
@@ -125,15 +121,3 @@ def pin_matches(placard: Placard, pin: str) -> bool:
         return bool(_pins.verify(placard.pin_hash, pin.strip()))
     except (VerificationError, InvalidHashError):
         return False
-
-
-def qr_png(url: str, *, box: int = 10) -> bytes:
-    """A PNG of the QR code for ``url`` (error correction M, quiet zone 4)."""
-    code: QRCode[Any] = QRCode(
-        error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box, border=4
-    )
-    code.add_data(url)  # type: ignore[no-untyped-call]
-    code.make(fit=True)  # type: ignore[no-untyped-call]
-    out = io.BytesIO()
-    code.make_image().save(out)
-    return out.getvalue()

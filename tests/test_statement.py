@@ -1,0 +1,84 @@
+"""The printed statement and its QR: it decodes, and a coordinator's scan says whether the
+paper matches the ledger (both databases)."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import REQUIRE_ALL, make_community, make_signed_up, sign_in_client
+from timebank.ledger import passbook
+from timebank.ledger import service as ledger
+
+
+async def test_statement_qr_proves_the_statement(app: Any, tmp_path: Path) -> None:
+    here = await make_community("桂花社区")
+    elder = await make_signed_up(here, "resident", name="陈秀英")
+    lead = await make_signed_up(here, "coordinator", name="李芳")
+    other = await make_signed_up(await make_community("荷塘社区"), "coordinator", name="孙丽")
+    for n, minutes in enumerate((120, 45, 30)):
+        await ledger.grant(community_id=here.id, member_id=elder.id, minutes=minutes,
+                           key=f"statement-{n}", actor_id=lead.id, reason="兜底")  # fmt: skip
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as mine,
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as office,
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as elsewhere,
+    ):
+        await sign_in_client(mine, elder)
+        await sign_in_client(office, lead)
+        await sign_in_client(elsewhere, other)
+        page = await mine.get("/me/statement")
+        assert page.status_code == 200
+        assert page.text.count("<tr>") == 1 + 3 and "3小时15分" in page.text
+        found = re.search(r'src="data:image/png;base64,([^"]+)"', page.text)
+        assert found, "the statement has no QR"
+        png = tmp_path / "statement.png"
+        png.write_bytes(base64.b64decode(found.group(1)))
+        zbarimg = shutil.which("zbarimg")
+        if zbarimg is None:
+            if REQUIRE_ALL:
+                pytest.fail("the statement QR test needs zbarimg (apt-get install zbar-tools)")
+            pytest.skip("the statement QR test needs zbarimg (apt-get install zbar-tools)")
+        url = subprocess.run(
+            [zbarimg, "--quiet", "--raw", str(png)], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        assert url.startswith(app.state.settings.base_url + "/statements/")
+        token = url.rsplit("/", 1)[1]
+        # A coordinator of the community scans it: it matches.
+        checked = await office.get(f"/api/v1/statements/{token}")
+        assert checked.status_code == 200, checked.text
+        body = checked.json()
+        assert body["matches"] is True and body["printed"]["count"] == 3
+        assert body["printed"]["balance_minutes"] == 195 and body["member_name"] == "陈秀英"
+        shown = await office.get(f"/statements/{token}")
+        assert 'data-testid="statement-matches"' in shown.text
+        # Later movements do not spoil an older statement; its figures stay what was printed.
+        await ledger.grant(community_id=here.id, member_id=elder.id, minutes=15,
+                           key="statement-later", actor_id=lead.id, reason="兜底")  # fmt: skip
+        later = (await office.get(f"/api/v1/statements/{token}")).json()
+        assert later["matches"] is True and later["available_now_minutes"] == 210
+        # A QR whose figures were changed (say, a bigger balance) is refused: not signed.
+        printed = passbook.read(app.state.settings.secret_key, token)
+        forged = passbook.sign("some-other-key-of-enough-length-1234", printed)
+        assert (await office.get(f"/api/v1/statements/{forged}")).status_code == 403
+        payload, _, signature = token.partition(".")
+        tampered = f"{payload[:-2]}AA.{signature}"
+        assert (await office.get(f"/api/v1/statements/{tampered}")).status_code == 403
+        # Figures that do not match the ledger (signed, but not what the ledger holds).
+        wrong = passbook.Summary(printed.account_id, printed.through_seq, printed.count,
+                                 printed.balance + 60, printed.digest)  # fmt: skip
+        differs = await office.get(
+            f"/statements/{passbook.sign(app.state.settings.secret_key, wrong)}"
+        )
+        assert 'data-testid="statement-differs"' in differs.text
+        # Only a coordinator of the member's community checks it.
+        assert (await elsewhere.get(f"/api/v1/statements/{token}")).status_code == 403
+        assert (await mine.get(f"/api/v1/statements/{token}")).status_code == 403

@@ -1,0 +1,107 @@
+"""The printed statement (passbook) and the QR at its foot that proves it.
+
+The paper passbooks of the first time banks could be altered with a pen. A printed
+statement here ends with a QR holding a signed summary - the account, the last entry
+printed, how many entries, the balance after it, and a SHA-256 over those entries' chain
+hashes. A coordinator scans it; the service recomputes the summary from the ledger and
+says whether the paper matches, and what the ledger holds. A changed line or balance on
+paper cannot be hidden: the QR carries the true figures and cannot be re-signed without
+the service's key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from timebank import db
+from timebank.errors import Forbidden
+from timebank.ledger import service as ledger
+from timebank.ledger.queries import StatementLine
+
+SALT = "timebank.statement.v1"
+MAX_LINES = 5000  # a printed statement (about 20 years of weekly visits)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a statement's QR proves."""
+
+    account_id: int
+    through_seq: int
+    count: int
+    balance: int
+    digest: str
+
+    def as_list(self) -> list[Any]:
+        return [self.account_id, self.through_seq, self.count, self.balance, self.digest]
+
+
+async def lines_of(account_id: int) -> list[StatementLine]:
+    """Every movement of an account, oldest first (at most MAX_LINES)."""
+    lines: list[StatementLine] = []
+    after = 0
+    while len(lines) < MAX_LINES:
+        page = await ledger.statement(account_id=account_id, after_seq=after, limit=500)
+        lines.extend(page)
+        if len(page) < 500:
+            break
+        after = page[-1].seq
+    return lines[:MAX_LINES]
+
+
+async def summary(account_id: int, through_seq: int) -> Summary:
+    """The summary of an account's entries up to ``through_seq``, from the ledger."""
+    rows = await db.fetch(
+        "SELECT seq, hash, balance_after FROM ledger_entry WHERE account_id = ? AND seq <= ?"
+        " ORDER BY seq",
+        account_id,
+        through_seq,
+    )
+    digest = hashlib.sha256("".join(str(r["hash"]) for r in rows).encode()).hexdigest()
+    balance = int(rows[-1]["balance_after"]) if rows else 0
+    last = int(rows[-1]["seq"]) if rows else 0
+    return Summary(account_id, last, len(rows), balance, digest)
+
+
+def sign(secret: str, found: Summary) -> str:
+    """The token the statement's QR carries."""
+    return str(URLSafeSerializer(secret, salt=SALT).dumps(found.as_list()))
+
+
+def read(secret: str, token: str) -> Summary:
+    """The summary a token carries, or a 403 when it is not one of ours or was altered."""
+    try:
+        value = URLSafeSerializer(secret, salt=SALT).loads(token)
+        account_id, through, count, balance, digest = value
+        return Summary(int(account_id), int(through), int(count), int(balance), str(digest))
+    except (BadSignature, TypeError, ValueError):
+        raise Forbidden(
+            "This is not a statement code of this time bank, or it was altered.",
+            "这不是本时间银行的账单二维码，或已被篡改。",
+            code="bad_statement",
+        ) from None
+
+
+@dataclass(frozen=True)
+class Check:
+    """A scanned statement against the ledger."""
+
+    printed: Summary
+    ledger: Summary
+    current_balance: int
+
+    @property
+    def matches(self) -> bool:
+        return self.printed == self.ledger
+
+
+async def check(secret: str, token: str) -> Check:
+    """Compare a scanned statement with the ledger as it is now."""
+    printed = read(secret, token)
+    now = await summary(printed.account_id, printed.through_seq)
+    balance = await ledger.balance(printed.account_id)
+    return Check(printed, now, balance.available)
