@@ -188,6 +188,12 @@ RULES = {
     ("GET", "/ledger/accounts/{account_id}/statement"): SELF,
     ("GET", "/statements/{statement}"): COORDINATOR,
     ("GET", "/api/v1/statements/{statement}"): COORDINATOR,
+    # Settlement of paid helpers.
+    ("GET", "/api/v1/communities/{community_id}/settlements/{month}"): COORDINATOR,
+    ("POST", "/api/v1/communities/{community_id}/settlements/{month}/close"): COORDINATOR,
+    ("GET", "/api/v1/communities/{community_id}/settlements/{month}/export"): COORDINATOR,
+    ("GET", "/settlements"): ANY_COORDINATOR,
+    ("POST", "/communities/{community_id}/settlements/{month}/close"): COORDINATOR,
 }
 
 
@@ -310,6 +316,7 @@ async def world(app: Any) -> dict[str, Any]:
             "catalog_item_id": item.id,
             "redemption_id": redemption.id,
             "grant_id": grant.id,
+            "month": "2026-01",
             "statement": passbook.sign(
                 app.state.settings.secret_key, await passbook.summary(wallet.id, 10**9)
             ),

@@ -130,9 +130,14 @@ async def test_demo_data_loads_once(orm: None) -> None:
 
     visit_states = set(await Visit.all().values_list("status", flat=True))
     assert visit_states == {s.value for s in VisitStatus}
-    verified = await Visit.filter(status=VisitStatus.VERIFIED)
-    # Six credited by the fund, and a haircut booked with hours (paid from its hold).
+    verified = await Visit.filter(status=VisitStatus.VERIFIED, hours=True)
+    # Six credited by the fund, and a haircut booked with hours (paid from its hold); the
+    # paid helper's visits earn pay, not hours, and last month's are settled.
     assert len(verified) == 7 and all(v.ledger_txn_id for v in verified)
+    from timebank.settlement.models import SettlementLine, SettlementMonth
+
+    assert await SettlementMonth.all().count() == 1
+    assert await SettlementLine.all().count() == 8
     ids = [str(v.id) for v in verified]
     assert await LedgerTxn.filter(ref_type="visit", ref_id__in=ids).count() == 6
     resident = await Member.get(phone="13800000005")

@@ -24,6 +24,7 @@ from timebank.pairing import api as pairing_api
 from timebank.people import api as people_api
 from timebank.people import members_api
 from timebank.redeem import api as redeem_api
+from timebank.settlement import api as settlement_api
 from timebank.visits import api as visits_api
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -119,6 +120,7 @@ ROUTES: list[BaseRoute] = [
     *pairing_api.routes,
     *orders_api.routes,
     *redeem_api.routes,
+    *settlement_api.routes,
     *ledger_web.api_routes,
     *ledger_api.routes,
     *passbook_web.api_routes,

@@ -26,6 +26,7 @@ from timebank.people import pages as people_pages
 from timebank.people.web import SignedInMember
 from timebank.redeem import pages as redeem_pages
 from timebank.settings import Settings
+from timebank.settlement import pages as settlement_pages
 from timebank.templating import make_templates, web_dir
 from timebank.visits import pages as visits_pages
 
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *orders_pages.routes,
             *visits_pages.routes,
             *redeem_pages.routes,
+            *settlement_pages.routes,
             *ledger_web.page_routes,
             *passbook_web.page_routes,
             *ledger_pages.routes,

@@ -11,7 +11,15 @@ from typing import Any
 
 from timebank.people import members
 from timebank.people.audit import Actor
-from timebank.people.models import Community, FamilyLink, Level, Member, ResidentProfile, Role
+from timebank.people.models import (
+    Community,
+    FamilyLink,
+    Level,
+    Member,
+    MemberRole,
+    ResidentProfile,
+    Role,
+)
 from timebank.people.service import create_community, create_member
 
 # Published in the README and printed by `serve --demo`: never use it for real accounts.
@@ -69,6 +77,7 @@ async def load_demo() -> list[DemoLogin]:
     await _demo_visits()
     await _demo_redeem()
     await _demo_bookings()
+    await _demo_settlement()
     return DEMO_PEOPLE
 
 
@@ -531,3 +540,69 @@ async def _demo_bookings() -> None:
     await visits.credit(visit, Actor.system())
     # Held: booked for tomorrow.
     await book("held", now + timedelta(days=1))
+
+
+async def _demo_settlement() -> None:
+    """A paid helper (困困结对) with visits last month and this month; last month closed."""
+    from zoneinfo import ZoneInfo
+
+    from timebank.pairing.models import Compensation, Pairing, PairingStatus
+    from timebank.people.models import HelperKind, HelperProfile
+    from timebank.settings import Settings
+    from timebank.settlement import service as settlement
+    from timebank.settlement.models import SettlementMonth
+    from timebank.visits.models import Visit, VisitStatus
+
+    if await SettlementMonth.exists():
+        return
+    tz = ZoneInfo(Settings.from_env().timezone)
+    by_phone = {m.phone: m for m in await Member.filter(phone__startswith="1380")}
+    paid = (
+        await HelperProfile.filter(
+            kind=HelperKind.PAID,
+            hourly_rate_fen__not_isnull=True,
+            member__phone__startswith="1380001",
+        )
+        .order_by("id")
+        .first()
+    )
+    if paid is None:
+        return
+    helper = await Member.get(id=paid.member_id)  # type: ignore[attr-defined]
+    here = await Community.get(id=helper.community_id)  # type: ignore[attr-defined]
+    office = await MemberRole.filter(role=Role.COORDINATOR, community_id=here.id).first()
+    if office is None:
+        return
+    lead = await Member.get(id=office.member_id)  # type: ignore[attr-defined]
+    residents = [
+        m for m in by_phone.values()
+        if m.community_id == here.id and m.phone.startswith("1380001")  # type: ignore[attr-defined]
+        and int(m.phone[-4:]) % 2 == 0
+    ]  # fmt: skip
+    resident = sorted(residents, key=lambda m: m.phone)[-3]
+    pairing = await Pairing.create(
+        community=here, helper=helper, resident=resident, status=PairingStatus.APPROVED,
+        compensation=Compensation.PAID, proposed_by_id=lead.id, approved_by_id=lead.id,
+        started_on=datetime.now(tz).date() - timedelta(days=70), note="困困结对 · 按小时付费",
+    )  # fmt: skip
+    this_month = datetime.now(tz).date().replace(day=1)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    rate = paid.hourly_rate_fen or 0
+    for n, (first, days) in enumerate(((last_month, (2, 6, 9, 13, 16, 20, 23, 27)),
+                                       (this_month, (1,)))):  # fmt: skip
+        for day in days:
+            start = datetime.combine(first + timedelta(days=day - 1), datetime.min.time(),
+                                     tzinfo=tz) + timedelta(hours=9)  # fmt: skip
+            if start >= datetime.now(tz):
+                continue
+            minutes = 60 if day % 2 else 90
+            await Visit.create(
+                community=here, resident=resident, helper=helper, pairing_id=pairing.id,
+                service_code="cleaning", status=VisitStatus.VERIFIED,
+                in_event=f"demo-paid-{n}-{day}", checked_in_at=start, received_in_at=start,
+                checked_out_at=start + timedelta(minutes=minutes),
+                received_out_at=start + timedelta(minutes=minutes), raw_minutes=minutes,
+                served_minutes=minutes, credit_minutes=minutes, hours=False,
+                pay_fen=round(minutes * rate / 60), funded=True,
+            )  # fmt: skip
+    await settlement.close(Actor(lead.id), here, last_month, tz)

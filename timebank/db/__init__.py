@@ -30,6 +30,7 @@ MODEL_MODULES = [
     "timebank.orders.models",
     "timebank.visits.models",
     "timebank.redeem.models",
+    "timebank.settlement.models",
 ]
 MIGRATIONS_MODULE = "timebank.migrations"
 

@@ -1,0 +1,1 @@
+"""Monthly settlement of paid helpers (结算): verified hours × rate, closed and exported."""

@@ -1,0 +1,121 @@
+"""JSON API and downloads: a community's monthly settlement, closing it, exporting it."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from timebank.catalog.service import catalog
+from timebank.errors import BadRequest
+from timebank.i18n import request_lang
+from timebank.pairing.api import tz_of
+from timebank.people import policy
+from timebank.people.members_api import changing
+from timebank.people.models import Community
+from timebank.people.service import get_community
+from timebank.people.web import actor_of, require_member
+from timebank.settlement import service
+
+
+async def _scope(request: Request, *, change: bool) -> Community:
+    who = changing(request) if change else require_member(request)
+    community = await get_community(int(request.path_params["community_id"]))
+    policy.require(policy.coordinates(who, community.id))
+    return community
+
+
+async def get_settlement(request: Request) -> Response:
+    """
+    ---
+    summary: A month's settlement of paid helpers (closed, or what closing would pay)
+    tags: [settlement]
+    parameters:
+      - {name: community_id, in: path, required: true, schema: {type: integer}}
+      - {name: month, in: path, required: true, schema: {type: string, example: "2026-10"}}
+    responses:
+      "200": {description: "totals per helper and every visit"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "404": {$ref: "#/components/responses/NotFound"}
+      "422": {$ref: "#/components/responses/Invalid"}
+    """
+    community = await _scope(request, change=False)
+    month = service.parse_month(request.path_params["month"])
+    return JSONResponse(service.as_json(await service.compute(community, month, tz_of(request))))
+
+
+async def close_settlement(request: Request) -> Response:
+    """
+    ---
+    summary: Close a month that is over (its lines are written once, for good)
+    tags: [settlement]
+    parameters:
+      - {name: community_id, in: path, required: true, schema: {type: integer}}
+      - {name: month, in: path, required: true, schema: {type: string}}
+    responses:
+      "200": {description: "The closed settlement"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "404": {$ref: "#/components/responses/NotFound"}
+      "409": {$ref: "#/components/responses/Conflict"}
+      "422": {$ref: "#/components/responses/Invalid"}
+    """
+    community = await _scope(request, change=True)
+    who = require_member(request)
+    month = service.parse_month(request.path_params["month"])
+    found = await service.close(actor_of(request, who), community, month, tz_of(request))
+    return JSONResponse(service.as_json(found))
+
+
+async def export_settlement(request: Request) -> Response:
+    """
+    ---
+    summary: Download a month's settlement for the finance office (CSV or XLSX)
+    tags: [settlement]
+    parameters:
+      - {name: community_id, in: path, required: true, schema: {type: integer}}
+      - {name: month, in: path, required: true, schema: {type: string}}
+      - {name: format, in: query, schema: {type: string, enum: [csv, xlsx]}}
+    responses:
+      "200": {description: "The file"}
+      "400": {$ref: "#/components/responses/BadRequest"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "404": {$ref: "#/components/responses/NotFound"}
+      "422": {$ref: "#/components/responses/Invalid"}
+    """
+    community = await _scope(request, change=False)
+    month = service.parse_month(request.path_params["month"])
+    kind = request.query_params.get("format", "xlsx")
+    if kind not in ("csv", "xlsx"):
+        raise BadRequest("format must be csv or xlsx.", "格式只能是 csv 或 xlsx。",
+                         code="invalid_parameter")  # fmt: skip
+    found = await service.compute(community, month, tz_of(request))
+    english = request_lang(request) == "en"
+    names = {s.code: (s.name_en if english else s.name_zh) for s in await catalog(community)}
+    filename = f"settlement-{community.id}-{found.label}.{kind}"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if kind == "csv":
+        return Response(service.as_csv(found, names), media_type="text/csv; charset=utf-8",
+                        headers=headers)  # fmt: skip
+    return Response(
+        service.as_xlsx(found, names),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=headers,
+    )
+
+
+routes = [
+    Route("/communities/{community_id:int}/settlements/{month}", get_settlement, methods=["GET"]),
+    Route(
+        "/communities/{community_id:int}/settlements/{month}/close",
+        close_settlement,
+        methods=["POST"],
+    ),
+    Route(
+        "/communities/{community_id:int}/settlements/{month}/export",
+        export_settlement,
+        methods=["GET"],
+    ),
+]

@@ -1,0 +1,88 @@
+"""The settlement page: a month's pay per helper, every visit, close, download."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from timebank.errors import TimebankError
+from timebank.i18n import request_lang
+from timebank.pairing.api import tz_of
+from timebank.people import policy
+from timebank.people.service import get_community
+from timebank.people.web import actor_of, me, posted_form, signin_redirect
+from timebank.settlement import service
+from timebank.templating import render
+
+
+def _last_month(request: Request) -> str:
+    today = datetime.now(tz_of(request)).date().replace(day=1)
+    previous = (
+        today.replace(year=today.year - 1, month=12)
+        if today.month == 1
+        else (today.replace(month=today.month - 1))
+    )
+    return previous.strftime("%Y-%m")
+
+
+async def settlement_page(request: Request) -> Response:
+    """A community's month (last month by default)."""
+    who = me(request)
+    if who is None:
+        return signin_redirect(request)
+    policy.require_coordinator(who)
+    raw = request.query_params.get("community", "")
+    community_id = int(raw) if raw.isdigit() else int(who.member.community_id)  # type: ignore[attr-defined]
+    policy.require(policy.coordinates(who, community_id))
+    community = await get_community(community_id)
+    label = request.query_params.get("month") or _last_month(request)
+    try:
+        month = service.parse_month(label)
+    except TimebankError as error:
+        return render(request, "settlement/month.html",
+                      {"community": community, "found": None, "month": label,
+                       "error": error.message(request_lang(request))}, status=422)  # fmt: skip
+    found = await service.compute(community, month, tz_of(request))
+    return render(
+        request,
+        "settlement/month.html",
+        {"community": community, "found": found, "month": found.label,
+         "error": request.query_params.get("error", "")},
+    )  # fmt: skip
+
+
+async def close_submit(request: Request) -> Response:
+    """Close the month from the page."""
+    who = me(request)
+    if who is None:
+        return signin_redirect(request)
+    await posted_form(request, who)
+    community = await get_community(int(request.path_params["community_id"]))
+    policy.require(policy.coordinates(who, community.id))
+    label = request.path_params["month"]
+    back = f"/settlements?community={community.id}&month={quote(label)}"
+    try:
+        month = service.parse_month(label)
+        await service.close(actor_of(request, who), community, month, tz_of(request))
+    except TimebankError as error:
+        if error.status == 403:
+            raise
+        return RedirectResponse(
+            f"{back}&error={quote(error.message(request_lang(request)))}", status_code=303
+        )
+    return RedirectResponse(back, status_code=303)
+
+
+routes = [
+    Route("/settlements", settlement_page, name="settlements"),
+    Route(
+        "/communities/{community_id:int}/settlements/{month}/close",
+        close_submit,
+        methods=["POST"],
+        name="settlement_close",
+    ),
+]
