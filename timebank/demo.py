@@ -524,19 +524,25 @@ async def _demo_bookings() -> None:
                               helper=barber)  # fmt: skip
     await orders.move(lead, order, "no_show", reason="帮扶人临时生病 / helper fell ill")
     await redeem.release_for_order(lead, order.id, never_served=True)
-    # Served: 刘小红 cut her hair; the held hours went to her on the verified visit.
+    # Served yesterday: 刘小红 cut her hair; the held hours went to her on the verified visit.
     served = await book("served", now + timedelta(minutes=10))
     order = await orders.move(lead, await orders.get_order(served.order_id or 0), "assign",
                               helper=barber)  # fmt: skip
-    start = now - timedelta(minutes=5)
+    start = now - timedelta(days=1, hours=2)
+    await Order.filter(id=order.id).update(
+        starts_at=start - timedelta(minutes=10), ends_at=start + timedelta(minutes=50),
+        status=OrderStatus.VERIFIED,
+    )  # fmt: skip
     visit = await Visit.create(
         community_id=mother.community_id, resident=mother, helper=barber,  # type: ignore[attr-defined]
         order_id=order.id, service_code="haircut", status=VisitStatus.VERIFIED,
         in_event="demo-in-haircut", out_event="demo-out-haircut", checked_in_at=start,
-        received_in_at=start, checked_out_at=now, received_out_at=now, raw_minutes=5,
-        served_minutes=15, credit_minutes=45, funded=False, flags="",
+        received_in_at=start, checked_out_at=start + timedelta(minutes=25),
+        received_out_at=start + timedelta(minutes=25), raw_minutes=25,
+        served_minutes=30, credit_minutes=45, funded=False, flags="", rating=5,
+        comment="剪得很好", rated_by_id=mother.id, rated_at=start + timedelta(hours=1),
+        confirmed_by="rating",
     )  # fmt: skip
-    await Order.filter(id=order.id).update(status=OrderStatus.VERIFIED)
     await visits.credit(visit, Actor.system())
     # Held: booked for tomorrow.
     await book("held", now + timedelta(days=1))
