@@ -350,3 +350,40 @@ async def test_a_service_booked_with_hours(w: dict[str, Any]) -> None:
     assert (await Redemption.get(id=third.json()["id"])).status.value == "expired"
     wallet = await ledger.balance((await ledger.wallet(w["elder"].id)).id)
     assert (wallet.posted, wallet.available) == (155, 155)
+
+
+async def test_group_activity_hours_are_given_not_redeemed(w: dict[str, Any]) -> None:
+    from datetime import UTC, datetime
+
+    from timebank.catalog.service import catalog
+    from timebank.visits.models import Visit, VisitStatus
+
+    await catalog(w["here"])  # the community's services, "group" among them
+    now = datetime.now(UTC)
+    posted = await ledger.credit_service(
+        helper_id=w["elder"].id, community_id=w["here"].id, minutes=60, visit_id="g1",
+        key=key(),
+    )  # fmt: skip
+    await Visit.create(
+        community=w["here"], resident=w["young"], helper=w["elder"], service_code="group",
+        status=VisitStatus.VERIFIED, in_event=key(), checked_in_at=now, received_in_at=now,
+        credit_minutes=60, ledger_txn_id=posted.txn.id,
+    )  # fmt: skip
+    await give(w["elder"], 30, w["here"])  # 90 in all, 60 of them from a group activity
+    # Off by default: everything can be redeemed.
+    assert (await redeem(w, "elder", item=w["haircut_card"].id)).status_code == 201
+    await Community.filter(id=w["here"].id).update(group_hours_donate_only=True)
+    refused = await redeem(w, "elder", item=w["haircut_card"].id)  # 60 left, all group
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "group_hours"
+    assert "60" in refused.json()["error"]["messages"]["zh-CN"]
+    # Giving 30 of them away leaves 30 locked; and a setting on the community page.
+    given = await w["elder_c"].post(
+        "/api/v1/me/donations", json={"to": "pool", "minutes": 30, "key": key()},
+        headers=w["elder_h"],
+    )  # fmt: skip
+    assert given.status_code == 201
+    assert (await redeem(w, "elder", item=w["haircut_card"].id)).status_code == 409
+    await give(w["elder"], 30, w["here"])
+    assert (await redeem(w, "elder", item=w["haircut_card"].id)).status_code == 201
+    settings = await w["coordinator_c"].get(f"/api/v1/communities/{w['here'].id}")
+    assert settings.json()["settings"]["group_hours_donate_only"] is True

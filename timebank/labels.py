@@ -86,6 +86,7 @@ SERVICE_NAMES = {
     "nails": _("Nail trimming"),
     "shopping": _("Shopping"),
     "visit": _("Home visit"),
+    "group": _("Group activity"),
 }
 
 # What coordinators write in their Excel lists: the Chinese names, mapped to the codes.
@@ -105,7 +106,7 @@ ZH_CODES = {
     "助餐": "meal_help", "送餐": "meal_delivery", "助洁": "cleaning", "助浴": "bathing",
     "助医": "medical", "助行": "mobility", "陪聊": "companionship",
     "心理慰藉": "companionship", "理发": "haircut", "剪指甲": "nails", "代购": "shopping",
-    "探视巡访": "visit", "探访": "visit",
+    "探视巡访": "visit", "探访": "visit", "集体志愿活动": "group", "集体活动": "group",
 }  # fmt: skip
 
 AUDIT_ACTION_NAMES = {

@@ -57,6 +57,7 @@ async def update_service(request: Request) -> Response:
               min_minutes: {type: integer}
               multiplier: {type: number}
               needs_confirmation: {type: boolean}
+              group_activity: {type: boolean}
               active: {type: boolean}
     responses:
       "200": {description: "The service type"}

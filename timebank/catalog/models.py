@@ -24,6 +24,8 @@ class ServiceType(Model):
     # Hours credited per hour served, in thousandths (1000 = 1.0).
     multiplier_milli = fields.IntField(default=1000)
     needs_confirmation = fields.BooleanField(default=False)
+    # A group activity: where the community says so, its hours may be given, not redeemed.
+    group_activity = fields.BooleanField(default=False)
     active = fields.BooleanField(default=True)
 
     class Meta:

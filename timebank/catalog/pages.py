@@ -34,6 +34,7 @@ async def catalog_page(request: Request) -> Response:
         code = str(form.get("code", ""))
         data: dict[str, Any] = {k: str(form[k]) for k in FIELDS if k in form}
         data["needs_confirmation"] = "needs_confirmation" in form
+        data["group_activity"] = "group_activity" in form
         data["active"] = "active" in form
         try:
             await service.update_service(actor_of(request, who), community, code, data)

@@ -28,6 +28,7 @@ DEFAULTS: dict[str, tuple[str, str, int, int]] = {
     "nails": ("剪指甲", "Nail trimming", 30, 60),
     "shopping": ("代购", "Shopping", 60, 120),
     "visit": ("探视巡访", "Home visit", 30, 90),
+    "group": ("集体志愿活动", "Group activity", 120, 240),
 }
 
 
@@ -47,6 +48,7 @@ async def catalog(community: Community) -> list[ServiceType]:
                     typical_minutes=typical,
                     max_minutes=most,
                     needs_confirmation=code in ("bathing", "medical"),
+                    group_activity=code == "group",
                 )
     except IntegrityError:
         pass  # another request seeded it at the same moment
@@ -76,6 +78,7 @@ def service_json(service: ServiceType) -> dict[str, Any]:
         "min_minutes": service.min_minutes,
         "multiplier": service.multiplier_milli / 1000,
         "needs_confirmation": service.needs_confirmation,
+        "group_activity": service.group_activity,
         "active": service.active,
     }
 
@@ -130,7 +133,7 @@ async def update_service(
             )
         else:
             changes["multiplier_milli"] = milli
-    for name in ("needs_confirmation", "active"):
+    for name in ("needs_confirmation", "group_activity", "active"):
         if name in data:
             raw = data[name]
             changes[name] = raw is True or str(raw).lower() in {"1", "true", "on", "yes"}

@@ -39,6 +39,7 @@ def community_json(community: Community) -> dict[str, Any]:
     }
     data["settings"] = {name: getattr(community, name) for name in SETTINGS}
     data["settings"]["four_eyes"] = community.four_eyes
+    data["settings"]["group_hours_donate_only"] = community.group_hours_donate_only
     return data
 
 
@@ -69,9 +70,10 @@ def parse_settings(data: Mapping[str, Any]) -> dict[str, Any]:
             )
             continue
         values[name] = number
-    if "four_eyes" in data:
-        raw = data["four_eyes"]
-        values["four_eyes"] = raw is True or str(raw).lower() in {"1", "true", "on", "yes"}
+    for switch in ("four_eyes", "group_hours_donate_only"):
+        if switch in data:
+            raw = data[switch]
+            values[switch] = raw is True or str(raw).lower() in {"1", "true", "on", "yes"}
     if errors:
         raise invalid_fields(errors)
     return values

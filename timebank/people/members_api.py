@@ -346,6 +346,7 @@ async def update_community_settings(request: Request) -> Response:
               redeem_monthly_minutes: {type: integer, nullable: true}
               grant_review_minutes: {type: integer, nullable: true}
               four_eyes: {type: boolean}
+              group_hours_donate_only: {type: boolean}
     responses:
       "200": {description: "The community after the change"}
       "401": {$ref: "#/components/responses/Unauthorized"}

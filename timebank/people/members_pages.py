@@ -382,6 +382,7 @@ async def settings_page(request: Request) -> Response:
         form = await posted_form(request, who)
         data: dict[str, Any] = {k: str(form.get(k, "")) for k in communities.SETTINGS}
         data["four_eyes"] = "four_eyes" in form
+        data["group_hours_donate_only"] = "group_hours_donate_only" in form
         try:
             updated = await communities.update_settings(actor_of(request, who), community, data)
             context["c"] = communities.community_json(updated)

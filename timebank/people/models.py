@@ -53,6 +53,7 @@ class Community(Model):
     redeem_daily_minutes = fields.IntField(null=True)  # most a member may redeem in a day
     redeem_monthly_minutes = fields.IntField(null=True)  # and in a month
     grant_review_minutes = fields.IntField(null=True)  # larger grants need a 2nd coordinator
+    group_hours_donate_only = fields.BooleanField(default=False)  # group hours: give, not spend
 
     class Meta:
         table = "community"

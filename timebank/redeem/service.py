@@ -246,6 +246,8 @@ def _limits_and_row(
                 f"超过{zh}兑换上限 {limit} 分钟（已兑换 {int(spent)} 分钟）。",
                 code=f"redeem_{en}_limit",
             )
+    if community.group_hours_donate_only:
+        yield from _group_hours_rule(member_id, item)
     if item.stock is not None:
         left = yield Query(
             "UPDATE redeem_item SET stock = stock - 1 WHERE id = ? AND stock > 0 RETURNING stock",
@@ -263,6 +265,41 @@ def _limits_and_row(
          item.price_minutes, status.value, order_id, now),
     )  # fmt: skip
     return str(row_id)
+
+
+def _group_hours_rule(member_id: int, item: RedeemItem) -> Steps[None]:
+    """Hours earned in group activities may be given away, not redeemed: what the member
+    keeps after this redemption must cover them (what they gave away counts first)."""
+    ((group,),) = yield Query(
+        "SELECT COALESCE(SUM(v.credit_minutes), 0) FROM visit v JOIN service_type s"
+        " ON s.community_id = v.community_id AND s.code = v.service_code"
+        " WHERE v.helper_id = ? AND v.status = 'verified' AND v.ledger_txn_id IS NOT NULL"
+        " AND s.group_activity = ?",
+        (member_id, True),
+    )
+    if not int(group):
+        return
+    ((given,),) = yield Query(
+        "SELECT COALESCE(SUM(-e.amount), 0) FROM ledger_entry e"
+        " JOIN ledger_txn t ON t.id = e.txn_id JOIN ledger_account a ON a.id = e.account_id"
+        " WHERE a.member_id = ? AND a.kind = 'wallet' AND t.kind = 'donate' AND e.amount < 0",
+        (member_id,),
+    )
+    rows = yield Query(
+        "SELECT posted_credits - posted_debits - pending_debits FROM ledger_account"
+        " WHERE member_id = ? AND kind = 'wallet'",
+        (member_id,),
+    )
+    available = int(rows[0][0]) if rows else 0
+    locked = max(int(group) - int(given), 0)
+    if available - item.price_minutes < locked:
+        free = max(available - locked, 0)
+        raise Conflict(
+            f"{locked} minutes earned in group activities can only be given away, not "
+            f"redeemed; {free} minutes can be redeemed.",
+            f"集体活动获得的 {locked} 分钟只能转赠，不能兑换；可兑换 {free} 分钟。",
+            code="group_hours",
+        )
 
 
 async def redeem(
