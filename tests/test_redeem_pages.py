@@ -1,0 +1,179 @@
+"""The redeem, hand-over, grants and settlement pages, by form (both databases)."""
+
+from __future__ import annotations
+
+import re
+from contextlib import AsyncExitStack
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+import pytest
+
+from tests.conftest import make_community, make_signed_up, sign_in_client
+from timebank.ledger import service as ledger
+from timebank.people.models import Community, FamilyLink, Member, Relation
+from timebank.redeem.models import Grant, RedeemItem, Redemption
+
+
+def csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+def form_key(html: str) -> str:
+    found = re.search(r'name="key" value="([^"]+)"', html)
+    assert found
+    return found.group(1).split("-")[0]
+
+
+async def client_for(stack: AsyncExitStack, app: Any, member: Any) -> httpx.AsyncClient:
+    client = await stack.enter_async_context(
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    )
+    await sign_in_client(client, member)
+    return client
+
+
+@pytest.fixture
+async def w(app: Any) -> Any:
+    here = await make_community("桂花社区")
+    world: dict[str, Any] = {
+        "here": here,
+        "lead": await make_signed_up(here, "coordinator", name="李芳"),
+        "second": await make_signed_up(here, "coordinator", name="周桂兰"),
+        "elder": await make_signed_up(here, "resident", name="陈秀英"),
+        "son": await make_signed_up(here, "helper", name="张建国"),
+    }
+    await Member.filter(id=world["elder"].id).update(birth_date=date(1940, 1, 1))
+    await FamilyLink.create(member=world["son"], relative=world["elder"], relation=Relation.PARENT)
+    await ledger.grant(community_id=here.id, member_id=world["elder"].id, minutes=300,
+                       key="pages-grant", actor_id=world["lead"].id, reason="兜底")  # fmt: skip
+    world["rice"] = await RedeemItem.create(
+        community=here, kind="goods", name_zh="大米", name_en="Rice", price_minutes=120, stock=5
+    )
+    async with AsyncExitStack() as stack:
+        for name in ("lead", "second", "elder", "son"):
+            world[name + "_c"] = await client_for(stack, app, world[name])
+        yield world
+
+
+async def test_use_my_hours(w: dict[str, Any]) -> None:
+    page = await w["elder_c"].get("/redeem")
+    assert page.status_code == 200 and "大米" in page.text and "5小时" in page.text
+    token, key = csrf(page.text), form_key(page.text)
+    done = await w["elder_c"].post(
+        "/redeem", data={"csrf_token": token, "item": w["rice"].id, "key": f"{key}-1"}
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/redeem?done=redeemed"
+    again = await w["elder_c"].post(  # the same form sent twice: one redemption
+        "/redeem", data={"csrf_token": token, "item": w["rice"].id, "key": f"{key}-1"}
+    )
+    assert again.status_code == 303 and await Redemption.all().count() == 1
+    shown = await w["elder_c"].get("/redeem?done=redeemed")
+    assert "3小时" in shown.text and "待领取" in shown.text
+    bad = await w["elder_c"].post("/redeem", data={"csrf_token": token, "item": w["rice"].id})
+    assert "error=" in bad.headers["location"]
+    assert "唯一编号" in unquote(bad.headers["location"])
+    # Giving hours: to family, to the pool; to a stranger refused.
+    son_page = await w["son_c"].get("/redeem")
+    assert "陈秀英" in son_page.text  # his mother, in the "to" list
+    await ledger.grant(community_id=w["here"].id, member_id=w["son"].id, minutes=60,
+                       key="pages-son", actor_id=w["lead"].id, reason="x")  # fmt: skip
+    gave = await w["son_c"].post(
+        "/redeem/donate",
+        data={"csrf_token": csrf(son_page.text), "to": w["elder"].id, "minutes": "30",
+              "key": form_key(son_page.text) + "-give"},
+    )  # fmt: skip
+    assert gave.headers["location"] == "/redeem?done=donated"
+    too_much = await w["son_c"].post(
+        "/redeem/donate",
+        data={"csrf_token": csrf(son_page.text), "to": "pool", "minutes": "999",
+              "key": form_key(son_page.text) + "-more"},
+    )  # fmt: skip
+    assert "error=" in too_much.headers["location"]
+
+
+async def test_office_pages(w: dict[str, Any]) -> None:
+    # The catalogue: add an item, change one, a bad price said plainly.
+    page = await w["lead_c"].get("/redeem/catalog")
+    assert page.status_code == 200 and "大米" in page.text
+    token = csrf(page.text)
+    added = await w["lead_c"].post(
+        f"/redeem/catalog?community={w['here'].id}",
+        data={"csrf_token": token, "kind": "goods", "name_zh": "食用油", "name_en": "Oil",
+              "price_minutes": "90", "stock": "10"},
+    )  # fmt: skip
+    assert added.status_code == 303 and await RedeemItem.filter(name_zh="食用油").exists()
+    bad = await w["lead_c"].post(
+        f"/redeem/catalog?community={w['here'].id}",
+        data={"csrf_token": token, "kind": "goods", "name_zh": "x", "name_en": "x",
+              "price_minutes": "0"},
+    )  # fmt: skip
+    assert "price_minutes" in unquote(bad.headers["location"])
+    changed = await w["lead_c"].post(
+        f"/redeem/catalog?community={w['here'].id}",
+        data={"csrf_token": token, "item": w["rice"].id, "name_zh": "大米 10 斤",
+              "name_en": "Rice", "price_minutes": "200", "stock": "3", "active": "on"},
+    )  # fmt: skip
+    assert changed.status_code == 303
+    assert (await RedeemItem.get(id=w["rice"].id)).price_minutes == 200
+    assert (await w["son_c"].get("/redeem/catalog")).status_code == 403
+    # Hand-over.
+    redemption = await Redemption.create(
+        community=w["here"], item=w["rice"], member=w["elder"], beneficiary=w["elder"],
+        minutes=200, status="to_hand_over", created_at=datetime.now(UTC),
+    )  # fmt: skip
+    queue = await w["lead_c"].get("/redeem/handover")
+    assert f'data-testid="handover-{redemption.id}"' in queue.text
+    handed = await w["lead_c"].post(
+        f"/redeem/handover/{redemption.id}", data={"csrf_token": csrf(queue.text)}
+    )
+    assert handed.status_code == 303
+    assert (await Redemption.get(id=redemption.id)).status.value == "handed_over"
+    # Grants: a large one waits for the second coordinator.
+    await Community.filter(id=w["here"].id).update(grant_review_minutes=600)
+    grants = await w["lead_c"].get("/grants")
+    assert grants.status_code == 200 and "陈秀英" in grants.text
+    large = await w["lead_c"].post(
+        f"/grants?community={w['here'].id}",
+        data={"csrf_token": csrf(grants.text), "member": w["elder"].id, "minutes": "900",
+              "source": "fund", "reason": "失独老人", "key": form_key(grants.text)},
+    )  # fmt: skip
+    assert large.headers["location"].endswith("done=pending")
+    grant = await Grant.get()
+    own = await w["lead_c"].post(
+        f"/grants/{grant.id}/decision", data={"csrf_token": csrf(grants.text), "approve": "1"}
+    )
+    assert "error=" in own.headers["location"]
+    second_page = await w["second_c"].get("/grants")
+    assert f'data-testid="approve-grant-{grant.id}"' in second_page.text
+    approved = await w["second_c"].post(
+        f"/grants/{grant.id}/decision", data={"csrf_token": csrf(second_page.text), "approve": "1"}
+    )
+    assert approved.status_code == 303
+    assert (await Grant.get(id=grant.id)).status.value == "posted"
+
+
+async def test_settlement_page(w: dict[str, Any]) -> None:
+    page = await w["lead_c"].get("/settlements")
+    assert page.status_code == 200 and 'data-testid="settlement-helpers"' in page.text
+    last = (datetime.now(UTC).date().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    assert f'value="{last}"' in page.text  # last month by default
+    bad = await w["lead_c"].get("/settlements?month=soon")
+    assert bad.status_code == 422 and "2026-10" in bad.text
+    closed = await w["lead_c"].post(
+        f"/communities/{w['here'].id}/settlements/{last}/close",
+        data={"csrf_token": csrf(page.text)},
+    )
+    assert closed.status_code == 303
+    shown = await w["lead_c"].get(closed.headers["location"])
+    assert "已结算" in shown.text and 'data-testid="close-month"' not in shown.text
+    twice = await w["lead_c"].post(
+        f"/communities/{w['here'].id}/settlements/{last}/close",
+        data={"csrf_token": csrf(page.text)},
+    )
+    assert "error=" in twice.headers["location"]
+    assert (await w["son_c"].get("/settlements")).status_code == 403
