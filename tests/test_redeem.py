@@ -387,3 +387,36 @@ async def test_group_activity_hours_are_given_not_redeemed(w: dict[str, Any]) ->
     assert (await redeem(w, "elder", item=w["haircut_card"].id)).status_code == 201
     settings = await w["coordinator_c"].get(f"/api/v1/communities/{w['here'].id}")
     assert settings.json()["settings"]["group_hours_donate_only"] is True
+
+
+async def test_the_fund_budget(w: dict[str, Any]) -> None:
+    fund = await Account.get_or_none(kind=AccountKind.ISSUANCE, community_id=w["here"].id)
+    issued = -fund.posted_balance if fund else 0
+    set_budget = await w["coordinator_c"].patch(
+        f"/api/v1/communities/{w['here'].id}", json={"fund_budget_minutes": issued + 100},
+        headers=w["coordinator_h"],
+    )  # fmt: skip
+    assert set_budget.status_code == 200, set_budget.text
+    url = "/api/v1/grants"
+    first = await w["coordinator_c"].post(
+        url, json={"member": w["elder"].id, "minutes": 60, "reason": "兜底", "key": key()},
+        headers=w["coordinator_h"],
+    )  # fmt: skip
+    assert first.status_code == 201 and first.json()["status"] == "posted"
+    over = await w["coordinator_c"].post(
+        url, json={"member": w["elder"].id, "minutes": 60, "reason": "兜底", "key": key()},
+        headers=w["coordinator_h"],
+    )  # fmt: skip
+    assert over.status_code == 409 and over.json()["error"]["code"] == "budget_exhausted"
+    assert "预算" in over.json()["error"]["messages"]["zh-CN"]
+    assert await balance(w["elder"]) == 60
+    # No budget: no limit.
+    await w["coordinator_c"].patch(
+        f"/api/v1/communities/{w['here'].id}", json={"fund_budget_minutes": None},
+        headers=w["coordinator_h"],
+    )  # fmt: skip
+    again = await w["coordinator_c"].post(
+        url, json={"member": w["elder"].id, "minutes": 60, "reason": "兜底", "key": key()},
+        headers=w["coordinator_h"],
+    )  # fmt: skip
+    assert again.status_code == 201

@@ -25,6 +25,7 @@ from timebank.ledger.accounts import (
 )
 from timebank.ledger.drivers import write
 from timebank.ledger.models import (
+    Account,
     AccountKind,
     Phase,
     TxnKind,
@@ -363,6 +364,13 @@ def _open_hold(reserve_id: int) -> Steps[tuple[str, str, list[tuple[int, int]]]]
     return rows[0][1], rows[0][2], [(int(a), int(m)) for a, m in legs]
 
 
+async def set_fund_budget(*, community_id: int, minutes: int | None) -> None:
+    """The most the community fund (兜底) may ever hand out: its floor is minus the budget;
+    None: no limit. A grant or a funded visit beyond it is refused (budget_exhausted)."""
+    fund_account = await community_account(community_id, AccountKind.ISSUANCE)
+    await Account.filter(id=fund_account.id).update(floor=None if minutes is None else -minutes)
+
+
 def _post_plan(
     reserve_id: int, minutes: int | None, target_of: Callable[[int], Steps[int]]
 ) -> PlanSteps:
@@ -527,6 +535,7 @@ __all__ = [
     "redeem",
     "reserve",
     "reverse",
+    "set_fund_budget",
     "statement",
     "transaction",
     "void",

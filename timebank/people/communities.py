@@ -26,6 +26,7 @@ SETTINGS: dict[str, tuple[int, int, bool]] = {
     "redeem_daily_minutes": (15, 600_000, True),
     "redeem_monthly_minutes": (15, 6_000_000, True),
     "grant_review_minutes": (15, 6_000_000, True),
+    "fund_budget_minutes": (0, 600_000_000, True),
 }
 
 
@@ -94,4 +95,8 @@ async def update_settings(actor: Actor, community: Community, data: Mapping[str,
             community_id=community.id,
             detail={"before": before, "after": values},
         )
+    if "fund_budget_minutes" in values:  # the ledger enforces it: the fund's floor
+        from timebank.ledger.service import set_fund_budget
+
+        await set_fund_budget(community_id=community.id, minutes=values["fund_budget_minutes"])
     return await Community.get(id=community.id)

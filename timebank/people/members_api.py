@@ -345,6 +345,7 @@ async def update_community_settings(request: Request) -> Response:
               redeem_daily_minutes: {type: integer, nullable: true}
               redeem_monthly_minutes: {type: integer, nullable: true}
               grant_review_minutes: {type: integer, nullable: true}
+              fund_budget_minutes: {type: integer, nullable: true}
               four_eyes: {type: boolean}
               group_hours_donate_only: {type: boolean}
     responses:

@@ -54,6 +54,7 @@ class Community(Model):
     redeem_monthly_minutes = fields.IntField(null=True)  # and in a month
     grant_review_minutes = fields.IntField(null=True)  # larger grants need a 2nd coordinator
     group_hours_donate_only = fields.BooleanField(default=False)  # group hours: give, not spend
+    fund_budget_minutes = fields.IntField(null=True)  # the most the fund may hand out, in all
 
     class Meta:
         table = "community"
