@@ -194,6 +194,10 @@ RULES = {
     ("GET", "/api/v1/communities/{community_id}/settlements/{month}/export"): COORDINATOR,
     ("GET", "/settlements"): ANY_COORDINATOR,
     ("POST", "/communities/{community_id}/settlements/{month}/close"): COORDINATOR,
+    # The dashboard and the overdue-visit safety net.
+    ("GET", "/dashboard"): ANY_COORDINATOR,
+    ("GET", "/api/v1/reports/overdue"): ANY_COORDINATOR,
+    ("GET", "/api/v1/reports/today"): ANY_COORDINATOR,
 }
 
 

@@ -199,3 +199,20 @@ def test_close_forgotten_visits(tmp_path: Path) -> None:
     result = timebank(tmp_path, "visits", "close-forgotten")
     assert result.returncode == 0, result.stderr
     assert "0 visit(s) closed" in result.stdout  # the demo's open visit began minutes ago
+
+
+def test_overdue_lists_residents_not_visited(tmp_path: Path) -> None:
+    import json
+
+    assert timebank(tmp_path, "demo").returncode == 0
+    result = timebank(tmp_path, "overdue")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    count = int(lines[0].split()[0])
+    assert count == len(lines) - 1 and count > 0
+    assert "独居" in result.stdout
+    assert "陈秀英" not in result.stdout  # her son brings her meals every day
+    as_json = json.loads(timebank(tmp_path, "overdue", "--json").stdout)
+    assert len(as_json) == count
+    days = [o["overdue_days"] for o in as_json]
+    assert days == sorted(days, reverse=True)  # most overdue first

@@ -24,6 +24,7 @@ from timebank.pairing import api as pairing_api
 from timebank.people import api as people_api
 from timebank.people import members_api
 from timebank.redeem import api as redeem_api
+from timebank.reports import pages as reports_pages
 from timebank.settlement import api as settlement_api
 from timebank.visits import api as visits_api
 
@@ -121,6 +122,7 @@ ROUTES: list[BaseRoute] = [
     *orders_api.routes,
     *redeem_api.routes,
     *settlement_api.routes,
+    *reports_pages.api_routes,
     *ledger_web.api_routes,
     *ledger_api.routes,
     *passbook_web.api_routes,

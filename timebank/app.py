@@ -25,6 +25,7 @@ from timebank.people import members_pages
 from timebank.people import pages as people_pages
 from timebank.people.web import SignedInMember
 from timebank.redeem import pages as redeem_pages
+from timebank.reports import pages as reports_pages
 from timebank.settings import Settings
 from timebank.settlement import pages as settlement_pages
 from timebank.templating import make_templates, web_dir
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *visits_pages.routes,
             *redeem_pages.routes,
             *settlement_pages.routes,
+            *reports_pages.page_routes,
             *ledger_web.page_routes,
             *passbook_web.page_routes,
             *ledger_pages.routes,

@@ -14,6 +14,7 @@ from timebank.errors import ConfigError, Invalid, TimebankError
 from timebank.ledger import cli as ledger_cli
 from timebank.orders import cli as orders_cli
 from timebank.people.models import Community, Level, Role
+from timebank.reports import cli as reports_cli
 from timebank.settings import Settings
 from timebank.visits import cli as visits_cli
 
@@ -179,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     ledger_cli.register(sub)
     orders_cli.register(sub)
     visits_cli.register(sub)
+    reports_cli.register(sub)
     return parser
 
 

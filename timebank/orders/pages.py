@@ -89,6 +89,14 @@ async def order_page(request: Request) -> Response:
         "error": "",
         "placed": request.query_params.get("placed") == "1",
     }
+    if coordinator and request.query_params.get("resident", "").isdigit():
+        # From the dashboard's overdue list: this resident, today, within the hour.
+        soon = datetime.now(tz) + timedelta(hours=1)
+        context["form"].update(
+            resident=request.query_params["resident"], day=soon.date().isoformat(),
+            start=f"{soon.hour:02d}:00", end=f"{min(soon.hour + 1, 23):02d}:00",
+            service="visit",
+        )  # fmt: skip
     if coordinator:
         scope = policy.coordinated_communities(who)
         ids = MemberRole.filter(role=Role.RESIDENT)

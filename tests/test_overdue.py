@@ -1,0 +1,112 @@
+"""The overdue-visit safety net: the rule for each frequency, local days, the dashboard and
+its API (both databases)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from tests.conftest import make_community, make_signed_up, sign_in_client
+from timebank.pairing.models import Pairing, PairingStatus
+from timebank.people.models import Member, ResidentProfile
+from timebank.reports.dashboard import today as today_counts
+from timebank.reports.overdue import overdue
+from timebank.visits.models import Visit, VisitStatus
+
+TZ = ZoneInfo("Asia/Shanghai")
+TODAY = date(2026, 11, 22)
+
+
+async def visited(resident: Any, helper: Any, at: datetime, status: str = "verified") -> None:
+    await Visit.create(
+        community_id=resident.community_id, resident=resident, helper=helper,
+        service_code="visit", status=VisitStatus(status), in_event=uuid.uuid4().hex,
+        checked_in_at=at, received_in_at=at, checked_out_at=at + timedelta(minutes=30),
+    )  # fmt: skip
+
+
+def local(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=TZ).astimezone(UTC)
+
+
+async def test_the_overdue_rule(app: Any) -> None:
+    here = await make_community("桂花社区")  # visits every 7 days by default
+    helper = await make_signed_up(here, "helper", name="张建国")
+    joined = local(date(2026, 8, 1), 9)
+
+    async def resident(name: str, every: int | None, hardship: str = "") -> Any:
+        member = await make_signed_up(here, "resident", name=name)
+        await Member.filter(id=member.id).update(created_at=joined)
+        await ResidentProfile.create(member=member, visit_every_days=every, hardship=hardship)
+        return member
+
+    daily = await resident("每日", 1, "alone")
+    weekly = await resident("每周", None)
+    monthly = await resident("每月", 30)
+    never = await resident("从未", 7, "alone")
+    fresh = await resident("新登记", 7)
+    await Member.filter(id=fresh.id).update(created_at=local(TODAY, 8))
+    gone = await resident("注销", 7)
+    await Member.filter(id=gone.id).update(is_active=False)
+    # Daily: visited yesterday (ok) would be ok; here two days ago → 1 day overdue.
+    await visited(daily, helper, local(TODAY - timedelta(days=2), 10))
+    # Weekly: the last verified visit 8 days ago (one flagged visit since does not count);
+    # 00:30 local on that day is 16:30 UTC the day before: the local day counts.
+    await visited(weekly, helper, local(TODAY - timedelta(days=8), 0, 30))
+    await visited(weekly, helper, local(TODAY - timedelta(days=1), 10), status="flagged")
+    # Monthly: 30 days ago exactly → not overdue yet.
+    await visited(monthly, helper, local(TODAY - timedelta(days=30), 15))
+    await Pairing.create(community=here, helper=helper, resident=never,
+                         status=PairingStatus.APPROVED)  # fmt: skip
+    found = await overdue({here.id}, tz=TZ, today=TODAY)
+    by_name = {o.name: o for o in found}
+    assert set(by_name) == {"每日", "每周", "从未"}
+    assert by_name["每日"].overdue_days == 1 and by_name["每日"].every_days == 1
+    assert by_name["每周"].overdue_days == 1 and by_name["每周"].last_visit == TODAY - timedelta(8)
+    assert by_name["从未"].last_visit is None
+    assert by_name["从未"].days_since == (TODAY - date(2026, 8, 1)).days
+    assert by_name["从未"].helper_name == "张建国"
+    # Most overdue first; at equal days, those living alone first.
+    assert [o.name for o in found] == ["从未", "每日", "每周"]
+    # The day after, the monthly one is overdue too.
+    later = await overdue({here.id}, tz=TZ, today=TODAY + timedelta(days=1))
+    assert "每月" in {o.name for o in later}
+    # Another community's coordinator sees none of them.
+    assert await overdue({here.id + 999}, tz=TZ, today=TODAY) == []
+    assert await overdue(set(), tz=TZ, today=TODAY) == []
+
+
+async def test_dashboard_and_api(app: Any) -> None:
+    here = await make_community("桂花社区")
+    lead = await make_signed_up(here, "coordinator", name="李芳")
+    helper = await make_signed_up(here, "helper", name="张建国")
+    alone = await make_signed_up(here, "resident", name="王秀英")
+    await Member.filter(id=alone.id).update(created_at=datetime.now(UTC) - timedelta(days=20))
+    await ResidentProfile.create(member=alone, hardship="alone")
+    await visited(alone, helper, datetime.now(UTC) - timedelta(minutes=20), status="open")
+    counts = await today_counts({here.id}, tz=TZ)
+    assert counts.in_progress == 1 and counts.visits_flagged == 0
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as office,
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as other,
+    ):
+        await sign_in_client(office, lead)
+        await sign_in_client(other, helper)
+        page = await office.get("/dashboard")
+        assert page.status_code == 200
+        assert f'data-testid="overdue-{alone.id}"' in page.text and "逾期 13 天" in page.text
+        assert "王秀英" in page.text and f"/order?resident={alone.id}" in page.text
+        api = await office.get("/api/v1/reports/overdue")
+        assert [o["name"] for o in api.json()["overdue"]] == ["王秀英"]
+        assert api.json()["overdue"][0]["overdue_days"] == 13
+        counted = await office.get("/api/v1/reports/today")
+        assert counted.json()["in_progress"] == 1
+        send = await office.get(f"/order?resident={alone.id}")
+        assert f'value="{alone.id}" selected' in send.text
+        assert (await other.get("/dashboard")).status_code == 403
+        assert (await other.get("/api/v1/reports/overdue")).status_code == 403

@@ -1,0 +1,1 @@
+"""Coordinators' dashboard, the overdue-visit safety net, and funder reports."""
