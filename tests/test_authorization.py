@@ -198,6 +198,8 @@ RULES = {
     ("GET", "/dashboard"): ANY_COORDINATOR,
     ("GET", "/api/v1/reports/overdue"): ANY_COORDINATOR,
     ("GET", "/api/v1/reports/today"): ANY_COORDINATOR,
+    ("GET", "/api/v1/reports/monthly"): ANY_COORDINATOR,
+    ("GET", "/reports"): ANY_COORDINATOR,
 }
 
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from timebank.errors import BadRequest, Invalid
 from timebank.pairing.api import tz_of
 from timebank.people import policy
+from timebank.people.models import Community, Level
 from timebank.people.web import me, require_member, signin_redirect
-from timebank.reports import dashboard
+from timebank.reports import dashboard, export, monthly
 from timebank.reports.overdue import overdue
+from timebank.settlement.service import next_month, parse_month
 from timebank.templating import render
 
 
@@ -64,8 +70,116 @@ async def today_api(request: Request) -> Response:
     return JSONResponse(found.__dict__)
 
 
-page_routes = [Route("/dashboard", dashboard_page, name="dashboard")]
+async def _period(request: Request) -> tuple[date, date]:
+    """The local days [start, end) asked for: ?month=2026-10, or ?from=…&to=… (inclusive)."""
+    query = request.query_params
+    try:
+        if query.get("from") or query.get("to"):
+            start = date.fromisoformat(query.get("from", ""))
+            end = date.fromisoformat(query.get("to", "")) + timedelta(days=1)
+        else:
+            label = query.get("month") or _last_month(request)
+            start = parse_month(label)
+            end = next_month(start)
+    except ValueError:
+        raise Invalid(
+            "Give month=2026-10, or from=2026-10-01&to=2026-10-31.",
+            "请给出月份（month=2026-10）或起止日期（from=2026-10-01&to=2026-10-31）。",
+            code="bad_period",
+        ) from None
+    if end <= start or (end - start).days > 366:
+        raise Invalid(
+            "The period must run forward, a year at most.", "统计期须从前往后，最长一年。",
+            code="bad_period",
+        )  # fmt: skip
+    return start, end
+
+
+def _last_month(request: Request) -> str:
+    first = datetime.now(tz_of(request)).date().replace(day=1)
+    return (first - timedelta(days=1)).strftime("%Y-%m")
+
+
+async def _communities(request: Request, who: Any) -> list[Community]:
+    scope = policy.coordinated_communities(who)
+    query = Community.filter(level=Level.COMMUNITY)
+    if scope is not None:
+        query = query.filter(id__in=sorted(scope))
+    raw = request.query_params.get("community", "")
+    if raw:
+        policy.require(raw.isdigit() and policy.coordinates(who, int(raw)))
+        query = query.filter(id=int(raw))
+    return list(await query.order_by("id"))
+
+
+async def report_page(request: Request) -> Response:
+    """A period's figures, printable, with downloads."""
+    who = me(request)
+    if who is None:
+        return signin_redirect(request)
+    policy.require_coordinator(who)
+    start, end = await _period(request)
+    found = await monthly.report(await _communities(request, who), start, end, tz=tz_of(request))
+    return render(
+        request,
+        "reports/report.html",
+        {"report": found, "month": request.query_params.get("month") or start.strftime("%Y-%m"),
+         "last_day": end - timedelta(days=1), "services": export.services_of(found)},
+    )  # fmt: skip
+
+
+async def report_api(request: Request) -> Response:
+    """
+    ---
+    summary: Figures for funders for a month or period - per community, rolled up
+    tags: [reports]
+    parameters:
+      - {name: month, in: query, schema: {type: string, example: "2026-10"}}
+      - {name: from, in: query, schema: {type: string, format: date}}
+      - {name: to, in: query, schema: {type: string, format: date}, description: "inclusive"}
+      - {name: community, in: query, schema: {type: integer}}
+      - {name: format, in: query, schema: {type: string, enum: [json, csv, xlsx]}}
+    responses:
+      "200": {description: "JSON, or the CSV / XLSX file"}
+      "400": {$ref: "#/components/responses/BadRequest"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "422": {$ref: "#/components/responses/Invalid"}
+    """
+    who = require_member(request)
+    policy.require_coordinator(who)
+    start, end = await _period(request)
+    found = await monthly.report(await _communities(request, who), start, end, tz=tz_of(request))
+    kind = request.query_params.get("format", "json")
+    name = f"timebank-report-{start.isoformat()}-{(end - timedelta(days=1)).isoformat()}"
+    if kind == "csv":
+        return Response(
+            export.as_csv(found),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    if kind == "xlsx":
+        return Response(
+            export.as_xlsx(found),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
+    if kind != "json":
+        raise BadRequest("format must be json, csv or xlsx.", "格式只能是 json、csv 或 xlsx。",
+                         code="invalid_parameter")  # fmt: skip
+    return JSONResponse(
+        {"from": start.isoformat(), "to": (end - timedelta(days=1)).isoformat(),
+         "communities": [f.as_json() for f in found.communities],
+         "rollups": [f.as_json() for f in found.rollups]}
+    )  # fmt: skip
+
+
+page_routes = [
+    Route("/dashboard", dashboard_page, name="dashboard"),
+    Route("/reports", report_page, name="reports"),
+]
 api_routes = [
+    Route("/reports/monthly", report_api, methods=["GET"]),
     Route("/reports/overdue", overdue_api, methods=["GET"]),
     Route("/reports/today", today_api, methods=["GET"]),
 ]

@@ -1,0 +1,93 @@
+"""A report as CSV or an Excel workbook, with Chinese headers, for the civil-affairs office."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from timebank.labels import SERVICE_NAMES
+from timebank.reports.monthly import CATEGORIES, Figures, Report
+
+LEVELS = {"community": "社区", "subdistrict": "街道", "district": "区"}
+ZH_HARDSHIP = {"dibao": "低保", "tekun": "特困", "alone": "独居", "empty_nest": "空巢",
+               "left_behind": "留守", "elderly": "高龄", "disability": "残疾", "shidu": "失独",
+               "gugua": "孤寡"}  # fmt: skip
+ZH_SERVICE = {"meal_help": "助餐", "meal_delivery": "送餐", "cleaning": "助洁", "bathing": "助浴",
+              "medical": "助医", "mobility": "助行", "companionship": "陪聊", "haircut": "理发",
+              "nails": "剪指甲", "shopping": "代购", "visit": "探视巡访",
+              "group": "集体志愿活动"}  # fmt: skip
+HEADERS = ["地区", "级别", "服务人次", "服务时长（小时）", "服务对象人数", "活跃帮扶人数",
+           "满意度（平均分）", "评价数", "获得时间（小时）", "兑换时间（小时）",
+           "逾期未探访人数", "付费帮扶金额（元）"]  # fmt: skip
+
+
+def _hours(minutes: int) -> float:
+    return round(minutes / 60, 2)
+
+
+def services_of(report: Report) -> list[str]:
+    seen = {code for f in report.communities for code in f.by_service}
+    return [c for c in SERVICE_NAMES if c in seen] + sorted(seen - set(SERVICE_NAMES))
+
+
+def headers(report: Report) -> list[str]:
+    services = services_of(report)
+    return (
+        HEADERS
+        + [f"{ZH_SERVICE.get(s, s)}（人次）" for s in services]
+        + [f"{ZH_SERVICE.get(s, s)}（小时）" for s in services]
+        + [f"{ZH_HARDSHIP.get(c, c)}（人次）" for c in CATEGORIES]
+    )
+
+
+def row(report: Report, f: Figures) -> list[Any]:
+    services = services_of(report)
+    return (
+        [f.name, LEVELS.get(f.level, f.level), f.visits, _hours(f.minutes), f.residents,
+         f.helpers, f.satisfaction if f.satisfaction is not None else "", f.ratings,
+         _hours(f.earned), _hours(f.redeemed), f.overdue, round(f.pay_fen / 100, 2)]
+        + [f.by_service.get(s, [0, 0])[0] for s in services]
+        + [_hours(f.by_service.get(s, [0, 0])[1]) for s in services]
+        + [f.by_category.get(c, [0, 0])[0] for c in CATEGORIES]
+    )  # fmt: skip
+
+
+def title(report: Report) -> str:
+    return f"时间银行服务统计 {report.start.isoformat()} 至 {report.end.isoformat()}（不含）"
+
+
+def as_csv(report: Report) -> bytes:
+    """UTF-8 with a BOM, so that Excel in China opens the Chinese right."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([title(report)])
+    writer.writerow(headers(report))
+    for f in [*report.communities, *report.rollups]:
+        writer.writerow(row(report, f))
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def as_xlsx(report: Report) -> bytes:
+    """One sheet: each community, then each sub-district and district; Chinese headers."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "服务统计"
+    sheet.append([title(report)])
+    sheet.append(headers(report))
+    for f in [*report.communities, *report.rollups]:
+        sheet.append(row(report, f))
+    for cell in sheet[2]:
+        cell.font = Font(bold=True)
+    for index, column in enumerate(sheet.iter_cols(min_row=2), start=1):
+        width = max(len(str(c.value or "")) for c in column)
+        sheet.column_dimensions[get_column_letter(index)].width = min(max(width * 2, 8), 30)
+    sheet.freeze_panes = "C3"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
