@@ -269,6 +269,16 @@ async def test_bad_requests_are_clear(w: dict[str, Any]) -> None:
     busy = await start(w, other_token)
     assert busy.status_code == 409 and busy.json()["error"]["code"] == "visit_open_elsewhere"
     assert "陈秀英" in busy.json()["error"]["messages"]["zh-CN"]
+    # Still under way 40 minutes on (not yet forgotten): the same answer.
+    opened = await Visit.get(open_helper_id=w["helper"].id)
+    await backdate(opened.id, 40)
+    still = await start(w, other_token)
+    assert still.status_code == 409 and still.json()["error"]["code"] == "visit_open_elsewhere"
+    # Forgotten (past meal help's 120 minutes and the 60 late): closed, and the new one opens.
+    await backdate(opened.id, 200)
+    moved_on = await start(w, other_token)
+    assert moved_on.status_code == 201, moved_on.text
+    assert "auto_closed" in (await Visit.get(id=opened.id)).flags
 
 
 async def flagged_visit(w: dict[str, Any], minutes: int, **out: Any) -> dict[str, Any]:

@@ -238,7 +238,11 @@ async def _run_with_fixes(make: Callable[[], Steps[T]]) -> T:
             return await run(make())
         except steps.SlowPath as slow:
             await slow.fix()
-    raise RuntimeError("a visit step sequence kept asking for its slow path")
+    raise Conflict(
+        "This could not be recorded just now. Please tap again.",
+        "暂时无法记录，请再点一次。",
+        code="try_again",
+    )
 
 
 def _tap(where: Where, now: datetime, *, not_before: datetime | None = None) -> steps.Tap:

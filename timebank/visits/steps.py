@@ -163,16 +163,19 @@ def check_in_steps(
         (community_id,),
     )
     open_rows = yield Query(
-        "SELECT v.id, v.resident_id, v.checked_in_at, m.name FROM visit v"
-        " JOIN member m ON m.id = v.resident_id WHERE v.open_helper_id = ?",
-        (helper_id,),
+        "SELECT v.id, v.resident_id, v.checked_in_at, m.name, COALESCE(s.max_minutes, ?),"
+        " c.checkin_late_minutes FROM visit v JOIN member m ON m.id = v.resident_id"
+        " JOIN community c ON c.id = v.community_id LEFT JOIN service_type s"
+        " ON s.community_id = v.community_id AND s.code = v.service_code"
+        " WHERE v.open_helper_id = ?",
+        (DEFAULT_SERVICE[1], helper_id),
     )
     if open_rows:
-        open_id, open_resident, opened_at, open_name = open_rows[0]
+        open_id, open_resident, opened_at, open_name, most, open_late = open_rows[0]
         if int(open_resident) == resident_id:  # a second scan: the visit is already open
             return int(open_id), False
-        if when(opened_at) < tap.now - timedelta(minutes=30):
-            raise SlowPath(close_forgotten)  # perhaps forgotten: close it first, then retry
+        if when(opened_at) + timedelta(minutes=int(most) + int(open_late)) < tap.now:
+            raise SlowPath(close_forgotten)  # forgotten: close it at its maximum, then retry
         raise refusals.open_elsewhere(str(open_name))
     found = yield Query(
         "SELECT id, service_code, funded, pairing_id FROM service_order WHERE helper_id = ?"
