@@ -101,6 +101,7 @@ async def test_dashboard_and_api(app: Any) -> None:
         assert page.status_code == 200
         assert f'data-testid="overdue-{alone.id}"' in page.text and "逾期 13 天" in page.text
         assert "王秀英" in page.text and f"/order?resident={alone.id}" in page.text
+        assert page.text.count('class="chart"') == 3  # hours by month, visits by week, ratings
         api = await office.get("/api/v1/reports/overdue")
         assert [o["name"] for o in api.json()["overdue"]] == ["王秀英"]
         assert api.json()["overdue"][0]["overdue_days"] == 13
@@ -110,3 +111,24 @@ async def test_dashboard_and_api(app: Any) -> None:
         assert f'value="{alone.id}" selected' in send.text
         assert (await other.get("/dashboard")).status_code == 403
         assert (await other.get("/api/v1/reports/overdue")).status_code == 403
+
+
+async def test_chart_buckets_and_svg(app: Any) -> None:
+    from timebank.reports import charts
+
+    here = await make_community("桂花社区")
+    helper = await make_signed_up(here, "helper", name="张建国")
+    resident = await make_signed_up(here, "resident", name="陈秀英")
+    await visited(resident, helper, local(date(2026, 10, 31), 23, 30))  # October, local
+    await visited(resident, helper, local(date(2026, 11, 1), 0, 30))  # November, local
+    await Visit.filter(checked_in_at__gte=local(date(2026, 11, 1), 0)).update(
+        served_minutes=90, rating=4
+    )
+    found = await charts.buckets({here.id}, charts.months(TODAY, 2), tz=TZ)
+    assert [(b.label, b.visits) for b in found] == [("2026-10", 1), ("2026-11", 1)]
+    assert found[1].by_service == {"visit": 90} and found[1].satisfaction == 4
+    week_labels = [label for label, _, _ in charts.weeks(TODAY, 3)]
+    assert week_labels == ["11-02", "11-09", "11-16"]  # Mondays; TODAY is a Sunday
+    svg = charts.stacked_hours(found, {"visit": "探视巡访"}, "每月服务时长")
+    assert svg.startswith("<svg") and 'aria-label="每月服务时长"' in svg and "探视巡访" in svg
+    assert "<polyline" not in charts.trend(found[:1], "满意度")  # one point: no line

@@ -10,11 +10,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from timebank.errors import BadRequest, Invalid
+from timebank.i18n import gettext_for, request_lang
+from timebank.labels import SERVICE_NAMES
 from timebank.pairing.api import tz_of
 from timebank.people import policy
 from timebank.people.models import Community, Level
 from timebank.people.web import me, require_member, signin_redirect
-from timebank.reports import dashboard, export, monthly
+from timebank.reports import charts, dashboard, export, monthly
 from timebank.reports.overdue import overdue
 from timebank.settlement.service import next_month, parse_month
 from timebank.templating import render
@@ -28,12 +30,22 @@ async def dashboard_page(request: Request) -> Response:
     policy.require_coordinator(who)
     communities = policy.coordinated_communities(who)
     tz = tz_of(request)
+    today = datetime.now(tz).date()
+    lang = request_lang(request)
+    names = {code: gettext_for(lang, name) for code, name in SERVICE_NAMES.items()}
+    by_month = await charts.buckets(communities, charts.months(today, 6), tz=tz)
+    by_week = await charts.buckets(communities, charts.weeks(today, 12), tz=tz)
     return render(
         request,
         "reports/dashboard.html",
         {
             "overdue": await overdue(communities, tz=tz),
             "today": await dashboard.today(communities, tz=tz),
+            "hours_chart": charts.stacked_hours(
+                by_month, names, gettext_for(lang, "Hours of service per month, by service")
+            ),
+            "visits_chart": charts.bars(by_week, gettext_for(lang, "Visits per week")),
+            "rating_chart": charts.trend(by_month, gettext_for(lang, "Average rating per month")),
         },
     )
 
