@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -149,17 +149,31 @@ def sql(query: str, client: BaseDBAsyncClient) -> str:
     return query if client.capabilities.dialect == "sqlite" else _numbered(query)
 
 
+def _params(client: BaseDBAsyncClient, params: tuple[Any, ...]) -> list[Any]:
+    # SQLite stores times as text, as tortoise writes them (sqlite3's default datetime
+    # adapter is deprecated); PostgreSQL takes datetimes as they are.
+    if client.capabilities.dialect != "sqlite":
+        return list(params)
+    return [p.isoformat(sep=" ") if isinstance(p, datetime) else p for p in params]
+
+
 async def fetch(query: str, *params: Any) -> list[dict[str, Any]]:
     """Rows of a plain-SQL ``query`` on the current connection (or transaction)."""
     client = connections.get("default")
-    return list(await client.execute_query_dict(sql(query, client), list(params)))
+    return list(await client.execute_query_dict(sql(query, client), _params(client, params)))
 
 
 async def execute(query: str, *params: Any) -> int:
     """Run a plain-SQL statement on the current connection; the number of rows changed."""
     client = connections.get("default")
-    changed, _ = await client.execute_query(sql(query, client), list(params))
+    changed, _ = await client.execute_query(sql(query, client), _params(client, params))
     return int(changed)
+
+
+def stored_time(value: Any) -> datetime:
+    """A time read by plain SQL as an aware datetime (SQLite returns ISO text)."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @cache

@@ -163,11 +163,7 @@ async def statement(
             if bound.tzinfo is None:
                 raise Invalid("Times need a time zone.", "时间必须带时区。", code="naive_time")
             query += f" AND t.created_at {op} ?"
-            params.append(
-                bound.astimezone(UTC)
-                if db.dialect() == "postgres"
-                else bound.astimezone(UTC).isoformat(sep=" ")
-            )
+            params.append(bound.astimezone(UTC))
     rows = await db.fetch(query + " ORDER BY e.seq LIMIT ?", *params, limit)
     return [
         StatementLine(
@@ -180,9 +176,7 @@ async def statement(
             reason=r["reason"],
             ref_type=r["ref_type"],
             ref_id=r["ref_id"],
-            at=r["created_at"]
-            if isinstance(r["created_at"], datetime)
-            else datetime.fromisoformat(r["created_at"]),
+            at=db.stored_time(r["created_at"]),
         )
         for r in rows
     ]

@@ -73,6 +73,15 @@ def visible_communities(who: SignedIn) -> set[int] | None:
     return coordinated_communities(who)
 
 
+def community_asked(who: SignedIn, raw: str | None) -> int:
+    """The community a coordinator's page is about: ``?community=ID``, else their own;
+    refused unless they coordinate it."""
+    raw = raw or ""
+    community_id = int(raw) if raw.isdigit() else int(who.member.community_id)  # type: ignore[attr-defined]
+    require(coordinates(who, community_id))
+    return community_id
+
+
 def require_coordinator(who: SignedIn) -> None:
     """A 403 unless ``who`` coordinates somewhere (or is an admin)."""
     require(coordinates_any(who))

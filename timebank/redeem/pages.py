@@ -104,10 +104,7 @@ async def donate_submit(request: Request) -> Response:
 
 
 def _community_of(request: Request, who: SignedIn) -> int:
-    raw = request.query_params.get("community", "")
-    community_id = int(raw) if raw.isdigit() else int(who.member.community_id)  # type: ignore[attr-defined]
-    policy.require(policy.coordinates(who, community_id))
-    return community_id
+    return policy.community_asked(who, request.query_params.get("community"))
 
 
 async def catalog_page(request: Request) -> Response:

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from timebank import db
+from timebank.settlement.service import next_month, previous_month
 
 BUCKET = """
 SELECT v.service_code, COUNT(*) AS visits, COALESCE(SUM(v.served_minutes), 0) AS minutes,
@@ -40,8 +41,7 @@ class Bucket:
 
 
 def _bound(day: date, tz: ZoneInfo) -> Any:
-    moment = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-    return moment if db.dialect() == "postgres" else moment.isoformat(sep=" ")
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
 async def buckets(
@@ -74,9 +74,8 @@ def months(today: date, count: int) -> list[tuple[str, date, date]]:
     first = today.replace(day=1)
     ranges = []
     for _ in range(count):
-        following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-        ranges.append((first.strftime("%Y-%m"), first, following))
-        first = (first - timedelta(days=1)).replace(day=1)
+        ranges.append((first.strftime("%Y-%m"), first, next_month(first)))
+        first = previous_month(first)
     return list(reversed(ranges))
 
 

@@ -62,7 +62,5 @@ async def today(communities: set[int] | None, *, tz: ZoneInfo) -> Today:
         *scope_params,
         *scope_params,
     ]  # fmt: skip
-    if db.dialect() == "sqlite":
-        params = [p.isoformat(sep=" ") if isinstance(p, datetime) else p for p in params]
     (row,) = await db.fetch(query, *params)
     return Today(**{k: int(v) for k, v in row.items()})

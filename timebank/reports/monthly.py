@@ -125,8 +125,7 @@ class Report:
 
 
 def _bound(day: date, tz: ZoneInfo) -> Any:
-    moment = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-    return moment if db.dialect() == "postgres" else moment.isoformat(sep=" ")
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
 async def report(communities: list[Community], start: date, end: date, *, tz: ZoneInfo) -> Report:

@@ -11,7 +11,7 @@ residents and visits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -86,10 +86,7 @@ class Overdue:
 
 
 def _local_day(value: Any, tz: ZoneInfo) -> date:
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(tz).date()
+    return db.stored_time(value).astimezone(tz).date()
 
 
 async def overdue(

@@ -18,7 +18,7 @@ from timebank.people.models import Community, Level
 from timebank.people.web import me, require_member, signin_redirect
 from timebank.reports import charts, dashboard, export, monthly
 from timebank.reports.overdue import overdue
-from timebank.settlement.service import next_month, parse_month
+from timebank.settlement.service import next_month, parse_month, previous_month
 from timebank.templating import render
 
 
@@ -108,8 +108,7 @@ async def _period(request: Request) -> tuple[date, date]:
 
 
 def _last_month(request: Request) -> str:
-    first = datetime.now(tz_of(request)).date().replace(day=1)
-    return (first - timedelta(days=1)).strftime("%Y-%m")
+    return previous_month(datetime.now(tz_of(request)).date()).strftime("%Y-%m")
 
 
 async def _communities(request: Request, who: Any) -> list[Community]:

@@ -20,13 +20,7 @@ from timebank.templating import render
 
 
 def _last_month(request: Request) -> str:
-    today = datetime.now(tz_of(request)).date().replace(day=1)
-    previous = (
-        today.replace(year=today.year - 1, month=12)
-        if today.month == 1
-        else (today.replace(month=today.month - 1))
-    )
-    return previous.strftime("%Y-%m")
+    return service.previous_month(datetime.now(tz_of(request)).date()).strftime("%Y-%m")
 
 
 async def settlement_page(request: Request) -> Response:
@@ -35,10 +29,9 @@ async def settlement_page(request: Request) -> Response:
     if who is None:
         return signin_redirect(request)
     policy.require_coordinator(who)
-    raw = request.query_params.get("community", "")
-    community_id = int(raw) if raw.isdigit() else int(who.member.community_id)  # type: ignore[attr-defined]
-    policy.require(policy.coordinates(who, community_id))
-    community = await get_community(community_id)
+    community = await get_community(
+        policy.community_asked(who, request.query_params.get("community"))
+    )
     label = request.query_params.get("month") or _last_month(request)
     try:
         month = service.parse_month(label)

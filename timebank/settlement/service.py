@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -43,6 +43,11 @@ def parse_month(raw: str) -> date:
 
 def next_month(first: date) -> date:
     return date(first.year + first.month // 12, first.month % 12 + 1, 1)
+
+
+def previous_month(day: date) -> date:
+    """The first day of the month before ``day``'s."""
+    return (day.replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
 def _utc(day: date, tz: ZoneInfo) -> datetime:
@@ -130,16 +135,11 @@ ORDER BY h.name, s.served_on, v.id
 
 
 def _day(value: Any, tz: ZoneInfo) -> date:
-    if isinstance(value, datetime):
-        return value.astimezone(tz).date()
-    if isinstance(value, date):
-        return value
-    text = str(value)
-    return (
-        datetime.fromisoformat(text).astimezone(tz).date()
-        if len(text) > 10
-        else date.fromisoformat(text)
-    )
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value  # a settled line's date
+    if isinstance(value, str) and len(value) == 10:
+        return date.fromisoformat(value)
+    return db.stored_time(value).astimezone(tz).date()
 
 
 async def compute(community: Community, month: date, tz: ZoneInfo) -> Settlement:

@@ -332,9 +332,7 @@ async def placard_sheet(request: Request) -> Response:
     if who is None:
         return signin_redirect(request)
     policy.require_coordinator(who)
-    raw = request.query_params.get("community", "")
-    community_id = int(raw) if raw.isdigit() else who.member.community_id  # type: ignore[attr-defined]
-    policy.require(policy.coordinates(who, community_id))
+    community_id = policy.community_asked(who, request.query_params.get("community"))
     community = await Community.get_or_none(id=community_id)
     policy.require(community is not None)
     ids = await MemberRole.filter(role=Role.RESIDENT, member__community_id=community_id)

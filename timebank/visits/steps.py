@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from timebank.db import stored_time
 from timebank.errors import Conflict, TimebankError
 from timebank.ledger import service as ledger
 from timebank.ledger.steps import Query, Steps
@@ -50,12 +51,6 @@ class Tap:
     lat: float | None
     lon: float | None
     offline: bool
-
-
-def when(value: Any) -> datetime:
-    """A stored time as an aware datetime (SQLite returns text, PostgreSQL datetimes)."""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> int:
@@ -174,7 +169,7 @@ def check_in_steps(
         open_id, open_resident, opened_at, open_name, most, open_late = open_rows[0]
         if int(open_resident) == resident_id:  # a second scan: the visit is already open
             return int(open_id), False
-        if when(opened_at) + timedelta(minutes=int(most) + int(open_late)) < tap.now:
+        if stored_time(opened_at) + timedelta(minutes=int(most) + int(open_late)) < tap.now:
             raise SlowPath(close_forgotten)  # forgotten: close it at its maximum, then retry
         raise refusals.open_elsewhere(str(open_name))
     found = yield Query(
@@ -334,7 +329,7 @@ def close_steps(
     """Close an open visit (``visit``: VISIT_COLUMNS), flag it or verify and credit it."""
     (visit_id, order_id, code, checked_in_at, in_distance, offline, _, funded, hours, pay_fen,
      community_id, resident_id, _) = visit  # fmt: skip
-    start = when(checked_in_at)
+    start = stored_time(checked_in_at)
     helper_id = int(changes.pop("helper_id"))
     rules = yield from _rules(int(community_id), str(code), seed_catalog)
     rate = None
@@ -354,8 +349,8 @@ def close_steps(
     if order is None:
         flags.append(Flag.OUTSIDE_WINDOW)
     else:
-        opens = when(order[0]) - timedelta(minutes=rules.early)
-        closes = when(order[1]) + timedelta(minutes=rules.late)
+        opens = stored_time(order[0]) - timedelta(minutes=rules.early)
+        closes = stored_time(order[1]) + timedelta(minutes=rules.late)
         if not (opens <= start <= closes and end <= closes):
             flags.append(Flag.OUTSIDE_WINDOW)
     out_distance = changes.get("out_distance_m")
@@ -509,7 +504,7 @@ def check_out_steps(
     if not rows:
         raise refusals.no_open_visit()
     visit = tuple(rows[0])
-    start = when(visit[3])
+    start = stored_time(visit[3])
     end = max(tap.at, start)
     distance = None
     if tap.lat is not None and tap.lon is not None and lat is not None and lon is not None:
