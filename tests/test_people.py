@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from timebank.demo import DEMO_PASSWORD, DEMO_PEOPLE, load_demo
@@ -116,30 +119,58 @@ async def test_demo_data_loads_once(orm: None) -> None:
     admin = await Member.get(phone=DEMO_PEOPLE[0].phone)
     assert verify_password(admin.password_hash, DEMO_PASSWORD)
     # The demo ledger: loaded once, intact, with a balance for the resident.
-    report = await verify()
-    # 20 entries of the demo ledger, two for each of the six verified demo visits, two each
-    # for the redeem demo's 2 donations, 3 redemptions, 3 grants and 1 reversal, and the
-    # booked services: 4 holds (2 entries each), a void and an expiry (2), a post (4).
-    assert report.ok and report.entries == 20 + 2 * 6 + 2 * 9 + 8 + 4 + 4
-    assert report.checkpoints == 1
-    kinds = set(await LedgerTxnModel.all().values_list("kind", flat=True))
-    assert kinds == {k.value for k in TxnKind}  # every kind of transaction appears
-    # Visits in every state; the verified ones credited exactly once.
     from timebank.ledger.models import LedgerTxn
     from timebank.visits.models import Visit, VisitStatus
 
+    report = await verify()
+    # Three months of history: a credit (two entries) for each history visit, and the
+    # history's redemptions (two entries each).
+    history = await Visit.filter(in_event__startswith="history-").count()
+    redeemed = await LedgerTxn.filter(idempotency_key__startswith="redeem:history-").count()
+    assert history > 300 and redeemed > 0
+    # 20 entries of the demo ledger, two for each of the six verified demo visits, two each
+    # for the redeem demo's 2 donations, 3 redemptions, 3 grants and 1 reversal, and the
+    # booked services: 4 holds (2 entries each), a void and an expiry (2), a post (4).
+    fixed = 20 + 2 * 6 + 2 * 9 + 8 + 4 + 4
+    assert report.ok and report.entries == fixed + 2 * history + 2 * redeemed
+    assert report.checkpoints == 1
+    kinds = set(await LedgerTxnModel.all().values_list("kind", flat=True))
+    assert kinds == {k.value for k in TxnKind}  # every kind of transaction appears
+    # The history was written in time order: the chain's times never go back, and each of
+    # this month and the two before it has hours credited in it.
+    times = [t.created_at for t in await LedgerTxn.all().order_by("id")]
+    assert times == sorted(times)
+    tz = ZoneInfo("Asia/Shanghai")
+    this_month = datetime.now(tz).date().replace(day=1)
+    months = {this_month}
+    for _ in range(2):
+        months.add((min(months) - timedelta(days=1)).replace(day=1))
+    credited = {
+        t.created_at.astimezone(tz).date().replace(day=1)
+        for t in await LedgerTxn.filter(kind=TxnKind.SERVICE_CREDIT)
+    }
+    assert months <= credited
+    # Visits in every state; the verified ones credited exactly once.
     visit_states = set(await Visit.all().values_list("status", flat=True))
     assert visit_states == {s.value for s in VisitStatus}
     verified = await Visit.filter(status=VisitStatus.VERIFIED, hours=True)
-    # Six credited by the fund, and a haircut booked with hours (paid from its hold); the
-    # paid helper's visits earn pay, not hours, and last month's are settled.
-    assert len(verified) == 7 and all(v.ledger_txn_id for v in verified)
+    # The history's, six credited by the fund, and a haircut booked with hours (paid from
+    # its hold); the paid helper's visits earn pay, not hours, and the two months before
+    # this one are settled.
+    assert len(verified) == history + 7 and all(v.ledger_txn_id for v in verified)
     from timebank.settlement.models import SettlementLine, SettlementMonth
 
-    assert await SettlementMonth.all().count() == 1
-    assert await SettlementLine.all().count() == 8
+    assert await SettlementMonth.all().count() == 2
+    assert await SettlementLine.all().count() == 4 + 8
+    # The safety net has someone to show: a resident living alone per community, missed
+    # for the last week or so; everyone else was visited within their week.
+    from timebank.reports.overdue import overdue
+
+    late = await overdue(None, tz=tz)
+    assert [o.alone for o in late] == [True] * 3
+    assert len({o.community_id for o in late}) == 3
     ids = [str(v.id) for v in verified]
-    assert await LedgerTxn.filter(ref_type="visit", ref_id__in=ids).count() == 6
+    assert await LedgerTxn.filter(ref_type="visit", ref_id__in=ids).count() == history + 6
     resident = await Member.get(phone="13800000005")
     balance = await ledger.balance((await ledger.wallet(resident.id)).id)
     # 240 of the demo ledger, 60 from her son, 60 for eggs and 90 for oil redeemed, 45 for

@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from timebank.demo_history import load_history
 from timebank.people import members
 from timebank.people.audit import Actor
 from timebank.people.models import (
@@ -21,6 +23,7 @@ from timebank.people.models import (
     Role,
 )
 from timebank.people.service import create_community, create_member
+from timebank.settings import Settings
 
 # Published in the README and printed by `serve --demo`: never use it for real accounts.
 DEMO_PASSWORD = "demo-2026"
@@ -72,8 +75,10 @@ async def load_demo() -> list[DemoLogin]:
                 roles=list(person.roles),
             )
     await _demo_profiles(communities)
-    await _demo_ledger()
     await _demo_pairings_and_orders()
+    await _demo_catalog()
+    await load_history(tz=ZoneInfo(Settings.from_env().timezone))
+    await _demo_ledger()
     await _demo_visits()
     await _demo_redeem()
     await _demo_bookings()
@@ -226,12 +231,9 @@ async def _demo_ledger() -> None:
 
 async def _demo_pairings_and_orders() -> None:
     """Pairings in every state and orders in every state, once."""
-    from zoneinfo import ZoneInfo
-
     from timebank.orders import service as orders
     from timebank.pairing import service as pairing
     from timebank.pairing.models import Pairing
-    from timebank.settings import Settings
 
     if await Pairing.exists():
         return
@@ -309,7 +311,7 @@ async def _demo_visits() -> None:
     from timebank.visits import service as visits
     from timebank.visits.models import Visit, VisitStatus
 
-    if await Visit.exists():
+    if await Visit.exists(in_event="demo-in-1"):
         return
     by_phone = {m.phone: m for m in await Member.filter(phone__startswith="1380")}
     coordinator, helper = by_phone["13800000002"], by_phone["13800000003"]
@@ -411,19 +413,10 @@ async def _demo_visits() -> None:
                 note="老人说当天没有人来 / the resident says nobody came")  # fmt: skip
 
 
-async def _demo_redeem() -> None:
-    """A catalogue in every community; redemptions, donations, grants and a correction,
-    once."""
-    from zoneinfo import ZoneInfo
+async def _demo_catalog() -> None:
+    """Goods and privileges in every community's catalogue, once."""
+    from timebank.redeem.models import ItemKind, RedeemItem
 
-    from timebank.ledger import service as ledger
-    from timebank.redeem import service as redeem
-    from timebank.redeem.models import GrantSource, ItemKind, RedeemItem
-    from timebank.settings import Settings
-
-    if await RedeemItem.exists():
-        return
-    tz = ZoneInfo(Settings.from_env().timezone)
     goods = [
         (ItemKind.GOODS, "大米 5 斤", "Rice, 2.5 kg", 120, 20),
         (ItemKind.GOODS, "食用油 1 桶", "Cooking oil, 1 bottle", 90, 15),
@@ -431,19 +424,34 @@ async def _demo_redeem() -> None:
         (ItemKind.PRIVILEGE, "理发 8 折券", "Haircut, 20% off", 30, None),
         (ItemKind.PRIVILEGE, "社区食堂午餐 1 次", "One lunch at the canteen", 45, None),
     ]
-    items: dict[int, list[RedeemItem]] = {}
     for community in await Community.filter(level=Level.COMMUNITY):
-        items[community.id] = [
+        if await RedeemItem.exists(community=community):
+            continue
+        for kind, zh, en, price, stock in goods:
             await RedeemItem.create(
-                community=community,
-                kind=kind,
-                name_zh=zh,
-                name_en=en,
-                price_minutes=price,
-                stock=stock,
+                community=community, kind=kind, name_zh=zh, name_en=en,
+                price_minutes=price, stock=stock,
             )  # fmt: skip
-            for kind, zh, en, price, stock in goods
-        ]
+
+
+async def _demo_redeem() -> None:
+    """Redemptions, donations, grants and a correction, once."""
+    from timebank.ledger import service as ledger
+    from timebank.ledger.models import LedgerTxn
+    from timebank.redeem import service as redeem
+    from timebank.redeem.models import GrantSource, ItemKind, RedeemItem
+
+    if await LedgerTxn.exists(idempotency_key="donate:demo-donate-mother"):
+        return
+    tz = ZoneInfo(Settings.from_env().timezone)
+    items = {
+        community.id: list(
+            await RedeemItem.filter(
+                community=community, kind__in=[ItemKind.GOODS, ItemKind.PRIVILEGE]
+            ).order_by("id")
+        )
+        for community in await Community.filter(level=Level.COMMUNITY)
+    }
     by_phone = {m.phone: m for m in await Member.filter(phone__startswith="138000000")}
     lead = Actor(by_phone["13800000002"].id)
     son, mother = by_phone["13800000003"], by_phone["13800000005"]
@@ -487,13 +495,10 @@ async def _demo_redeem() -> None:
 
 async def _demo_bookings() -> None:
     """Services booked with hours in every state: held, served, cancelled, never served."""
-    from zoneinfo import ZoneInfo
-
     from timebank.orders import service as orders
     from timebank.orders.models import Order, OrderStatus
     from timebank.redeem import service as redeem
     from timebank.redeem.models import ItemKind, RedeemItem
-    from timebank.settings import Settings
     from timebank.visits import service as visits
     from timebank.visits.models import Visit, VisitStatus
 
@@ -553,11 +558,8 @@ async def _demo_bookings() -> None:
 
 async def _demo_settlement() -> None:
     """A paid helper (困困结对) with visits last month and this month; last month closed."""
-    from zoneinfo import ZoneInfo
-
     from timebank.pairing.models import Compensation, Pairing, PairingStatus
     from timebank.people.models import HelperKind, HelperProfile
-    from timebank.settings import Settings
     from timebank.settlement import service as settlement
     from timebank.settlement.models import SettlementMonth
     from timebank.visits.models import Visit, VisitStatus
@@ -592,13 +594,15 @@ async def _demo_settlement() -> None:
     pairing = await Pairing.create(
         community=here, helper=helper, resident=resident, status=PairingStatus.APPROVED,
         compensation=Compensation.PAID, proposed_by_id=lead.id, approved_by_id=lead.id,
-        started_on=datetime.now(tz).date() - timedelta(days=70), note="困困结对 · 按小时付费",
+        started_on=datetime.now(tz).date() - timedelta(days=90), note="困困结对 · 按小时付费",
     )  # fmt: skip
     this_month = datetime.now(tz).date().replace(day=1)
     last_month = (this_month - timedelta(days=1)).replace(day=1)
+    two_ago = (last_month - timedelta(days=1)).replace(day=1)
     rate = paid.hourly_rate_fen or 0
-    for n, (first, days) in enumerate(((last_month, (2, 6, 9, 13, 16, 20, 23, 27)),
-                                       (this_month, (1,)))):  # fmt: skip
+    months = ((two_ago, (4, 11, 18, 25)), (last_month, (2, 6, 9, 13, 16, 20, 23, 27)),
+              (this_month, (1,)))  # fmt: skip
+    for n, (first, days) in enumerate(months):
         for day in days:
             start = datetime.combine(first + timedelta(days=day - 1), datetime.min.time(),
                                      tzinfo=tz) + timedelta(hours=9)  # fmt: skip
@@ -614,4 +618,5 @@ async def _demo_settlement() -> None:
                 served_minutes=minutes, credit_minutes=minutes, hours=False,
                 pay_fen=round(minutes * rate / 60), funded=True,
             )  # fmt: skip
+    await settlement.close(Actor(lead.id), here, two_ago, tz)
     await settlement.close(Actor(lead.id), here, last_month, tz)

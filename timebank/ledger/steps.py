@@ -9,7 +9,8 @@ PostgreSQL the appends go in one statement.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -85,6 +86,30 @@ def nothing_to_prepare() -> Steps[tuple[Any, tuple[int, ...]]]:
     """A preparation that looks nothing up."""
     return None, ()
     yield  # a generator that asks nothing
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+_clock: Callable[[], datetime] = _now
+
+
+@contextmanager
+def recorded_at(when: Callable[[], datetime]) -> Iterator[None]:
+    """Write the ledger's transactions in this block as made at ``when()``.
+
+    For loading history in time order before the service takes requests (the demo's three
+    months of service); the chain stays valid, the times are part of each digest. It is
+    process-wide because step sequences may run in the database driver's thread, so it is
+    never used while serving, and no request can reach it.
+    """
+    global _clock
+    _clock = when
+    try:
+        yield
+    finally:
+        _clock = _now
 
 
 TXN_INSERT_COLUMNS = (
@@ -178,7 +203,7 @@ def write_steps(
     for account_id, account in accounts.items():
         check_limits(account, after[account_id])
 
-    now = datetime.now(UTC)
+    now = _clock()
     digest = digest_of(kind, key, fingerprint, decided, actor_id, on_behalf_of_id, reason, now)
     seq, prev = int(head_seq), str(head_hash)
     entries = []
