@@ -132,3 +132,37 @@ async def test_chart_buckets_and_svg(app: Any) -> None:
     svg = charts.stacked_hours(found, {"visit": "探视巡访"}, "每月服务时长")
     assert svg.startswith("<svg") and 'aria-label="每月服务时长"' in svg and "探视巡访" in svg
     assert "<polyline" not in charts.trend(found[:1], "满意度")  # one point: no line
+
+
+async def test_a_long_list_is_cut_and_downloadable(app: Any) -> None:
+    """A district's list can run to hundreds: the page shows the 50 most overdue and says
+    how many there are; "show everyone" and the CSV give them all."""
+    here = await make_community("桂花社区")
+    lead = await make_signed_up(here, "coordinator", name="李芳")
+    for n in range(53):
+        member = await make_signed_up(here, "resident", name=f"老人{n:02d}")
+        # 老人00 was registered longest ago: the most overdue.
+        joined = datetime.now(UTC) - timedelta(days=100 - n)
+        await Member.filter(id=member.id).update(created_at=joined)
+        await ResidentProfile.create(member=member, hardship="alone" if n == 52 else "")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as office:
+        await sign_in_client(office, lead)
+        page = await office.get("/dashboard")
+        shown = page.text.count('data-testid="overdue-')
+        assert shown == 50 + 2  # 50 rows, and the "more" and CSV links
+        assert "老人00" in page.text and "老人52" not in page.text
+        assert "显示逾期最久的 50 人，共 53 人" in page.text
+        everyone = await office.get("/dashboard?overdue=all")
+        assert "老人52" in everyone.text and 'data-testid="overdue-more"' not in everyone.text
+        csv_file = await office.get("/api/v1/reports/overdue?format=csv")
+        assert csv_file.status_code == 200
+        assert csv_file.headers["content-type"].startswith("text/csv")
+        lines = csv_file.content.decode("utf-8-sig").splitlines()
+        assert lines[0].startswith("社区,姓名,编号,电话") and len(lines) == 1 + 53
+        first = lines[1].split(",")
+        assert first[1] == "老人00" and first[7] == "从未" and int(first[9]) == 100 - 7
+        assert "独居" in lines[-1]  # 老人52, the least overdue, lives alone
+        bad = await office.get("/api/v1/reports/overdue?format=xls")
+        assert bad.status_code == 400 and "json 或 csv" in bad.json()["error"]["messages"]["zh-CN"]

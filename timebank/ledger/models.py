@@ -116,7 +116,7 @@ class LedgerTxn(Model):
 
     class Meta:
         table = "ledger_txn"
-        indexes = (("ref_type", "ref_id"),)
+        indexes = (("ref_type", "ref_id"), ("created_at",))  # reports: hours in a period
 
 
 class Entry(Model):
@@ -137,7 +137,7 @@ class Entry(Model):
 
     class Meta:
         table = "ledger_entry"
-        indexes = (("account_id", "seq"),)
+        indexes = (("account_id", "seq"), ("txn_id",))  # a transaction's legs
 
 
 class ChainHead(Model):

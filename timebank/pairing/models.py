@@ -53,6 +53,7 @@ class Pairing(Model):
 
     class Meta:
         table = "pairing"
+        indexes = (("resident_id", "status"),)
 
 
 class PairingEvent(Model):

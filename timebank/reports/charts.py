@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from timebank import db
+from timebank.people.models import Community, Level
 from timebank.settlement.service import next_month, previous_month
 
 BUCKET = """
@@ -48,12 +49,14 @@ async def buckets(
     communities: set[int] | None, ranges: list[tuple[str, date, date]], *, tz: ZoneInfo
 ) -> list[Bucket]:
     """Visits, minutes (by service) and ratings per ``(label, start, end)`` range."""
-    scope, params = "", []
-    if communities is not None:
-        if not communities:
-            return [Bucket(label) for label, _, _ in ranges]
-        scope = f"AND v.community_id IN ({', '.join('?' * len(communities))})"
-        params = sorted(communities)
+    if communities is None:  # all: named, so the index on (status, community, time) serves
+        communities = set(
+            await Community.filter(level=Level.COMMUNITY).values_list("id", flat=True)
+        )
+    if not communities:
+        return [Bucket(label) for label, _, _ in ranges]
+    scope = f"AND v.community_id IN ({', '.join('?' * len(communities))})"
+    params = sorted(communities)
     found = []
     for label, start, end in ranges:
         bucket = Bucket(label)

@@ -8,6 +8,7 @@ from typing import Any
 
 from timebank.labels import SERVICE_NAMES
 from timebank.reports.monthly import CATEGORIES, Figures, Report
+from timebank.reports.overdue import Overdue
 
 LEVELS = {"community": "社区", "subdistrict": "街道", "district": "区"}
 ZH_HARDSHIP = {"dibao": "低保", "tekun": "特困", "alone": "独居", "empty_nest": "空巢",
@@ -65,6 +66,26 @@ def as_csv(report: Report) -> bytes:
     writer.writerow(headers(report))
     for f in [*report.communities, *report.rollups]:
         writer.writerow(row(report, f))
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+OVERDUE_HEADERS = ["社区", "姓名", "编号", "电话", "地址", "困难类别", "探访频率（天）",
+                   "最近探访", "距今天数", "逾期天数", "结对帮扶人", "帮扶人电话",
+                   "紧急联系人", "紧急联系电话"]  # fmt: skip
+
+
+def overdue_csv(found: list[Overdue]) -> bytes:
+    """The overdue list for the office's phone round (UTF-8 with a BOM, Chinese headers)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(OVERDUE_HEADERS)
+    for o in found:
+        writer.writerow([
+            o.community_name, o.name, o.member_no, o.phone, o.address,
+            "、".join(ZH_HARDSHIP.get(h, h) for h in o.hardship), o.every_days,
+            o.last_visit.isoformat() if o.last_visit else "从未", o.days_since, o.overdue_days,
+            o.helper_name, o.helper_phone, o.emergency_name, o.emergency_phone,
+        ])  # fmt: skip
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 

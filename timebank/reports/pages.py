@@ -21,6 +21,8 @@ from timebank.reports.overdue import overdue
 from timebank.settlement.service import next_month, parse_month, previous_month
 from timebank.templating import render
 
+OVERDUE_SHOWN = 50
+
 
 async def dashboard_page(request: Request) -> Response:
     """Who is overdue for a visit, and what needs doing today."""
@@ -35,11 +37,14 @@ async def dashboard_page(request: Request) -> Response:
     names = {code: gettext_for(lang, name) for code, name in SERVICE_NAMES.items()}
     by_month = await charts.buckets(communities, charts.months(today, 6), tz=tz)
     by_week = await charts.buckets(communities, charts.weeks(today, 12), tz=tz)
+    late = await overdue(communities, tz=tz)
     return render(
         request,
         "reports/dashboard.html",
         {
-            "overdue": await overdue(communities, tz=tz),
+            "overdue": late,
+            # A district's list can run to hundreds: the most overdue first, all on request.
+            "shown": len(late) if request.query_params.get("overdue") == "all" else OVERDUE_SHOWN,
             "today": await dashboard.today(communities, tz=tz),
             "hours_chart": charts.stacked_hours(
                 by_month, names, gettext_for(lang, "Hours of service per month, by service")
@@ -55,14 +60,28 @@ async def overdue_api(request: Request) -> Response:
     ---
     summary: Residents whose required visit is missed, most overdue first (safety net)
     tags: [reports]
+    parameters:
+      - {name: format, in: query, schema: {type: string, enum: [json, csv]}}
     responses:
-      "200": {description: "overdue residents with their helper and phones"}
+      "200": {description: "overdue residents with their helper and phones (JSON or CSV)"}
+      "400": {$ref: "#/components/responses/BadRequest"}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
     """
     who = require_member(request)
     policy.require_coordinator(who)
+    kind = request.query_params.get("format", "json")
+    if kind not in ("json", "csv"):
+        raise BadRequest("format must be json or csv.", "格式只能是 json 或 csv。",
+                         code="invalid_parameter")  # fmt: skip
     found = await overdue(policy.coordinated_communities(who), tz=tz_of(request))
+    if kind == "csv":
+        day = datetime.now(tz_of(request)).date().isoformat()
+        return Response(
+            export.overdue_csv(found),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="timebank-overdue-{day}.csv"'},
+        )
     return JSONResponse({"overdue": [o.as_json() for o in found]})
 
 
