@@ -50,9 +50,7 @@ async def buckets(
 ) -> list[Bucket]:
     """Visits, minutes (by service) and ratings per ``(label, start, end)`` range."""
     if communities is None:  # all: named, so the index on (status, community, time) serves
-        communities = set(
-            await Community.filter(level=Level.COMMUNITY).values_list("id", flat=True)
-        )
+        communities = {c.id for c in await Community.filter(level=Level.COMMUNITY).only("id")}
     if not communities:
         return [Bucket(label) for label, _, _ in ranges]
     scope = f"AND v.community_id IN ({', '.join('?' * len(communities))})"
