@@ -169,6 +169,18 @@ async def test_demo_data_loads_once(orm: None) -> None:
     late = await overdue(None, tz=tz)
     assert [o.alone for o in late] == [True] * 3
     assert len({o.community_id for o in late}) == 3
+    # Every community's report has figures in each of the three months; hours were earned
+    # in each, and redeemed last month (two redemption afternoons a month).
+    from timebank.reports.monthly import report as monthly_report
+    from timebank.settlement.service import next_month
+
+    communities = list(await Community.filter(level=Level.COMMUNITY))
+    for first in sorted(months):
+        figures = await monthly_report(communities, first, next_month(first), tz=tz)
+        assert all(f.visits > 0 and f.earned > 0 and f.ratings > 0 for f in figures.communities)
+    last_month = sorted(months)[-2]
+    figures = await monthly_report(communities, last_month, next_month(last_month), tz=tz)
+    assert sum(f.redeemed for f in figures.communities) > 0
     ids = [str(v.id) for v in verified]
     assert await LedgerTxn.filter(ref_type="visit", ref_id__in=ids).count() == history + 6
     resident = await Member.get(phone="13800000005")
