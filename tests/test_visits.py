@@ -228,6 +228,47 @@ async def test_racing_requests_make_one_visit_and_one_posting(w: dict[str, Any])
     assert await credited(visit_id) == 1
 
 
+async def test_a_retry_that_lost_the_race_gets_the_first_result(
+    w: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a retry can look for its event id before the first request commits and
+    for the order after it (the order is then in progress, so "no order now"); it must
+    answer with the first request's visit, not the refusal. The interleaving is forced
+    here: the steps are replaced by the refusal they would give."""
+    from timebank.visits import refusals
+    from timebank.visits import service as visits_service
+
+    await order_now(w)
+    tap = event()
+    first = await start(w, event_id=tap)
+    assert first.status_code == 201, first.text
+
+    async def lost_the_race(make: Any) -> Any:
+        raise refusals.not_yours()
+
+    monkeypatch.setattr(visits_service, "_run_with_fixes", lost_the_race)
+    again = await start(w, event_id=tap)
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    # Without a visit of that event id the refusal stands.
+    other = await start(w, event_id=event())
+    assert other.status_code == 403 and other.json()["error"]["code"] == "not_yours"
+    monkeypatch.undo()
+    await backdate(first.json()["id"], 40)
+    out = event()
+    closed = await finish(w, event_id=out)
+    assert closed.status_code == 200, closed.text
+
+    async def found_it_closed(make: Any) -> Any:
+        raise refusals.no_open_visit()
+
+    monkeypatch.setattr(visits_service, "_run_with_fixes", found_it_closed)
+    retried = await finish(w, event_id=out)
+    assert retried.status_code == 200 and retried.json()["id"] == first.json()["id"]
+    assert retried.json()["status"] == "verified"
+    nothing = await finish(w, event_id=event())
+    assert nothing.status_code == 409 and nothing.json()["error"]["code"] == "no_open_visit"
+
+
 async def test_bad_requests_are_clear(w: dict[str, Any]) -> None:
     await order_now(w)
     for body, code in [

@@ -286,12 +286,17 @@ async def check_in(
             )  # fmt: skip
         )
     except Exception as error:
-        if not _duplicate(error):
+        refused = isinstance(error, TimebankError)
+        if not (_duplicate(error) or refused):
             raise
-        # A retry racing the first request, or a check-in elsewhere at the same moment.
+        # A retry racing the first request, or a check-in elsewhere at the same moment. On
+        # PostgreSQL a retry can also be refused ("no order now") when the first request
+        # committed between its look for the event id and its look for the order.
         replay = await _replayed("in_event", where, helper)
         if replay is not None:
             return replay, False
+        if refused:
+            raise
         raise Conflict(
             "You already have a visit open. Reload the page.",
             "您已有一项正在进行的服务，请刷新页面。",
@@ -371,11 +376,15 @@ async def check_out(
             )
         )
     except Exception as error:
-        if not (_duplicate(error) or getattr(error, "code", "") == "visit_closed"):
+        refused = isinstance(error, TimebankError)
+        if not (_duplicate(error) or refused):
             raise
+        # As at check-in: a retry that lost the race finds the first one's result.
         replay = await _replayed("out_event", where, helper)
         if replay is not None:
             return replay
+        if refused and getattr(error, "code", "") != "visit_closed":
+            raise
         raise Conflict(
             "This visit was already finished.", "这次服务已经签退。", code="visit_closed"
         ) from None
