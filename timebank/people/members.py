@@ -432,6 +432,25 @@ async def update(actor: Actor, member: Member, data: Mapping[str, Any], *, admin
     return await Member.get(id=member.id)
 
 
+async def set_consent(actor: Actor, member: Member, given: bool) -> Member:
+    """The member gives or withdraws their consent to the use of their data, which covers
+    the location recorded at check-in; the audit log keeps each change. Giving it again
+    keeps the date it was first given."""
+    async with in_transaction():
+        if given:
+            await Member.filter(id=member.id, consent_at=None).update(consent_at=datetime.now(UTC))
+        else:
+            await Member.filter(id=member.id).update(consent_at=None)
+        await audit.record(
+            actor,
+            "member.consent" if given else "member.consent_withdrawn",
+            target_type="member",
+            target_id=member.id,
+            community_id=member.community_id,  # type: ignore[attr-defined]
+        )
+    return await Member.get(id=member.id)
+
+
 async def set_active(actor: Actor, member: Member, active: bool) -> None:
     """Deactivate (no sign-in, kept in every record) or reactivate a member."""
     async with in_transaction():

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from timebank.errors import BadRequest, NotFound
+from timebank.errors import BadRequest, Invalid, NotFound
 from timebank.http import read_json
 from timebank.people import audit, auth, communities, members, policy
 from timebank.people.auth import SignedIn
@@ -484,6 +486,44 @@ async def change_password(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def my_consent(request: Request) -> Response:
+    """
+    ---
+    summary: Give or withdraw my consent to the use of my data (and location at check-in)
+    tags: [people]
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [consent]
+            properties: {consent: {type: boolean}}
+    responses:
+      "200": {description: "consent (true or false) and since when"}
+      "400": {$ref: "#/components/responses/BadRequest"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "422": {$ref: "#/components/responses/Invalid"}
+    """
+    who = changing(request)
+    body = await read_json(request)
+    given = body.get("consent")
+    if not isinstance(given, bool):
+        raise Invalid(
+            'Send {"consent": true} to agree or {"consent": false} to withdraw.',
+            '请发送 {"consent": true} 表示同意，或 {"consent": false} 表示撤回。',
+            code="bad_consent",
+        )
+    member = await members.set_consent(actor_of(request, who), who.member, given)
+    return JSONResponse(consent_json(member))
+
+
+def consent_json(member: Any) -> dict[str, Any]:
+    """Whether the member consents, and since when."""
+    at = member.consent_at
+    return {"consent": at is not None, "consent_at": at.isoformat() if at else None}
+
+
 routes = [
     Route("/members", list_members, methods=["GET"]),
     Route("/members", create_member, methods=["POST"]),
@@ -498,4 +538,5 @@ routes = [
     Route("/communities/{community_id:int}/import", import_members, methods=["POST"]),
     Route("/audit", list_audit, methods=["GET"]),
     Route("/me/password", change_password, methods=["PUT"]),
+    Route("/me/consent", my_consent, methods=["PUT"]),
 ]

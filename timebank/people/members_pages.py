@@ -438,6 +438,24 @@ async def password_page(request: Request) -> Response:
     return render(request, "people/password.html", context, status=status)
 
 
+async def consent_page(request: Request) -> Response:
+    """My data and location: what consent covers, whether I gave it, give or withdraw it."""
+    who = me(request)
+    if who is None:
+        return signin_redirect(request)
+    context: dict[str, Any] = {"member": who.member, "saved": "", "error": False}
+    if request.method == "POST":
+        form = await posted_form(request, who)
+        choice = str(form.get("consent", ""))
+        if choice not in ("give", "withdraw"):
+            context["error"] = True
+            return render(request, "people/consent.html", context, status=422)
+        actor = actor_of(request, who)
+        context["member"] = await members.set_consent(actor, who.member, choice == "give")
+        context["saved"] = choice
+    return render(request, "people/consent.html", context)
+
+
 async def code_signin_page(request: Request) -> Response:
     """Sign in with a one-time code from the coordinator."""
     context: dict[str, Any] = {"error": "", "phone": ""}
@@ -484,5 +502,6 @@ routes = [
     ),
     Route("/audit", audit_page, name="audit_log"),
     Route("/me/password", password_page, methods=["GET", "POST"], name="my_password"),
+    Route("/me/consent", consent_page, methods=["GET", "POST"], name="my_consent"),
     Route("/signin/code", code_signin_page, methods=["GET", "POST"], name="signin_code"),
 ]
