@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -117,3 +118,37 @@ async def test_my_hours_api_and_passbook(client: httpx.AsyncClient, helper: Any)
         assert response.status_code == 422, bad
     page = await client.get("/me/hours", headers=HTML)
     assert "4小时30分" in page.text and "提供服务" in page.text and "+1小时30分" in page.text
+
+
+async def test_old_sign_in_records_are_deleted(client: httpx.AsyncClient, helper: Any) -> None:
+    """Attempts (phone and address) are kept 30 days, ended sessions not at all, codes 30
+    days after they expired or were used; what is still needed stays."""
+    from timebank.people.auth import prune
+    from timebank.people.models import SignInCode
+
+    now = datetime.now(UTC)
+    await sign_in_client(client, helper)  # a live session and a recent attempt
+    live = await Session.get(member=helper)
+    old = await SignInAttempt.create(phone=helper.phone, ip="10.0.0.1", succeeded=False)
+    await SignInAttempt.filter(id=old.id).update(at=now - timedelta(days=31))
+    kept = await SignInAttempt.create(phone=helper.phone, ip="10.0.0.1", succeeded=False)
+    await SignInAttempt.filter(id=kept.id).update(at=now - timedelta(days=29))
+    for name, expires, revoked in (("expired", -1, None), ("out", 5, -1), ("later", 5, None)):
+        await Session.create(
+            id=f"s-{name}", member=helper, csrf_token="x", expires_at=now + timedelta(days=expires),
+            revoked_at=None if revoked is None else now + timedelta(days=revoked),
+        )  # fmt: skip
+    for name, expires, used in (("stale", -31, None), ("used", 1, -31), ("fresh", -1, -1)):
+        await SignInCode.create(
+            member=helper, code_hash=f"{name:0<64}", expires_at=now + timedelta(days=expires),
+            used_at=None if used is None else now + timedelta(days=used),
+        )  # fmt: skip
+    pruned = await prune()
+    assert (pruned.attempts, pruned.sessions, pruned.codes) == (1, 2, 2)
+    assert not await SignInAttempt.exists(id=old.id) and await SignInAttempt.exists(id=kept.id)
+    assert {s.id for s in await Session.all()} == {live.id, "s-later"}
+    assert [c.code_hash[:5] for c in await SignInCode.all()] == ["fresh"]
+    # The signed-in client is still signed in, and a second run deletes nothing.
+    assert (await client.get("/api/v1/me")).status_code == 200
+    again = await prune()
+    assert (again.attempts, again.sessions, again.codes) == (0, 0, 0)

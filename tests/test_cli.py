@@ -216,3 +216,20 @@ def test_overdue_lists_residents_not_visited(tmp_path: Path) -> None:
     assert len(as_json) == count
     days = [o["overdue_days"] for o in as_json]
     assert days == sorted(days, reverse=True)  # most overdue first
+
+
+def test_prune_deletes_old_sign_in_attempts(tmp_path: Path) -> None:
+    assert timebank(tmp_path, "migrate").returncode == 0
+    with sqlite3.connect(tmp_path / "var" / "timebank.sqlite3") as conn:
+        conn.executemany(
+            "INSERT INTO signin_attempt (phone, ip, succeeded, at) VALUES (?, ?, 0, ?)",
+            [("13800000001", "10.0.0.1", "2020-01-01 00:00:00+00:00"),
+             ("13800000001", "10.0.0.1", "2999-01-01 00:00:00+00:00")],
+        )  # fmt: skip
+    result = timebank(tmp_path, "prune")
+    assert result.returncode == 0, result.stderr
+    assert "deleted 1 sign-in attempt(s)" in result.stdout
+    assert "已删除登录尝试 1 条" in result.stdout
+    with sqlite3.connect(tmp_path / "var" / "timebank.sqlite3") as conn:
+        left = conn.execute("SELECT at FROM signin_attempt").fetchall()
+    assert [str(row[0])[:4] for row in left] == ["2999"]

@@ -1,4 +1,4 @@
-"""The ``timebank`` command: serve, migrate, demo, create-user, makemigrations."""
+"""The ``timebank`` command: serve, migrate, demo, create-user, prune, makemigrations."""
 
 from __future__ import annotations
 
@@ -140,6 +140,24 @@ def cmd_makemigrations(settings: Settings, args: argparse.Namespace) -> None:
     asyncio.run(makemigrations(context, labels, args.empty, args.name))
 
 
+async def _prune(settings: Settings) -> None:
+    from timebank.people.auth import prune
+
+    async with orm(settings):
+        pruned = await prune()
+    print(
+        f"deleted {pruned.attempts} sign-in attempt(s), {pruned.sessions} ended session(s),"
+        f" {pruned.codes} old sign-in code(s) / 已删除登录尝试 {pruned.attempts} 条、"
+        f"已结束的会话 {pruned.sessions} 个、过期登录码 {pruned.codes} 个"
+    )
+
+
+def cmd_prune(settings: Settings, args: argparse.Namespace) -> None:
+    """Delete sign-in records no longer needed (attempts over 30 days old, ended sessions,
+    codes expired or used over 30 days ago); safe to repeat, for cron."""
+    asyncio.run(_prune(settings))
+
+
 # A command returns None (success) or its exit status.
 Command = Callable[[Settings, argparse.Namespace], int | None]
 
@@ -171,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--community", type=int, help="community id (default: the first district)")
     user.add_argument("--district", help="name of the district to create if none exists")
     user.set_defaults(func=cmd_create_user)
+
+    sub.add_parser("prune", help=cmd_prune.__doc__).set_defaults(func=cmd_prune)
 
     mk = sub.add_parser("makemigrations", help=cmd_makemigrations.__doc__)
     mk.add_argument("--name", help="a name for the migration file")

@@ -2,7 +2,8 @@
 
 Hourly: turn the active pairings' plans into today's and tomorrow's orders, so helpers
 see them in "today's tasks" (the same as `timebank orders generate`; running both, or
-several workers, is harmless: one order per plan item and day). Every ten minutes: close
+several workers, is harmless: one order per plan item and day); and delete the sign-in
+records no longer needed (`timebank prune`). Every ten minutes: close
 visits left open past their service's maximum (flagged for review), post any verified
 visit whose ledger posting was cut off (idempotent: keyed by the visit), and give back the
 hours held for booked services never given.
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from timebank.orders.service import generate
+from timebank.people.auth import prune
 from timebank.redeem.service import expire_unserved
 from timebank.visits.service import close_forgotten, credit_pending
 
@@ -45,6 +47,12 @@ async def run_forever(timezone: str) -> None:
                     log.info("created %d orders from pairing plans", created)
             except Exception:  # keep the service up; the next hour tries again
                 log.exception("generating orders from pairing plans failed")
+            try:
+                pruned = await prune()
+                if pruned.attempts or pruned.sessions or pruned.codes:
+                    log.info("deleted %s", pruned)
+            except Exception:  # keep the service up; the next hour tries again
+                log.exception("deleting old sign-in records failed")
         try:
             closed = await close_forgotten(tz=tz)
             posted = await credit_pending()

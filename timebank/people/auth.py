@@ -277,3 +277,31 @@ async def sign_out(session: Session) -> None:
 def csrf_ok(signed_in: SignedIn, token: str | None) -> bool:
     """Whether ``token`` is this session's CSRF token."""
     return bool(token) and hmac.compare_digest(signed_in.session.csrf_token, token or "")
+
+
+KEEP_ATTEMPTS = timedelta(days=30)  # long enough to look into a guessing attack afterwards
+KEEP_CODES = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """How many rows ``prune`` deleted."""
+
+    attempts: int
+    sessions: int
+    codes: int
+
+
+async def prune(now: datetime | None = None) -> Pruned:
+    """Delete what sign-in no longer needs, with the phone numbers and addresses in it:
+    attempts older than 30 days (throttling looks back 15 minutes), sessions that expired
+    or were signed out, and sign-in codes that expired or were used over 30 days ago. Safe
+    to repeat; the audit log keeps who signed in and who issued which code."""
+    now = now or datetime.now(UTC)
+    attempts = await SignInAttempt.filter(at__lt=now - KEEP_ATTEMPTS).delete()
+    sessions = await Session.filter(expires_at__lt=now).delete()
+    sessions += await Session.filter(revoked_at__lt=now).delete()
+    codes = await SignInCode.filter(expires_at__lt=now - KEEP_CODES).delete()
+    codes += await SignInCode.filter(used_at__lt=now - KEEP_CODES).delete()
+    return Pruned(attempts, sessions, codes)
+
