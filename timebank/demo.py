@@ -48,6 +48,8 @@ DEMO_PEOPLE = [
     DemoLogin("13800000006", "赵德海", (Role.RESIDENT, Role.HELPER), "枫林社区"),
     DemoLogin("13800000007", "周桂兰", (Role.COORDINATOR,), "枫林社区"),
     DemoLogin("13800000008", "孙丽", (Role.COORDINATOR,), "荷塘社区"),
+    # The sub-district's coordinator: both of 东湖街道's communities.
+    DemoLogin("13800000009", "吴涛", (Role.COORDINATOR,), "东湖街道"),
 ]
 
 
@@ -65,10 +67,11 @@ async def load_demo() -> list[DemoLogin]:
     }
     west = await _community("西湖街道", Level.SUBDISTRICT, district)
     communities["荷塘社区"] = await _community("荷塘社区", Level.COMMUNITY, west)
+    places = {**communities, street.name: street}
     for person in DEMO_PEOPLE:
         if not await Member.exists(phone=person.phone):
             await create_member(
-                community=communities[person.community],
+                community=places[person.community],
                 name=person.name,
                 phone=person.phone,
                 password=DEMO_PASSWORD,

@@ -218,7 +218,30 @@ async def change_password(signed_in: SignedIn, *, current: str, new: str, ip: st
 
 async def _signed_in(member: Member, session: Session) -> SignedIn:
     roles = await MemberRole.filter(member=member).values_list("role", "community_id")
-    return SignedIn(member, session, frozenset((Role(r), c) for r, c in roles))
+    return SignedIn(member, session, await _reach(frozenset((Role(r), c) for r, c in roles)))
+
+
+# The communities below the ones given (a sub-district's communities, a district's
+# sub-districts and theirs).
+BELOW = (
+    "WITH RECURSIVE below(id) AS ("
+    " SELECT id FROM community WHERE parent_id IN ({marks})"
+    " UNION ALL SELECT c.id FROM community c JOIN below b ON c.parent_id = b.id"
+    ") SELECT id FROM below"
+)
+
+
+async def _reach(roles: frozenset[tuple[Role, int | None]]) -> frozenset[tuple[Role, int | None]]:
+    """A coordinator of a sub-district (街道) or district coordinates every community below
+    it too: their roles are widened here, once per request, so that every permission
+    decision (``policy``) sees them. Nobody else costs a query."""
+    above = sorted({c for r, c in roles if r is Role.COORDINATOR and c is not None})
+    if not above:
+        return roles
+    client = connections.get("default")
+    query = BELOW.format(marks=", ".join("?" * len(above)))
+    _, rows = await client.execute_query(sql(query, client), above)
+    return roles | {(Role.COORDINATOR, int(row["id"])) for row in rows}
 
 
 # One statement per request (this runs before every page and API call): the session, its
@@ -266,7 +289,7 @@ async def current(cookie: str | None, *, secret_key: str) -> SignedIn | None:
     roles = frozenset(
         (Role(row["r_role"]), row["r_community_id"]) for row in rows if row["r_role"] is not None
     )
-    return SignedIn(member, session, roles)
+    return SignedIn(member, session, await _reach(roles))
 
 
 async def sign_out(session: Session) -> None:

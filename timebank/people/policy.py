@@ -1,7 +1,8 @@
 """Who may see and do what: every permission decision in one place.
 
 A member sees their own data; a coordinator sees and acts inside the communities they
-coordinate; an admin (district-wide) sees and acts everywhere.
+coordinate (a coordinator of a sub-district or district: every community below it, see
+``auth._reach``); an admin (district-wide) sees and acts everywhere.
 """
 
 from __future__ import annotations

@@ -1,0 +1,59 @@
+"""A coordinator of a sub-district (街道) coordinates every community below it; a
+community's coordinator only their own (both databases)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from tests.conftest import make_signed_up, sign_in_client
+from timebank.people.models import Level, Member, ResidentProfile
+from timebank.people.service import create_community
+
+
+async def test_a_sub_district_coordinator_sees_its_communities(app: Any) -> None:
+    district = await create_community(name="江城区", level=Level.DISTRICT, parent=None)
+    east = await create_community(name="东湖街道", level=Level.SUBDISTRICT, parent=district)
+    west = await create_community(name="西湖街道", level=Level.SUBDISTRICT, parent=district)
+    a = await create_community(name="桂花社区", level=Level.COMMUNITY, parent=east)
+    b = await create_community(name="枫林社区", level=Level.COMMUNITY, parent=east)
+    c = await create_community(name="荷塘社区", level=Level.COMMUNITY, parent=west)
+    street_lead = await make_signed_up(east, "coordinator", name="街道主任")
+    lead_a = await make_signed_up(a, "coordinator", name="李芳")
+    residents = {}
+    for community, name in ((a, "王秀英"), (b, "赵德海"), (c, "孙玉珍")):
+        member = await make_signed_up(community, "resident", name=name)
+        await Member.filter(id=member.id).update(created_at=datetime.now(UTC) - timedelta(30))
+        await ResidentProfile.create(member=member, hardship="alone")
+        residents[name] = member
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as street,
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as office,
+    ):
+        await sign_in_client(street, street_lead)
+        await sign_in_client(office, lead_a)
+        # The overdue list: both of the street's communities, not the other street's.
+        late = await street.get("/api/v1/reports/overdue")
+        assert sorted(o["name"] for o in late.json()["overdue"]) == ["王秀英", "赵德海"]
+        page = await street.get("/dashboard")
+        assert "王秀英" in page.text and "赵德海" in page.text and "孙玉珍" not in page.text
+        mine = await office.get("/api/v1/reports/overdue")
+        assert [o["name"] for o in mine.json()["overdue"]] == ["王秀英"]
+        # The monthly figures: the street's two communities, rolled up to it.
+        month = (await street.get("/api/v1/reports/monthly?month=2026-10")).json()
+        assert [f["name"] for f in month["communities"]] == ["桂花社区", "枫林社区"]
+        assert "东湖街道" in [f["name"] for f in month["rollups"]]
+        assert (await street.get(f"/api/v1/reports/monthly?month=2026-10&community={c.id}")
+                ).status_code == 403  # fmt: skip
+        # Members: those of the street's communities, not of the other street.
+        assert (await street.get(f"/api/v1/members/{residents['赵德海'].id}")).status_code == 200
+        assert (await street.get(f"/api/v1/members/{residents['孙玉珍'].id}")).status_code == 403
+        # A community's coordinator: only their own community.
+        assert (await office.get(f"/api/v1/members/{residents['赵德海'].id}")).status_code == 403
+        listed = await street.get("/api/v1/members?role=resident")
+        assert listed.status_code == 200
+        names = {m["name"] for m in listed.json()["members"]}
+        assert {"王秀英", "赵德海"} <= names and "孙玉珍" not in names
