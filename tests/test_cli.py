@@ -233,3 +233,36 @@ def test_prune_deletes_old_sign_in_attempts(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "var" / "timebank.sqlite3") as conn:
         left = conn.execute("SELECT at FROM signin_attempt").fetchall()
     assert [str(row[0])[:4] for row in left] == ["2999"]
+
+
+def test_settlement_export_of_the_demo(tmp_path: Path) -> None:
+    """The demo's paid helper: last month closed; written as XLSX and CSV."""
+    from openpyxl import load_workbook
+
+    assert timebank(tmp_path, "demo").returncode == 0
+    with sqlite3.connect(tmp_path / "var" / "timebank.sqlite3") as conn:
+        community, last, fen = conn.execute(
+            "SELECT community_id, month, amount_fen FROM settlement_month"
+            " ORDER BY month DESC LIMIT 1"
+        ).fetchone()
+    out = tmp_path / "settlement.xlsx"
+    result = timebank(tmp_path, "settlement", "--community", str(community), "--month", last,
+                      "--out", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "已结算" in result.stdout
+    sheet = load_workbook(out).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    assert "结算表（已结算）" in str(rows[0][0])
+    total = next(r for r in rows if r[0] == "合计")
+    assert total[5] == round(fen / 100, 2) and fen > 0
+    csv_out = tmp_path / "settlement.csv"
+    assert timebank(tmp_path, "settlement", "--community", str(community), "--month", last,
+                    "--format", "csv", "--out", str(csv_out)).returncode == 0  # fmt: skip
+    assert csv_out.read_text(encoding="utf-8-sig").splitlines()[1].startswith("帮扶人")
+    bad = timebank(tmp_path, "settlement", "--community", "9999", "--month", last,
+                   "--out", str(out))  # fmt: skip
+    assert bad.returncode == 1 and "找不到社区 9999" in bad.stderr
+    month = timebank(tmp_path, "settlement", "--community", str(community), "--month",
+                     "October", "--out", str(out))  # fmt: skip
+    assert month.returncode == 1 and "不是月份" in month.stderr

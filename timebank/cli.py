@@ -16,6 +16,7 @@ from timebank.orders import cli as orders_cli
 from timebank.people.models import Community, Level, Role
 from timebank.reports import cli as reports_cli
 from timebank.settings import Settings
+from timebank.settlement import cli as settlement_cli
 from timebank.visits import cli as visits_cli
 
 
@@ -201,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     orders_cli.register(sub)
     visits_cli.register(sub)
     reports_cli.register(sub)
+    settlement_cli.register(sub)
     return parser
 
 
