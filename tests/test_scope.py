@@ -57,3 +57,36 @@ async def test_a_sub_district_coordinator_sees_its_communities(app: Any) -> None
         assert listed.status_code == 200
         names = {m["name"] for m in listed.json()["members"]}
         assert {"王秀英", "赵德海"} <= names and "孙玉珍" not in names
+
+
+async def test_office_pages_open_on_a_community_and_offer_the_others(app: Any) -> None:
+    district = await create_community(name="江城区", level=Level.DISTRICT, parent=None)
+    east = await create_community(name="东湖街道", level=Level.SUBDISTRICT, parent=district)
+    a = await create_community(name="桂花社区", level=Level.COMMUNITY, parent=east)
+    b = await create_community(name="枫林社区", level=Level.COMMUNITY, parent=east)
+    street_lead = await make_signed_up(east, "coordinator", name="街道主任")
+    lead_a = await make_signed_up(a, "coordinator", name="李芳")
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as street,
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as office,
+    ):
+        await sign_in_client(street, street_lead)
+        await sign_in_client(office, lead_a)
+        for path in ("/settlements", "/redeem/catalog", "/grants", "/placards"):
+            page = await street.get(path)
+            assert page.status_code == 200, (path, page.text[:300])
+            # The first community below the street, not the street itself; both offered.
+            assert "桂花社区" in page.text.split("</title>")[0], path
+            picker = page.text.split('data-testid="community-picker"')[1].split("</form>")[0]
+            assert f'value="{a.id}" selected' in picker and f'value="{b.id}"' in picker, path
+            other = await street.get(f"{path}?community={b.id}")
+            assert "枫林社区" in other.text.split("</title>")[0], path
+            mine = await office.get(path)
+            assert "桂花社区" in mine.text.split("</title>")[0], path
+            assert 'data-testid="community-picker"' not in mine.text, path  # one community
+            assert (await office.get(f"{path}?community={b.id}")).status_code == 403, path
+        # The settlement page keeps the month when another community is picked.
+        month = await street.get(f"/settlements?month=2026-10&community={b.id}")
+        picker = month.text.split('data-testid="community-picker"')[1].split("</form>")[0]
+        assert 'name="month" value="2026-10"' in picker

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -10,6 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from timebank.errors import Forbidden, Unauthorized
 from timebank.people.audit import Actor
 from timebank.people.auth import SESSION_COOKIE, SignedIn, csrf_ok, current
+from timebank.people.models import Community, Level
 
 SKIP = ("/static/", "/healthz")
 
@@ -73,3 +76,32 @@ async def posted_form(request: Request, who: SignedIn) -> FormData:
     form = await request.form()
     require_csrf(request, who, str(form.get("csrf_token", "")))
     return form
+
+
+@dataclass(frozen=True)
+class Asked:
+    """The community an office page is about, and the others its coordinator may pick."""
+
+    community: Community
+    choices: list[Community]
+
+
+async def asked_community(request: Request, who: SignedIn) -> Asked:
+    """``?community=ID`` (refused unless coordinated), else the coordinator's own community,
+    else (a sub-district's or district's coordinator) the first community they coordinate;
+    with every community-level community they coordinate, for the page's picker."""
+    from timebank.people import policy
+    from timebank.people.service import get_community
+
+    scope = policy.coordinated_communities(who)
+    query = Community.filter(level=Level.COMMUNITY)
+    if scope is not None:
+        query = query.filter(id__in=sorted(scope))
+    choices = list(await query.order_by("id"))
+    raw = request.query_params.get("community", "")
+    own = int(who.member.community_id)  # type: ignore[attr-defined]
+    if not raw and choices and own not in {c.id for c in choices}:
+        return Asked(choices[0], choices)
+    wanted = policy.community_asked(who, raw)
+    found = next((c for c in choices if c.id == wanted), None)
+    return Asked(found or await get_community(wanted), choices)

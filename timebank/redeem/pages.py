@@ -23,7 +23,7 @@ from timebank.people import policy
 from timebank.people.auth import SignedIn
 from timebank.people.models import FamilyLink, Member, MemberRole, Role
 from timebank.people.service import get_community
-from timebank.people.web import actor_of, me, posted_form, signin_redirect
+from timebank.people.web import actor_of, asked_community, me, posted_form, signin_redirect
 from timebank.redeem import service
 from timebank.redeem.api import donate_as, get_grant, grant_as, names_of, redeem_as
 from timebank.redeem.models import Grant, GrantStatus, RedeemItem, Redemption, RedemptionStatus
@@ -113,13 +113,15 @@ async def catalog_page(request: Request) -> Response:
     if who is None:
         return signin_redirect(request)
     policy.require_coordinator(who)
-    community = await get_community(_community_of(request, who))
+    asked = await asked_community(request, who)
+    community = asked.community
     items = await RedeemItem.filter(community=community).order_by("kind", "price_minutes", "id")
     return render(
         request,
         "redeem/catalog.html",
         {
             "community": community,
+            "choices": asked.choices,
             "items": items,
             "services": [x for x in await catalog(community) if x.active],
             "error": request.query_params.get("error", ""),
@@ -197,7 +199,8 @@ async def grants_page(request: Request) -> Response:
     if who is None:
         return signin_redirect(request)
     policy.require_coordinator(who)
-    community = await get_community(_community_of(request, who))
+    asked = await asked_community(request, who)
+    community = asked.community
     resident_ids = await MemberRole.filter(
         role=Role.RESIDENT, member__community_id=community.id
     ).values_list("member_id", flat=True)
@@ -211,6 +214,7 @@ async def grants_page(request: Request) -> Response:
         "redeem/grants.html",
         {
             "community": community,
+            "choices": asked.choices,
             "residents": residents,
             "pending": [g for g in grants if g.status is GrantStatus.PENDING],
             "recent": [g for g in grants if g.status is not GrantStatus.PENDING],

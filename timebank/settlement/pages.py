@@ -14,7 +14,7 @@ from timebank.i18n import request_lang
 from timebank.pairing.api import tz_of
 from timebank.people import policy
 from timebank.people.service import get_community
-from timebank.people.web import actor_of, me, posted_form, signin_redirect
+from timebank.people.web import actor_of, asked_community, me, posted_form, signin_redirect
 from timebank.settlement import service
 from timebank.templating import render
 
@@ -29,22 +29,22 @@ async def settlement_page(request: Request) -> Response:
     if who is None:
         return signin_redirect(request)
     policy.require_coordinator(who)
-    community = await get_community(
-        policy.community_asked(who, request.query_params.get("community"))
-    )
+    asked = await asked_community(request, who)
+    community = asked.community
     label = request.query_params.get("month") or _last_month(request)
     try:
         month = service.parse_month(label)
     except TimebankError as error:
         return render(request, "settlement/month.html",
                       {"community": community, "found": None, "month": label,
+                       "choices": asked.choices,
                        "error": error.message(request_lang(request))}, status=422)  # fmt: skip
     found = await service.compute(community, month, tz_of(request))
     return render(
         request,
         "settlement/month.html",
         {"community": community, "found": found, "month": found.label,
-         "error": request.query_params.get("error", "")},
+         "choices": asked.choices, "error": request.query_params.get("error", "")},
     )  # fmt: skip
 
 

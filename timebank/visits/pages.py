@@ -21,7 +21,7 @@ from timebank.pairing.api import tz_of
 from timebank.people import policy
 from timebank.people.audit import Actor
 from timebank.people.models import Community, Member, MemberRole, Role
-from timebank.people.web import actor_of, me, posted_form, signin_redirect
+from timebank.people.web import actor_of, asked_community, me, posted_form, signin_redirect
 from timebank.qr import qr_png
 from timebank.templating import render, web_dir
 from timebank.visits import placards, service
@@ -332,10 +332,9 @@ async def placard_sheet(request: Request) -> Response:
     if who is None:
         return signin_redirect(request)
     policy.require_coordinator(who)
-    community_id = policy.community_asked(who, request.query_params.get("community"))
-    community = await Community.get_or_none(id=community_id)
-    policy.require(community is not None)
-    ids = await MemberRole.filter(role=Role.RESIDENT, member__community_id=community_id)
+    asked = await asked_community(request, who)
+    community = asked.community
+    ids = await MemberRole.filter(role=Role.RESIDENT, member__community_id=community.id)
     residents = await Member.filter(
         id__in=[r.member_id for r in ids],  # type: ignore[attr-defined]
         is_active=True,
@@ -343,7 +342,7 @@ async def placard_sheet(request: Request) -> Response:
     return render(
         request,
         "visits/sheet.html",
-        {"community": community, "residents": residents},
+        {"community": community, "residents": residents, "choices": asked.choices},
     )
 
 
