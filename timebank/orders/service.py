@@ -27,6 +27,7 @@ from timebank.pairing.service import _lock_helper, has_role, is_due
 from timebank.people import audit
 from timebank.people.audit import Actor
 from timebank.people.models import Community, HelperProfile, Member, Role
+from timebank.people.service import member_names
 
 S = OrderStatus
 # action: (from, to, reason required)
@@ -363,10 +364,8 @@ async def board(communities: set[int] | None, *, days: int = 14) -> Board:
 
 async def names(orders: list[Order]) -> dict[int, str]:
     """Member id → name for the residents and helpers of ``orders``."""
-    ids = {o.resident_id for o in orders} | {o.helper_id for o in orders if o.helper_id}  # type: ignore[attr-defined]
-    return {
-        int(i): str(n) for i, n in await Member.filter(id__in=list(ids)).values_list("id", "name")
-    }
+    ids = {o.resident_id for o in orders} | {o.helper_id for o in orders}  # type: ignore[attr-defined]
+    return await member_names(ids)
 
 
 def order_json(order: Order, people: dict[int, str] | None = None) -> dict[str, Any]:

@@ -8,10 +8,10 @@ kept as a reason, so the page can say *why* a helper is suggested.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from timebank.geo import metres_between
 from timebank.pairing.models import Pairing, PairingStatus
 from timebank.pairing.service import ACTIVE
 from timebank.people.models import HelperProfile, Member, MemberRole, ResidentProfile, Role
@@ -45,12 +45,7 @@ def km_between(a: Member, b: Member) -> float | None:
     """Great-circle distance in km, when both have a location."""
     if None in (a.lat, a.lon, b.lat, b.lon):
         return None
-    lat1, lon1, lat2, lon2 = map(math.radians, (a.lat, a.lon, b.lat, b.lon))  # type: ignore[arg-type]
-    h = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 6371.0 * 2 * math.asin(math.sqrt(h))
+    return metres_between(a.lat, a.lon, b.lat, b.lon) / 1000  # type: ignore[arg-type]
 
 
 def _codes(text: str) -> set[str]:

@@ -13,7 +13,7 @@ from timebank.http import read_json
 from timebank.people import audit, auth, communities, members, policy
 from timebank.people.auth import SignedIn
 from timebank.people.models import AuditEvent, Community, FamilyLink, Member, Role
-from timebank.people.service import get_community
+from timebank.people.service import get_community, member_names
 from timebank.people.web import actor_of, require_csrf, require_member
 
 
@@ -422,9 +422,7 @@ async def audit_events(
 
 async def names_of(events: list[AuditEvent]) -> dict[int, str]:
     """Member id → name for the actors of ``events``."""
-    ids = {e.actor_id for e in events if e.actor_id is not None}
-    rows = await Member.filter(id__in=sorted(ids)).values_list("id", "name")
-    return {int(i): str(n) for i, n in rows}
+    return await member_names(e.actor_id for e in events)
 
 
 async def list_audit(request: Request) -> Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -157,3 +157,13 @@ async def get_community(community_id: int) -> Community:
             code="community_not_found",
         )
     return community
+
+
+async def member_names(ids: Iterable[int | None]) -> dict[int, str]:
+    """Member id → name for ``ids`` (None and unknown ids left out), in one query."""
+    wanted = sorted({int(i) for i in ids if i is not None})
+    if not wanted:
+        return {}
+    rows = await Member.filter(id__in=wanted).values_list("id", "name")
+    return {int(i): str(n) for i, n in rows}
+

@@ -17,7 +17,7 @@ from timebank.people import members, policy
 from timebank.people.auth import SignedIn
 from timebank.people.members_api import changing
 from timebank.people.models import Member
-from timebank.people.service import get_community
+from timebank.people.service import get_community, member_names
 from timebank.people.web import actor_of, require_member
 from timebank.redeem import service
 from timebank.redeem.models import (
@@ -41,9 +41,7 @@ def _int(value: Any, name: str) -> int:
 
 async def names_of(ids: set[int]) -> dict[int, str]:
     """Member id → name."""
-    return {
-        int(i): str(n) for i, n in await Member.filter(id__in=list(ids)).values_list("id", "name")
-    }
+    return await member_names(ids)
 
 
 async def list_catalog(request: Request) -> Response:

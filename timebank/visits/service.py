@@ -35,6 +35,7 @@ from timebank.pairing.service import has_role
 from timebank.people import audit
 from timebank.people.audit import Actor
 from timebank.people.models import Community, HelperProfile, Member, Role
+from timebank.people.service import member_names
 from timebank.visits import placards, refusals, steps
 from timebank.visits.models import Flag, Placard, Visit, VisitStatus
 
@@ -699,6 +700,4 @@ def visit_json(visit: Visit, people: dict[int, str] | None = None) -> dict[str, 
 async def names(visits: list[Visit]) -> dict[int, str]:
     """Member id → name for the residents and helpers of ``visits``."""
     ids = {v.resident_id for v in visits} | {v.helper_id for v in visits}  # type: ignore[attr-defined]
-    return {
-        int(i): str(n) for i, n in await Member.filter(id__in=list(ids)).values_list("id", "name")
-    }
+    return await member_names(ids)

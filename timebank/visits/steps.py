@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from timebank.db import stored_time
 from timebank.errors import Conflict, TimebankError
+from timebank.geo import metres_between
 from timebank.ledger import service as ledger
 from timebank.ledger.steps import Query, Steps
 from timebank.visits import refusals
@@ -54,11 +55,8 @@ class Tap:
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> int:
-    """Great-circle distance in metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return round(2 * 6_371_000 * math.asin(math.sqrt(h)))
+    """Great-circle distance in whole metres."""
+    return round(metres_between(lat1, lon1, lat2, lon2))
 
 
 def served_minutes(seconds: float, unit: int, most: int) -> int:
