@@ -12,7 +12,7 @@ from timebank.catalog.models import ServiceType
 from timebank.errors import Invalid, NotFound
 from timebank.people import audit
 from timebank.people.audit import Actor
-from timebank.people.members import FieldError, invalid_fields
+from timebank.people.member_fields import FieldError, invalid_fields
 from timebank.people.models import Community
 
 # code: (中文, English, typical minutes, most minutes)

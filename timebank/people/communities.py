@@ -9,7 +9,7 @@ from tortoise.transactions import in_transaction
 
 from timebank.people import audit
 from timebank.people.audit import Actor
-from timebank.people.members import FieldError, invalid_fields
+from timebank.people.member_fields import FieldError, invalid_fields
 from timebank.people.models import Community
 
 # name: (lowest, highest, may be empty)

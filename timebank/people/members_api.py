@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from timebank.errors import BadRequest, Invalid, NotFound
 from timebank.http import read_json
-from timebank.people import audit, auth, communities, members, policy
+from timebank.people import audit, auth, communities, member_import, members, policy
 from timebank.people.auth import SignedIn
 from timebank.people.models import AuditEvent, Community, FamilyLink, Member, Role
 from timebank.people.service import get_community, member_names
@@ -389,7 +389,7 @@ async def import_members(request: Request) -> Response:
     policy.require(policy.can_manage_community(who, community_id))
     community = await get_community(community_id)
     raw = await request.body()
-    result = await members.import_csv(
+    result = await member_import.import_csv(
         actor_of(request, who), community, raw, admin=policy.is_admin(who)
     )
     return JSONResponse(

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from timebank.errors import NotFound, TimebankError
 from timebank.i18n import request_lang
-from timebank.people import audit, auth, communities, members, policy
+from timebank.people import audit, auth, communities, member_import, members, policy
 from timebank.people.auth import SignedIn
 from timebank.people.members_api import audit_events, can_view, names_of
 from timebank.people.models import Community, FamilyLink, Member
@@ -328,7 +328,7 @@ async def import_page(request: Request) -> Response:
         "error": "",
         "rows": [],
         "created": [],
-        "headers": list(members.HEADERS)[:8],
+        "headers": list(member_import.HEADERS)[:8],
     }
     status = 200
     if request.method == "POST":
@@ -343,7 +343,7 @@ async def import_page(request: Request) -> Response:
         try:
             policy.require(policy.can_manage_community(who, community_id))
             community = await get_community(community_id)
-            result = await members.import_csv(
+            result = await member_import.import_csv(
                 actor_of(request, who), community, raw, admin=policy.is_admin(who)
             )
             context["created"] = await members.summaries(result.created)

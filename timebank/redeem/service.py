@@ -24,7 +24,7 @@ from timebank.ledger.rules import Posted
 from timebank.ledger.steps import Query, Steps
 from timebank.people import audit
 from timebank.people.audit import Actor
-from timebank.people.members import FieldError, invalid_fields
+from timebank.people.member_fields import FieldError, invalid_fields
 from timebank.people.models import Community, FamilyLink, Member, ResidentProfile
 from timebank.redeem.models import (
     Grant,
