@@ -159,9 +159,14 @@ def test_check_in_and_out_without_signal(
     queued.wait_for(state="visible")
     assert "没有信号" in queued.inner_text()
     assert page.get_by_test_id("visit-button").inner_text() == "结束服务"
+    # What waits on the phone is listed: the start, for this resident, with its time.
+    kept = page.get_by_test_id("visit-queue")
+    kept.wait_for(state="visible")
+    assert kept.locator("li").all_inner_texts()[0].startswith(f"开始服务 · {resident['name']} · ")
     # The page opens again without signal, and remembers the visit was started.
     page.reload()
     assert page.get_by_test_id("resident-name").inner_text() == resident["name"]
+    page.wait_for_function("() => document.querySelectorAll('#visit-queue li').length === 1")
     page.get_by_test_id("visit-button").wait_for()
     page.wait_for_function(
         "() => document.getElementById('visit-button').textContent === '结束服务'"
@@ -170,6 +175,8 @@ def test_check_in_and_out_without_signal(
     page.wait_for_function(
         "() => document.getElementById('visit-status').textContent.includes('签退')"
     )
+    page.wait_for_function("() => document.querySelectorAll('#visit-queue li').length === 2")
+    assert kept.locator("li").all_inner_texts()[1].startswith("结束服务 · ")
     page.screenshot(path=str(DOCS / "checkin-offline-360.png"), full_page=True)
     with sqlite3.connect(live_dir / "var" / "timebank.sqlite3", timeout=30) as conn:
         before = conn.execute(
@@ -182,6 +189,7 @@ def test_check_in_and_out_without_signal(
         "() => document.getElementById('visit-status').textContent.includes('已发送')",
         timeout=30_000,
     )
+    kept.wait_for(state="hidden")  # nothing left waiting
     with sqlite3.connect(live_dir / "var" / "timebank.sqlite3", timeout=30) as conn:
         rows = conn.execute(
             "SELECT status, flags, offline, checked_out_at IS NOT NULL FROM visit"

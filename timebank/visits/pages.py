@@ -111,6 +111,7 @@ async def _checkin(
             "service_name": names.get(code, code),
             "choices": [(s.code, names.get(s.code, s.code)) for s in found.services],
             "locate": helper.consent_at is not None,
+            "timezone": request.app.state.settings.timezone,
             "pin_set": bool(found.placard.pin_hash),
             "error": error,
             "elsewhere": elsewhere,

@@ -10,6 +10,7 @@
   var button = document.getElementById("visit-button");
   var errorBox = document.getElementById("visit-error");
   var statusBox = document.getElementById("visit-status");
+  var queueBox = document.getElementById("visit-queue");
   var coords = null;
 
   function newId() {
@@ -59,6 +60,35 @@
 
   function show(box, text) { box.textContent = text; box.hidden = !text; }
 
+  // Every tap still waiting on this phone (for any resident), oldest first, with the time
+  // it was made: the helper can see that nothing was lost while there is no signal.
+  function showQueue() {
+    if (!queueBox) { return Promise.resolve(); }
+    return queued().then(function (items) {
+      items.sort(function (a, b) { return a.seq - b.seq; });
+      var list = queueBox.querySelector("ul");
+      list.textContent = "";
+      items.forEach(function (item) {
+        var li = document.createElement("li");
+        var at = new Date(item.body.client_time);
+        var time = "";
+        if (!isNaN(at)) {
+          // In the community's time zone and the page's language, like the order's window.
+          var options = { hour: "2-digit", minute: "2-digit", hour12: false };
+          try {
+            time = at.toLocaleTimeString(form.dataset.lang, Object.assign({ timeZone: form.dataset.tz }, options));
+          } catch (e) {
+            time = at.toLocaleTimeString(form.dataset.lang, options);
+          }
+        }
+        var label = item.action === "start" ? form.dataset.startLabel : form.dataset.finishLabel;
+        li.textContent = [label, item.name || "", time].filter(Boolean).join(" · ");
+        list.appendChild(li);
+      });
+      queueBox.hidden = items.length === 0;
+    }).catch(function () {});
+  }
+
   function setAction(action) {
     form.dataset.action = action;
     form.elements.action.value = action;
@@ -81,9 +111,11 @@
         chain = chain.then(function () {
           return send(item).then(function (response) {
             // Server trouble, or signed out: keep the tap and try again later.
-            if (response.status >= 500 || response.status === 401 || response.status === 403) {
+            if (response.status === 401 || response.status === 403) {
+              show(statusBox, form.dataset.signedOut);
               throw new Error("kept");
             }
+            if (response.status >= 500) { throw new Error("kept"); }
             return response.json().then(function (data) {
               if (!response.ok) { show(errorBox, data.error ? data.error.message : ""); }
               sent += 1;
@@ -96,7 +128,7 @@
         if (sent) { show(statusBox, form.dataset.sent); }
       });
     }).catch(function () { /* still no signal: try again later */ })
-      .then(function () { flushing = false; });
+      .then(function () { flushing = false; return showQueue(); });
   }
 
   function restore() {
@@ -134,6 +166,7 @@
       event_id: body.event_id,
       seq: Date.now(),
       token: form.dataset.token,
+      name: form.dataset.resident,
       action: action,
       url: form.dataset.api + (action === "start" ? "/check-in" : "/check-out"),
       csrf: form.elements.csrf_token.value,
@@ -151,7 +184,7 @@
     }, function () {
       // No signal: keep the tap, with its event id and the phone's time.
       item.body.offline = true;
-      return keep(item).then(function () {
+      return keep(item).then(showQueue).then(function () {
         show(statusBox, action === "start" ? form.dataset.queuedStart : form.dataset.queuedFinish);
         if (action === "start") { setAction("finish"); }
         button.disabled = action !== "start";
@@ -161,7 +194,7 @@
 
   window.addEventListener("online", flush);
   setInterval(function () { if (navigator.onLine) { flush(); } }, 15000);
-  restore().then(function () { if (navigator.onLine) { flush(); } });
+  restore().then(showQueue).then(function () { if (navigator.onLine) { flush(); } });
 
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/v/sw.js", { scope: "/v/" }).catch(function () {});
