@@ -18,6 +18,24 @@ from timebank.ledger import passbook
 from timebank.ledger import service as ledger
 
 
+def scanned(html: str, tmp_path: Path, base_url: str) -> str:
+    """The token in a printed statement's QR, decoded with zbar from the page's image."""
+    found = re.search(r'src="data:image/png;base64,([^"]+)"', html)
+    assert found, "the statement has no QR"
+    png = tmp_path / "statement.png"
+    png.write_bytes(base64.b64decode(found.group(1)))
+    zbarimg = shutil.which("zbarimg")
+    if zbarimg is None:
+        if REQUIRE_ALL:
+            pytest.fail("the statement QR test needs zbarimg (apt-get install zbar-tools)")
+        pytest.skip("the statement QR test needs zbarimg (apt-get install zbar-tools)")
+    url = subprocess.run(
+        [zbarimg, "--quiet", "--raw", str(png)], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert url.startswith(base_url + "/statements/")
+    return url.rsplit("/", 1)[1]
+
+
 async def test_statement_qr_proves_the_statement(app: Any, tmp_path: Path) -> None:
     here = await make_community("桂花社区")
     elder = await make_signed_up(here, "resident", name="陈秀英")
@@ -38,20 +56,7 @@ async def test_statement_qr_proves_the_statement(app: Any, tmp_path: Path) -> No
         page = await mine.get("/me/statement")
         assert page.status_code == 200
         assert page.text.count("<tr>") == 1 + 3 and "3小时15分" in page.text
-        found = re.search(r'src="data:image/png;base64,([^"]+)"', page.text)
-        assert found, "the statement has no QR"
-        png = tmp_path / "statement.png"
-        png.write_bytes(base64.b64decode(found.group(1)))
-        zbarimg = shutil.which("zbarimg")
-        if zbarimg is None:
-            if REQUIRE_ALL:
-                pytest.fail("the statement QR test needs zbarimg (apt-get install zbar-tools)")
-            pytest.skip("the statement QR test needs zbarimg (apt-get install zbar-tools)")
-        url = subprocess.run(
-            [zbarimg, "--quiet", "--raw", str(png)], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        assert url.startswith(app.state.settings.base_url + "/statements/")
-        token = url.rsplit("/", 1)[1]
+        token = scanned(page.text, tmp_path, app.state.settings.base_url)
         # A coordinator of the community scans it: it matches.
         checked = await office.get(f"/api/v1/statements/{token}")
         assert checked.status_code == 200, checked.text
@@ -82,3 +87,40 @@ async def test_statement_qr_proves_the_statement(app: Any, tmp_path: Path) -> No
         # Only a coordinator of the member's community checks it.
         assert (await elsewhere.get(f"/api/v1/statements/{token}")).status_code == 403
         assert (await mine.get(f"/api/v1/statements/{token}")).status_code == 403
+
+
+async def test_a_long_history_starts_with_the_balance_brought_forward(
+    app: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A statement prints the latest movements (a community fund's history runs to many
+    thousands): the balance before them comes first, and the QR still proves them all."""
+    monkeypatch.setattr(passbook, "MAX_LINES", 3)
+    here = await make_community("桂花社区")
+    elder = await make_signed_up(here, "resident", name="陈秀英")
+    lead = await make_signed_up(here, "coordinator", name="李芳")
+    for n, minutes in enumerate((120, 45, 30, 15, 60)):
+        await ledger.grant(community_id=here.id, member_id=elder.id, minutes=minutes,
+                           key=f"long-{n}", actor_id=lead.id, reason=f"第{n + 1}次")  # fmt: skip
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as mine,
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as office,
+    ):
+        await sign_in_client(mine, elder)
+        await sign_in_client(office, lead)
+        page = await mine.get("/me/statement")
+        assert page.status_code == 200
+        rows = page.text.split("<tbody>")[1].split("</tbody>")[0].split("<tr")[1:]
+        assert len(rows) == 1 + 3
+        assert "承前余额（此前 2 笔收支未打印）" in rows[0] and ">165<" in rows[0]  # 120 + 45
+        assert "第3次" in rows[1] and "第5次" in rows[3] and "第1次" not in page.text
+        assert "4小时30分" in page.text  # the balance: all five
+        token = scanned(page.text, tmp_path, app.state.settings.base_url)
+        checked = (await office.get(f"/api/v1/statements/{token}")).json()
+        assert checked["matches"] is True and checked["printed"]["count"] == 5
+    # A short history has nothing brought forward.
+    monkeypatch.setattr(passbook, "MAX_LINES", 5)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as mine:
+        await sign_in_client(mine, elder)
+        whole = await mine.get("/me/statement")
+        assert 'data-testid="brought-forward"' not in whole.text and "第1次" in whole.text

@@ -23,7 +23,7 @@ from timebank.ledger import service as ledger
 from timebank.ledger.queries import StatementLine
 
 SALT = "timebank.statement.v1"
-MAX_LINES = 5000  # a printed statement (about 20 years of weekly visits)
+MAX_LINES = 5000  # lines on a printed statement (about 20 years of weekly visits)
 
 
 @dataclass(frozen=True)
@@ -40,17 +40,43 @@ class Summary:
         return [self.account_id, self.through_seq, self.count, self.balance, self.digest]
 
 
-async def lines_of(account_id: int) -> list[StatementLine]:
-    """Every movement of an account, oldest first (at most MAX_LINES)."""
+@dataclass(frozen=True)
+class Printed:
+    """What a statement prints: the latest movements, and what came before them."""
+
+    lines: list[StatementLine]  # oldest first
+    earlier: int  # movements before the first line, not printed
+    brought_forward: int  # the balance after them (承前余额)
+
+
+async def lines_of(account_id: int) -> Printed:
+    """The account's latest ``MAX_LINES`` movements, oldest first; a longer history (a
+    community fund's, or decades of weekly visits) starts with the balance brought forward.
+    The QR still proves every entry up to the last line printed."""
+    most = MAX_LINES
+    before = await db.fetch(
+        "SELECT seq, balance_after FROM ledger_entry WHERE account_id = ?"
+        " ORDER BY seq DESC LIMIT 1 OFFSET ?",
+        account_id,
+        most,
+    )
+    after, earlier, forward = 0, 0, 0
+    if before:
+        after, forward = int(before[0]["seq"]), int(before[0]["balance_after"])
+        (row,) = await db.fetch(
+            "SELECT COUNT(*) AS n FROM ledger_entry WHERE account_id = ? AND seq <= ?",
+            account_id,
+            after,
+        )
+        earlier = int(row["n"])
     lines: list[StatementLine] = []
-    after = 0
-    while len(lines) < MAX_LINES:
+    while len(lines) < most:
         page = await ledger.statement(account_id=account_id, after_seq=after, limit=500)
         lines.extend(page)
         if len(page) < 500:
             break
         after = page[-1].seq
-    return lines[:MAX_LINES]
+    return Printed(lines[:most], earlier, forward)
 
 
 async def summary(account_id: int, through_seq: int) -> Summary:

@@ -23,7 +23,8 @@ def _secret(request: Request) -> str:
 
 async def _print(request: Request, account_id: int) -> Response:
     view = await ledger.account(account_id)
-    lines = await passbook.lines_of(account_id)
+    printed = await passbook.lines_of(account_id)
+    lines = printed.lines
     summary = await passbook.summary(account_id, lines[-1].seq if lines else 0)
     token = passbook.sign(_secret(request), summary)
     base = request.app.state.settings.base_url.rstrip("/")
@@ -33,6 +34,8 @@ async def _print(request: Request, account_id: int) -> Response:
         {
             "account": view,
             "lines": lines,
+            "earlier": printed.earlier,
+            "brought_forward": printed.brought_forward,
             "summary": summary,
             "qr": qr_data_uri(f"{base}/statements/{token}"),
             "token": token,
