@@ -90,3 +90,29 @@ async def test_office_pages_open_on_a_community_and_offer_the_others(app: Any) -
         month = await street.get(f"/settlements?month=2026-10&community={b.id}")
         picker = month.text.split('data-testid="community-picker"')[1].split("</form>")[0]
         assert 'name="month" value="2026-10"' in picker
+
+
+async def test_the_order_form_offers_one_communitys_residents_at_a_time(app: Any) -> None:
+    district = await create_community(name="江城区", level=Level.DISTRICT, parent=None)
+    east = await create_community(name="东湖街道", level=Level.SUBDISTRICT, parent=district)
+    a = await create_community(name="桂花社区", level=Level.COMMUNITY, parent=east)
+    b = await create_community(name="枫林社区", level=Level.COMMUNITY, parent=east)
+    street_lead = await make_signed_up(east, "coordinator", name="街道主任")
+    in_a = await make_signed_up(a, "resident", name="王秀英")
+    in_b = await make_signed_up(b, "resident", name="赵德海")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as street:
+        await sign_in_client(street, street_lead)
+        form = await street.get("/order")
+        assert form.status_code == 200
+        assert "王秀英" in form.text and "赵德海" not in form.text  # 桂花, the first
+        assert f'action="/order?community={a.id}"' in form.text
+        picker = form.text.split('data-testid="community-picker"')[1].split("</form>")[0]
+        assert f'value="{b.id}"' in picker
+        # From the dashboard's "send someone": the resident's own community.
+        sent = await street.get(f"/order?resident={in_b.id}")
+        assert "赵德海" in sent.text and "王秀英" not in sent.text
+        assert f'value="{in_b.id}" selected' in sent.text
+        other = await street.get(f"/order?community={b.id}")
+        assert "赵德海" in other.text and f'value="{in_a.id}"' not in other.text

@@ -20,7 +20,7 @@ from timebank.orders.api import act, place_as, visible_order, visible_pairings_o
 from timebank.pairing.api import pairing_json, tz_of
 from timebank.people import policy
 from timebank.people.models import Community, Member, MemberRole, Role
-from timebank.people.web import me, posted_form, signin_redirect
+from timebank.people.web import asked_community, me, posted_form, signin_redirect
 from timebank.templating import render
 
 
@@ -79,11 +79,23 @@ async def order_page(request: Request) -> Response:
     if not coordinator:
         policy.require(who.has(Role.RESIDENT))
     community = await Community.get(id=who.member.community_id)  # type: ignore[attr-defined]
+    choices: list[Community] = []
+    if coordinator:
+        # The community whose residents and services are offered: the one asked for, the
+        # resident's (from the dashboard's "send someone"), else the coordinator's own.
+        wanted = request.query_params.get("resident", "")
+        target = await Member.get_or_none(id=int(wanted)) if wanted.isdigit() else None
+        asked = await asked_community(
+            request, who, prefer=target.community_id if target else None  # type: ignore[attr-defined]
+        )
+        community, choices = asked.community, asked.choices
     tz = tz_of(request)
     tomorrow = (datetime.now(tz) + timedelta(days=1)).date().isoformat()
     context: dict[str, Any] = {
         "services": [s for s in await catalog(community) if s.active],
         "coordinator": coordinator,
+        "community": community,
+        "choices": choices,
         "residents": [],
         "form": {"day": tomorrow, "start": "09:00", "end": "10:00", "service": "", "notes": ""},
         "error": "",
@@ -98,10 +110,7 @@ async def order_page(request: Request) -> Response:
             service="visit",
         )  # fmt: skip
     if coordinator:
-        scope = policy.coordinated_communities(who)
-        ids = MemberRole.filter(role=Role.RESIDENT)
-        if scope is not None:
-            ids = ids.filter(member__community_id__in=sorted(scope))
+        ids = MemberRole.filter(role=Role.RESIDENT, member__community_id=community.id)
         context["residents"] = await Member.filter(
             id__in=list(await ids.values_list("member_id", flat=True)), is_active=True
         ).order_by("name")

@@ -86,10 +86,11 @@ class Asked:
     choices: list[Community]
 
 
-async def asked_community(request: Request, who: SignedIn) -> Asked:
-    """``?community=ID`` (refused unless coordinated), else the coordinator's own community,
-    else (a sub-district's or district's coordinator) the first community they coordinate;
-    with every community-level community they coordinate, for the page's picker."""
+async def asked_community(request: Request, who: SignedIn, *, prefer: int | None = None) -> Asked:
+    """``?community=ID`` (refused unless coordinated), else ``prefer`` when they coordinate
+    it, else the coordinator's own community, else (a sub-district's or district's
+    coordinator) the first community they coordinate; with every community-level community
+    they coordinate, for the page's picker."""
     from timebank.people import policy
     from timebank.people.service import get_community
 
@@ -99,6 +100,8 @@ async def asked_community(request: Request, who: SignedIn) -> Asked:
         query = query.filter(id__in=sorted(scope))
     choices = list(await query.order_by("id"))
     raw = request.query_params.get("community", "")
+    if not raw and prefer is not None and prefer in {c.id for c in choices}:
+        raw = str(prefer)
     own = int(who.member.community_id)  # type: ignore[attr-defined]
     if not raw and choices and own not in {c.id for c in choices}:
         return Asked(choices[0], choices)
