@@ -104,9 +104,9 @@ async def build(
                 resident_ids.append((mid, community, every or 30))
             else:
                 helper_ids.setdefault(community, []).append(mid)
-    await _bulk(conn, "member", MEMBER, member_rows)
-    await _bulk(conn, "member_role", ["member_id", "role", "community_id"], role_rows)
-    await _bulk(conn, "resident_profile", PROFILE, profile_rows)
+    await bulk_insert(conn, "member", MEMBER, member_rows)
+    await bulk_insert(conn, "member_role", ["member_id", "role", "community_id"], role_rows)
+    await bulk_insert(conn, "resident_profile", PROFILE, profile_rows)
 
     # Visits: each resident every (frequency × 0.5–1.2) days, back as far as the total
     # allows (about eight months at full size); a few are late now, a few are open now.
@@ -153,7 +153,7 @@ async def build(
              None, None, None, "", True, True, None, "", 0, None, "", "", community,
              helper_ids[community][n % len(helper_ids[community])], resident)
         )  # fmt: skip
-    await _bulk(conn, "visit", VISIT, visit_rows)
+    await bulk_insert(conn, "visit", VISIT, visit_rows)
 
     # Orders around today: open, assigned, done; and pairings.
     order_rows = []
@@ -166,7 +166,7 @@ async def build(
             (SERVICES[n % len(SERVICES)], t(starts), t(starts + timedelta(hours=1)), "", "",
              status, None, True, "", t(now), community, helper, resident, True)
         )  # fmt: skip
-    await _bulk(conn, "service_order", ORDER, order_rows)
+    await bulk_insert(conn, "service_order", ORDER, order_rows)
     pairing_rows = []
     for n in range(0, len(resident_ids), 4):
         resident, community, _ = resident_ids[n]
@@ -175,7 +175,7 @@ async def build(
              "approved" if n % 40 else "proposed", "hours", "", d(now.date()), t(now), t(now),
              True)
         )  # fmt: skip
-    await _bulk(conn, "pairing", PAIRING, pairing_rows)
+    await bulk_insert(conn, "pairing", PAIRING, pairing_rows)
 
     written = await _ledger(conn, sqlite, t, ids, helper_ids, credits, entries, rng)
     if visit_rows:
@@ -212,7 +212,7 @@ async def _ledger(
         for helper in helper_ids[community]:
             wallet[helper] = first + len(accounts) + 1
             accounts.append((wallet[helper], "wallet", 0, None, community, helper, t(now)))
-    await _bulk(
+    await bulk_insert(
         conn,
         "ledger_account",
         ["id", "kind", "floor", "cap", "community_id", "member_id", "created_at",
@@ -270,9 +270,9 @@ async def _ledger(
             )  # fmt: skip
             rows.append((seq, txn_id, account, delta, "posted", total.available, prev, link))
             prev = link
-    await _bulk(conn, "ledger_txn", TXN, txns)
-    await _bulk(conn, "ledger_entry", ENTRY, rows)
-    await _bulk(
+    await bulk_insert(conn, "ledger_txn", TXN, txns)
+    await bulk_insert(conn, "ledger_entry", ENTRY, rows)
+    await bulk_insert(
         conn,
         "bench_totals",
         ["id", "c", "d"],
@@ -321,7 +321,7 @@ async def _one(conn: Any, sql: str) -> dict[str, Any]:
     return dict((await conn.execute_query_dict(sql))[0])
 
 
-async def _bulk(
+async def bulk_insert(
     conn: Any, table: str, columns: list[str], rows: list[tuple[Any, ...]], create: str = ""
 ) -> None:
     """Insert ``rows`` in one go: ``executemany`` in one SQLite transaction, ``COPY`` on

@@ -13,6 +13,7 @@ from typing import Any
 
 from tortoise import connections
 
+from bench.district_data import bulk_insert
 from timebank.db import sql as numbered
 from timebank.ledger import chain
 from timebank.ledger import service as ledger
@@ -86,7 +87,8 @@ async def fill(entries: int, *, wallets: int = 1000, seed: int = 1) -> list[int]
             )
             rows.append((seq, txn_id, account, delta, "posted", balance, prev, link))
             prev = link
-    await _insert(conn, txns, rows)
+    await bulk_insert(conn, "ledger_txn", TXN_COLUMNS, txns)
+    await bulk_insert(conn, "ledger_entry", ENTRY_COLUMNS, rows)
     for account, t in totals.items():
         await conn.execute_query(
             _q(
@@ -127,28 +129,3 @@ ENTRY_COLUMNS = [
     "prev_hash",
     "hash",
 ]
-
-
-async def _insert(conn: Any, txns: list[tuple[Any, ...]], rows: list[tuple[Any, ...]]) -> None:
-    if conn.capabilities.dialect == "sqlite":
-        async with conn.acquire_connection() as db:
-            await db.execute("BEGIN IMMEDIATE")
-            await db.executemany(
-                f"INSERT INTO ledger_txn ({', '.join(TXN_COLUMNS)}) VALUES "
-                f"({', '.join('?' * len(TXN_COLUMNS))})",
-                txns,
-            )
-            await db.executemany(
-                f"INSERT INTO ledger_entry ({', '.join(ENTRY_COLUMNS)}) VALUES "
-                f"({', '.join('?' * len(ENTRY_COLUMNS))})",
-                rows,
-            )
-            await db.commit()
-        return
-    async with conn.acquire_connection() as db:
-        await db.copy_records_to_table("ledger_txn", records=txns, columns=TXN_COLUMNS)
-        await db.copy_records_to_table("ledger_entry", records=rows, columns=ENTRY_COLUMNS)
-        await db.execute(
-            "SELECT setval(pg_get_serial_sequence('ledger_txn', 'id'),"
-            " (SELECT MAX(id) FROM ledger_txn))"
-        )

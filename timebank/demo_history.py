@@ -11,7 +11,7 @@ alone are left unvisited for the last ten days or so: the safety net has someone
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -113,10 +113,10 @@ async def load_history(*, tz: ZoneInfo, days: int = DAYS) -> None:
         for offset in range(days, 5, -1):
             day = today - timedelta(days=offset)
             meal = _planned(rng, day, first, days, mother, son, "meal_delivery", tz, hour=11)
-            plan.append(Planned(**{**meal.__dict__, "pairing_id": pairing_id}))
+            plan.append(replace(meal, pairing_id=pairing_id))
             if day.weekday() == 5:
                 clean = _planned(rng, day, first, days, mother, son, "cleaning", tz, hour=15)
-                plan.append(Planned(**{**clean.__dict__, "pairing_id": pairing_id}))
+                plan.append(replace(clean, pairing_id=pairing_id))
     # In the order the hours were credited: at each check-out.
     plan.sort(key=lambda p: (p.start + timedelta(minutes=p.minutes), p.resident.id))
     redemptions = _redemptions_by_day(first, today)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from timebank.errors import Forbidden
 from timebank.people.auth import SignedIn
-from timebank.people.models import Member, Role
+from timebank.people.models import Community, Level, Member, Role
 
 
 def is_admin(who: SignedIn) -> bool:
@@ -29,6 +29,15 @@ def coordinated_communities(who: SignedIn) -> set[int] | None:
     if is_admin(who):
         return None
     return {c for role, c in who.roles if role is Role.COORDINATOR and c is not None}
+
+
+async def communities_of(who: SignedIn) -> list[Community]:
+    """The communities (community level) ``who`` coordinates, by id; an admin: all."""
+    scope = coordinated_communities(who)
+    query = Community.filter(level=Level.COMMUNITY)
+    if scope is not None:
+        query = query.filter(id__in=sorted(scope))
+    return list(await query.order_by("id"))
 
 
 def coordinates_any(who: SignedIn) -> bool:

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from timebank.errors import Forbidden, Unauthorized
 from timebank.people.audit import Actor
 from timebank.people.auth import SESSION_COOKIE, SignedIn, csrf_ok, current
-from timebank.people.models import Community, Level
+from timebank.people.models import Community
 
 SKIP = ("/static/", "/healthz")
 
@@ -94,11 +94,7 @@ async def asked_community(request: Request, who: SignedIn, *, prefer: int | None
     from timebank.people import policy
     from timebank.people.service import get_community
 
-    scope = policy.coordinated_communities(who)
-    query = Community.filter(level=Level.COMMUNITY)
-    if scope is not None:
-        query = query.filter(id__in=sorted(scope))
-    choices = list(await query.order_by("id"))
+    choices = await policy.communities_of(who)
     raw = request.query_params.get("community", "")
     if not raw and prefer is not None and prefer in {c.id for c in choices}:
         raw = str(prefer)

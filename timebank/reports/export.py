@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from typing import Any
 
 from timebank.labels import SERVICE_NAMES
@@ -58,15 +59,17 @@ def title(report: Report) -> str:
     return f"时间银行服务统计 {report.start.isoformat()} 至 {report.end.isoformat()}（不含）"
 
 
-def as_csv(report: Report) -> bytes:
-    """UTF-8 with a BOM, so that Excel in China opens the Chinese right."""
+def excel_csv(rows: Iterable[list[Any]]) -> bytes:
+    """Rows as CSV in UTF-8 with a BOM, so that Excel in China opens the Chinese right."""
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([title(report)])
-    writer.writerow(headers(report))
-    for f in [*report.communities, *report.rollups]:
-        writer.writerow(row(report, f))
+    csv.writer(out).writerows(rows)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def as_csv(report: Report) -> bytes:
+    """The report as CSV: a title row, the headers, each community, then the roll-ups."""
+    rows = [row(report, f) for f in [*report.communities, *report.rollups]]
+    return excel_csv([[title(report)], headers(report), *rows])
 
 
 OVERDUE_HEADERS = ["社区", "姓名", "编号", "电话", "地址", "困难类别", "探访频率（天）",
@@ -75,18 +78,15 @@ OVERDUE_HEADERS = ["社区", "姓名", "编号", "电话", "地址", "困难类�
 
 
 def overdue_csv(found: list[Overdue]) -> bytes:
-    """The overdue list for the office's phone round (UTF-8 with a BOM, Chinese headers)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(OVERDUE_HEADERS)
-    for o in found:
-        writer.writerow([
-            o.community_name, o.name, o.member_no, o.phone, o.address,
-            "、".join(ZH_HARDSHIP.get(h, h) for h in o.hardship), o.every_days,
-            o.last_visit.isoformat() if o.last_visit else "从未", o.days_since, o.overdue_days,
-            o.helper_name, o.helper_phone, o.emergency_name, o.emergency_phone,
-        ])  # fmt: skip
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    """The overdue list for the office's phone round (Chinese headers)."""
+    rows = [
+        [o.community_name, o.name, o.member_no, o.phone, o.address,
+         "、".join(ZH_HARDSHIP.get(h, h) for h in o.hardship), o.every_days,
+         o.last_visit.isoformat() if o.last_visit else "从未", o.days_since, o.overdue_days,
+         o.helper_name, o.helper_phone, o.emergency_name, o.emergency_phone]
+        for o in found
+    ]  # fmt: skip
+    return excel_csv([OVERDUE_HEADERS, *rows])
 
 
 def as_xlsx(report: Report) -> bytes:

@@ -14,7 +14,7 @@ from timebank.i18n import gettext_for, request_lang
 from timebank.labels import SERVICE_NAMES
 from timebank.pairing.api import tz_of
 from timebank.people import policy
-from timebank.people.models import Community, Level
+from timebank.people.models import Community
 from timebank.people.web import me, require_member, signin_redirect
 from timebank.reports import charts, dashboard, export, monthly
 from timebank.reports.overdue import overdue
@@ -131,15 +131,12 @@ def _last_month(request: Request) -> str:
 
 
 async def _communities(request: Request, who: Any) -> list[Community]:
-    scope = policy.coordinated_communities(who)
-    query = Community.filter(level=Level.COMMUNITY)
-    if scope is not None:
-        query = query.filter(id__in=sorted(scope))
+    found = await policy.communities_of(who)
     raw = request.query_params.get("community", "")
     if raw:
         policy.require(raw.isdigit() and policy.coordinates(who, int(raw)))
-        query = query.filter(id=int(raw))
-    return list(await query.order_by("id"))
+        found = [c for c in found if c.id == int(raw)]
+    return found
 
 
 async def report_page(request: Request) -> Response:
