@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import io
-from collections.abc import Iterable
 from typing import Any
 
+from timebank.cells import append, excel_csv
 from timebank.labels import SERVICE_NAMES
 from timebank.reports.monthly import CATEGORIES, Figures, Report
 from timebank.reports.overdue import Overdue
@@ -59,13 +58,6 @@ def title(report: Report) -> str:
     return f"时间银行服务统计 {report.start.isoformat()} 至 {report.end.isoformat()}（不含）"
 
 
-def excel_csv(rows: Iterable[list[Any]]) -> bytes:
-    """Rows as CSV in UTF-8 with a BOM, so that Excel in China opens the Chinese right."""
-    out = io.StringIO()
-    csv.writer(out).writerows(rows)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
 def as_csv(report: Report) -> bytes:
     """The report as CSV: a title row, the headers, each community, then the roll-ups."""
     rows = [row(report, f) for f in [*report.communities, *report.rollups]]
@@ -99,10 +91,10 @@ def as_xlsx(report: Report) -> bytes:
     sheet = book.active
     assert sheet is not None
     sheet.title = "服务统计"
-    sheet.append([title(report)])
-    sheet.append(headers(report))
+    append(sheet, [title(report)])
+    append(sheet, headers(report))
     for f in [*report.communities, *report.rollups]:
-        sheet.append(row(report, f))
+        append(sheet, row(report, f))
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     for index, column in enumerate(sheet.iter_cols(min_row=2), start=1):

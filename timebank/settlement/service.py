@@ -10,7 +10,6 @@ as a correction.
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -21,6 +20,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from timebank import db
+from timebank.cells import append, excel_csv
 from timebank.errors import Conflict, Invalid
 from timebank.people import audit
 from timebank.people.audit import Actor
@@ -301,18 +301,16 @@ def _line_rows(found: Settlement, names: dict[str, str]) -> list[list[Any]]:
     ]  # fmt: skip
 
 
+def _title(found: Settlement) -> str:
+    return f"{found.community.name} {found.label} 结算表" + (
+        "（已结算）" if found.closed else "（未结算）"
+    )
+
+
 def as_csv(found: Settlement, names: dict[str, str]) -> bytes:
     """The settlement as CSV, UTF-8 with a BOM so that Excel opens the Chinese right."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([f"{found.community.name} {found.label} 结算表"
-                     + ("（已结算）" if found.closed else "（未结算）")])  # fmt: skip
-    writer.writerow(HELPER_HEADERS)
-    writer.writerows(_helper_rows(found))
-    writer.writerow([])
-    writer.writerow(LINE_HEADERS)
-    writer.writerows(_line_rows(found, names))
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return excel_csv([[_title(found)], HELPER_HEADERS, *_helper_rows(found), [],
+                      LINE_HEADERS, *_line_rows(found, names)])  # fmt: skip
 
 
 def as_xlsx(found: Settlement, names: dict[str, str]) -> bytes:
@@ -325,15 +323,14 @@ def as_xlsx(found: Settlement, names: dict[str, str]) -> bytes:
     sheet = book.active
     assert sheet is not None
     sheet.title = "汇总"
-    sheet.append([f"{found.community.name} {found.label} 结算表"
-                  + ("（已结算）" if found.closed else "（未结算）")])  # fmt: skip
-    sheet.append(HELPER_HEADERS)
+    append(sheet, [_title(found)])
+    append(sheet, HELPER_HEADERS)
     for row in _helper_rows(found):
-        sheet.append(row)
+        append(sheet, row)
     detail = book.create_sheet("明细")
-    detail.append(LINE_HEADERS)
+    append(detail, LINE_HEADERS)
     for row in _line_rows(found, names):
-        detail.append(row)
+        append(detail, row)
     for ws, header_row in ((sheet, 2), (detail, 1)):
         for cell in ws[header_row]:
             cell.font = Font(bold=True)

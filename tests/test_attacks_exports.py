@@ -1,0 +1,132 @@
+"""Issue 14, spreadsheets, the audit log and messages: formula injection in every export,
+anonymous refusals kept out of the audit table, no free text from the URL shown as an
+official message (both databases)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
+
+from tests.conftest import make_community, make_signed_up, sign_in_client
+from timebank.cells import cell, excel_csv
+from timebank.people.models import HelperProfile, Member, ResidentProfile
+from timebank.visits.models import Visit, VisitStatus
+
+TZ = ZoneInfo("Asia/Shanghai")
+LINK = '=HYPERLINK("http://x","y")'
+CALC = "=cmd|' /C calc'!A0"
+SUM = "@SUM(1)"
+EVIL = (LINK, CALC, SUM)
+
+
+def months_ago(n: int) -> date:
+    first = datetime.now(TZ).date().replace(day=1)
+    for _ in range(n):
+        first = (first - timedelta(days=1)).replace(day=1)
+    return first
+
+
+@pytest.fixture
+async def evil(app: Any) -> Any:
+    """A community named @SUM(1) whose paid helper is =HYPERLINK(...), serving =cmd|...,
+    who is overdue a visit; and its coordinator, signed in."""
+    here = await make_community(SUM)
+    helper = await make_signed_up(here, "helper", name=LINK)
+    resident = await make_signed_up(here, "resident", name=CALC)
+    coordinator = await make_signed_up(here, "coordinator", name="李芳")
+    await HelperProfile.create(member=helper, kind="paid", hourly_rate_fen=2400)
+    await ResidentProfile.create(member=resident, emergency_name=SUM, emergency_phone="-1+1")
+    long_ago = datetime.now(UTC) - timedelta(days=400)
+    await Member.filter(id=resident.id).update(address="+1+cmd", created_at=long_ago)
+    at = datetime.combine(months_ago(1) + timedelta(days=3), time(9), tzinfo=TZ)
+    await Visit.create(
+        community=here, resident=resident, helper=helper, service_code="visit",
+        status=VisitStatus.VERIFIED, in_event=uuid.uuid4().hex, checked_in_at=at,
+        received_in_at=at, checked_out_at=at + timedelta(minutes=60), served_minutes=60,
+        credit_minutes=60, pay_fen=2400, hours=False,
+    )  # fmt: skip
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as office:
+        await sign_in_client(office, coordinator)
+        yield {"here": here, "office": office, "month": f"{months_ago(1):%Y-%m}"}
+
+
+def csv_cells(body: bytes) -> list[str]:
+    text = body.decode("utf-8").removeprefix("\ufeff")
+    return [value for row in csv.reader(io.StringIO(text)) for value in row]
+
+
+def assert_csv_safe(body: bytes, expected: tuple[str, ...]) -> None:
+    values = csv_cells(body)
+    for value in values:
+        assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
+    for text in expected:
+        assert "'" + text in values, (text, values)
+
+
+def xlsx_cells(body: bytes) -> list[Any]:
+    book = load_workbook(io.BytesIO(body))
+    found = []
+    for sheet in book.worksheets:
+        assert isinstance(sheet, Worksheet)
+        found += [c for row in sheet.iter_rows() for c in row if c.value is not None]
+    return found
+
+
+def assert_xlsx_safe(body: bytes, expected: tuple[str, ...]) -> None:
+    found = xlsx_cells(body)
+    for c in found:
+        assert c.data_type != "f", c.value
+        if isinstance(c.value, str):
+            assert c.data_type == "s" and not c.value.startswith(("=", "+", "-", "@")), c.value
+    texts = [c.value for c in found if isinstance(c.value, str)]
+    for text in expected:
+        assert "'" + text in texts, (text, texts)
+
+
+async def test_settlement_csv_and_xlsx_hold_no_formula(evil: dict[str, Any]) -> None:
+    url = f"/api/v1/communities/{evil['here'].id}/settlements/{evil['month']}/export"
+    as_csv = await evil["office"].get(f"{url}?format=csv")
+    assert as_csv.status_code == 200, as_csv.text
+    assert_csv_safe(as_csv.content, (LINK, CALC))
+    assert any(v.startswith("'@SUM(1) ") for v in csv_cells(as_csv.content))  # the title
+    as_xlsx = await evil["office"].get(f"{url}?format=xlsx")
+    assert as_xlsx.status_code == 200, as_xlsx.text
+    assert_xlsx_safe(as_xlsx.content, (LINK, CALC))
+    # Numbers stay numbers.
+    assert any(c.value == 60 and c.data_type == "n" for c in xlsx_cells(as_xlsx.content))
+
+
+async def test_monthly_report_csv_and_xlsx_hold_no_formula(evil: dict[str, Any]) -> None:
+    url = f"/api/v1/reports/monthly?month={evil['month']}"
+    as_csv = await evil["office"].get(f"{url}&format=csv")
+    assert as_csv.status_code == 200, as_csv.text
+    assert_csv_safe(as_csv.content, (SUM, f"{SUM}街道", f"{SUM}区"))
+    as_xlsx = await evil["office"].get(f"{url}&format=xlsx")
+    assert as_xlsx.status_code == 200, as_xlsx.text
+    assert_xlsx_safe(as_xlsx.content, (SUM, f"{SUM}街道", f"{SUM}区"))
+
+
+async def test_overdue_csv_holds_no_formula(evil: dict[str, Any]) -> None:
+    as_csv = await evil["office"].get("/api/v1/reports/overdue?format=csv")
+    assert as_csv.status_code == 200, as_csv.text
+    assert_csv_safe(as_csv.content, (CALC, SUM, "+1+cmd", "-1+1"))
+
+
+def test_the_cell_rule() -> None:
+    for text in (*EVIL, "+1", "-1", "\tx", "\rx", "\0x"):
+        assert cell(text) == "'" + text
+    for kept in ("陈秀英", "a=b", "'=already", "", " =1"):
+        assert cell(kept) == kept
+    for number in (-5, -0.5, 0, 12.5):
+        assert cell(number) == number
+    assert csv_cells(excel_csv([[-5, "-5", LINK]])) == ["-5", "'-5", "'" + LINK]
