@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import secrets
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -18,7 +20,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from tests.conftest import make_community, make_signed_up, sign_in_client
 from timebank.cells import cell, excel_csv
-from timebank.people.models import HelperProfile, Member, ResidentProfile
+from timebank.people.models import AuditEvent, HelperProfile, Member, ResidentProfile
+from timebank.refusal_log import RefusalLog
 from timebank.visits.models import Visit, VisitStatus
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -130,3 +133,46 @@ def test_the_cell_rule() -> None:
     for number in (-5, -0.5, 0, 12.5):
         assert cell(number) == number
     assert csv_cells(excel_csv([[-5, "-5", LINK]])) == ["-5", "'-5", "'" + LINK]
+
+
+# Anonymous refusals: the server log, rate-limited; not the audit table -----------------
+
+
+async def test_anonymous_garbage_scans_leave_the_audit_log_alone(
+    app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    here = await make_community()
+    helper = await make_signed_up(here, "helper", name="张建国")
+    before = await AuditEvent.all().count()
+    address = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250)}"
+    transport = httpx.ASGITransport(app=app, client=(address, 50000))
+    caplog.set_level(logging.WARNING, logger="timebank.refusals")
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as stranger:
+        for i in range(100):
+            refused = await stranger.get(f"/v/garbage-{i}%0Aforged-line")
+            assert refused.status_code == 403
+    assert await AuditEvent.all().count() == before
+    lines = [r for r in caplog.records if r.name == "timebank.refusals"]
+    assert len(lines) == 1 and address in lines[0].getMessage()
+    assert "\n" not in lines[0].getMessage()  # the caller's text cannot forge a log line
+    # A signed-in helper's refused scan is still audited.
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as signed:
+        await sign_in_client(signed, helper)
+        assert (await signed.get("/v/garbage")).status_code == 403
+    assert await AuditEvent.filter(action="visit.refused", actor_id=helper.id).count() == 1
+
+
+def test_the_refusal_log_is_bounded(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    limited = RefusalLog(every=60, most_lines=3, most_addresses=2, clock=lambda: now[0])
+    caplog.set_level(logging.WARNING, logger="timebank.refusals")
+    assert limited.refused("1.1.1.1", "scan", "bad_placard")
+    assert not any(limited.refused("1.1.1.1", "scan", "bad_placard") for _ in range(50))
+    assert limited.refused("2.2.2.2", "scan", "bad_placard")
+    assert limited.refused("3.3.3.3", "scan", "bad_placard")  # forgets 1.1.1.1 (two kept)
+    assert not limited.refused("4.4.4.4", "scan", "bad_placard")  # three lines this minute
+    assert len(limited._seen) == 2
+    now[0] = 61.0
+    assert limited.refused("2.2.2.2", "scan", "bad_placard")
+    assert "1 from others" in caplog.records[-1].getMessage()
+    assert len(caplog.records) == 4

@@ -23,6 +23,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
+from timebank import refusal_log
 from timebank.catalog.models import ServiceType
 from timebank.catalog.service import catalog
 from timebank.db import from_row
@@ -199,7 +200,11 @@ async def scan(secret: str, token: str, helper: Member, *, at: datetime | None =
 
 
 async def audit_refusal(actor: Actor, token: str, error: TimebankError) -> None:
-    """Write a refused scan to the audit log (who, which code, why)."""
+    """Write a refused scan to the audit log (who, which code, why); a scan by someone not
+    signed in goes to the server log instead, rate-limited (strangers cannot fill the audit)."""
+    if actor.member_id is None:
+        refusal_log.anonymous.refused(actor.ip, "placard scan", error.code, token)
+        return
     await audit.record(
         actor,
         "visit.refused",
