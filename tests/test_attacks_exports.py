@@ -7,10 +7,13 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 import secrets
 import uuid
+from contextlib import AsyncExitStack
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -20,7 +23,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from tests.conftest import make_community, make_signed_up, sign_in_client
 from timebank.cells import cell, excel_csv
+from timebank.ledger import service as ledger
 from timebank.people.models import AuditEvent, HelperProfile, Member, ResidentProfile
+from timebank.redeem.models import RedeemItem, Redemption
 from timebank.refusal_log import RefusalLog
 from timebank.visits.models import Visit, VisitStatus
 
@@ -176,3 +181,152 @@ def test_the_refusal_log_is_bounded(caplog: pytest.LogCaptureFixture) -> None:
     assert limited.refused("2.2.2.2", "scan", "bad_placard")
     assert "1 from others" in caplog.records[-1].getMessage()
     assert len(caplog.records) == 4
+
+
+# Messages after a redirect come from the server, never from the URL ------------------
+
+SCAM = "您的账户已冻结，请致电 400-123"
+
+
+def csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def form_key(html: str) -> str:
+    found = re.search(r'name="key" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+@pytest.fixture
+async def office(app: Any) -> Any:
+    here = await make_community("桂花社区")
+    world: dict[str, Any] = {
+        "here": here,
+        "lead": await make_signed_up(here, "coordinator", name="李芳"),
+        "elder": await make_signed_up(here, "resident", name="陈秀英"),
+        "helper": await make_signed_up(here, "helper", name="张建国"),
+    }
+    await Member.filter(id=world["elder"].id).update(birth_date=date(1940, 1, 1))
+    world["rice"] = await RedeemItem.create(
+        community=here, kind="goods", name_zh="大米", name_en="Rice", price_minutes=120, stock=5
+    )
+    world["given"] = await Redemption.create(
+        community=here, item=world["rice"], member=world["elder"], beneficiary=world["elder"],
+        minutes=120, status="handed_over", created_at=datetime.now(UTC),
+    )  # fmt: skip
+    at = datetime.now(UTC) - timedelta(hours=2)
+    world["visit"] = await Visit.create(
+        community=here, resident=world["elder"], helper=world["helper"], service_code="visit",
+        status=VisitStatus.FLAGGED, in_event=uuid.uuid4().hex, checked_in_at=at,
+        received_in_at=at, checked_out_at=at + timedelta(minutes=3), served_minutes=3,
+        credit_minutes=3,
+    )  # fmt: skip
+    async with AsyncExitStack() as stack:
+        for name in ("lead", "elder"):
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+                )
+            )
+            await sign_in_client(client, world[name])
+            world[name + "_c"] = client
+        yield world
+
+
+async def test_error_text_in_the_url_is_never_shown(office: dict[str, Any]) -> None:
+    here = office["here"].id
+    pages = [
+        "/redeem", "/redeem/catalog", "/redeem/handover", f"/grants?community={here}",
+        f"/settlements?community={here}", f"/visits/{office['visit'].id}",
+        f"/people/{office['elder'].id}/placard",
+    ]  # fmt: skip
+    for page in pages:
+        separator = "&" if "?" in page else "?"
+        shown = await office["lead_c"].get(f"{page}{separator}error={quote(SCAM)}")
+        assert shown.status_code == 200, (page, shown.text)
+        assert "400-123" not in shown.text and "冻结" not in shown.text, page
+        assert 'role="alert"' not in shown.text, page
+
+
+async def refused_then_shown(
+    client: httpx.AsyncClient, response: httpx.Response, back: str, text: str
+) -> None:
+    """A refused form: 303 back to ``back`` (no text in the URL), which shows ``text`` once."""
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == back and "error" not in back
+    shown = await client.get(back)
+    assert shown.status_code == 200 and text in shown.text, (back, text)
+    assert 'role="alert"' in shown.text
+    assert text not in (await client.get(back)).text  # once
+
+
+async def test_refusals_still_show_after_the_redirect(office: dict[str, Any]) -> None:
+    lead, elder, here = office["lead_c"], office["elder_c"], office["here"].id
+    # A redemption without enough hours.
+    page = await elder.get("/redeem")
+    refused = await elder.post(
+        "/redeem",
+        data={"csrf_token": csrf(page.text), "item": office["rice"].id, "key": form_key(page.text)},
+    )
+    await refused_then_shown(elder, refused, "/redeem", "时间余额不足")
+    # A grant over the community fund's budget (the form used to lose it: a second "?").
+    await ledger.set_fund_budget(community_id=here, minutes=30)
+    page = await lead.get(f"/grants?community={here}")
+    refused = await lead.post(
+        f"/grants?community={here}",
+        data={"csrf_token": csrf(page.text), "member": office["elder"].id, "minutes": "60",
+              "source": "fund", "reason": "兜底", "key": form_key(page.text)},
+    )  # fmt: skip
+    await refused_then_shown(lead, refused, f"/grants?community={here}", "兜底预算不足")
+    # The catalogue form (the same second "?").
+    page = await lead.get(f"/redeem/catalog?community={here}")
+    refused = await lead.post(
+        f"/redeem/catalog?community={here}",
+        data={"csrf_token": csrf(page.text), "kind": "goods", "name_zh": "油", "name_en": "Oil",
+              "price_minutes": "0"},
+    )  # fmt: skip
+    back = f"/redeem/catalog?community={here}"
+    await refused_then_shown(lead, refused, back, "1 到 6000 分钟")
+    # Handing over goods already handed over.
+    refused = await lead.post(
+        f"/redeem/handover/{office['given'].id}", data={"csrf_token": csrf(page.text)}
+    )
+    await refused_then_shown(lead, refused, "/redeem/handover", "不在待核销状态")
+    # Closing a month that is not over.
+    month = datetime.now(TZ).strftime("%Y-%m")
+    refused = await lead.post(
+        f"/communities/{here}/settlements/{month}/close", data={"csrf_token": csrf(page.text)}
+    )
+    await refused_then_shown(
+        lead, refused, f"/settlements?community={here}&month={month}", "还没有结束"
+    )
+    # Rejecting a visit without a reason.
+    visit = office["visit"].id
+    refused = await lead.post(
+        f"/visits/{visit}/review", data={"csrf_token": csrf(page.text), "action": "reject"}
+    )
+    await refused_then_shown(lead, refused, f"/visits/{visit}", "请填写原因")
+    # A PIN that is not 4 to 6 digits.
+    placard = f"/people/{office['elder'].id}/placard"
+    refused = await lead.post(f"{placard}/pin", data={"csrf_token": csrf(page.text), "pin": "1"})
+    await refused_then_shown(lead, refused, placard, "确认码须为 4 到 6 位数字")
+
+
+async def test_a_flashed_message_is_the_servers_own(office: dict[str, Any]) -> None:
+    lead, elder = office["lead_c"], office["elder_c"]
+    page = await elder.get("/redeem")
+    refused = await elder.post(
+        "/redeem",
+        data={"csrf_token": csrf(page.text), "item": office["rice"].id, "key": form_key(page.text)},
+    )
+    flashed = refused.cookies["tb_flash"]
+    # In the reader's language.
+    assert "Not enough hours" in (await elder.get("/redeem?lang=en")).text
+    # Good only for the session it was made for, and only as signed.
+    lead.cookies.set("tb_flash", flashed)
+    assert "时间余额不足" not in (await lead.get("/redeem")).text
+    elder.cookies.set("tb_flash", flashed[:-2] + "xx")
+    assert 'role="alert"' not in (await elder.get("/redeem")).text

@@ -6,15 +6,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from timebank import flash
 from timebank.catalog.service import catalog
 from timebank.errors import TimebankError
-from timebank.i18n import request_lang
 from timebank.ledger import service as ledger
 from timebank.ledger.hours import format_minutes
 from timebank.ledger.models import AccountKind
@@ -27,17 +26,15 @@ from timebank.people.web import actor_of, asked_community, me, posted_form, sign
 from timebank.redeem import service
 from timebank.redeem.api import donate_as, get_grant, grant_as, names_of, redeem_as
 from timebank.redeem.models import Grant, GrantStatus, RedeemItem, Redemption, RedemptionStatus
-from timebank.templating import render
 
 
 def _back(
     path: str, *, error: TimebankError | None = None, request: Request, done: str = ""
 ) -> Response:
     if error is not None:
-        return RedirectResponse(
-            f"{path}?error={quote(error.message(request_lang(request)))}", status_code=303
-        )
-    return RedirectResponse(f"{path}?done={done}" if done else path, status_code=303)
+        return flash.redirect(request, path, error)
+    separator = "&" if "?" in path else "?"
+    return RedirectResponse(f"{path}{separator}done={done}" if done else path, status_code=303)
 
 
 async def use_hours_page(request: Request) -> Response:
@@ -53,7 +50,7 @@ async def use_hours_page(request: Request) -> Response:
     )
     mine = list(await Redemption.filter(member=member).order_by("-created_at").limit(30))
     item_names = {i.id: i for i in await RedeemItem.filter(id__in=[r.item_id for r in mine])}  # type: ignore[attr-defined]
-    return render(
+    return flash.render_page(
         request,
         "redeem/use.html",
         {
@@ -65,7 +62,6 @@ async def use_hours_page(request: Request) -> Response:
             "item_names": item_names,
             "hours": format_minutes,
             "key": uuid.uuid4().hex,
-            "error": request.query_params.get("error", ""),
             "done": request.query_params.get("done", ""),
         },
     )
@@ -116,7 +112,7 @@ async def catalog_page(request: Request) -> Response:
     asked = await asked_community(request, who)
     community = asked.community
     items = await RedeemItem.filter(community=community).order_by("kind", "price_minutes", "id")
-    return render(
+    return flash.render_page(
         request,
         "redeem/catalog.html",
         {
@@ -124,7 +120,6 @@ async def catalog_page(request: Request) -> Response:
             "choices": asked.choices,
             "items": items,
             "services": [x for x in await catalog(community) if x.active],
-            "error": request.query_params.get("error", ""),
         },
     )
 
@@ -170,12 +165,9 @@ async def handover_page(request: Request) -> Response:
     waiting = list(await query.order_by("created_at").limit(300))
     names = await names_of({r.member_id for r in waiting} | {r.beneficiary_id for r in waiting})  # type: ignore[attr-defined]
     items = {i.id: i for i in await RedeemItem.filter(id__in=[r.item_id for r in waiting])}  # type: ignore[attr-defined]
-    return render(
-        request,
-        "redeem/handover.html",
-        {"waiting": waiting, "names": names, "items": items,
-         "error": request.query_params.get("error", "")},
-    )  # fmt: skip
+    return flash.render_page(
+        request, "redeem/handover.html", {"waiting": waiting, "names": names, "items": items}
+    )
 
 
 async def handover_submit(request: Request) -> Response:
@@ -209,7 +201,7 @@ async def grants_page(request: Request) -> Response:
     names = await names_of({g.member_id for g in grants} | {g.requested_by_id for g in grants})  # type: ignore[attr-defined]
     fund = await ledger.community_account(community.id, AccountKind.ISSUANCE)
     pool = await ledger.community_account(community.id, AccountKind.POOL)
-    return render(
+    return flash.render_page(
         request,
         "redeem/grants.html",
         {
@@ -223,7 +215,6 @@ async def grants_page(request: Request) -> Response:
             "pool": await ledger.balance(pool.id),
             "hours": format_minutes,
             "key": uuid.uuid4().hex,
-            "error": request.query_params.get("error", ""),
             "done": request.query_params.get("done", ""),
         },
     )
@@ -262,9 +253,7 @@ async def grant_decision_submit(request: Request) -> Response:
     except TimebankError as error:
         if error.status == 403 and error.code != "four_eyes":
             raise
-        return RedirectResponse(
-            f"{back}&error={quote(error.message(request_lang(request)))}", status_code=303
-        )
+        return flash.redirect(request, back, error)
     return RedirectResponse(back, status_code=303)
 
 

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from timebank import flash
 from timebank.errors import TimebankError
 from timebank.i18n import request_lang
 from timebank.pairing.api import tz_of
@@ -40,12 +41,11 @@ async def settlement_page(request: Request) -> Response:
                        "choices": asked.choices,
                        "error": error.message(request_lang(request))}, status=422)  # fmt: skip
     found = await service.compute(community, month, tz_of(request))
-    return render(
+    return flash.render_page(
         request,
         "settlement/month.html",
-        {"community": community, "found": found, "month": found.label,
-         "choices": asked.choices, "error": request.query_params.get("error", "")},
-    )  # fmt: skip
+        {"community": community, "found": found, "month": found.label, "choices": asked.choices},
+    )
 
 
 async def close_submit(request: Request) -> Response:
@@ -64,9 +64,7 @@ async def close_submit(request: Request) -> Response:
     except TimebankError as error:
         if error.status == 403:
             raise
-        return RedirectResponse(
-            f"{back}&error={quote(error.message(request_lang(request)))}", status_code=303
-        )
+        return flash.redirect(request, back, error)
     return RedirectResponse(back, status_code=303)
 
 

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from timebank import flash
 from timebank.catalog.service import catalog
 from timebank.errors import TimebankError
 from timebank.i18n import request_lang
@@ -168,7 +169,7 @@ async def visit_page(request: Request) -> Response:
     balance = None
     if who.member.id == visit.helper_id:  # type: ignore[attr-defined]
         balance = await ledger.balance((await ledger.wallet(who.member.id)).id)
-    return render(
+    return flash.render_page(
         request,
         "visits/visit.html",
         {
@@ -182,7 +183,6 @@ async def visit_page(request: Request) -> Response:
             and await may_rate(who, visit),
             "can_review": visit.status is VisitStatus.FLAGGED
             and policy.coordinates(who, visit.community_id),  # type: ignore[attr-defined]
-            "error": request.query_params.get("error", ""),
         },
     )
 
@@ -208,10 +208,7 @@ async def visit_review_submit(request: Request) -> Response:
 
 
 async def _visit_again(request: Request, visit: Visit, error: TimebankError) -> Response:
-    from urllib.parse import quote
-
-    message = quote(error.message(request_lang(request)))
-    return RedirectResponse(f"/visits/{visit.id}?error={message}", status_code=303)
+    return flash.redirect(request, f"/visits/{visit.id}", error)
 
 
 async def visit_rating_submit(request: Request) -> Response:
@@ -272,7 +269,7 @@ async def placard_page(request: Request) -> Response:
         return signin_redirect(request)
     resident = await placard_resident(request, who)
     community = await Community.get(id=resident.community_id)  # type: ignore[attr-defined]
-    return render(
+    return flash.render_page(
         request,
         "visits/placard.html",
         {
@@ -280,7 +277,6 @@ async def placard_page(request: Request) -> Response:
             "community": community,
             "card": await placard_json(request, resident),
             "done": request.query_params.get("done", ""),
-            "error": request.query_params.get("error", ""),
         },
     )
 
@@ -320,10 +316,7 @@ async def placard_pin_submit(request: Request) -> Response:
     try:
         await placards.set_pin(actor_of(request, who), resident, str(form.get("pin", "")))
     except TimebankError as error:
-        from urllib.parse import quote
-
-        message = quote(error.message(request_lang(request)))
-        return RedirectResponse(f"/people/{resident.id}/placard?error={message}", status_code=303)
+        return flash.redirect(request, f"/people/{resident.id}/placard", error)
     return RedirectResponse(f"/people/{resident.id}/placard?done=pin", status_code=303)
 
 
