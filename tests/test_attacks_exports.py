@@ -249,6 +249,13 @@ async def test_error_text_in_the_url_is_never_shown(office: dict[str, Any]) -> N
         assert shown.status_code == 200, (page, shown.text)
         assert "400-123" not in shown.text and "冻结" not in shown.text, page
         assert 'role="alert"' not in shown.text, page
+    # Nor is a month that is not one echoed into the page.
+    for page in (
+        f"/settlements?month={quote(SCAM)}",
+        f"/reports?from=2026-10-01&to=2026-10-31&month={quote(SCAM)}",
+    ):
+        shown = await office["lead_c"].get(page)
+        assert shown.status_code in (200, 422) and "400-123" not in shown.text, page
 
 
 async def refused_then_shown(

@@ -150,7 +150,7 @@ async def report_page(request: Request) -> Response:
     return render(
         request,
         "reports/report.html",
-        {"report": found, "month": request.query_params.get("month") or start.strftime("%Y-%m"),
+        {"report": found, "month": start.strftime("%Y-%m"),
          "last_day": end - timedelta(days=1), "services": export.services_of(found)},
     )  # fmt: skip
 

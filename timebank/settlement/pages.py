@@ -19,6 +19,8 @@ from timebank.people.web import actor_of, asked_community, me, posted_form, sign
 from timebank.settlement import service
 from timebank.templating import render
 
+BAD_MONTH = {"en": "Choose a month, like 2026-10.", "zh-CN": "请选择月份，例如 2026-10。"}
+
 
 def _last_month(request: Request) -> str:
     return service.previous_month(datetime.now(tz_of(request)).date()).strftime("%Y-%m")
@@ -36,10 +38,12 @@ async def settlement_page(request: Request) -> Response:
     try:
         month = service.parse_month(label)
     except TimebankError as error:
-        return render(request, "settlement/month.html",
-                      {"community": community, "found": None, "month": label,
-                       "choices": asked.choices,
-                       "error": error.message(request_lang(request))}, status=422)  # fmt: skip
+        # Not the refusal's own words, which quote what was typed: no text from the URL is
+        # shown on an official page.
+        message = BAD_MONTH.get(request_lang(request), BAD_MONTH["zh-CN"])
+        context = {"community": community, "found": None, "month": "", "choices": asked.choices}
+        return render(request, "settlement/month.html", context | {"error": message},
+                      status=error.status)  # fmt: skip
     found = await service.compute(community, month, tz_of(request))
     return flash.render_page(
         request,
