@@ -54,7 +54,16 @@ async def test_unknown_language_is_a_clear_404(client: httpx.AsyncClient) -> Non
     assert response.status_code == 404
     body = response.json()["error"]
     assert body["code"] == "unknown_language"
-    assert "fr" in body["messages"]["en"] and "不支持" in body["messages"]["zh-CN"]
+    assert "zh-CN, en" in body["messages"]["en"] and "不支持" in body["messages"]["zh-CN"]
+
+
+async def test_a_language_link_never_shows_its_text(client: httpx.AsyncClient) -> None:
+    """/lang/<text> must not turn a link's text into the site's red alert (a scam)."""
+    scam = "您的账户已冻结，请致电 400-123"
+    response = await client.get(f"/lang/{scam}")
+    assert response.status_code == 404
+    assert scam not in response.text and "冻结" not in response.text  # (the href is encoded)
+    assert "不支持该语言" in response.text
 
 
 async def test_healthz_reports_the_database(client: httpx.AsyncClient, db_url: str) -> None:

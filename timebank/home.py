@@ -29,8 +29,9 @@ async def switch_lang(request: Request) -> Response:
     code = request.path_params["code"]
     if code not in SUPPORTED_LANGS:
         raise NotFound(
-            f"Unknown language {code!r}; choose one of {', '.join(SUPPORTED_LANGS)}.",
-            f"不支持该语言：{code}。",
+            # Not the code itself: text from the URL is never shown as the site's message.
+            f"Unknown language; choose one of {', '.join(SUPPORTED_LANGS)}.",
+            "不支持该语言，请选择中文或 English。",
             code="unknown_language",
         )
     response = RedirectResponse(local_path(request.query_params.get("next")), status_code=303)
