@@ -294,3 +294,24 @@ async def test_two_clients_keep_their_own_sign_in_tokens(app: Any, helper: Any) 
         form = {"phone": helper.phone, "password": PASSWORD, "signin_token": token_one}
         assert (await two.post("/signin", data=form)).status_code == 403
         assert (await one.post("/signin", data=form)).status_code == 303
+
+
+async def test_a_password_that_is_not_text_is_a_422_not_a_500(
+    client: httpx.AsyncClient, helper: Any
+) -> None:
+    csrf = await sign_in_client(client, helper)
+    raw = json.dumps({"current": PASSWORD, "new": "long enough \ud800"}).encode()
+    headers = {"x-csrf-token": csrf, "content-type": "application/json"}
+    response = await client.put("/api/v1/me/password", content=raw, headers=headers)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid_password" and "密码" in error["messages"]["zh-CN"]
+    assert error["details"]["fields"][0]["field"] == "password"
+    # Nothing changed: the old password still signs in, a wrong lone surrogate does not.
+    client.cookies.clear()
+    surrogate = json.dumps({"phone": helper.phone, "password": "\ud800"}).encode()
+    wrong = await client.post(
+        "/api/v1/session", content=surrogate, headers={"content-type": "application/json"}
+    )
+    assert wrong.status_code == 401
+    assert await guess(client, helper.phone, PASSWORD) == 200

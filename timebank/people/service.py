@@ -37,7 +37,16 @@ def hash_password(password: str) -> str:
             f"密码至少需要 {MIN_PASSWORD} 个字符。",
             code="password_too_short",
         )
-    return _hasher.hash(password)
+    try:
+        encoded = password.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no keyboard types it
+        raise Invalid(
+            "The password contains a character that is not text. Please type it again.",
+            "密码中含有无效字符，请重新输入。",
+            code="invalid_password",
+            details={"fields": [{"field": "password", "en": "not text", "zh": "含无效字符"}]},
+        ) from None
+    return _hasher.hash(encoded)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
