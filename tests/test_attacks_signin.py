@@ -238,6 +238,7 @@ async def test_sign_in_form_with_its_token_signs_in(client: httpx.AsyncClient, h
     form = {"phone": helper.phone, "password": PASSWORD, "signin_token": token, "next": "/me"}
     signed_in = await client.post("/signin", data=form)
     assert signed_in.status_code == 303 and client.cookies.get("tb_session")
+    assert client.cookies.get("tb_signin") is None  # used up: the next form gets a new one
 
 
 @pytest.mark.parametrize("path", ["/api/v1/session", "/api/v1/session/code"])

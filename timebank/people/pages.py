@@ -47,7 +47,6 @@ def signin_form(
     response.set_cookie(
         SIGNIN_COOKIE,
         token,
-        path="/signin",
         httponly=True,
         samesite="lax",
         secure=request.app.state.settings.https,
@@ -70,7 +69,7 @@ def signed_in_redirect(request: Request, target: str, cookie: str) -> Response:
     """After signing in: the session cookie set, the sign-in form's token dropped."""
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(request, response, cookie)
-    response.delete_cookie(SIGNIN_COOKIE, path="/signin")
+    response.delete_cookie(SIGNIN_COOKIE)
     return response
 
 
