@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
@@ -191,6 +192,34 @@ async def test_the_server_answers_while_a_password_is_checked(
     release.set()
     assert await signing_in == 200
     assert order == ["verify started", "healthz 200", "verify done"]
+
+
+async def test_few_password_checks_run_at_once(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running, most = 0, 0
+    changed = threading.Condition()
+    real = PasswordHasher.verify
+
+    def counted(self: PasswordHasher, *args: Any) -> Any:
+        nonlocal running, most
+        with changed:
+            running += 1
+            most = max(most, running)
+            changed.notify_all()
+            # Hold on until a second check runs beside this one (the pool has room for
+            # it), then a little longer, for more to pile up if the pool let them.
+            changed.wait_for(lambda: most >= 2, timeout=5)
+        time.sleep(0.05)
+        with changed:
+            running -= 1
+        return real(self, *args)
+
+    monkeypatch.setattr(PasswordHasher, "verify", counted)
+    phones = [f"1361234{i:04d}" for i in range(12)]  # unknown: each checks a dummy hash
+    answers = await asyncio.gather(*(guess(client, phone, "wrong-password") for phone in phones))
+    assert answers == [401] * 12
+    assert 2 <= most <= 4
 
 
 async def test_an_unknown_phone_costs_one_real_password_check(
