@@ -246,3 +246,12 @@ async def sign_in_client(client: httpx.AsyncClient, member: Any) -> str:
     )
     assert response.status_code == 200, response.text
     return str(response.json()["csrf_token"])
+
+
+async def signin_form_token(client: httpx.AsyncClient, path: str = "/signin") -> str:
+    """Open a sign-in form like a browser; returns its token (its cookie stays in ``client``)."""
+    page = await client.get(path, headers={"accept": "text/html"})
+    marker = 'name="signin_token" value="'
+    assert marker in page.text, page.text
+    start = page.text.index(marker) + len(marker)
+    return page.text[start : page.text.index('"', start)]

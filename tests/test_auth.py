@@ -8,7 +8,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD, make_community, make_signed_up, sign_in_client
+from tests.conftest import (
+    PASSWORD,
+    make_community,
+    make_signed_up,
+    sign_in_client,
+    signin_form_token,
+)
 from timebank.ledger import service as ledger
 from timebank.people.models import Session, SignInAttempt
 
@@ -73,17 +79,28 @@ async def test_repeated_failures_are_throttled(client: httpx.AsyncClient, helper
 
 
 async def test_bad_json_sign_in_is_a_400(client: httpx.AsyncClient) -> None:
-    response = await client.post("/api/v1/session", content=b"phone=1")
+    response = await client.post(
+        "/api/v1/session", content=b"phone=1", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
 
 
 async def test_signin_page_flow(client: httpx.AsyncClient, helper: Any) -> None:
     page = await client.get("/signin", headers=HTML)
     assert page.status_code == 200 and 'name="password"' in page.text
-    bad = await client.post("/signin", data={"phone": helper.phone, "password": "nope"})
+    token = await signin_form_token(client)
+    bad = await client.post(
+        "/signin", data={"phone": helper.phone, "password": "nope", "signin_token": token}
+    )
     assert bad.status_code == 401 and "电话号码或密码错误" in bad.text
     good = await client.post(
-        "/signin", data={"phone": helper.phone, "password": PASSWORD, "next": "//evil.example/"}
+        "/signin",
+        data={
+            "phone": helper.phone,
+            "password": PASSWORD,
+            "next": "//evil.example/",
+            "signin_token": token,
+        },
     )
     assert good.status_code == 303 and good.headers["location"] == "/me"
     profile = await client.get("/me", headers=HTML)

@@ -7,13 +7,19 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import PASSWORD, make_community, make_signed_up
+from tests.conftest import PASSWORD, make_community, make_signed_up, signin_form_token
 from timebank.people.models import Member
 
 
 async def signed_in_page(client: httpx.AsyncClient, member: Any) -> str:
     response = await client.post(
-        "/signin", data={"phone": member.phone, "password": PASSWORD, "next": "/people"}
+        "/signin",
+        data={
+            "phone": member.phone,
+            "password": PASSWORD,
+            "next": "/people",
+            "signin_token": await signin_form_token(client),
+        },
     )
     assert response.status_code == 303
     page = await client.get("/people")
@@ -92,9 +98,15 @@ async def test_code_sign_in_page_then_set_password(client: httpx.AsyncClient) ->
     code = re.search(r'data-testid="code">(\d{8})<', page.text)
     assert code
     await client.post("/signout", data={"csrf_token": csrf})
-    wrong = await client.post("/signin/code", data={"phone": resident.phone, "code": "1"})
+    token = await signin_form_token(client, "/signin/code")
+    wrong = await client.post(
+        "/signin/code", data={"phone": resident.phone, "code": "1", "signin_token": token}
+    )
     assert wrong.status_code == 401 and "登录码" in wrong.text
-    ok = await client.post("/signin/code", data={"phone": resident.phone, "code": code.group(1)})
+    ok = await client.post(
+        "/signin/code",
+        data={"phone": resident.phone, "code": code.group(1), "signin_token": token},
+    )
     assert ok.status_code == 303 and ok.headers["location"] == "/me/password"
     form = await client.get("/me/password")
     assert "当前密码" in form.text  # this member already has a password

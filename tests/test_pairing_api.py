@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.conftest import make_community, make_signed_up, sign_in_client
+from tests.conftest import make_community, make_signed_up, sign_in_client, signin_form_token
 from timebank.jobs import generate_soon
 from timebank.orders.models import Order
 from timebank.pairing.models import Pairing
@@ -177,7 +177,12 @@ async def test_pages_approve_plan_and_the_helpers_day(
     app: Any, world: dict[str, Any], client: httpx.AsyncClient
 ) -> None:
     await client.post(
-        "/signin", data={"phone": world["coordinator"].phone, "password": "a-good-password"}
+        "/signin",
+        data={
+            "phone": world["coordinator"].phone,
+            "password": "a-good-password",
+            "signin_token": await signin_form_token(client),
+        },
     )
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', (await client.get("/me")).text)
     assert csrf
@@ -215,7 +220,12 @@ async def test_pages_approve_plan_and_the_helpers_day(
     helper = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
     async with helper:
         await helper.post(
-            "/signin", data={"phone": world["helper"].phone, "password": "a-good-password"}
+            "/signin",
+            data={
+                "phone": world["helper"].phone,
+                "password": "a-good-password",
+                "signin_token": await signin_form_token(helper),
+            },
         )
         tasks = await helper.get("/tasks")
         assert tasks.status_code == 200
@@ -225,7 +235,12 @@ async def test_pages_approve_plan_and_the_helpers_day(
 
 async def test_catalog_page(client: httpx.AsyncClient, world: dict[str, Any]) -> None:
     await client.post(
-        "/signin", data={"phone": world["coordinator"].phone, "password": "a-good-password"}
+        "/signin",
+        data={
+            "phone": world["coordinator"].phone,
+            "password": "a-good-password",
+            "signin_token": await signin_form_token(client),
+        },
     )
     url = f"/communities/{world['here'].id}/services"
     page = await client.get(url)

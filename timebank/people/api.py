@@ -8,10 +8,32 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from timebank.errors import TimebankError
 from timebank.http import read_json
 from timebank.people.auth import SESSION_COOKIE, SignedIn, sign_in, sign_in_with_code, sign_out
 from timebank.people.pages import set_session_cookie
 from timebank.people.web import require_csrf, require_member
+
+
+class NotJson(TimebankError):
+    """A sign-in that is not sent as JSON."""
+
+    status, code = 415, "json_required"
+
+
+async def read_signin_json(request: Request) -> dict[str, Any]:
+    """The body of a sign-in call, which must say it is JSON.
+
+    A page on another site can post a form (urlencoded, multipart, text/plain) to us
+    without asking, but not ``application/json``: the browser would ask us first (CORS),
+    and we never say yes. So a cross-site page cannot sign a visitor in (login CSRF)."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise NotJson(
+            "Send the sign-in as JSON (Content-Type: application/json).",
+            "请以 JSON 格式提交登录信息（Content-Type: application/json）。",
+        )
+    return await read_json(request)
 
 
 def member_json(signed_in: SignedIn) -> dict[str, Any]:
@@ -47,7 +69,7 @@ async def create_session(request: Request) -> Response:
       "401": {$ref: "#/components/responses/Unauthorized"}
       "429": {$ref: "#/components/responses/TooManyAttempts"}
     """
-    body = await read_json(request)
+    body = await read_signin_json(request)
     client = request.client.host if request.client else ""
     cookie, signed_in = await sign_in(
         phone=str(body.get("phone", "")),
@@ -85,7 +107,7 @@ async def session_with_code(request: Request) -> Response:
       "401": {$ref: "#/components/responses/Unauthorized"}
       "429": {$ref: "#/components/responses/TooManyAttempts"}
     """
-    body = await read_json(request)
+    body = await read_signin_json(request)
     cookie, signed_in = await sign_in_with_code(
         phone=str(body.get("phone", "")),
         code=str(body.get("code", "")),

@@ -2,13 +2,17 @@
 
 The cookie holds only an itsdangerous signature over a random session id; the session row
 says who it is, until when, and whether it was revoked, so signing out really ends it.
-Failed attempts are counted per phone number and per address over a sliding window.
+Attempts are counted per phone number and per address over a sliding window, each one
+written down before its password or code is checked, so parallel guesses cannot slip past
+the limit. The sign-in forms carry a pre-session token (double-submit cookie) against
+login CSRF.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,7 +33,11 @@ from timebank.people.models import (
     SignInAttempt,
     SignInCode,
 )
-from timebank.people.service import hash_password, normalize_phone, verify_password
+from timebank.people.service import (
+    hash_password_off_loop,
+    normalize_phone,
+    verify_password_off_loop,
+)
 
 SESSION_COOKIE = "tb_session"
 SESSION_DAYS = 30
@@ -77,17 +85,32 @@ def _bad_credentials() -> Unauthorized:
     )
 
 
-async def _check_throttle(phone: str, ip: str) -> None:
+async def _count_attempt(phone: str, ip: str) -> int:
+    """Write the attempt down as failed, then refuse it if the window holds too many
+    failures counting itself; returns its id, to mark it succeeded afterwards.
+
+    Writing first is what makes the limit hold under parallel guesses: each attempt's count
+    includes every attempt committed before it, so the n-th one to commit counts at least n
+    and at most the limit ever reach the password check. (Deleting a refused attempt's row
+    keeps that true: every attempt that was checked keeps its row.)"""
+    attempt = await SignInAttempt.create(phone=phone, ip=ip[:64], succeeded=False)
     since = datetime.now(UTC) - WINDOW
     by_phone = await SignInAttempt.filter(phone=phone, succeeded=False, at__gte=since).count()
-    by_ip = await SignInAttempt.filter(ip=ip, succeeded=False, at__gte=since).count()
-    if by_phone >= MAX_FAILS_PER_PHONE or by_ip >= MAX_FAILS_PER_IP:
+    by_ip = await SignInAttempt.filter(ip=ip[:64], succeeded=False, at__gte=since).count()
+    if by_phone > MAX_FAILS_PER_PHONE or by_ip > MAX_FAILS_PER_IP:
+        # Not checked, so not a failure: the window is not stretched by waiting callers.
+        await SignInAttempt.filter(id=attempt.id).delete()
         minutes = int(WINDOW.total_seconds() // 60)
         raise TooManyAttempts(
             f"Too many wrong attempts. Please wait {minutes} minutes, "
             "or call your community coordinator.",
             f"密码错误次数过多，请 {minutes} 分钟后再试，或联系社区协调员。",
         )
+    return int(attempt.id)
+
+
+async def _succeeded(attempt_id: int) -> None:
+    await SignInAttempt.filter(id=attempt_id).update(succeeded=True)
 
 
 async def sign_in(
@@ -98,12 +121,13 @@ async def sign_in(
         phone = normalize_phone(phone)
     except TimebankError:
         raise _bad_credentials() from None
-    await _check_throttle(phone, ip)
+    attempt = await _count_attempt(phone, ip)
     member = await Member.get_or_none(phone=phone, is_active=True)
-    ok = member is not None and verify_password(member.password_hash, password)
-    await SignInAttempt.create(phone=phone, ip=ip, succeeded=ok)
-    if not ok or member is None:
+    # Unknown phones are checked against a dummy hash: the same time for every answer.
+    known = member.password_hash if member is not None else None
+    if not await verify_password_off_loop(known, password) or member is None:
         raise _bad_credentials()
+    await _succeeded(attempt)
     return await _open_session(member, ip, user_agent, secret_key)
 
 
@@ -159,20 +183,16 @@ async def sign_in_with_code(
         phone = normalize_phone(phone)
     except TimebankError:
         raise _bad_code() from None
-    await _check_throttle(phone, ip)
+    attempt = await _count_attempt(phone, ip)
     member = await Member.get_or_none(phone=phone, is_active=True)
     now = datetime.now(UTC)
-    found = None
-    if member is not None and code.strip().isdigit():
-        found = await SignInCode.get_or_none(
-            member=member, code_hash=_code_hash(code.strip()), used_at=None, expires_at__gt=now
-        )
-    await SignInAttempt.create(phone=phone, ip=ip, succeeded=found is not None)
+    found = await _matching_code(member, code.strip(), now) if member is not None else None
     if found is None or member is None:
         raise _bad_code()
     # Used once: the update only succeeds for the first of two racing requests.
     if not await SignInCode.filter(id=found.id, used_at=None).update(used_at=now):
         raise _bad_code()
+    await _succeeded(attempt)
     await audit.record(
         Actor(member.id, ip),
         "member.signin_code_used",
@@ -181,6 +201,15 @@ async def sign_in_with_code(
         community_id=member.community_id,  # type: ignore[attr-defined]
     )
     return await _open_session(member, ip, user_agent, secret_key)
+
+
+async def _matching_code(member: Member, code: str, now: datetime) -> SignInCode | None:
+    """The member's unused, unexpired code equal to ``code`` (only counted attempts get here)."""
+    if not (code.isascii() and code.isdigit()):
+        return None
+    return await SignInCode.get_or_none(
+        member=member, code_hash=_code_hash(code), used_at=None, expires_at__gt=now
+    )
 
 
 def _bad_code() -> Unauthorized:
@@ -197,9 +226,9 @@ async def change_password(signed_in: SignedIn, *, current: str, new: str, ip: st
     Every other session of the member ends (a phone left somewhere is signed out).
     """
     member = await Member.get(id=signed_in.member.id)
-    if member.password_hash and not verify_password(member.password_hash, current):
+    if member.password_hash and not await verify_password_off_loop(member.password_hash, current):
         raise Forbidden("The current password is wrong.", "当前密码不正确。", code="wrong_password")
-    new_hash = hash_password(new)
+    new_hash = await hash_password_off_loop(new)
     async with in_transaction():
         await Member.filter(id=member.id).update(password_hash=new_hash)
         await (
@@ -297,9 +326,43 @@ async def sign_out(session: Session) -> None:
     await Session.filter(id=session.id).update(revoked_at=datetime.now(UTC))
 
 
+def same_token(expected: str | None, given: str | None) -> bool:
+    """Whether ``given`` is the non-empty secret ``expected``, compared in constant time.
+
+    As bytes: ``hmac.compare_digest`` raises on a str that is not ASCII, and a header or
+    form value can be anything (Latin-1 bytes, a lone surrogate)."""
+    if not expected or not given:
+        return False
+    return hmac.compare_digest(
+        expected.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass")
+    )
+
+
 def csrf_ok(signed_in: SignedIn, token: str | None) -> bool:
     """Whether ``token`` is this session's CSRF token."""
-    return bool(token) and hmac.compare_digest(signed_in.session.csrf_token, token or "")
+    return same_token(signed_in.session.csrf_token, token)
+
+
+# Login CSRF: a page on another site must not be able to post our sign-in forms and so
+# sign the victim in as the attacker. Before there is a session, the form carries a random
+# value that is also in a cookie (SameSite=Lax, so a cross-site POST does not send it).
+SIGNIN_COOKIE = "tb_signin"
+
+
+SIGNIN_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
+
+
+def signin_token(cookie: str | None) -> str:
+    """The pre-session token for the sign-in forms: the visitor's, or a new one."""
+    if cookie and SIGNIN_TOKEN.fullmatch(cookie):
+        return cookie
+    return secrets.token_urlsafe(32)
+
+
+def signin_token_ok(cookie: str | None, posted: str | None) -> bool:
+    """Whether a posted sign-in form carries the token of the visitor's cookie (one we
+    could have made: an empty or odd cookie matches nothing)."""
+    return bool(cookie and SIGNIN_TOKEN.fullmatch(cookie)) and same_token(cookie, posted)
 
 
 KEEP_ATTEMPTS = timedelta(days=30)  # long enough to look into a guessing attack afterwards
@@ -327,4 +390,3 @@ async def prune(now: datetime | None = None) -> Pruned:
     codes = await SignInCode.filter(expires_at__lt=now - KEEP_CODES).delete()
     codes += await SignInCode.filter(used_at__lt=now - KEEP_CODES).delete()
     return Pruned(attempts, sessions, codes)
-

@@ -17,7 +17,7 @@ from timebank.people import audit, auth, communities, member_import, members, po
 from timebank.people.auth import SignedIn
 from timebank.people.members_api import audit_events, can_view, names_of
 from timebank.people.models import Community, FamilyLink, Member
-from timebank.people.pages import set_session_cookie
+from timebank.people.pages import check_signin_form, signed_in_redirect, signin_form
 from timebank.people.service import get_community
 from timebank.people.web import actor_of, me, posted_form, signin_redirect
 from timebank.templating import render
@@ -463,6 +463,7 @@ async def code_signin_page(request: Request) -> Response:
         form = await request.form()
         context["phone"] = str(form.get("phone", ""))
         try:
+            check_signin_form(request, form)
             cookie, _ = await auth.sign_in_with_code(
                 phone=context["phone"],
                 code=str(form.get("code", "")),
@@ -472,11 +473,9 @@ async def code_signin_page(request: Request) -> Response:
             )
         except TimebankError as exc:
             context["error"] = exc.message(request_lang(request))
-            return render(request, "people/code_signin.html", context, status=exc.status)
-        response = RedirectResponse("/me/password", status_code=303)
-        set_session_cookie(request, response, cookie)
-        return response
-    return render(request, "people/code_signin.html", context)
+            return signin_form(request, "people/code_signin.html", context, status=exc.status)
+        return signed_in_redirect(request, "/me/password", cookie)
+    return signin_form(request, "people/code_signin.html", context)
 
 
 routes = [

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from timebank.errors import TimebankError
+from timebank.errors import Forbidden, TimebankError
 from timebank.http import local_path
 from timebank.i18n import request_lang
-from timebank.people.auth import SESSION_COOKIE, SESSION_DAYS, sign_in, sign_out
+from timebank.people.auth import (
+    SESSION_COOKIE,
+    SESSION_DAYS,
+    SIGNIN_COOKIE,
+    sign_in,
+    sign_out,
+    signin_token,
+    signin_token_ok,
+)
 from timebank.people.models import Community
 from timebank.people.web import me, require_csrf, require_member, signin_redirect
 from timebank.templating import render
@@ -27,12 +38,47 @@ def set_session_cookie(request: Request, response: Response, value: str) -> None
     )
 
 
+def signin_form(
+    request: Request, template: str, context: dict[str, Any], *, status: int = 200
+) -> Response:
+    """A sign-in form with its pre-session token, in a hidden field and in a cookie."""
+    token = signin_token(request.cookies.get(SIGNIN_COOKIE))
+    response = render(request, template, {**context, "signin_token": token}, status=status)
+    response.set_cookie(
+        SIGNIN_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=request.app.state.settings.https,
+    )
+    return response
+
+
+def check_signin_form(request: Request, form: FormData) -> None:
+    """Refuse a sign-in form that was not posted from our own page (login CSRF)."""
+    if not signin_token_ok(request.cookies.get(SIGNIN_COOKIE), str(form.get("signin_token", ""))):
+        raise Forbidden(
+            "This sign-in form did not come from this site, or has expired. "
+            "Please sign in again on this page.",
+            "登录页面已过期或来源不明，请在本页重新登录。",
+            code="signin_csrf_failed",
+        )
+
+
+def signed_in_redirect(request: Request, target: str, cookie: str) -> Response:
+    """After signing in: the session cookie set, the sign-in form's token dropped."""
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(request, response, cookie)
+    response.delete_cookie(SIGNIN_COOKIE)
+    return response
+
+
 async def signin_page(request: Request) -> Response:
     """The sign-in form (or straight on, when already signed in)."""
     target = local_path(request.query_params.get("next"), default="/me")
     if me(request) is not None:
         return RedirectResponse(target, status_code=303)
-    return render(request, "people/signin.html", {"next": target, "phone": "", "error": ""})
+    return signin_form(request, "people/signin.html", {"next": target, "phone": "", "error": ""})
 
 
 async def signin_submit(request: Request) -> Response:
@@ -42,6 +88,7 @@ async def signin_submit(request: Request) -> Response:
     target = local_path(str(form.get("next", "")), default="/me")
     client = request.client.host if request.client else ""
     try:
+        check_signin_form(request, form)
         cookie, _ = await sign_in(
             phone=phone,
             password=password,
@@ -51,10 +98,8 @@ async def signin_submit(request: Request) -> Response:
         )
     except TimebankError as exc:
         context = {"next": target, "phone": phone, "error": exc.message(request_lang(request))}
-        return render(request, "people/signin.html", context, status=exc.status)
-    response = RedirectResponse(target, status_code=303)
-    set_session_cookie(request, response, cookie)
-    return response
+        return signin_form(request, "people/signin.html", context, status=exc.status)
+    return signed_in_redirect(request, target, cookie)
 
 
 async def signout(request: Request) -> Response:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import secrets
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -17,6 +22,11 @@ from timebank.people.models import Community, Level, Member, MemberRole, Role
 PHONE = re.compile(r"^\+?[0-9]{5,15}$")
 MIN_PASSWORD = 8
 _hasher = PasswordHasher()
+# argon2 takes tens of milliseconds of CPU and 64 MiB per call: run it off the event loop,
+# a few at a time (the pool's threads bound how many are in flight; the rest queue).
+_pool = ThreadPoolExecutor(
+    max_workers=max(2, min(4, os.cpu_count() or 2)), thread_name_prefix="argon2"
+)
 
 
 def hash_password(password: str) -> str:
@@ -27,7 +37,16 @@ def hash_password(password: str) -> str:
             f"密码至少需要 {MIN_PASSWORD} 个字符。",
             code="password_too_short",
         )
-    return _hasher.hash(password)
+    try:
+        encoded = password.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no keyboard types it
+        raise Invalid(
+            "The password contains a character that is not text. Please type it again.",
+            "密码中含有无效字符，请重新输入。",
+            code="invalid_password",
+            details={"fields": [{"field": "password", "en": "not text", "zh": "含无效字符"}]},
+        ) from None
+    return _hasher.hash(encoded)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
@@ -35,9 +54,47 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     if not password_hash:
         return False
     try:
-        return _hasher.verify(password_hash, password)
+        # As bytes: a lone surrogate typed into the form must not match or crash, just fail.
+        return _hasher.verify(password_hash, password.encode("utf-8", "surrogatepass"))
     except (VerificationError, InvalidHashError):
         return False
+
+
+@cache
+def _dummy_hash() -> str:
+    # Made once, with the same parameters as every member's hash, so that checking a
+    # password against it costs what checking a real one does.
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _verify_or_dummy(password_hash: str | None, password: str) -> bool:
+    if not password_hash:
+        verify_password(_dummy_hash(), password)
+        return False
+    return verify_password(password_hash, password)
+
+
+T = TypeVar("T")
+
+
+async def in_argon2_pool(check: Callable[..., T], *args: Any) -> T:
+    """Run an argon2 hash or check (password, placard PIN) in the bounded thread pool."""
+    return await asyncio.get_running_loop().run_in_executor(_pool, check, *args)
+
+
+async def hash_password_off_loop(password: str) -> str:
+    """``hash_password`` in the argon2 thread pool, so the server keeps answering."""
+    if len(password) < MIN_PASSWORD:
+        return hash_password(password)  # the 422, without queueing for a thread
+    return await in_argon2_pool(hash_password, password)
+
+
+async def verify_password_off_loop(password_hash: str | None, password: str) -> bool:
+    """``verify_password`` in the argon2 thread pool. Without a hash (an unknown or
+    inactive phone, a member without a password) it checks against a dummy hash and
+    answers False: every sign-in costs the same, so the time taken does not tell
+    registered phone numbers from others."""
+    return await in_argon2_pool(_verify_or_dummy, password_hash, password)
 
 
 def normalize_phone(phone: str) -> str:
@@ -166,4 +223,3 @@ async def member_names(ids: Iterable[int | None]) -> dict[int, str]:
         return {}
     rows = await Member.filter(id__in=wanted).values_list("id", "name")
     return {int(i): str(n) for i, n in rows}
-

@@ -118,6 +118,6 @@ def pin_matches(placard: Placard, pin: str) -> bool:
     if not placard.pin_hash:
         return False
     try:
-        return bool(_pins.verify(placard.pin_hash, pin.strip()))
+        return bool(_pins.verify(placard.pin_hash, pin.strip().encode("utf-8", "surrogatepass")))
     except (VerificationError, InvalidHashError):
         return False

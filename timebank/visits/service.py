@@ -36,7 +36,7 @@ from timebank.pairing.service import has_role
 from timebank.people import audit
 from timebank.people.audit import Actor
 from timebank.people.models import Community, HelperProfile, Member, Role
-from timebank.people.service import member_names
+from timebank.people.service import in_argon2_pool, member_names
 from timebank.visits import placards, refusals, steps
 from timebank.visits.models import Flag, Placard, Visit, VisitStatus
 
@@ -315,7 +315,11 @@ async def _confirm_pin(
     secret: str, token: str, helper: Member, where: Where, pin: str
 ) -> Visit | None:
     """Check the resident's PIN typed at check-out (a wrong one counts, and 3 lock it).
-    Returns the visit already closed by this event id, if this is a retry."""
+    Returns the visit already closed by this event id, if this is a retry.
+
+    Each try takes one of the 3 before its PIN is checked, in one conditional update, so
+    parallel guesses cannot check more than 3 wrong PINs. A right PIN gives its try back:
+    only wrong ones lock."""
     resident, placard = await placards.current(secret, token)
     visit = await Visit.get_or_none(open_helper_id=helper.id, resident_id=resident.id)
     if visit is None:
@@ -323,16 +327,21 @@ async def _confirm_pin(
         if replay is not None:
             return replay
         raise refusals.no_open_visit()
-    if visit.pin_failures >= PIN_TRIES:
+    taken = await Visit.filter(id=visit.id, pin_failures__lt=PIN_TRIES).update(
+        pin_failures=F("pin_failures") + 1
+    )
+    if not taken:
         raise Conflict(
             "The PIN is locked after 3 wrong tries. Finish without it: the resident "
             "or family can confirm the visit later on their own page.",
             "确认码已输错 3 次被锁定。请不填确认码直接签退，老人或家属可稍后在自己的页面确认。",
             code="pin_locked",
         )
-    if not placards.pin_matches(placard, pin):
-        await Visit.filter(id=visit.id).update(pin_failures=F("pin_failures") + 1)
-        left = PIN_TRIES - visit.pin_failures - 1
+    if await in_argon2_pool(placards.pin_matches, placard, pin):
+        await Visit.filter(id=visit.id).update(pin_failures=F("pin_failures") - 1)
+    else:
+        now_failed = await Visit.get(id=visit.id).only("id", "pin_failures")
+        left = max(0, PIN_TRIES - now_failed.pin_failures)
         raise Invalid(
             f"Wrong PIN. {left} tries left." if left else "Wrong PIN. The PIN is now locked.",
             f"确认码不对，还可以试 {left} 次。" if left else "确认码不对，已锁定。",
