@@ -12,6 +12,7 @@ from timebank.errors import Invalid
 from timebank.http import read_json
 from timebank.ledger import service as ledger
 from timebank.ledger.models import Entry, LedgerTxn
+from timebank.ledger.rules import actor_key, check_key
 from timebank.ledger.web import statement_page
 from timebank.people import policy
 from timebank.people.auth import SignedIn
@@ -145,7 +146,7 @@ async def reverse_transaction(request: Request) -> Response:
     await require_reversal_rights(who, txn_id)
     posted = await ledger.reverse(
         txn_id=txn_id,
-        key=str(body.get("idempotency_key", "")),
+        key=actor_key(who.member.id, check_key(body.get("idempotency_key", ""))),
         actor_id=who.member.id,
         reason=str(body.get("reason", "")),
     )
