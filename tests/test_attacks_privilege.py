@@ -183,6 +183,19 @@ async def test_a_coordinator_cannot_grant_herself_or_her_family_hours_alone(
         decision = f"/api/v1/grants/{grant.json()['id']}/decision"
         own = await coordinator.post(decision, json={"approve": True}, headers=h)
         assert own.status_code == 403, own.text
+    # Nor spend her mother's hours on her mother, on her behalf, without a second person.
+    from timebank.redeem.models import RedeemItem
+
+    card = await RedeemItem.create(community=w["here"], kind="privilege", name_zh="理发券",
+                                   name_en="Haircut", price_minutes=30)  # fmt: skip
+    await ledger.grant(community_id=w["here"].id, member_id=w["elder"].id, minutes=60,
+                       key=key(), actor_id=None, reason="test")  # fmt: skip
+    spent = await coordinator.post(
+        "/api/v1/redemptions", json={"item": card.id, "member": w["elder"].id, "key": key()},
+        headers=h,
+    )  # fmt: skip
+    assert spent.status_code == 403, spent.text
+    assert await balance(w["elder"]) == 60
     # The second coordinator approves; the beneficiary can never approve their own grant.
     second, sh = await as_(w, "second")
     mine = await second.post(
@@ -362,6 +375,13 @@ async def test_idempotency_keys_belong_to_whoever_sent_them(w: dict[str, Any]) -
     assert gave2.json()["created"] is True
     report = await verify()
     assert report.ok, report.reason
+    # A key at the longest still fits the columns once scoped, and stays its sender's.
+    from timebank.ledger.rules import actor_key
+
+    long = "k" * 100
+    assert len(actor_key(2**31 - 1, long, limit=100)) <= 100
+    assert actor_key(7, long, limit=100) == actor_key(7, long, limit=100)
+    assert actor_key(7, long, limit=100) != actor_key(8, long, limit=100)
 
 
 # 9. Refusals ------------------------------------------------------------------------------
@@ -378,6 +398,20 @@ async def test_refusals_name_nobody_the_caller_may_not_see(w: dict[str, Any]) ->
     assert refused.status_code == 403, refused.text
     assert "孙丽" not in refused.text and w["stranger"].phone not in refused.text
     assert refused.json()["error"]["code"] == "not_family"
+    # Redeeming for a stranger, or proposing to serve someone of another community.
+    from timebank.redeem.models import RedeemItem
+
+    card = await RedeemItem.create(community=w["here"], kind="privilege", name_zh="理发券",
+                                   name_en="Haircut", price_minutes=30)  # fmt: skip
+    refused = await son.post(
+        "/api/v1/redemptions", json={"item": card.id, "for": w["stranger"].id, "key": key()},
+        headers=h,
+    )  # fmt: skip
+    assert refused.status_code == 403 and "孙丽" not in refused.text, refused.text
+    refused = await son.post(
+        "/api/v1/pairings", json={"helper": w["son"].id, "resident": w["far"].id}, headers=h
+    )
+    assert refused.status_code in (403, 422) and "王强" not in refused.text, refused.text
 
 
 # PATCH atomicity ----------------------------------------------------------------------------

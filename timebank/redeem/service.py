@@ -225,7 +225,7 @@ def check_key(key: str, actor: Actor) -> str:
             "请求缺少唯一编号，请刷新页面。",
             code="bad_key",
         )
-    return actor_key(actor.member_id, key)
+    return actor_key(actor.member_id, key, limit=MAX_KEY)  # fits Grant.key
 
 
 def _limits_and_row(
@@ -338,6 +338,8 @@ async def redeem(
             "服务类兑换须预约时间，请使用预约表单。",
             code="book_service",
         )
+    if on_behalf and await own_or_family(actor.member_id, beneficiary.id):
+        raise _own_decision()  # spending someone's hours on oneself or one's family
     community = await _may_redeem(member, beneficiary, item, tz)
     status = RedemptionStatus.TO_HAND_OVER if item.kind is ItemKind.GOODS else RedemptionStatus.DONE
     posted = await ledger.redeem(
@@ -413,6 +415,8 @@ async def book_service(
     key = check_key(key, actor)
     if item.kind is not ItemKind.SERVICE:
         raise Invalid("Only a service is booked.", "只有服务类需要预约。", code="not_a_service")
+    if on_behalf and await own_or_family(actor.member_id, beneficiary.id):
+        raise _own_decision()  # spending someone's hours on oneself or one's family
     community = await _may_redeem(member, beneficiary, item, tz)
     offered = await service_type(community, item.service_code)
     ledger_key = f"book:{key}"
