@@ -433,3 +433,29 @@ async def test_a_refused_member_update_writes_nothing(w: dict[str, Any]) -> None
     assert bad.status_code == 422 and "active" in bad.text
     assert (await Member.get(id=w["son"].id)).name == w["son"].name
     assert not await AuditEvent.filter(action="member.deactivate").exists()
+
+
+async def test_the_settings_page_keeps_the_safeguards_for_an_admin(w: dict[str, Any]) -> None:
+    import re
+
+    await Community.filter(id=w["here"].id).update(grant_review_minutes=600, four_eyes=True)
+    page, _ = await as_(w, "coordinator")
+    url = f"/communities/{w['here'].id}/settings"
+    shown = await page.get(url)
+    assert shown.status_code == 200
+    assert re.search(r'name="grant_review_minutes" value="600" readonly', shown.text)
+    assert re.search(r'name="four_eyes" checked disabled', shown.text)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', shown.text)
+    assert csrf
+    # What the browser sends: the read-only values, no (disabled) four-eyes box.
+    form = {"csrf_token": csrf.group(1), "overdraft_minutes": "0", "redeem_min_age": "60",
+            "visit_every_days": "7", "visit_radius_m": "300", "time_unit_minutes": "15",
+            "checkin_early_minutes": "30", "checkin_late_minutes": "60",
+            "grant_review_minutes": "600", "fund_budget_minutes": ""}  # fmt: skip
+    saved = await page.post(url, data=form)
+    assert saved.status_code == 200 and 'data-testid="saved"' in saved.text
+    after = await Community.get(id=w["here"].id)
+    assert after.visit_radius_m == 300 and after.four_eyes and after.grant_review_minutes == 600
+    crafted = await page.post(url, data={**form, "grant_review_minutes": ""})
+    assert crafted.status_code == 403 and "区级管理员" in crafted.text
+    assert (await Community.get(id=w["here"].id)).grant_review_minutes == 600
