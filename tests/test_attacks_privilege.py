@@ -219,6 +219,15 @@ async def test_a_coordinator_cannot_grant_herself_or_her_family_hours_alone(
         "own_decision"
     )
     assert await balance(w["coordinator"]) == 45
+    # Nor give back hours she spent, by reversing a transaction of her own wallet.
+    mine_id = w["coordinator"].id
+    spent = await ledger.redeem(member_id=mine_id, minutes=45, key=key(), actor_id=mine_id)
+    reversal = await coordinator.post(
+        f"/api/v1/ledger/transactions/{spent.txn.id}/reversal",
+        json={"reason": "撤销", "idempotency_key": key()}, headers=h,
+    )  # fmt: skip
+    assert reversal.status_code == 403, reversal.text
+    assert await balance(w["coordinator"]) == 0
 
 
 async def test_only_an_admin_changes_the_four_eyes_safeguards(w: dict[str, Any]) -> None:

@@ -155,10 +155,15 @@ async def reverse_transaction(request: Request) -> Response:
 
 
 async def require_reversal_rights(who: SignedIn, txn_id: int) -> None:
-    """Only a coordinator of every community the transaction touches may reverse it."""
+    """Only a coordinator of every community the transaction touches may reverse it, and
+    never one whose own (or whose family's) wallet it touches: giving back one's own
+    spent hours would be minting them alone."""
     _, entries = await ledger.transaction(txn_id)
-    communities = {(await ledger.account(e.account_id)).community_id for e in entries}  # type: ignore[attr-defined]
-    policy.require(all(policy.coordinates(who, c) for c in communities))
+    accounts = [await ledger.account(e.account_id) for e in entries]  # type: ignore[attr-defined]
+    policy.require(all(policy.coordinates(who, a.community_id) for a in accounts))
+    owners = {a.member_id for a in accounts if a.member_id is not None}
+    if owners:
+        policy.require(not await policy.own_or_family_of(who, owners))
 
 
 async def list_checkpoints(request: Request) -> Response:

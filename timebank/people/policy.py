@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from timebank.errors import Forbidden
 from timebank.people.auth import SignedIn
-from timebank.people.models import Community, Level, Member, MemberRole, Role
+from timebank.people.models import Community, FamilyLink, Level, Member, MemberRole, Role
 
 
 def is_admin(who: SignedIn) -> bool:
@@ -109,6 +109,15 @@ def can_change_safeguards(who: SignedIn) -> bool:
     """The grant review size, the four-eyes rule and the fund budget: an admin only, or
     one coordinator could lift the limits on the hours she grants."""
     return is_admin(who)
+
+
+async def own_or_family_of(who: SignedIn, member_ids: Iterable[int]) -> bool:
+    """Whether ``who`` is one of ``member_ids`` or linked family of one: then ``who`` may
+    not decide alone about their hours (reverse, grant, approve, hand over)."""
+    ids = set(member_ids)
+    if who.member.id in ids:
+        return True
+    return await FamilyLink.exists(member_id__in=sorted(ids), relative_id=who.member.id)
 
 
 def visible_communities(who: SignedIn) -> set[int] | None:
