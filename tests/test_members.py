@@ -265,13 +265,17 @@ async def test_community_settings(client: httpx.AsyncClient, world: dict[str, An
     url = f"/api/v1/communities/{world['here'].id}"
     response = await client.patch(
         url,
-        json={"redeem_min_age": 65, "balance_cap_minutes": 90000, "four_eyes": True},
+        json={"redeem_min_age": 65, "balance_cap_minutes": 90000, "four_eyes": False},
         headers=headers,
     )
     assert response.status_code == 200, response.text
     settings = response.json()["settings"]
     assert settings["redeem_min_age"] == 65 and settings["balance_cap_minutes"] == 90000
-    assert settings["four_eyes"] is True
+    assert settings["four_eyes"] is False
+    # The four-eyes rule is a safeguard: a district administrator changes it, not she.
+    refused = await client.patch(url, json={"four_eyes": True}, headers=headers)
+    assert refused.status_code == 403, refused.text
+    assert (await client.get(url)).json()["settings"]["four_eyes"] is False
     bad = await client.patch(
         url, json={"redeem_min_age": 300, "visit_every_days": "x"}, headers=headers
     )

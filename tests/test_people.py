@@ -126,7 +126,9 @@ async def test_demo_data_loads_once(orm: None) -> None:
     # Three months of history: a credit (two entries) for each history visit, and the
     # history's redemptions (two entries each).
     history = await Visit.filter(in_event__startswith="history-").count()
-    redeemed = await LedgerTxn.filter(idempotency_key__startswith="redeem:history-").count()
+    redeemed = await LedgerTxn.filter(
+        idempotency_key__startswith="redeem:", idempotency_key__contains=":history-"
+    ).count()  # keys are scoped to their sender: redeem:<member>:history-...
     assert history > 300 and redeemed > 0
     # 20 entries of the demo ledger, two for each of the six verified demo visits, two each
     # for the redeem demo's 2 donations, 3 redemptions, 3 grants and 1 reversal, and the

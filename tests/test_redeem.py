@@ -392,9 +392,18 @@ async def test_group_activity_hours_are_given_not_redeemed(w: dict[str, Any]) ->
 async def test_the_fund_budget(w: dict[str, Any]) -> None:
     fund = await Account.get_or_none(kind=AccountKind.ISSUANCE, community_id=w["here"].id)
     issued = -fund.posted_balance if fund else 0
-    set_budget = await w["coordinator_c"].patch(
+    # The budget is a safeguard against minting hours: set by an administrator only.
+    refused = await w["coordinator_c"].patch(
         f"/api/v1/communities/{w['here'].id}", json={"fund_budget_minutes": issued + 100},
         headers=w["coordinator_h"],
+    )  # fmt: skip
+    assert refused.status_code == 403, refused.text
+    admin_c, admin_h = await signed_in(
+        w["stack"], w["app"], await make_signed_up(w["here"], "admin", name="区管理员")
+    )
+    set_budget = await admin_c.patch(
+        f"/api/v1/communities/{w['here'].id}", json={"fund_budget_minutes": issued + 100},
+        headers=admin_h,
     )  # fmt: skip
     assert set_budget.status_code == 200, set_budget.text
     url = "/api/v1/grants"
@@ -411,9 +420,9 @@ async def test_the_fund_budget(w: dict[str, Any]) -> None:
     assert "预算" in over.json()["error"]["messages"]["zh-CN"]
     assert await balance(w["elder"]) == 60
     # No budget: no limit.
-    await w["coordinator_c"].patch(
+    await admin_c.patch(
         f"/api/v1/communities/{w['here'].id}", json={"fund_budget_minutes": None},
-        headers=w["coordinator_h"],
+        headers=admin_h,
     )  # fmt: skip
     again = await w["coordinator_c"].post(
         url, json={"member": w["elder"].id, "minutes": 60, "reason": "兜底", "key": key()},

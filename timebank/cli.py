@@ -1,4 +1,5 @@
-"""The ``timebank`` command: serve, migrate, demo, create-user, prune, makemigrations."""
+"""The ``timebank`` command: serve, migrate, demo, create-user, prune, makemigrations, and
+those of the features (verify, set-password, signin-code, ...)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from timebank import __version__, db
 from timebank.errors import ConfigError, Invalid, TimebankError
 from timebank.ledger import cli as ledger_cli
 from timebank.orders import cli as orders_cli
+from timebank.people import cli as people_cli
 from timebank.people.models import Community, Level, Role
 from timebank.reports import cli as reports_cli
 from timebank.settings import Settings
@@ -203,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     visits_cli.register(sub)
     reports_cli.register(sub)
     settlement_cli.register(sub)
+    people_cli.register(sub)
     return parser
 
 

@@ -441,10 +441,14 @@ async def _demo_redeem() -> None:
     """Redemptions, donations, grants and a correction, once."""
     from timebank.ledger import service as ledger
     from timebank.ledger.models import LedgerTxn
+    from timebank.ledger.rules import actor_key
     from timebank.redeem import service as redeem
     from timebank.redeem.models import GrantSource, ItemKind, RedeemItem
 
-    if await LedgerTxn.exists(idempotency_key="donate:demo-donate-mother"):
+    by_phone = {m.phone: m for m in await Member.filter(phone__startswith="138000000")}
+    son, mother = by_phone["13800000003"], by_phone["13800000005"]
+    done = f"donate:{actor_key(son.id, 'demo-donate-mother')}"  # keys are the sender's own
+    if await LedgerTxn.exists(idempotency_key=done):
         return
     tz = ZoneInfo(Settings.from_env().timezone)
     items = {
@@ -455,9 +459,7 @@ async def _demo_redeem() -> None:
         )
         for community in await Community.filter(level=Level.COMMUNITY)
     }
-    by_phone = {m.phone: m for m in await Member.filter(phone__startswith="138000000")}
     lead = Actor(by_phone["13800000002"].id)
-    son, mother = by_phone["13800000003"], by_phone["13800000005"]
     here = await Community.get(id=mother.community_id)  # type: ignore[attr-defined]
     await Community.filter(id=here.id).update(grant_review_minutes=600)
     here = await Community.get(id=here.id)

@@ -12,6 +12,7 @@ from timebank.errors import Invalid
 from timebank.http import read_json
 from timebank.ledger import service as ledger
 from timebank.ledger.models import Entry, LedgerTxn
+from timebank.ledger.rules import actor_key, check_key
 from timebank.ledger.web import statement_page
 from timebank.people import policy
 from timebank.people.auth import SignedIn
@@ -145,7 +146,7 @@ async def reverse_transaction(request: Request) -> Response:
     await require_reversal_rights(who, txn_id)
     posted = await ledger.reverse(
         txn_id=txn_id,
-        key=str(body.get("idempotency_key", "")),
+        key=actor_key(who.member.id, check_key(body.get("idempotency_key", ""))),
         actor_id=who.member.id,
         reason=str(body.get("reason", "")),
     )
@@ -154,10 +155,15 @@ async def reverse_transaction(request: Request) -> Response:
 
 
 async def require_reversal_rights(who: SignedIn, txn_id: int) -> None:
-    """Only a coordinator of every community the transaction touches may reverse it."""
+    """Only a coordinator of every community the transaction touches may reverse it, and
+    never one whose own (or whose family's) wallet it touches: giving back one's own
+    spent hours would be minting them alone."""
     _, entries = await ledger.transaction(txn_id)
-    communities = {(await ledger.account(e.account_id)).community_id for e in entries}  # type: ignore[attr-defined]
-    policy.require(all(policy.coordinates(who, c) for c in communities))
+    accounts = [await ledger.account(e.account_id) for e in entries]  # type: ignore[attr-defined]
+    policy.require(all(policy.coordinates(who, a.community_id) for a in accounts))
+    owners = {a.member_id for a in accounts if a.member_id is not None}
+    if owners:
+        policy.require(not await policy.own_or_family_of(who, owners))
 
 
 async def list_checkpoints(request: Request) -> Response:

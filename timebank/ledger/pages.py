@@ -12,6 +12,7 @@ from starlette.routing import Route
 from timebank.ledger import service as ledger
 from timebank.ledger.api import require_reversal_rights
 from timebank.ledger.hours import format_minutes
+from timebank.ledger.rules import actor_key
 from timebank.ledger.web import PAGE, int_param
 from timebank.people import policy
 from timebank.people.web import me, require_csrf, require_member, signin_redirect
@@ -63,7 +64,7 @@ async def reverse_submit(request: Request) -> Response:
     await require_reversal_rights(who, txn_id)
     await ledger.reverse(
         txn_id=txn_id,
-        key=f"page-{form.get('key', '')}-{txn_id}",
+        key=actor_key(who.member.id, f"page-{form.get('key', '')}-{txn_id}"),
         actor_id=who.member.id,
         reason=str(form.get("reason", "")),
     )

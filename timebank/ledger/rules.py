@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -129,6 +130,18 @@ def check_key(key: str) -> str:
             code="invalid_idempotency_key",
         )
     return key
+
+
+def actor_key(actor_id: int | None, key: str, *, limit: int = MAX_KEY) -> str:
+    """A client's idempotency key, scoped to the member who sent it: the one rule for keys
+    sent by people (ledger reversals, grants, redemptions, donations). Another member who
+    sends the same key makes their own request and never gets the first one's answer back.
+    ``<actor>:<key>``, or ``<actor>:sha256:<digest>`` when that would exceed ``limit``."""
+    scoped = f"{actor_id or 0}:{key}"
+    if len(scoped) <= limit:
+        return scoped
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    return f"{actor_id or 0}:sha256:{digest}"
 
 
 def check_balanced(legs: list[Leg]) -> None:

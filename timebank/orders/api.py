@@ -200,7 +200,7 @@ async def place_as(
                 "resident must be a member id.", "resident 必须是成员编号。",
                 code="invalid_parameter",
             ) from None  # fmt: skip
-        policy.require(policy.can_manage_member(who, resident))
+        policy.require(await policy.can_manage_member(who, resident))
         on_behalf = True
     if funded:
         policy.require(policy.coordinates(who, resident.community_id))  # type: ignore[attr-defined]

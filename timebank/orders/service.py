@@ -142,15 +142,16 @@ async def _check_free(helper: Member, order: Order) -> None:
 
 
 async def _helper_for(order: Order, helper: Member) -> None:
+    # The community first: a refusal names only someone the caller may see.
+    if helper.community_id != order.community_id:  # type: ignore[attr-defined]
+        raise Forbidden(
+            "This order is in another community.", "这是其他社区的订单。", code="other_community"
+        )
     if not helper.is_active or not await has_role(helper, Role.HELPER):
         raise Invalid(
             f"{helper.name} is not an active helper.", f"{helper.name} 不是在册的帮扶人。",
             code="not_a_helper",
         )  # fmt: skip
-    if helper.community_id != order.community_id:  # type: ignore[attr-defined]
-        raise Forbidden(
-            "This order is in another community.", "这是其他社区的订单。", code="other_community"
-        )
     if helper.id == order.resident_id:  # type: ignore[attr-defined]
         raise Invalid(
             "A resident cannot serve their own order.", "不能为自己的订单服务。",

@@ -331,7 +331,7 @@ async def suggestions(request: Request) -> Response:
     """
     who = require_member(request)
     resident = await members.get_member(int(request.path_params["member_id"]))
-    policy.require(policy.can_manage_member(who, resident))
+    policy.require(await policy.can_manage_member(who, resident))
     found = await suggest(resident, limit=int_query(request, "limit", 10, 1, 50))
     return JSONResponse({"suggestions": [s.as_json() for s in found]})
 

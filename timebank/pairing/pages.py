@@ -115,7 +115,7 @@ async def suggest_page(request: Request) -> Response:
     if who is None:
         return signin_redirect(request)
     resident = await members.get_member(int(request.path_params["member_id"]))
-    policy.require(policy.can_manage_member(who, resident))
+    policy.require(await policy.can_manage_member(who, resident))
     return render(
         request,
         "pairing/suggest.html",

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from tortoise.transactions import in_transaction
 
 from timebank.catalog.service import service_type
-from timebank.errors import Conflict, Invalid, NotFound
+from timebank.errors import Conflict, Forbidden, Invalid, NotFound
 from timebank.pairing.models import (
     Compensation,
     Pairing,
@@ -25,7 +25,14 @@ from timebank.pairing.models import (
 )
 from timebank.people import audit
 from timebank.people.audit import Actor
-from timebank.people.models import Community, HelperProfile, Member, MemberRole, Role
+from timebank.people.models import (
+    Community,
+    FamilyLink,
+    HelperProfile,
+    Member,
+    MemberRole,
+    Role,
+)
 
 ACTIVE = (PairingStatus.PROPOSED, PairingStatus.APPROVED, PairingStatus.SUSPENDED)
 # action: (the states it may start from, the state it leads to, whether a reason is required)
@@ -82,6 +89,15 @@ async def propose(
             "A helper cannot be paired with themselves.", "帮扶人和服务对象不能是同一人。",
             code="same_person",
         )  # fmt: skip
+    # The community first: a refusal names only someone the caller may see.
+    community_id = resident.community_id  # type: ignore[attr-defined]
+    if helper.community_id != community_id and not across_communities:  # type: ignore[attr-defined]
+        raise Invalid(
+            "Helper and resident live in different communities; only a district "
+            "administrator may pair them.",
+            "帮扶人和服务对象不在同一社区，只有区级管理员可以跨社区结对。",
+            code="other_community",
+        )
     if not helper.is_active or not await has_role(helper, Role.HELPER):
         raise Invalid(
             f"{helper.name} is not an active helper.", f"{helper.name} 不是在册的帮扶人。",
@@ -92,14 +108,6 @@ async def propose(
             f"{resident.name} is not an active resident.", f"{resident.name} 不是在册的服务对象。",
             code="not_a_resident",
         )  # fmt: skip
-    community_id = resident.community_id  # type: ignore[attr-defined]
-    if helper.community_id != community_id and not across_communities:  # type: ignore[attr-defined]
-        raise Invalid(
-            "Helper and resident live in different communities; only a district "
-            "administrator may pair them.",
-            "帮扶人和服务对象不在同一社区，只有区级管理员可以跨社区结对。",
-            code="other_community",
-        )
     try:
         kind = Compensation(compensation)
     except ValueError:
@@ -174,6 +182,12 @@ async def transition(
             "本社区实行双人复核：您提出的结对需由另一位协调员审批。",
             code="four_eyes",
         )
+    if action == "approve" and await _party_to(actor.member_id, pairing):
+        raise Forbidden(
+            "You cannot approve a pairing of yourself or your family: another coordinator must.",
+            "不能审批本人或自己家属的结对，须由另一位协调员处理。",
+            code="own_decision",
+        )
     changes: dict[str, object] = {"status": target, "updated_at": datetime.now(UTC)}
     if action == "approve":
         changes.update(approved_by_id=actor.member_id, started_on=datetime.now(tz).date())
@@ -204,6 +218,14 @@ async def transition(
             detail={"reason": reason} if reason else None,
         )
     return await Pairing.get(id=pairing.id)
+
+
+async def _party_to(person_id: int | None, pairing: Pairing) -> bool:
+    """Whether ``person`` is the pairing's helper or resident, or family of either."""
+    sides = [pairing.helper_id, pairing.resident_id]  # type: ignore[attr-defined]
+    if person_id is None:
+        return False
+    return person_id in sides or await FamilyLink.exists(member_id__in=sides, relative_id=person_id)
 
 
 def _wrong_state(action: str, status: PairingStatus) -> Conflict:

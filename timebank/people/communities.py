@@ -7,6 +7,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from timebank.errors import Forbidden
 from timebank.people import audit
 from timebank.people.audit import Actor
 from timebank.people.member_fields import FieldError, invalid_fields
@@ -80,10 +81,25 @@ def parse_settings(data: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-async def update_settings(actor: Actor, community: Community, data: Mapping[str, Any]) -> Community:
-    """Change a community's settings; the audit event keeps the old and new values."""
+# The safeguards against one coordinator minting hours alone: changed by an admin only.
+SAFEGUARDS = ("grant_review_minutes", "four_eyes", "fund_budget_minutes")
+
+
+async def update_settings(
+    actor: Actor, community: Community, data: Mapping[str, Any], *, safeguards: bool
+) -> Community:
+    """Change a community's settings; the audit event keeps the old and new values.
+    Without ``safeguards`` (``policy.can_change_safeguards``), changing one is refused."""
     values = parse_settings(data)
     before = {k: getattr(community, k) for k in values}
+    touched = [k for k in SAFEGUARDS if k in values and values[k] != before[k]]
+    if touched and not safeguards:
+        raise Forbidden(
+            "Only a district administrator may change the grant review size, the "
+            f"four-eyes rule or the fund budget ({', '.join(touched)}).",
+            f"只有区级管理员可以修改大额补贴审核线、双人复核或补贴预算（{', '.join(touched)}）。",
+            code="safeguard_admin_only",
+        )
     async with in_transaction():
         if values:
             await Community.filter(id=community.id).update(**values)

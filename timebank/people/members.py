@@ -40,6 +40,7 @@ from timebank.people.models import (
     Relation,
     ResidentProfile,
     Role,
+    Session,
 )
 from timebank.people.service import insert_member, phone_taken
 
@@ -120,9 +121,13 @@ async def insert_new(actor: Actor, community: Community, values: dict[str, Any])
 
 
 async def update(actor: Actor, member: Member, data: Mapping[str, Any], *, admin: bool) -> Member:
-    """Change the fields present in ``data`` (and the roles, when given)."""
+    """Change the fields present in ``data`` (the roles, and ``active``, when given): every
+    field is checked first, then all is written in one transaction, or nothing."""
     parsed = parse_member(data, partial=True)
     values = parsed.values
+    active = data.get("active")
+    if "active" in data and not isinstance(active, bool):
+        parsed.refuse("active", "must be true or false.", "必须是 true 或 false。")
     current = {
         Role(str(r)) for r in await MemberRole.filter(member=member).values_list("role", flat=True)
     }
@@ -135,9 +140,15 @@ async def update(actor: Actor, member: Member, data: Mapping[str, Any], *, admin
     if moved and await Member.exists(phone=values["phone"]):
         raise phone_taken(values["phone"])
     changed = sorted(k for k in values if k != "password_hash")
+    # Someone else setting the password or phone, or deactivating: whoever held the
+    # account's sessions (a lost phone, a taken-over account) is signed out.
+    someone_else = actor.member_id != member.id
+    ends_sessions = active is False or (someone_else and ("password_hash" in values or moved))
     try:
         async with in_transaction():
             columns = _member_columns(values)
+            if isinstance(active, bool):
+                columns["is_active"] = active
             if columns:
                 await Member.filter(id=member.id).update(**columns)
             for role in roles - current:
@@ -146,6 +157,10 @@ async def update(actor: Actor, member: Member, data: Mapping[str, Any], *, admin
             if current - roles:
                 await MemberRole.filter(member=member, role__in=list(current - roles)).delete()
             await _apply_profiles(member, roles, values)
+            if ends_sessions:
+                await end_sessions(member.id)
+            if isinstance(active, bool) and active != member.is_active:
+                await _record_active(actor, member, active)
             await audit.record(
                 actor,
                 "member.update",
@@ -158,6 +173,13 @@ async def update(actor: Actor, member: Member, data: Mapping[str, Any], *, admin
     except IntegrityError:
         raise phone_taken(values.get("phone", member.phone)) from None
     return await Member.get(id=member.id)
+
+
+async def end_sessions(member_id: int) -> int:
+    """Sign the member out everywhere (inside the caller's transaction); returns how many."""
+    return await Session.filter(member_id=member_id, revoked_at=None).update(
+        revoked_at=datetime.now(UTC)
+    )
 
 
 async def set_consent(actor: Actor, member: Member, given: bool) -> Member:
@@ -183,13 +205,19 @@ async def set_active(actor: Actor, member: Member, active: bool) -> None:
     """Deactivate (no sign-in, kept in every record) or reactivate a member."""
     async with in_transaction():
         await Member.filter(id=member.id).update(is_active=active)
-        await audit.record(
-            actor,
-            "member.activate" if active else "member.deactivate",
-            target_type="member",
-            target_id=member.id,
-            community_id=member.community_id,  # type: ignore[attr-defined]
-        )
+        if not active:
+            await end_sessions(member.id)
+        await _record_active(actor, member, active)
+
+
+async def _record_active(actor: Actor, member: Member, active: bool) -> None:
+    await audit.record(
+        actor,
+        "member.activate" if active else "member.deactivate",
+        target_type="member",
+        target_id=member.id,
+        community_id=member.community_id,  # type: ignore[attr-defined]
+    )
 
 
 async def get_member(member_id: int) -> Member:

@@ -46,7 +46,7 @@ async def member_for(request: Request, who: SignedIn, *, manage: bool) -> Member
     """The member named in the path, if ``who`` may see (or ``manage``) them."""
     member = await members.get_member(int(request.path_params["member_id"]))
     if manage:
-        policy.require(policy.can_manage_member(who, member))
+        policy.require(await policy.can_manage_member(who, member))
     else:
         policy.require(await can_view(who, member))
     return member
@@ -193,10 +193,7 @@ async def update_member(request: Request) -> Response:
     who = changing(request)
     member = await member_for(request, who, manage=True)
     body = await read_json(request)
-    actor = actor_of(request, who)
-    if "active" in body:
-        await members.set_active(actor, member, bool(body.pop("active")))
-    member = await members.update(actor, member, body, admin=policy.is_admin(who))
+    member = await members.update(actor_of(request, who), member, body, admin=policy.is_admin(who))
     return JSONResponse(await members.member_json(member))
 
 
@@ -254,7 +251,7 @@ async def add_family(request: Request) -> Response:
             "relative must be a member id.", "relative 必须是成员编号。", code="invalid_parameter"
         )
     relative = await members.get_member(relative_id)
-    policy.require(policy.can_manage_member(who, relative))
+    policy.require(await policy.can_manage_member(who, relative))
     await members.link_family(
         actor_of(request, who), member, relative, str(body.get("relation", ""))
     )
@@ -362,7 +359,9 @@ async def update_community_settings(request: Request) -> Response:
     policy.require(policy.can_manage_community(who, community_id))
     community = await get_community(community_id)
     body = await read_json(request)
-    updated = await communities.update_settings(actor_of(request, who), community, body)
+    updated = await communities.update_settings(
+        actor_of(request, who), community, body, safeguards=policy.can_change_safeguards(who)
+    )
     return JSONResponse(communities.community_json(updated))
 
 

@@ -177,7 +177,7 @@ async def register_page(request: Request) -> Response:
 async def _detail(
     request: Request, who: SignedIn, member: Member, *, error: str = "", status: int = 200
 ) -> Response:
-    manage = policy.can_manage_member(who, member)
+    manage = await policy.can_manage_member(who, member)
     events = (
         await audit_events(who, community=None, member=member.id, limit=30, before=None)
         if manage
@@ -214,7 +214,7 @@ async def _managed(request: Request) -> tuple[SignedIn, Member] | Response:
     if who is None:
         return signin_redirect(request)
     member = await members.get_member(int(request.path_params["member_id"]))
-    policy.require(policy.can_manage_member(who, member))
+    policy.require(await policy.can_manage_member(who, member))
     return who, member
 
 
@@ -288,7 +288,7 @@ async def family_submit(request: Request) -> Response:
 
         phone = normalize_phone(str(form.get("phone", "")))
         relative = await Member.get_or_none(phone=phone)
-        if relative is None or not policy.can_manage_member(who, relative):
+        if relative is None or not await policy.can_manage_member(who, relative):
             raise NotFound(
                 f"No member with the phone number {phone} in your communities.",
                 f"您的社区里没有电话号码为 {phone} 的成员。",
@@ -376,15 +376,23 @@ async def settings_page(request: Request) -> Response:
         "field_errors": {},
         "saved": False,
         "values": {},
+        "safeguards": () if policy.can_change_safeguards(who) else communities.SAFEGUARDS,
     }
     status = 200
     if request.method == "POST":
         form = await posted_form(request, who)
         data: dict[str, Any] = {k: str(form.get(k, "")) for k in communities.SETTINGS}
         data["four_eyes"] = "four_eyes" in form
+        if "four_eyes" in context["safeguards"]:  # a disabled box is not sent: keep it
+            data["four_eyes"] = community.four_eyes
         data["group_hours_donate_only"] = "group_hours_donate_only" in form
         try:
-            updated = await communities.update_settings(actor_of(request, who), community, data)
+            updated = await communities.update_settings(
+                actor_of(request, who),
+                community,
+                data,
+                safeguards=policy.can_change_safeguards(who),
+            )
             context["c"] = communities.community_json(updated)
             context["saved"] = True
         except TimebankError as exc:

@@ -7,9 +7,11 @@ coordinate (a coordinator of a sub-district or district: every community below i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from timebank.errors import Forbidden
 from timebank.people.auth import SignedIn
-from timebank.people.models import Community, Level, Member, Role
+from timebank.people.models import Community, FamilyLink, Level, Member, MemberRole, Role
 
 
 def is_admin(who: SignedIn) -> bool:
@@ -68,14 +70,54 @@ def can_view_member(who: SignedIn, member: Member, *, serves: bool = False) -> b
     )
 
 
-def can_manage_member(who: SignedIn, member: Member) -> bool:
-    """Register, edit, deactivate, link family, issue sign-in codes: coordinators."""
-    return coordinates(who, member.community_id)  # type: ignore[attr-defined]
+# Rank: an admin is above every coordinator (community, sub-district or district alike),
+# a coordinator above helpers and residents. Nobody manages someone of their own rank or
+# higher: that is how a coordinator would take over the admin or another coordinator.
+RANK = {Role.RESIDENT: 0, Role.HELPER: 0, Role.COORDINATOR: 1, Role.ADMIN: 2}
+
+
+def rank_of(roles: Iterable[Role]) -> int:
+    """The highest rank among ``roles`` (0 with none)."""
+    return max((RANK[role] for role in roles), default=0)
+
+
+def outranks(who: SignedIn, member: Member, member_roles: Iterable[Role]) -> bool:
+    """Whether ``who`` may manage ``member``, who holds ``member_roles``: never oneself
+    (one's own account is changed under /me), only in a community ``who`` coordinates,
+    and only someone whose every role is below ``who``'s highest."""
+    if member.id == who.member.id or not coordinates(who, member.community_id):  # type: ignore[attr-defined]
+        return False
+    return rank_of(role for role, _ in who.roles) > rank_of(member_roles)
+
+
+async def can_manage_member(who: SignedIn, member: Member) -> bool:
+    """Edit, deactivate, re-phone, reset, issue sign-in codes for, link the family of, act
+    for: a coordinator for helpers and residents of their communities, an admin for
+    coordinators too. Another admin is changed by the server's command line only."""
+    if not coordinates_any(who) or member.id == who.member.id:
+        return False
+    roles = await MemberRole.filter(member_id=member.id).values_list("role", flat=True)
+    return outranks(who, member, (Role(str(r)) for r in roles))
 
 
 def can_manage_community(who: SignedIn, community_id: int) -> bool:
     """Register members into, import into, change settings of, read the audit log of."""
     return coordinates(who, community_id)
+
+
+def can_change_safeguards(who: SignedIn) -> bool:
+    """The grant review size, the four-eyes rule and the fund budget: an admin only, or
+    one coordinator could lift the limits on the hours she grants."""
+    return is_admin(who)
+
+
+async def own_or_family_of(who: SignedIn, member_ids: Iterable[int]) -> bool:
+    """Whether ``who`` is one of ``member_ids`` or linked family of one: then ``who`` may
+    not decide alone about their hours (reverse, grant, approve, hand over)."""
+    ids = set(member_ids)
+    if who.member.id in ids:
+        return True
+    return await FamilyLink.exists(member_id__in=sorted(ids), relative_id=who.member.id)
 
 
 def visible_communities(who: SignedIn) -> set[int] | None:

@@ -139,7 +139,7 @@ async def redeem_as(request: Request, who: SignedIn, body: dict[str, Any]) -> Re
     on_behalf = body.get("member") not in (None, "", who.member.id)
     if on_behalf:
         member = await members.get_member(_int(body.get("member"), "member"))
-        policy.require(policy.can_manage_member(who, member))
+        policy.require(await policy.can_manage_member(who, member))
     else:
         member = await Member.get(id=who.member.id)
     raw_for = body.get("for")

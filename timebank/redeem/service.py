@@ -20,7 +20,7 @@ from tortoise.transactions import in_transaction
 from timebank.errors import Conflict, Forbidden, Invalid, NotFound
 from timebank.ledger import service as ledger
 from timebank.ledger.models import AccountKind, LedgerTxn, TxnKind
-from timebank.ledger.rules import Posted
+from timebank.ledger.rules import Posted, actor_key
 from timebank.ledger.steps import Query, Steps
 from timebank.people import audit
 from timebank.people.audit import Actor
@@ -200,7 +200,24 @@ async def is_family(member_id: int, other_id: int) -> bool:
     return await FamilyLink.exists(member_id=member_id, relative_id=other_id)
 
 
-def check_key(key: str) -> str:
+async def own_or_family(person_id: int | None, member_id: int) -> bool:
+    """Whether ``person`` is ``member`` or one of their linked family: such a person may
+    not decide alone about ``member``'s hours (grant, approve, hand over)."""
+    if person_id is None:
+        return False
+    return person_id == member_id or await is_family(member_id, person_id)
+
+
+def _own_decision() -> Forbidden:
+    return Forbidden(
+        "You cannot approve this for yourself or your own family: another coordinator must.",
+        "不能为本人或自己的家属审批，须由另一位协调员处理。",
+        code="own_decision",
+    )
+
+
+def check_key(key: str, actor: Actor) -> str:
+    """The request's idempotency key, checked and scoped to ``actor`` (``actor_key``)."""
     key = (key or "").strip()
     if not 8 <= len(key) <= MAX_KEY:
         raise Invalid(
@@ -208,7 +225,7 @@ def check_key(key: str) -> str:
             "请求缺少唯一编号，请刷新页面。",
             code="bad_key",
         )
-    return key
+    return actor_key(actor.member_id, key, limit=MAX_KEY)  # fits Grant.key
 
 
 def _limits_and_row(
@@ -314,13 +331,15 @@ async def redeem(
 ) -> Redemption:
     """Spend ``member``'s hours on goods or a privilege for ``beneficiary`` (themself or a
     linked family member). Goods then wait for hand-over at the office (核销)."""
-    key = check_key(key)
+    key = check_key(key, actor)
     if item.kind is ItemKind.SERVICE:
         raise Invalid(
             "A service is booked with a date and time: use the booking form.",
             "服务类兑换须预约时间，请使用预约表单。",
             code="book_service",
         )
+    if on_behalf and await own_or_family(actor.member_id, beneficiary.id):
+        raise _own_decision()  # spending someone's hours on oneself or one's family
     community = await _may_redeem(member, beneficiary, item, tz)
     status = RedemptionStatus.TO_HAND_OVER if item.kind is ItemKind.GOODS else RedemptionStatus.DONE
     posted = await ledger.redeem(
@@ -362,9 +381,9 @@ async def _may_redeem(
         raise Forbidden("This item is in another community.", "这是其他社区的兑换项。",
                         code="other_community")  # fmt: skip
     if beneficiary.id != member.id and not await is_family(member.id, beneficiary.id):
-        raise Forbidden(
-            f"{beneficiary.name} is not a linked family member of {member.name}.",
-            f"{beneficiary.name} 不是 {member.name} 登记的家属。",
+        raise Forbidden(  # no name: the caller may not see that member
+            "Hours are redeemed for oneself or a linked family member only.",
+            "只能为本人或登记的家属兑换。",
             code="not_family",
         )
     community = await Community.get(id=member.community_id)  # type: ignore[attr-defined]
@@ -393,9 +412,11 @@ async def book_service(
     from timebank.catalog.service import service_type
     from timebank.orders import service as orders
 
-    key = check_key(key)
+    key = check_key(key, actor)
     if item.kind is not ItemKind.SERVICE:
         raise Invalid("Only a service is booked.", "只有服务类需要预约。", code="not_a_service")
+    if on_behalf and await own_or_family(actor.member_id, beneficiary.id):
+        raise _own_decision()  # spending someone's hours on oneself or one's family
     community = await _may_redeem(member, beneficiary, item, tz)
     offered = await service_type(community, item.service_code)
     ledger_key = f"book:{key}"
@@ -488,7 +509,10 @@ async def expire_unserved(now: datetime | None = None) -> int:
 
 
 async def hand_over(actor: Actor, redemption: Redemption) -> Redemption:
-    """The office hands the goods over (核销); once."""
+    """The office hands the goods over (核销); once, and never to oneself or one's family."""
+    for person in (redemption.member_id, redemption.beneficiary_id):  # type: ignore[attr-defined]
+        if await own_or_family(actor.member_id, person):
+            raise _own_decision()
     now = datetime.now(UTC)
     async with in_transaction():
         moved = await Redemption.filter(
@@ -554,16 +578,16 @@ async def donate(
 ) -> Posted:
     """Give hours to a linked family member, or (``to_member`` None) to the community's
     public pool (公益池), from which coordinators grant hours to residents in hardship."""
-    key = check_key(key)
+    key = check_key(key, actor)
     if to_member is not None:
         if to_member.id == member.id:
             raise Invalid("You cannot give hours to yourself.", "不能转赠给自己。",
                           code="same_account")  # fmt: skip
         if not await is_family(member.id, to_member.id):
-            raise Forbidden(
-                f"{to_member.name} is not a linked family member: hours go to family or to "
+            raise Forbidden(  # no name: the caller may not see that member
+                "This member is not your linked family: hours go to family or to "
                 "the community's public pool.",
-                f"{to_member.name} 不是登记的家属：时间只能转赠给家属或社区公益池。",
+                "该成员不是您登记的家属：时间只能转赠给家属或社区公益池。",
                 code="not_family",
             )
         target = await ledger.wallet(to_member.id)
@@ -605,7 +629,7 @@ class GrantAsk:
 async def request_grant(actor: Actor, community: Community, ask: GrantAsk, key: str) -> Grant:
     """Grant hours; posted at once, or (above the community's review size) left for a
     second coordinator to approve."""
-    key = check_key(key)
+    key = check_key(key, actor)
     if not 1 <= ask.minutes <= 100 * 60:
         raise Invalid("A grant is 1 to 6,000 minutes.", "补贴时长须为 1 到 6000 分钟。",
                       code="invalid_minutes")  # fmt: skip
@@ -617,9 +641,11 @@ async def request_grant(actor: Actor, community: Community, ask: GrantAsk, key: 
     if ask.member.community_id != community.id:  # type: ignore[attr-defined]
         raise Forbidden("This member is in another community.", "该成员属于其他社区。",
                         code="other_community")  # fmt: skip
-    review = community.grant_review_minutes is not None and (
-        ask.minutes > community.grant_review_minutes
-    )
+    # Hours for oneself or one's family always wait for a second coordinator, whatever
+    # their size and whatever the community's settings.
+    review = (
+        community.grant_review_minutes is not None and ask.minutes > community.grant_review_minutes
+    ) or await own_or_family(actor.member_id, ask.member.id)
     existing = await Grant.get_or_none(key=key)
     if existing is not None:
         return existing
@@ -672,6 +698,8 @@ async def decide_grant(actor: Actor, grant: Grant, approve: bool, note: str = ""
             "大额补贴须由另一位工作人员审批。",
             code="four_eyes",
         )
+    if await own_or_family(actor.member_id, grant.member_id):  # type: ignore[attr-defined]
+        raise _own_decision()
     note = note.strip()
     if not approve and not note:
         raise Invalid("Please give a reason.", "请填写原因。", code="reason_required")

@@ -196,8 +196,10 @@ async def can_see(who: SignedIn, visit: Visit) -> bool:
 
 
 async def may_rate(who: SignedIn, visit: Visit) -> bool:
-    """The resident, or their linked family."""
+    """The resident, or their linked family; never whoever served the visit."""
     me = who.member.id
+    if me == visit.helper_id:  # type: ignore[attr-defined]
+        return False
     return me == visit.resident_id or await is_family(me, visit.resident_id)  # type: ignore[attr-defined]
 
 
@@ -375,7 +377,7 @@ async def placard_json(request: Request, resident: Member) -> dict[str, Any]:
 async def placard_resident(request: Request, who: SignedIn) -> Member:
     """The resident in the path, if ``who`` coordinates them."""
     resident = await members.get_member(int(request.path_params["member_id"]))
-    policy.require(policy.can_manage_member(who, resident))
+    policy.require(await policy.can_manage_member(who, resident))
     if not await Member.filter(id=resident.id, roles__role=Role.RESIDENT).exists():
         raise Invalid(
             f"{resident.name} is not a resident: only residents have placards.",

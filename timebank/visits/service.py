@@ -27,7 +27,7 @@ from timebank import refusal_log
 from timebank.catalog.models import ServiceType
 from timebank.catalog.service import catalog
 from timebank.db import from_row
-from timebank.errors import Conflict, Invalid, NotFound, TimebankError
+from timebank.errors import Conflict, Forbidden, Invalid, NotFound, TimebankError
 from timebank.ledger.drivers import run
 from timebank.ledger.steps import Steps
 from timebank.orders.models import Order, OrderStatus
@@ -35,7 +35,7 @@ from timebank.pairing.models import Pairing, PairingStatus, PlanItem
 from timebank.pairing.service import has_role
 from timebank.people import audit
 from timebank.people.audit import Actor
-from timebank.people.models import Community, HelperProfile, Member, Role
+from timebank.people.models import Community, FamilyLink, HelperProfile, Member, Role
 from timebank.people.service import in_argon2_pool, member_names
 from timebank.visits import placards, refusals, steps
 from timebank.visits.models import Flag, Placard, Visit, VisitStatus
@@ -539,6 +539,8 @@ async def review(
 ) -> Visit:
     """A coordinator approves a flagged visit, approves it with another duration, or
     rejects it; adjusting and rejecting need a reason."""
+    if await _served_by(actor.member_id, visit):
+        raise _own_visit()
     reason = (reason or "").strip()
     if action not in REVIEW_ACTIONS:
         raise Invalid(
@@ -599,9 +601,30 @@ async def review(
     return await credit(await Visit.get(id=visit.id), actor)
 
 
+def _own_visit() -> Forbidden:
+    return Forbidden(
+        "Whoever served a visit (or their family) cannot confirm, rate or review it.",
+        "提供服务的人（及其家属）不能确认、评价或审核这次服务。",
+        code="own_visit",
+    )
+
+
+async def _served_by(person_id: int | None, visit: Visit) -> bool:
+    """Whether ``person`` served ``visit`` or is family of whoever did: the hours are
+    theirs, so they may not approve them."""
+    helper_id: int = visit.helper_id  # type: ignore[attr-defined]
+    if person_id is None:
+        return False
+    return person_id == helper_id or await FamilyLink.exists(
+        member_id=helper_id, relative_id=person_id
+    )
+
+
 async def rate(actor: Actor, visit: Visit, rating: int, comment: str = "") -> Visit:
     """The resident (or family) rates a finished visit, which also confirms it: a visit
     waiting only for confirmation is then verified."""
+    if actor.member_id == visit.helper_id:  # type: ignore[attr-defined]
+        raise _own_visit()
     if not 1 <= rating <= 5:
         raise Invalid("The rating is 1 to 5 stars.", "评分为 1 到 5 星。", code="bad_rating")
     comment = (comment or "").strip()
