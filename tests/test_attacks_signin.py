@@ -345,3 +345,49 @@ async def test_a_password_that_is_not_text_is_a_422_not_a_500(
     )
     assert wrong.status_code == 401
     assert await guess(client, helper.phone, PASSWORD) == 200
+
+
+async def test_passwords_set_by_a_coordinator_are_hashed_off_the_event_loop(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Registering a member with a password and resetting one hash in the argon2 pool, not
+    on the thread that serves every other request."""
+    here = await make_community()
+    coordinator = await make_signed_up(here, "coordinator", name="协调员")
+    resident = await make_member(here, "resident", name="王秀兰")
+    token = await sign_in_client(client, coordinator)
+    threads: list[str] = []
+    real = PasswordHasher.hash
+
+    def recording_hash(self: PasswordHasher, *args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(PasswordHasher, "hash", recording_hash)
+    headers = {"x-csrf-token": token}
+    reset = await client.patch(
+        f"/api/v1/members/{resident.id}", json={"password": "a-new-password-1"}, headers=headers
+    )
+    assert reset.status_code == 200, reset.text
+    created = await client.post(
+        "/api/v1/members",
+        json={
+            "community": here.id,
+            "name": "李明",
+            "phone": "13712345678",
+            "roles": ["helper"],
+            "password": "another-password-2",
+        },
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    assert len(threads) == 2 and all(name.startswith("argon2") for name in threads), threads
+    short = await client.patch(
+        f"/api/v1/members/{resident.id}", json={"password": "short"}, headers=headers
+    )
+    assert short.status_code == 422 and "password" in short.json()["error"]["messages"]["en"]
+    assert len(threads) == 2  # a refused password is not hashed at all
+    signed_in = await client.post(
+        "/api/v1/session", json={"phone": resident.phone, "password": "a-new-password-1"}
+    )
+    assert signed_in.status_code == 200

@@ -20,7 +20,7 @@ from timebank.labels import (
     ZH_CODES,
 )
 from timebank.people.models import Role
-from timebank.people.service import hash_password, normalize_phone
+from timebank.people.service import check_password, hash_password_off_loop, normalize_phone
 
 TEXT_LIMITS = {
     "name": 60,
@@ -40,6 +40,7 @@ RESIDENT_FIELDS = (
     "emergency_phone",
     "notes",
 )
+NEW_PASSWORD = "new password"  # not a field name: never stored, audited or shown
 HELPER_FIELDS = ("helper_kind", "hourly_rate", "skills", "capacity", "availability")
 
 
@@ -247,7 +248,9 @@ def parse_member(data: Mapping[str, Any], *, partial: bool) -> Parsed:
             values["hourly_rate_fen"] = None
     if present("password") and data.get("password"):
         try:
-            values["password_hash"] = hash_password(str(data.get("password")))
+            # Checked here, hashed off the event loop by ``hash_new_password``.
+            check_password(str(data.get("password")))
+            values[NEW_PASSWORD] = str(data.get("password"))
         except Invalid as exc:
             parsed.refuse("password", exc.en, exc.zh)
     return parsed
@@ -265,3 +268,10 @@ def can_grant(roles: Iterable[Role], *, admin: bool) -> list[FieldError]:
         for role in roles
         if role in (Role.COORDINATOR, Role.ADMIN)
     ]
+
+
+async def hash_new_password(values: dict[str, Any]) -> None:
+    """Replace a new password ``parse_member`` accepted by its hash, computed in the argon2
+    pool (hashing on the event loop would stall every other request)."""
+    if NEW_PASSWORD in values:
+        values["password_hash"] = await hash_password_off_loop(values.pop(NEW_PASSWORD))

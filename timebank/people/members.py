@@ -28,6 +28,7 @@ from timebank.people.member_fields import (
     RESIDENT_FIELDS,
     FieldError,
     can_grant,
+    hash_new_password,
     invalid_fields,
     parse_member,
 )
@@ -98,6 +99,7 @@ async def register(
             "成员只能登记在社区或村，不能登记在区或街道。",
             code="not_a_community",
         )
+    await hash_new_password(parsed.values)
     return await insert_new(actor, community, parsed.values)
 
 
@@ -136,6 +138,7 @@ async def update(actor: Actor, member: Member, data: Mapping[str, Any], *, admin
     parsed.errors += can_grant(current - roles, admin=admin)
     if parsed.errors:
         raise invalid_fields(parsed.errors)
+    await hash_new_password(values)
     moved = "phone" in values and values["phone"] != member.phone
     if moved and await Member.exists(phone=values["phone"]):
         raise phone_taken(values["phone"])

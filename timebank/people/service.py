@@ -31,6 +31,11 @@ _pool = ThreadPoolExecutor(
 
 def hash_password(password: str) -> str:
     """An argon2id hash of ``password`` after checking it is long enough."""
+    return _hasher.hash(check_password(password))
+
+
+def check_password(password: str) -> bytes:
+    """``password`` as the bytes to hash, or a 422: too short, or not text."""
     if len(password) < MIN_PASSWORD:
         raise Invalid(
             f"The password must have at least {MIN_PASSWORD} characters.",
@@ -46,7 +51,7 @@ def hash_password(password: str) -> str:
             code="invalid_password",
             details={"fields": [{"field": "password", "en": "not text", "zh": "含无效字符"}]},
         ) from None
-    return _hasher.hash(encoded)
+    return encoded
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
@@ -153,7 +158,7 @@ async def create_member(
     if not name:
         raise Invalid("Please give the member's name.", "请填写姓名。", code="name_required")
     phone = normalize_phone(phone)
-    password_hash = hash_password(password) if password is not None else None
+    password_hash = await hash_password_off_loop(password) if password is not None else None
     columns = {"name": name, "phone": phone, "password_hash": password_hash}
     return await insert_member(community, columns=columns, roles=roles)
 
