@@ -166,6 +166,27 @@ async def test_a_right_pin_does_not_use_up_a_try(w: dict[str, Any]) -> None:  # 
     assert (await Visit.get(id=opened.json()["id"])).pin_failures == 1
 
 
+async def test_a_pin_is_ascii_digits_hashed_off_the_event_loop(
+    w: dict[str, Any],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Full-width digits are not a PIN (the resident's keypad types ASCII ones), and setting a
+    PIN hashes it in the argon2 pool."""
+    url = f"/api/v1/members/{w['resident'].id}/placard/pin"
+    wide = await w["c"].put(url, json={"pin": "２５８０"}, headers=w["ch"])
+    assert wide.status_code == 422 and wide.json()["error"]["code"] == "bad_pin"
+    threads: list[str] = []
+    real = PasswordHasher.hash
+
+    def recording_hash(self: PasswordHasher, *args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(PasswordHasher, "hash", recording_hash)
+    assert (await w["c"].put(url, json={"pin": "2580"}, headers=w["ch"])).status_code == 200
+    assert len(threads) == 1 and threads[0].startswith("argon2"), threads
+
+
 # Item 5: argon2 off the event loop, and the same work for unknown phones.
 
 

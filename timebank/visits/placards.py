@@ -21,11 +21,12 @@ from timebank.errors import Invalid
 from timebank.people import audit
 from timebank.people.audit import Actor
 from timebank.people.models import Member
+from timebank.people.service import in_argon2_pool
 from timebank.visits import refusals
 from timebank.visits.models import Placard
 
 SALT = "timebank.placard.v1"
-PIN_PATTERN = re.compile(r"\d{4,6}")
+PIN_PATTERN = re.compile(r"[0-9]{4,6}")  # not \d, which takes full-width digits too
 _pins = PasswordHasher()
 
 
@@ -101,8 +102,9 @@ async def set_pin(actor: Actor, resident: Member, pin: str) -> Placard:
             "The PIN must be 4 to 6 digits.", "确认码须为 4 到 6 位数字。", code="bad_pin"
         )
     placard = await placard_of(resident)
+    pin_hash = await in_argon2_pool(_pins.hash, pin) if pin else ""  # off the event loop
     async with in_transaction():
-        await Placard.filter(id=placard.id).update(pin_hash=_pins.hash(pin) if pin else "")
+        await Placard.filter(id=placard.id).update(pin_hash=pin_hash)
         await audit.record(
             actor,
             "placard.pin" if pin else "placard.pin_clear",
