@@ -22,7 +22,9 @@ async def list_services(request: Request) -> Response:
     parameters:
       - {name: community_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "200": {description: "service types"}
+      "200":
+        description: "service types"
+        content: {application/json: {schema: {$ref: "#/components/schemas/ServiceList"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -60,7 +62,9 @@ async def update_service(request: Request) -> Response:
               group_activity: {type: boolean}
               active: {type: boolean}
     responses:
-      "200": {description: "The service type"}
+      "200":
+        description: "The service type"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Service"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}

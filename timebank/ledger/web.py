@@ -79,7 +79,9 @@ async def my_hours_api(request: Request) -> Response:
       - {name: since, in: query, schema: {type: string, format: date-time}}
       - {name: until, in: query, schema: {type: string, format: date-time}}
     responses:
-      "200": {description: "Balance in minutes and the movements."}
+      "200":
+        description: "Balance in minutes and the movements."
+        content: {application/json: {schema: {$ref: "#/components/schemas/MyHours"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "422": {$ref: "#/components/responses/Invalid"}
     """

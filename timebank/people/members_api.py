@@ -75,7 +75,9 @@ async def list_members(request: Request) -> Response:
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 200}}
       - {name: offset, in: query, schema: {type: integer, minimum: 0}}
     responses:
-      "200": {description: "members (roles and hardship, no profiles) and the total"}
+      "200":
+        description: "members (roles and hardship, no profiles) and the total"
+        content: {application/json: {schema: {$ref: "#/components/schemas/MemberList"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
     """
@@ -130,7 +132,9 @@ async def create_member(request: Request) -> Response:
               skills: {type: array, items: {type: string}}
               capacity: {type: integer}
     responses:
-      "201": {description: "The member, with profiles"}
+      "201":
+        description: "The member, with profiles"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Member"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -161,7 +165,9 @@ async def get_member(request: Request) -> Response:
     parameters:
       - {name: member_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "200": {description: "The member"}
+      "200":
+        description: "The member"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Member"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -183,7 +189,9 @@ async def update_member(request: Request) -> Response:
         application/json:
           schema: {type: object, properties: {active: {type: boolean}}}
     responses:
-      "200": {description: "The member after the change"}
+      "200":
+        description: "The member after the change"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Member"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -208,7 +216,9 @@ async def issue_code(request: Request) -> Response:
     parameters:
       - {name: member_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "201": {description: "code and hours valid"}
+      "201":
+        description: "code and hours valid"
+        content: {application/json: {schema: {$ref: "#/components/schemas/SigninCode"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -238,7 +248,9 @@ async def add_family(request: Request) -> Response:
                 type: string
                 enum: [spouse, child, parent, sibling, grandchild, grandparent, other]
     responses:
-      "201": {description: "The member with their family"}
+      "201":
+        description: "The member with their family"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Member"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -290,7 +302,9 @@ async def list_communities(request: Request) -> Response:
     summary: The communities one may see (coordinated ones, all for an admin, else one's own)
     tags: [people]
     responses:
-      "200": {description: "communities with settings"}
+      "200":
+        description: "communities with settings"
+        content: {application/json: {schema: {$ref: "#/components/schemas/CommunityList"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
     """
     who = require_member(request)
@@ -310,7 +324,9 @@ async def get_community_settings(request: Request) -> Response:
     parameters:
       - {name: community_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "200": {description: "The community"}
+      "200":
+        description: "The community"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Community"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -351,7 +367,9 @@ async def update_community_settings(request: Request) -> Response:
               four_eyes: {type: boolean}
               group_hours_donate_only: {type: boolean}
     responses:
-      "200": {description: "The community after the change"}
+      "200":
+        description: "The community after the change"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Community"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -378,7 +396,9 @@ async def import_members(request: Request) -> Response:
         text/csv:
           schema: {type: string}
     responses:
-      "201": {description: "How many were registered, and who"}
+      "201":
+        description: "How many were registered, and who"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Imported"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -436,7 +456,9 @@ async def list_audit(request: Request) -> Response:
       - {name: before, in: query, schema: {type: integer}, description: "page back from id"}
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
     responses:
-      "200": {description: "events"}
+      "200":
+        description: "events"
+        content: {application/json: {schema: {$ref: "#/components/schemas/AuditList"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
     """
@@ -497,7 +519,9 @@ async def my_consent(request: Request) -> Response:
             required: [consent]
             properties: {consent: {type: boolean}}
     responses:
-      "200": {description: "consent (true or false) and since when"}
+      "200":
+        description: "consent (true or false) and since when"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Consent"}}}
       "400": {$ref: "#/components/responses/BadRequest"}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}

@@ -52,7 +52,9 @@ async def list_catalog(request: Request) -> Response:
     parameters:
       - {name: community_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "200": {description: "items"}
+      "200":
+        description: "items"
+        content: {application/json: {schema: {$ref: "#/components/schemas/ItemList"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -89,7 +91,9 @@ async def create_item(request: Request) -> Response:
               stock: {type: integer, nullable: true, description: "empty - no limit"}
               service: {type: string, description: "kind service - the service booked"}
     responses:
-      "201": {description: "The item"}
+      "201":
+        description: "The item"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Item"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "422": {$ref: "#/components/responses/Invalid"}
@@ -120,7 +124,9 @@ async def update_item(request: Request) -> Response:
               stock: {type: integer, nullable: true}
               active: {type: boolean}
     responses:
-      "200": {description: "The item"}
+      "200":
+        description: "The item"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Item"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -193,7 +199,9 @@ async def create_redemption(request: Request) -> Response:
               member: {type: integer, description: "coordinators - whose hours"}
               starts_at: {type: string, format: date-time, description: "a service - when"}
     responses:
-      "201": {description: "The redemption"}
+      "201":
+        description: "The redemption"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Redemption"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -211,10 +219,14 @@ async def list_redemptions(request: Request) -> Response:
     summary: Redemptions - a coordinator's (e.g. status=to_hand_over), or mine
     tags: [redeem]
     parameters:
-      - {name: status, in: query, schema: {type: string}}
+      - name: status
+        in: query
+        schema: {type: string, enum: [to_hand_over, handed_over, done, reserved, served, cancelled]}
       - {name: mine, in: query, schema: {type: boolean}}
     responses:
-      "200": {description: "redemptions, newest first"}
+      "200":
+        description: "redemptions, newest first"
+        content: {application/json: {schema: {$ref: "#/components/schemas/RedemptionList"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
     """
     who = require_member(request)
@@ -241,7 +253,9 @@ async def hand_over(request: Request) -> Response:
     parameters:
       - {name: redemption_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "200": {description: "The redemption, handed over"}
+      "200":
+        description: "The redemption, handed over"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Redemption"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -287,7 +301,9 @@ async def create_donation(request: Request) -> Response:
               key: {type: string}
               reason: {type: string}
     responses:
-      "201": {description: "The ledger transaction"}
+      "201":
+        description: "The ledger transaction"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Donation"}}}
       "400": {$ref: "#/components/responses/BadRequest"}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
@@ -343,7 +359,9 @@ async def create_grant(request: Request) -> Response:
               reason: {type: string}
               key: {type: string}
     responses:
-      "201": {description: "The grant (posted or pending)"}
+      "201":
+        description: "The grant (posted or pending)"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Grant"}}}
       "400": {$ref: "#/components/responses/BadRequest"}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
@@ -365,7 +383,9 @@ async def list_grants(request: Request) -> Response:
     parameters:
       - {name: status, in: query, schema: {type: string, enum: [pending, posted, rejected]}}
     responses:
-      "200": {description: "grants, newest first"}
+      "200":
+        description: "grants, newest first"
+        content: {application/json: {schema: {$ref: "#/components/schemas/GrantList"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
     """
@@ -405,7 +425,9 @@ async def decide_grant(request: Request) -> Response:
               approve: {type: boolean}
               note: {type: string, description: "needed to reject"}
     responses:
-      "200": {description: "The grant"}
+      "200":
+        description: "The grant"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Grant"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}

@@ -74,7 +74,9 @@ async def get_placard_scan(request: Request) -> Response:
     parameters:
       - {name: token, in: path, required: true, schema: {type: string}}
     responses:
-      "200": {description: "start or finish, the resident, the order or pairing"}
+      "200":
+        description: "start or finish, the resident, the order or pairing"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Scan"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
     """
@@ -108,8 +110,12 @@ async def check_in(request: Request) -> Response:
               offline: {type: boolean}
               service: {type: string, description: "for a visit of a pairing without an order"}
     responses:
-      "200": {description: "The visit already open (a repeated tap)"}
-      "201": {description: "The visit, opened"}
+      "200":
+        description: "The visit already open (a repeated tap)"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Visit"}}}
+      "201":
+        description: "The visit, opened"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Visit"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "409": {$ref: "#/components/responses/Conflict"}
@@ -158,7 +164,9 @@ async def check_out(request: Request) -> Response:
               offline: {type: boolean}
               pin: {type: string, description: "the resident's PIN, typed by them (optional)"}
     responses:
-      "200": {description: "The visit, verified or flagged for review"}
+      "200":
+        description: "The visit, verified or flagged for review"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Visit"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "409": {$ref: "#/components/responses/Conflict"}
@@ -218,7 +226,9 @@ async def list_visits(request: Request) -> Response:
       - {name: mine, in: query, schema: {type: boolean}, description: "only mine"}
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
     responses:
-      "200": {description: "visits, newest first"}
+      "200":
+        description: "visits, newest first"
+        content: {application/json: {schema: {$ref: "#/components/schemas/VisitList"}}}
       "400": {$ref: "#/components/responses/BadRequest"}
       "401": {$ref: "#/components/responses/Unauthorized"}
     """
@@ -252,7 +262,9 @@ async def get_visit(request: Request) -> Response:
     parameters:
       - {name: visit_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "200": {description: "The visit"}
+      "200":
+        description: "The visit"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Visit"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -281,7 +293,9 @@ async def review_visit(request: Request) -> Response:
               reason: {type: string, description: "needed to adjust or reject"}
               community_pays: {type: boolean, description: "the fund pays"}
     responses:
-      "200": {description: "The visit after review (verified and credited, or rejected)"}
+      "200":
+        description: "The visit after review (verified and credited, or rejected)"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Visit"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -334,7 +348,9 @@ async def rate_visit(request: Request) -> Response:
               rating: {type: integer, minimum: 1, maximum: 5}
               comment: {type: string}
     responses:
-      "200": {description: "The visit"}
+      "200":
+        description: "The visit"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Visit"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -393,7 +409,9 @@ async def get_placard(request: Request) -> Response:
     parameters:
       - {name: member_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "200": {description: "url, generation, pin_set"}
+      "200":
+        description: "url, generation, pin_set"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Placard"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -412,7 +430,9 @@ async def reissue_placard(request: Request) -> Response:
     parameters:
       - {name: member_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "200": {description: "The new placard"}
+      "200":
+        description: "The new placard"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Placard"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -440,7 +460,9 @@ async def set_pin(request: Request) -> Response:
             properties:
               pin: {type: string, description: "4 to 6 digits; empty clears it"}
     responses:
-      "200": {description: "The placard"}
+      "200":
+        description: "The placard"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Placard"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
