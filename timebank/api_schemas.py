@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from timebank.labels import HARDSHIP_NAMES, SERVICE_NAMES
 from timebank.ledger.models import AccountKind, Phase, TxnKind
 from timebank.orders.models import OrderStatus
 from timebank.pairing.models import Compensation, PairingStatus
@@ -84,6 +85,65 @@ COMMUNITY_SETTINGS = obj(
     group_hours_donate_only="bool",
 )
 
+
+def codes(names: dict[str, str]) -> dict[str, Any]:
+    """A list of codes (the Chinese names are accepted too, as in the spreadsheet import)."""
+    return {"type": "array", "items": {"type": "string", "enum": list(names)}}
+
+
+def text(limit: int) -> dict[str, Any]:
+    return {"type": "string", "maxLength": limit}
+
+
+PHONE = {"type": "string", "pattern": r"^\+?[0-9]{5,15}$"}
+# What parse_member reads (people/member_fields.py), for registering and for an edit.
+MEMBER_FIELDS: dict[str, Any] = {
+    "name": {"type": "string", "minLength": 1, "maxLength": 60},
+    "phone": PHONE,
+    "roles": {"type": "array", "minItems": 1, "items": enum(Role)},
+    "birth_date": {"type": "string", "format": "date", "nullable": True},
+    "address": text(200),
+    "lat": {"type": "number", "minimum": -90, "maximum": 90, "nullable": True},
+    "lon": {"type": "number", "minimum": -180, "maximum": 180, "nullable": True},
+    "languages": text(100),
+    "consent": {"type": "boolean"},
+    "password": {"type": "string", "minLength": 8},
+    "care_level": enum(CareLevel),
+    "hardship": codes(HARDSHIP_NAMES),
+    "needs": codes(SERVICE_NAMES),
+    "visit_every_days": {"type": "integer", "minimum": 1, "maximum": 365, "nullable": True},
+    "emergency_name": text(60),
+    "emergency_phone": {**PHONE, "nullable": True},
+    "notes": text(2000),
+    "helper_kind": enum(HelperKind),
+    "hourly_rate": {
+        "type": "string",
+        "pattern": r"^[0-9]+(\.[0-9]{1,2})?$",
+        "nullable": True,
+        "description": "yuan, e.g. 25.50",
+    },
+    "skills": codes(SERVICE_NAMES),
+    "capacity": {"type": "integer", "minimum": 0, "maximum": 50},
+    "availability": text(200),
+}
+
+# What parse_item reads (redeem/service.py).
+ITEM_FIELDS: dict[str, Any] = {
+    "kind": enum(ItemKind),
+    "name_zh": {"type": "string", "minLength": 1, "maxLength": 60},
+    "name_en": {"type": "string", "minLength": 1, "maxLength": 80},
+    "price_minutes": {"type": "integer", "minimum": 1, "maximum": 6000},
+    "stock": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 100_000,
+        "nullable": True,
+        "description": "null: no limit",
+    },
+    "service": {"type": "string", "description": "kind service: the service booked"},
+    "active": {"type": "boolean"},
+}
+
 # fmt: off
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Info": obj(name="str", version="str", openapi="str"),
@@ -106,6 +166,19 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                   address="str", lat="num?", lon="num?", languages="str", consent="bool",
                   resident="ResidentProfile?", helper="HelperProfile?",
                   family="[FamilyLink]"),
+    "NewMember": {
+        "type": "object",
+        "required": ["community", "name", "phone", "roles"],
+        "properties": {"community": {"type": "integer", "minimum": 1}, **MEMBER_FIELDS},
+    },
+    "MemberChange": {
+        "type": "object",
+        "description": "Only the fields sent change; roles replace the member's roles.",
+        "properties": {"active": {"type": "boolean"}, **MEMBER_FIELDS},
+    },
+    "NewItem": {"type": "object", "required": ["kind", "name_zh", "name_en", "price_minutes"],
+                "properties": ITEM_FIELDS},
+    "ItemChange": {"type": "object", "properties": ITEM_FIELDS},
     "SigninCode": obj(code="str", hours="int"),
     "Imported": obj(created="int", members="[MemberSummary]"),
     "Community": obj(id="int", name="str", level=enum(Level), parent="int?",

@@ -113,24 +113,7 @@ async def create_member(request: Request) -> Response:
     requestBody:
       content:
         application/json:
-          schema:
-            type: object
-            required: [community, name, phone, roles]
-            properties:
-              community: {type: integer}
-              name: {type: string, maxLength: 60}
-              phone: {type: string}
-              roles: {type: array, items: {type: string}}
-              birth_date: {type: string, format: date}
-              address: {type: string}
-              care_level: {type: string, enum: [self_care, semi, disabled]}
-              hardship: {type: array, items: {type: string}}
-              needs: {type: array, items: {type: string}}
-              visit_every_days: {type: integer}
-              helper_kind: {type: string, enum: [volunteer, paid]}
-              hourly_rate: {type: string, description: "yuan, e.g. 25.50"}
-              skills: {type: array, items: {type: string}}
-              capacity: {type: integer}
+          schema: {$ref: "#/components/schemas/NewMember"}
     responses:
       "201":
         description: "The member, with profiles"
@@ -187,7 +170,7 @@ async def update_member(request: Request) -> Response:
     requestBody:
       content:
         application/json:
-          schema: {type: object, properties: {active: {type: boolean}}}
+          schema: {$ref: "#/components/schemas/MemberChange"}
     responses:
       "200":
         description: "The member after the change"

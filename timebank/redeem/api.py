@@ -80,16 +80,7 @@ async def create_item(request: Request) -> Response:
     requestBody:
       content:
         application/json:
-          schema:
-            type: object
-            required: [kind, name_zh, name_en, price_minutes]
-            properties:
-              kind: {type: string, enum: [goods, privilege, service]}
-              name_zh: {type: string}
-              name_en: {type: string}
-              price_minutes: {type: integer}
-              stock: {type: integer, nullable: true, description: "empty - no limit"}
-              service: {type: string, description: "kind service - the service booked"}
+          schema: {$ref: "#/components/schemas/NewItem"}
     responses:
       "201":
         description: "The item"
@@ -115,14 +106,7 @@ async def update_item(request: Request) -> Response:
     requestBody:
       content:
         application/json:
-          schema:
-            type: object
-            properties:
-              name_zh: {type: string}
-              name_en: {type: string}
-              price_minutes: {type: integer}
-              stock: {type: integer, nullable: true}
-              active: {type: boolean}
+          schema: {$ref: "#/components/schemas/ItemChange"}
     responses:
       "200":
         description: "The item"
@@ -194,7 +178,7 @@ async def create_redemption(request: Request) -> Response:
             required: [item, key]
             properties:
               item: {type: integer}
-              key: {type: string, description: "idempotency key, 8 to 100 characters"}
+              key: {type: string, minLength: 8, maxLength: 100, description: "idempotency key"}
               for: {type: integer, description: "a linked family member (default myself)"}
               member: {type: integer, description: "coordinators - whose hours"}
               starts_at: {type: string, format: date-time, description: "a service - when"}
@@ -296,9 +280,11 @@ async def create_donation(request: Request) -> Response:
             type: object
             required: [to, minutes, key]
             properties:
-              to: {description: "a family member's id, or \\"pool\\""}
-              minutes: {type: integer}
-              key: {type: string}
+              to:
+                description: "a family member's id, or pool"
+                oneOf: [{type: integer}, {type: string, enum: [pool]}]
+              minutes: {type: integer, minimum: 1}
+              key: {type: string, minLength: 8, maxLength: 100}
               reason: {type: string}
     responses:
       "201":
