@@ -176,6 +176,8 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> set[str]:
 def example(document: Document, schema: dict[str, Any]) -> Any:
     """A plausible value for ``schema``."""
     schema = resolve(document, schema)
+    if "allOf" in schema:
+        return example(document, schema["allOf"][0])
     for choices in (schema.get("oneOf"), schema.get("anyOf")):
         if choices:  # the named choice (e.g. "pool") over an id
             return example(document, next((c for c in choices if "enum" in c), choices[0]))

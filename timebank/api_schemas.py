@@ -146,6 +146,8 @@ ITEM_FIELDS: dict[str, Any] = {
 
 # fmt: off
 SCHEMAS: dict[str, dict[str, Any]] = {
+    "Id": {"type": "integer", "format": "int32", "minimum": 1, "maximum": 2**31 - 1,
+           "description": "A record's number (32-bit)."},
     "Info": obj(name="str", version="str", openapi="str"),
     "RoleGrant": obj(role=enum(Role), community="int?"),
     "Me": obj(id="int", name="str", phone="str", member_no="str", community="int",
@@ -169,7 +171,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "NewMember": {
         "type": "object",
         "required": ["community", "name", "phone", "roles"],
-        "properties": {"community": {"type": "integer", "minimum": 1}, **MEMBER_FIELDS},
+        "properties": {"community": field("Id"), **MEMBER_FIELDS},
     },
     "MemberChange": {
         "type": "object",

@@ -76,7 +76,7 @@ async def get_statement(request: Request) -> Response:
     tags: [ledger]
     parameters:
       - {name: account_id, in: path, required: true, schema: {type: integer}}
-      - {name: after, in: query, schema: {type: integer}}
+      - {name: after, in: query, schema: {type: integer, minimum: 0, maximum: 9223372036854775807}}
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
       - {name: since, in: query, schema: {type: string, format: date-time}}
       - {name: until, in: query, schema: {type: string, format: date-time}}

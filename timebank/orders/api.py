@@ -146,7 +146,9 @@ async def create_order(request: Request) -> Response:
             type: object
             required: [service, starts_at, ends_at]
             properties:
-              resident: {type: integer, description: "left out: myself"}
+              resident:
+                allOf: [$ref: "#/components/schemas/Id"]
+                description: "left out: myself"
               service: {type: string}
               starts_at: {type: string, format: date-time}
               ends_at: {type: string, format: date-time}
@@ -256,7 +258,9 @@ async def transition_order(request: Request) -> Response:
             required: [action]
             properties:
               action: {type: string, enum: [take, assign, release, cancel, no_show]}
-              helper: {type: integer, description: "for assign"}
+              helper:
+                allOf: [$ref: "#/components/schemas/Id"]
+                description: "for assign"
               reason: {type: string, description: "needed to cancel or mark no-show"}
     responses:
       "200":

@@ -161,8 +161,8 @@ async def create_pairing(request: Request) -> Response:
             type: object
             required: [helper, resident]
             properties:
-              helper: {type: integer}
-              resident: {type: integer}
+              helper: {$ref: "#/components/schemas/Id"}
+              resident: {$ref: "#/components/schemas/Id"}
               compensation: {type: string, enum: [hours, paid, both]}
               funded: {type: boolean, description: "true (default) - the fund pays (兜底)"}
               note: {type: string}

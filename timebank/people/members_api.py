@@ -226,7 +226,7 @@ async def add_family(request: Request) -> Response:
             type: object
             required: [relative, relation]
             properties:
-              relative: {type: integer}
+              relative: {$ref: "#/components/schemas/Id"}
               relation:
                 type: string
                 enum: [spouse, child, parent, sibling, grandchild, grandparent, other]

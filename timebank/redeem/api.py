@@ -177,10 +177,14 @@ async def create_redemption(request: Request) -> Response:
             type: object
             required: [item, key]
             properties:
-              item: {type: integer}
+              item: {$ref: "#/components/schemas/Id"}
               key: {type: string, minLength: 8, maxLength: 100, description: "idempotency key"}
-              for: {type: integer, description: "a linked family member (default myself)"}
-              member: {type: integer, description: "coordinators - whose hours"}
+              for:
+                allOf: [$ref: "#/components/schemas/Id"]
+                description: "a linked family member (default myself)"
+              member:
+                allOf: [$ref: "#/components/schemas/Id"]
+                description: "coordinators - whose hours"
               starts_at: {type: string, format: date-time, description: "a service - when"}
     responses:
       "201":
@@ -339,7 +343,7 @@ async def create_grant(request: Request) -> Response:
             type: object
             required: [member, minutes, reason, key]
             properties:
-              member: {type: integer}
+              member: {$ref: "#/components/schemas/Id"}
               minutes: {type: integer}
               source: {type: string, enum: [fund, pool]}
               reason: {type: string}
