@@ -105,8 +105,10 @@ def answers(method: str, path: str, operation: dict[str, Any]) -> set[str]:
     """The error statuses every operation of this kind can answer, whatever its docstring."""
     found = set()
     has_body = "requestBody" in operation
-    if has_body or operation.get("parameters"):
-        found.add("400")  # bad JSON, a bad query parameter
+    parameters = operation.get("parameters", [])
+    text_in_path = any(p["in"] == "path" and p["schema"]["type"] == "string" for p in parameters)
+    if has_body or text_in_path or any(p["in"] == "query" for p in parameters):
+        found.add("400")  # bad JSON, a bad query parameter, text no one can type (NUL)
     if (method, path) not in PUBLIC:
         found.add("401")
         if method not in READS:
@@ -114,7 +116,9 @@ def answers(method: str, path: str, operation: dict[str, Any]) -> set[str]:
     if "{" in path:
         found.add("404")
     if has_body:
-        found |= {"413", "415", "422"}
+        found |= {"413", "422"}  # too large (1 MB of JSON), a field the service refuses
+    if (method, path) in PUBLIC and has_body:
+        found |= {"415", "429"}  # sign-in: JSON only, and throttled
     return found
 
 

@@ -144,6 +144,18 @@ ITEM_FIELDS: dict[str, Any] = {
     "active": {"type": "boolean"},
 }
 
+SETTINGS_CHANGE: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        **{
+            name: {"type": "integer", "minimum": low, "maximum": high, "nullable": optional}
+            for name, (low, high, optional) in SETTINGS.items()
+        },
+        "four_eyes": {"type": "boolean"},
+        "group_hours_donate_only": {"type": "boolean"},
+    },
+}
+
 # fmt: off
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Id": {"type": "integer", "format": "int32", "minimum": 1, "maximum": 2**31 - 1,
@@ -181,6 +193,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "NewItem": {"type": "object", "required": ["kind", "name_zh", "name_en", "price_minutes"],
                 "properties": ITEM_FIELDS},
     "ItemChange": {"type": "object", "properties": ITEM_FIELDS},
+    "SettingsChange": SETTINGS_CHANGE,
     "SigninCode": obj(code="str", hours="int"),
     "Imported": obj(created="int", members="[MemberSummary]"),
     "Community": obj(id="int", name="str", level=enum(Level), parent="int?",

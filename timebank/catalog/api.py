@@ -52,12 +52,12 @@ async def update_service(request: Request) -> Response:
           schema:
             type: object
             properties:
-              name_zh: {type: string}
-              name_en: {type: string}
-              typical_minutes: {type: integer}
-              max_minutes: {type: integer}
-              min_minutes: {type: integer}
-              multiplier: {type: number}
+              name_zh: {type: string, minLength: 1, maxLength: 40}
+              name_en: {type: string, minLength: 1, maxLength: 60}
+              typical_minutes: {type: integer, minimum: 5, maximum: 720}
+              max_minutes: {type: integer, minimum: 5, maximum: 720}
+              min_minutes: {type: integer, minimum: 0, maximum: 720}
+              multiplier: {type: number, minimum: 0.1, maximum: 5}
               needs_confirmation: {type: boolean}
               group_activity: {type: boolean}
               active: {type: boolean}

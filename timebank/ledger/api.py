@@ -135,7 +135,9 @@ async def reverse_transaction(request: Request) -> Response:
           schema:
             type: object
             required: [reason, idempotency_key]
-            properties: {reason: {type: string}, idempotency_key: {type: string}}
+            properties:
+              reason: {type: string}
+              idempotency_key: {type: string, minLength: 1, maxLength: 128}
     responses:
       "201":
         description: "The reversal."

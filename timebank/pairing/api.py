@@ -122,8 +122,8 @@ async def list_pairings(request: Request) -> Response:
       "200":
         description: "pairings"
         content: {application/json: {schema: {$ref: "#/components/schemas/PairingList"}}}
+      "400": {$ref: "#/components/responses/BadRequest"}
       "401": {$ref: "#/components/responses/Unauthorized"}
-      "422": {$ref: "#/components/responses/Invalid"}
     """
     who = require_member(request)
     status = request.query_params.get("status", "")

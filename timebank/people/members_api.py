@@ -331,24 +331,7 @@ async def update_community_settings(request: Request) -> Response:
     requestBody:
       content:
         application/json:
-          schema:
-            type: object
-            properties:
-              overdraft_minutes: {type: integer}
-              balance_cap_minutes: {type: integer, nullable: true}
-              daily_cap_minutes: {type: integer, nullable: true}
-              redeem_min_age: {type: integer}
-              visit_every_days: {type: integer}
-              visit_radius_m: {type: integer}
-              time_unit_minutes: {type: integer}
-              checkin_early_minutes: {type: integer}
-              checkin_late_minutes: {type: integer}
-              redeem_daily_minutes: {type: integer, nullable: true}
-              redeem_monthly_minutes: {type: integer, nullable: true}
-              grant_review_minutes: {type: integer, nullable: true}
-              fund_budget_minutes: {type: integer, nullable: true}
-              four_eyes: {type: boolean}
-              group_hours_donate_only: {type: boolean}
+          schema: {$ref: "#/components/schemas/SettingsChange"}
     responses:
       "200":
         description: "The community after the change"

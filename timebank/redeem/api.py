@@ -286,7 +286,7 @@ async def create_donation(request: Request) -> Response:
             properties:
               to:
                 description: "a family member's id, or pool"
-                oneOf: [{type: integer}, {type: string, enum: [pool]}]
+                oneOf: [$ref: "#/components/schemas/Id", {type: string, enum: [pool]}]
               minutes: {type: integer, minimum: 1}
               key: {type: string, minLength: 8, maxLength: 100}
               reason: {type: string}
@@ -344,10 +344,10 @@ async def create_grant(request: Request) -> Response:
             required: [member, minutes, reason, key]
             properties:
               member: {$ref: "#/components/schemas/Id"}
-              minutes: {type: integer}
+              minutes: {type: integer, minimum: 1, maximum: 6000}
               source: {type: string, enum: [fund, pool]}
-              reason: {type: string}
-              key: {type: string}
+              reason: {type: string, minLength: 1, maxLength: 300}
+              key: {type: string, minLength: 8, maxLength: 100}
     responses:
       "201":
         description: "The grant (posted or pending)"

@@ -103,10 +103,10 @@ async def check_in(request: Request) -> Response:
             type: object
             required: [event_id]
             properties:
-              event_id: {type: string, description: "8 to 64 letters, digits, - or _"}
+              event_id: {type: string, pattern: "^[A-Za-z0-9_-]{8,64}$"}
               client_time: {type: string, format: date-time}
-              lat: {type: number}
-              lon: {type: number}
+              lat: {type: number, minimum: -90, maximum: 90}
+              lon: {type: number, minimum: -180, maximum: 180}
               offline: {type: boolean}
               service: {type: string, description: "for a visit of a pairing without an order"}
     responses:
@@ -157,10 +157,10 @@ async def check_out(request: Request) -> Response:
             type: object
             required: [event_id]
             properties:
-              event_id: {type: string}
+              event_id: {type: string, pattern: "^[A-Za-z0-9_-]{8,64}$"}
               client_time: {type: string, format: date-time}
-              lat: {type: number}
-              lon: {type: number}
+              lat: {type: number, minimum: -90, maximum: 90}
+              lon: {type: number, minimum: -180, maximum: 180}
               offline: {type: boolean}
               pin: {type: string, description: "the resident's PIN, typed by them (optional)"}
     responses:
@@ -458,7 +458,7 @@ async def set_pin(request: Request) -> Response:
             type: object
             required: [pin]
             properties:
-              pin: {type: string, description: "4 to 6 digits; empty clears it"}
+              pin: {type: string, pattern: "^([0-9]{4,6})?$", description: "empty clears it"}
     responses:
       "200":
         description: "The placard"
