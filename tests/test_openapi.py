@@ -167,9 +167,14 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> set[str]:
     async def recording(request: Any) -> dict[str, Any]:
         return Recording(await original(request), keys)
 
-    for name, module in list(sys.modules.items()):
-        if name.startswith("timebank.") and getattr(module, "read_json", None) is original:
-            monkeypatch.setattr(module, "read_json", recording)
+    patched = [
+        name
+        for name, module in list(sys.modules.items())
+        if name.startswith("timebank.") and getattr(module, "read_json", None) is original
+    ]
+    for name in patched:
+        monkeypatch.setattr(sys.modules[name], "read_json", recording)
+    assert "timebank.people.members_api" in patched, "the endpoints no longer use read_json"
     return keys
 
 
