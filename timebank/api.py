@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.schemas import SchemaGenerator
 
 from timebank import __version__
+from timebank.api_schemas import SCHEMAS
 from timebank.catalog import api as catalog_api
 from timebank.ledger import api as ledger_api
 from timebank.ledger import passbook_web
@@ -60,16 +61,87 @@ async def index(request: Request) -> Response:
         description: What this API is.
         content:
           application/json:
-            schema:
-              type: object
-              properties:
-                name: {type: string}
-                version: {type: string}
-                openapi: {type: string}
+            schema: {$ref: "#/components/schemas/Info"}
     """
     return JSONResponse(
         {"name": "timebank", "version": __version__, "openapi": "/api/v1/openapi.json"}
     )
+
+
+# Operations anyone may call; every other one needs the session cookie, and writes the
+# X-CSRF-Token header too (timebank.people.web.require_csrf).
+PUBLIC = {("get", "/api/v1/"), ("post", "/api/v1/session"), ("post", "/api/v1/session/code")}
+READS = {"get", "head"}
+# Record ids are 32-bit on PostgreSQL; a larger one names nothing (404).
+ID_RANGE = {"type": "integer", "format": "int32", "minimum": 1, "maximum": 2**31 - 1}
+SECURITY_SCHEMES: dict[str, Any] = {
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "tb_session",
+        "description": "Set by POST /session or /session/code.",
+    },
+    "csrf": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-CSRF-Token",
+        "description": "The csrf_token of the sign-in answer; required on every write.",
+    },
+}
+ERRORS = {
+    "400": "BadRequest",
+    "401": "Unauthorized",
+    "403": "Forbidden",
+    "404": "NotFound",
+    "409": "Conflict",
+    "413": "TooLarge",
+    "415": "UnsupportedMediaType",
+    "422": "Invalid",
+    "429": "TooManyAttempts",
+}
+
+
+def answers(method: str, path: str, operation: dict[str, Any]) -> set[str]:
+    """The error statuses every operation of this kind can answer, whatever its docstring."""
+    found = set()
+    has_body = "requestBody" in operation
+    parameters = operation.get("parameters", [])
+    text_in_path = any(p["in"] == "path" and p["schema"]["type"] == "string" for p in parameters)
+    if has_body or text_in_path or any(p["in"] == "query" for p in parameters):
+        found.add("400")  # bad JSON, a bad query parameter, text no one can type (NUL)
+    if (method, path) not in PUBLIC:
+        found.add("401")
+        if method not in READS:
+            found.add("403")  # no or wrong CSRF token
+    if "{" in path:
+        found.add("404")
+    if has_body:
+        found |= {"413", "422"}  # too large (1 MB of JSON), a field the service refuses
+    if (method, path) in PUBLIC and has_body:
+        found |= {"415", "429"}  # sign-in: JSON only, and throttled
+    return found
+
+
+def complete(document: dict[str, Any]) -> dict[str, Any]:
+    """Add what holds for every operation: security, required bodies, the shared errors."""
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if (method, path) in PUBLIC:
+                operation["security"] = []
+            elif method in READS:
+                operation["security"] = [{"session": []}]
+            else:
+                operation["security"] = [{"session": [], "csrf": []}]
+            if "requestBody" in operation:
+                operation["requestBody"].setdefault("required", True)
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path" and parameter["schema"].get("type") == "integer":
+                    parameter["schema"].update(ID_RANGE)
+            responses = operation.setdefault("responses", {})
+            for status in sorted(answers(method, path, operation)):
+                responses.setdefault(status, {"$ref": f"#/components/responses/{ERRORS[status]}"})
+            operation["responses"] = dict(sorted(responses.items()))
+    return document
 
 
 def openapi_document(api_routes: list[BaseRoute]) -> dict[str, Any]:
@@ -83,7 +155,8 @@ def openapi_document(api_routes: list[BaseRoute]) -> dict[str, Any]:
                 "description": "Community time bank and mutual aid (时间银行 · 困困结对).",
             },
             "components": {
-                "schemas": {"Error": ERROR_SCHEMA},
+                "securitySchemes": SECURITY_SCHEMES,
+                "schemas": {"Error": ERROR_SCHEMA, **SCHEMAS},
                 "responses": {
                     name: {
                         "description": name,
@@ -91,20 +164,12 @@ def openapi_document(api_routes: list[BaseRoute]) -> dict[str, Any]:
                             "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
                         },
                     }
-                    for name in (
-                        "BadRequest",
-                        "Unauthorized",
-                        "Forbidden",
-                        "NotFound",
-                        "Conflict",
-                        "Invalid",
-                        "TooManyAttempts",
-                    )
+                    for name in ERRORS.values()
                 },
             },
         }
     )
-    return generator.get_schema([Mount("/api/v1", routes=api_routes)])
+    return complete(generator.get_schema([Mount("/api/v1", routes=api_routes)]))
 
 
 async def openapi(request: Request) -> Response:

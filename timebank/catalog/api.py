@@ -22,7 +22,9 @@ async def list_services(request: Request) -> Response:
     parameters:
       - {name: community_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "200": {description: "service types"}
+      "200":
+        description: "service types"
+        content: {application/json: {schema: {$ref: "#/components/schemas/ServiceList"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -50,17 +52,19 @@ async def update_service(request: Request) -> Response:
           schema:
             type: object
             properties:
-              name_zh: {type: string}
-              name_en: {type: string}
-              typical_minutes: {type: integer}
-              max_minutes: {type: integer}
-              min_minutes: {type: integer}
-              multiplier: {type: number}
+              name_zh: {type: string, minLength: 1, maxLength: 40}
+              name_en: {type: string, minLength: 1, maxLength: 60}
+              typical_minutes: {type: integer, minimum: 5, maximum: 720}
+              max_minutes: {type: integer, minimum: 5, maximum: 720}
+              min_minutes: {type: integer, minimum: 0, maximum: 720}
+              multiplier: {type: number, minimum: 0.1, maximum: 5}
               needs_confirmation: {type: boolean}
               group_activity: {type: boolean}
               active: {type: boolean}
     responses:
-      "200": {description: "The service type"}
+      "200":
+        description: "The service type"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Service"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}

@@ -60,7 +60,9 @@ async def get_account(request: Request) -> Response:
     parameters:
       - {name: account_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "200": {description: "The account."}
+      "200":
+        description: "The account."
+        content: {application/json: {schema: {$ref: "#/components/schemas/Account"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -75,12 +77,14 @@ async def get_statement(request: Request) -> Response:
     tags: [ledger]
     parameters:
       - {name: account_id, in: path, required: true, schema: {type: integer}}
-      - {name: after, in: query, schema: {type: integer}}
+      - {name: after, in: query, schema: {type: integer, minimum: 0, maximum: 9223372036854775807}}
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
       - {name: since, in: query, schema: {type: string, format: date-time}}
       - {name: until, in: query, schema: {type: string, format: date-time}}
     responses:
-      "200": {description: "The movements."}
+      "200":
+        description: "The movements."
+        content: {application/json: {schema: {$ref: "#/components/schemas/Statement"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "422": {$ref: "#/components/responses/Invalid"}
@@ -109,7 +113,9 @@ async def get_transaction(request: Request) -> Response:
     parameters:
       - {name: txn_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "200": {description: "The transaction."}
+      "200":
+        description: "The transaction."
+        content: {application/json: {schema: {$ref: "#/components/schemas/Transaction"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -130,10 +136,16 @@ async def reverse_transaction(request: Request) -> Response:
           schema:
             type: object
             required: [reason, idempotency_key]
-            properties: {reason: {type: string}, idempotency_key: {type: string}}
+            properties:
+              reason: {type: string}
+              idempotency_key: {type: string, minLength: 1, maxLength: 128}
     responses:
-      "201": {description: "The reversal."}
-      "200": {description: "The same request again: the reversal made the first time."}
+      "201":
+        description: "The reversal."
+        content: {application/json: {schema: {$ref: "#/components/schemas/Transaction"}}}
+      "200":
+        description: "The same request again: the reversal made the first time."
+        content: {application/json: {schema: {$ref: "#/components/schemas/Transaction"}}}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
       "409": {$ref: "#/components/responses/Conflict"}
@@ -172,7 +184,9 @@ async def list_checkpoints(request: Request) -> Response:
     summary: Recorded checkpoints (coordinators and admins)
     tags: [ledger]
     responses:
-      "200": {description: "Checkpoints, newest first."}
+      "200":
+        description: "Checkpoints, newest first."
+        content: {application/json: {schema: {$ref: "#/components/schemas/CheckpointList"}}}
       "403": {$ref: "#/components/responses/Forbidden"}
     """
     who = require_member(request)
@@ -185,8 +199,16 @@ async def create_checkpoint(request: Request) -> Response:
     ---
     summary: Record the chain head as a checkpoint to print or publish
     tags: [ledger]
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            properties: {note: {type: string, maxLength: 200}}
     responses:
-      "201": {description: "The checkpoint."}
+      "201":
+        description: "The checkpoint."
+        content: {application/json: {schema: {$ref: "#/components/schemas/Checkpoint"}}}
       "403": {$ref: "#/components/responses/Forbidden"}
     """
     who = require_member(request)

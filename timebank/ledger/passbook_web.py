@@ -90,7 +90,9 @@ async def check_api(request: Request) -> Response:
     parameters:
       - {name: statement, in: path, required: true, schema: {type: string}}
     responses:
-      "200": {description: "matches, and the printed and ledger figures"}
+      "200":
+        description: "matches, and the printed and ledger figures"
+        content: {application/json: {schema: {$ref: "#/components/schemas/StatementCheck"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}

@@ -74,12 +74,17 @@ async def my_hours_api(request: Request) -> Response:
     summary: My hours balance and statement (passbook), paged by seq
     tags: [ledger]
     parameters:
-      - {name: after, in: query, schema: {type: integer}, description: "last seq seen"}
+      - name: after
+        in: query
+        schema: {type: integer, minimum: 0, maximum: 9223372036854775807}
+        description: "last seq seen"
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
       - {name: since, in: query, schema: {type: string, format: date-time}}
       - {name: until, in: query, schema: {type: string, format: date-time}}
     responses:
-      "200": {description: "Balance in minutes and the movements."}
+      "200":
+        description: "Balance in minutes and the movements."
+        content: {application/json: {schema: {$ref: "#/components/schemas/MyHours"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "422": {$ref: "#/components/responses/Invalid"}
     """

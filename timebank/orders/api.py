@@ -112,7 +112,9 @@ async def list_orders(request: Request) -> Response:
     summary: Orders board (coordinators) or my orders (residents and helpers)
     tags: [orders]
     responses:
-      "200": {description: "open, assigned and overdue orders, or mine"}
+      "200":
+        description: "open, assigned and overdue orders, or mine"
+        content: {application/json: {schema: {$ref: "#/components/schemas/OrderBoard"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
     """
     who = require_member(request)
@@ -144,7 +146,9 @@ async def create_order(request: Request) -> Response:
             type: object
             required: [service, starts_at, ends_at]
             properties:
-              resident: {type: integer, description: "left out: myself"}
+              resident:
+                allOf: [$ref: "#/components/schemas/Id"]
+                description: "left out: myself"
               service: {type: string}
               starts_at: {type: string, format: date-time}
               ends_at: {type: string, format: date-time}
@@ -152,7 +156,9 @@ async def create_order(request: Request) -> Response:
               address: {type: string}
               funded: {type: boolean, description: "the fund pays (coordinators only)"}
     responses:
-      "201": {description: "The order"}
+      "201":
+        description: "The order"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Order"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -225,7 +231,9 @@ async def get_order(request: Request) -> Response:
     parameters:
       - {name: order_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "200": {description: "The order"}
+      "200":
+        description: "The order"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Order"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -250,10 +258,14 @@ async def transition_order(request: Request) -> Response:
             required: [action]
             properties:
               action: {type: string, enum: [take, assign, release, cancel, no_show]}
-              helper: {type: integer, description: "for assign"}
+              helper:
+                allOf: [$ref: "#/components/schemas/Id"]
+                description: "for assign"
               reason: {type: string, description: "needed to cancel or mark no-show"}
     responses:
-      "200": {description: "The order after the change"}
+      "200":
+        description: "The order after the change"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Order"}}}
       "400": {$ref: "#/components/responses/BadRequest"}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
@@ -275,7 +287,9 @@ async def my_tasks(request: Request) -> Response:
     parameters:
       - {name: date, in: query, schema: {type: string, format: date}}
     responses:
-      "200": {description: "tasks, open orders and pairings"}
+      "200":
+        description: "tasks, open orders and pairings"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Tasks"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "422": {$ref: "#/components/responses/Invalid"}
     """

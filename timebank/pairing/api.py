@@ -119,9 +119,11 @@ async def list_pairings(request: Request) -> Response:
         in: query
         schema: {type: string, enum: [proposed, approved, suspended, ended, rejected]}
     responses:
-      "200": {description: "pairings"}
+      "200":
+        description: "pairings"
+        content: {application/json: {schema: {$ref: "#/components/schemas/PairingList"}}}
+      "400": {$ref: "#/components/responses/BadRequest"}
       "401": {$ref: "#/components/responses/Unauthorized"}
-      "422": {$ref: "#/components/responses/Invalid"}
     """
     who = require_member(request)
     status = request.query_params.get("status", "")
@@ -159,13 +161,15 @@ async def create_pairing(request: Request) -> Response:
             type: object
             required: [helper, resident]
             properties:
-              helper: {type: integer}
-              resident: {type: integer}
+              helper: {$ref: "#/components/schemas/Id"}
+              resident: {$ref: "#/components/schemas/Id"}
               compensation: {type: string, enum: [hours, paid, both]}
               funded: {type: boolean, description: "true (default) - the fund pays (兜底)"}
               note: {type: string}
     responses:
-      "201": {description: "The proposed pairing"}
+      "201":
+        description: "The proposed pairing"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Pairing"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -206,7 +210,9 @@ async def get_pairing(request: Request) -> Response:
     parameters:
       - {name: pairing_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "200": {description: "The pairing"}
+      "200":
+        description: "The pairing"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Pairing"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -232,7 +238,9 @@ async def transition_pairing(request: Request) -> Response:
               action: {type: string, enum: [approve, reject, suspend, resume, end]}
               reason: {type: string, description: "needed to reject, suspend or end"}
     responses:
-      "200": {description: "The pairing after the change"}
+      "200":
+        description: "The pairing after the change"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Pairing"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -272,7 +280,9 @@ async def add_plan(request: Request) -> Response:
               start: {type: string, example: "09:30"}
               duration_minutes: {type: integer}
     responses:
-      "201": {description: "The pairing with its plan"}
+      "201":
+        description: "The pairing with its plan"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Pairing"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -324,7 +334,9 @@ async def suggestions(request: Request) -> Response:
       - {name: member_id, in: path, required: true, schema: {type: integer}}
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 50}}
     responses:
-      "200": {description: "suggestions"}
+      "200":
+        description: "suggestions"
+        content: {application/json: {schema: {$ref: "#/components/schemas/SuggestionList"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}

@@ -65,7 +65,9 @@ async def create_session(request: Request) -> Response:
             required: [phone, password]
             properties: {phone: {type: string}, password: {type: string}}
     responses:
-      "200": {description: "Signed in; the cookie is set; use csrf_token for changes."}
+      "200":
+        description: "Signed in; the cookie is set; use csrf_token for changes."
+        content: {application/json: {schema: {$ref: "#/components/schemas/Session"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "429": {$ref: "#/components/responses/TooManyAttempts"}
     """
@@ -103,7 +105,9 @@ async def session_with_code(request: Request) -> Response:
             required: [phone, code]
             properties: {phone: {type: string}, code: {type: string}}
     responses:
-      "200": {description: "Signed in; the cookie is set"}
+      "200":
+        description: "Signed in; the cookie is set"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Session"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "429": {$ref: "#/components/responses/TooManyAttempts"}
     """
@@ -142,7 +146,9 @@ async def who_am_i(request: Request) -> Response:
     summary: The signed-in member and their roles
     tags: [people]
     responses:
-      "200": {description: "The member."}
+      "200":
+        description: "The member."
+        content: {application/json: {schema: {$ref: "#/components/schemas/Me"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
     """
     return JSONResponse(member_json(require_member(request)))

@@ -75,7 +75,9 @@ async def list_members(request: Request) -> Response:
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 200}}
       - {name: offset, in: query, schema: {type: integer, minimum: 0}}
     responses:
-      "200": {description: "members (roles and hardship, no profiles) and the total"}
+      "200":
+        description: "members (roles and hardship, no profiles) and the total"
+        content: {application/json: {schema: {$ref: "#/components/schemas/MemberList"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
     """
@@ -111,26 +113,11 @@ async def create_member(request: Request) -> Response:
     requestBody:
       content:
         application/json:
-          schema:
-            type: object
-            required: [community, name, phone, roles]
-            properties:
-              community: {type: integer}
-              name: {type: string, maxLength: 60}
-              phone: {type: string}
-              roles: {type: array, items: {type: string}}
-              birth_date: {type: string, format: date}
-              address: {type: string}
-              care_level: {type: string, enum: [self_care, semi, disabled]}
-              hardship: {type: array, items: {type: string}}
-              needs: {type: array, items: {type: string}}
-              visit_every_days: {type: integer}
-              helper_kind: {type: string, enum: [volunteer, paid]}
-              hourly_rate: {type: string, description: "yuan, e.g. 25.50"}
-              skills: {type: array, items: {type: string}}
-              capacity: {type: integer}
+          schema: {$ref: "#/components/schemas/NewMember"}
     responses:
-      "201": {description: "The member, with profiles"}
+      "201":
+        description: "The member, with profiles"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Member"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -161,7 +148,9 @@ async def get_member(request: Request) -> Response:
     parameters:
       - {name: member_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "200": {description: "The member"}
+      "200":
+        description: "The member"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Member"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -181,9 +170,11 @@ async def update_member(request: Request) -> Response:
     requestBody:
       content:
         application/json:
-          schema: {type: object, properties: {active: {type: boolean}}}
+          schema: {$ref: "#/components/schemas/MemberChange"}
     responses:
-      "200": {description: "The member after the change"}
+      "200":
+        description: "The member after the change"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Member"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -205,7 +196,9 @@ async def issue_code(request: Request) -> Response:
     parameters:
       - {name: member_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "201": {description: "code and hours valid"}
+      "201":
+        description: "code and hours valid"
+        content: {application/json: {schema: {$ref: "#/components/schemas/SigninCode"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -230,12 +223,14 @@ async def add_family(request: Request) -> Response:
             type: object
             required: [relative, relation]
             properties:
-              relative: {type: integer}
+              relative: {$ref: "#/components/schemas/Id"}
               relation:
                 type: string
                 enum: [spouse, child, parent, sibling, grandchild, grandparent, other]
     responses:
-      "201": {description: "The member with their family"}
+      "201":
+        description: "The member with their family"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Member"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -287,7 +282,9 @@ async def list_communities(request: Request) -> Response:
     summary: The communities one may see (coordinated ones, all for an admin, else one's own)
     tags: [people]
     responses:
-      "200": {description: "communities with settings"}
+      "200":
+        description: "communities with settings"
+        content: {application/json: {schema: {$ref: "#/components/schemas/CommunityList"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
     """
     who = require_member(request)
@@ -307,7 +304,9 @@ async def get_community_settings(request: Request) -> Response:
     parameters:
       - {name: community_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "200": {description: "The community"}
+      "200":
+        description: "The community"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Community"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -329,26 +328,11 @@ async def update_community_settings(request: Request) -> Response:
     requestBody:
       content:
         application/json:
-          schema:
-            type: object
-            properties:
-              overdraft_minutes: {type: integer}
-              balance_cap_minutes: {type: integer, nullable: true}
-              daily_cap_minutes: {type: integer, nullable: true}
-              redeem_min_age: {type: integer}
-              visit_every_days: {type: integer}
-              visit_radius_m: {type: integer}
-              time_unit_minutes: {type: integer}
-              checkin_early_minutes: {type: integer}
-              checkin_late_minutes: {type: integer}
-              redeem_daily_minutes: {type: integer, nullable: true}
-              redeem_monthly_minutes: {type: integer, nullable: true}
-              grant_review_minutes: {type: integer, nullable: true}
-              fund_budget_minutes: {type: integer, nullable: true}
-              four_eyes: {type: boolean}
-              group_hours_donate_only: {type: boolean}
+          schema: {$ref: "#/components/schemas/SettingsChange"}
     responses:
-      "200": {description: "The community after the change"}
+      "200":
+        description: "The community after the change"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Community"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -377,7 +361,9 @@ async def import_members(request: Request) -> Response:
         text/csv:
           schema: {type: string}
     responses:
-      "201": {description: "How many were registered, and who"}
+      "201":
+        description: "How many were registered, and who"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Imported"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -435,7 +421,9 @@ async def list_audit(request: Request) -> Response:
       - {name: before, in: query, schema: {type: integer}, description: "page back from id"}
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
     responses:
-      "200": {description: "events"}
+      "200":
+        description: "events"
+        content: {application/json: {schema: {$ref: "#/components/schemas/AuditList"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
     """
@@ -496,7 +484,9 @@ async def my_consent(request: Request) -> Response:
             required: [consent]
             properties: {consent: {type: boolean}}
     responses:
-      "200": {description: "consent (true or false) and since when"}
+      "200":
+        description: "consent (true or false) and since when"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Consent"}}}
       "400": {$ref: "#/components/responses/BadRequest"}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}

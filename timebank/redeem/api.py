@@ -52,7 +52,9 @@ async def list_catalog(request: Request) -> Response:
     parameters:
       - {name: community_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "200": {description: "items"}
+      "200":
+        description: "items"
+        content: {application/json: {schema: {$ref: "#/components/schemas/ItemList"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -78,18 +80,11 @@ async def create_item(request: Request) -> Response:
     requestBody:
       content:
         application/json:
-          schema:
-            type: object
-            required: [kind, name_zh, name_en, price_minutes]
-            properties:
-              kind: {type: string, enum: [goods, privilege, service]}
-              name_zh: {type: string}
-              name_en: {type: string}
-              price_minutes: {type: integer}
-              stock: {type: integer, nullable: true, description: "empty - no limit"}
-              service: {type: string, description: "kind service - the service booked"}
+          schema: {$ref: "#/components/schemas/NewItem"}
     responses:
-      "201": {description: "The item"}
+      "201":
+        description: "The item"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Item"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "422": {$ref: "#/components/responses/Invalid"}
@@ -111,16 +106,11 @@ async def update_item(request: Request) -> Response:
     requestBody:
       content:
         application/json:
-          schema:
-            type: object
-            properties:
-              name_zh: {type: string}
-              name_en: {type: string}
-              price_minutes: {type: integer}
-              stock: {type: integer, nullable: true}
-              active: {type: boolean}
+          schema: {$ref: "#/components/schemas/ItemChange"}
     responses:
-      "200": {description: "The item"}
+      "200":
+        description: "The item"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Item"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -187,13 +177,19 @@ async def create_redemption(request: Request) -> Response:
             type: object
             required: [item, key]
             properties:
-              item: {type: integer}
-              key: {type: string, description: "idempotency key, 8 to 100 characters"}
-              for: {type: integer, description: "a linked family member (default myself)"}
-              member: {type: integer, description: "coordinators - whose hours"}
+              item: {$ref: "#/components/schemas/Id"}
+              key: {type: string, minLength: 8, maxLength: 100, description: "idempotency key"}
+              for:
+                allOf: [$ref: "#/components/schemas/Id"]
+                description: "a linked family member (default myself)"
+              member:
+                allOf: [$ref: "#/components/schemas/Id"]
+                description: "coordinators - whose hours"
               starts_at: {type: string, format: date-time, description: "a service - when"}
     responses:
-      "201": {description: "The redemption"}
+      "201":
+        description: "The redemption"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Redemption"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -211,10 +207,14 @@ async def list_redemptions(request: Request) -> Response:
     summary: Redemptions - a coordinator's (e.g. status=to_hand_over), or mine
     tags: [redeem]
     parameters:
-      - {name: status, in: query, schema: {type: string}}
+      - name: status
+        in: query
+        schema: {type: string, enum: [to_hand_over, handed_over, done, reserved, served, cancelled]}
       - {name: mine, in: query, schema: {type: boolean}}
     responses:
-      "200": {description: "redemptions, newest first"}
+      "200":
+        description: "redemptions, newest first"
+        content: {application/json: {schema: {$ref: "#/components/schemas/RedemptionList"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
     """
     who = require_member(request)
@@ -241,7 +241,9 @@ async def hand_over(request: Request) -> Response:
     parameters:
       - {name: redemption_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "200": {description: "The redemption, handed over"}
+      "200":
+        description: "The redemption, handed over"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Redemption"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -282,12 +284,16 @@ async def create_donation(request: Request) -> Response:
             type: object
             required: [to, minutes, key]
             properties:
-              to: {description: "a family member's id, or \\"pool\\""}
-              minutes: {type: integer}
-              key: {type: string}
+              to:
+                description: "a family member's id, or pool"
+                oneOf: [$ref: "#/components/schemas/Id", {type: string, enum: [pool]}]
+              minutes: {type: integer, minimum: 1}
+              key: {type: string, minLength: 8, maxLength: 100}
               reason: {type: string}
     responses:
-      "201": {description: "The ledger transaction"}
+      "201":
+        description: "The ledger transaction"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Donation"}}}
       "400": {$ref: "#/components/responses/BadRequest"}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
@@ -337,13 +343,15 @@ async def create_grant(request: Request) -> Response:
             type: object
             required: [member, minutes, reason, key]
             properties:
-              member: {type: integer}
-              minutes: {type: integer}
+              member: {$ref: "#/components/schemas/Id"}
+              minutes: {type: integer, minimum: 1, maximum: 6000}
               source: {type: string, enum: [fund, pool]}
-              reason: {type: string}
-              key: {type: string}
+              reason: {type: string, minLength: 1, maxLength: 300}
+              key: {type: string, minLength: 8, maxLength: 100}
     responses:
-      "201": {description: "The grant (posted or pending)"}
+      "201":
+        description: "The grant (posted or pending)"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Grant"}}}
       "400": {$ref: "#/components/responses/BadRequest"}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
@@ -365,7 +373,9 @@ async def list_grants(request: Request) -> Response:
     parameters:
       - {name: status, in: query, schema: {type: string, enum: [pending, posted, rejected]}}
     responses:
-      "200": {description: "grants, newest first"}
+      "200":
+        description: "grants, newest first"
+        content: {application/json: {schema: {$ref: "#/components/schemas/GrantList"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
     """
@@ -405,7 +415,9 @@ async def decide_grant(request: Request) -> Response:
               approve: {type: boolean}
               note: {type: string, description: "needed to reject"}
     responses:
-      "200": {description: "The grant"}
+      "200":
+        description: "The grant"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Grant"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}

@@ -63,7 +63,11 @@ async def overdue_api(request: Request) -> Response:
     parameters:
       - {name: format, in: query, schema: {type: string, enum: [json, csv]}}
     responses:
-      "200": {description: "overdue residents with their helper and phones (JSON or CSV)"}
+      "200":
+        description: "overdue residents with their helper and phones (JSON or CSV)"
+        content:
+          application/json: {schema: {$ref: "#/components/schemas/OverdueList"}}
+          text/csv: {schema: {type: string}}
       "400": {$ref: "#/components/responses/BadRequest"}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
@@ -91,7 +95,9 @@ async def today_api(request: Request) -> Response:
     summary: Today's counts for the dashboard (visits under way, due, late, to review …)
     tags: [reports]
     responses:
-      "200": {description: "counts"}
+      "200":
+        description: "counts"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Today"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
     """
@@ -167,7 +173,13 @@ async def report_api(request: Request) -> Response:
       - {name: community, in: query, schema: {type: integer}}
       - {name: format, in: query, schema: {type: string, enum: [json, csv, xlsx]}}
     responses:
-      "200": {description: "JSON, or the CSV / XLSX file"}
+      "200":
+        description: "JSON, or the CSV / XLSX file"
+        content:
+          application/json: {schema: {$ref: "#/components/schemas/MonthlyReport"}}
+          text/csv: {schema: {type: string}}
+          application/vnd.openxmlformats-officedocument.spreadsheetml.sheet:
+            schema: {type: string, format: binary}
       "400": {$ref: "#/components/responses/BadRequest"}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}

@@ -34,7 +34,9 @@ async def get_settlement(request: Request) -> Response:
       - {name: community_id, in: path, required: true, schema: {type: integer}}
       - {name: month, in: path, required: true, schema: {type: string, example: "2026-10"}}
     responses:
-      "200": {description: "totals per helper and every visit"}
+      "200":
+        description: "totals per helper and every visit"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Settlement"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -54,7 +56,9 @@ async def close_settlement(request: Request) -> Response:
       - {name: community_id, in: path, required: true, schema: {type: integer}}
       - {name: month, in: path, required: true, schema: {type: string}}
     responses:
-      "200": {description: "The closed settlement"}
+      "200":
+        description: "The closed settlement"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Settlement"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -78,7 +82,12 @@ async def export_settlement(request: Request) -> Response:
       - {name: month, in: path, required: true, schema: {type: string}}
       - {name: format, in: query, schema: {type: string, enum: [csv, xlsx]}}
     responses:
-      "200": {description: "The file"}
+      "200":
+        description: "The file"
+        content:
+          text/csv: {schema: {type: string}}
+          application/vnd.openxmlformats-officedocument.spreadsheetml.sheet:
+            schema: {type: string, format: binary}
       "400": {$ref: "#/components/responses/BadRequest"}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}

@@ -74,7 +74,9 @@ async def get_placard_scan(request: Request) -> Response:
     parameters:
       - {name: token, in: path, required: true, schema: {type: string}}
     responses:
-      "200": {description: "start or finish, the resident, the order or pairing"}
+      "200":
+        description: "start or finish, the resident, the order or pairing"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Scan"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
     """
@@ -101,15 +103,19 @@ async def check_in(request: Request) -> Response:
             type: object
             required: [event_id]
             properties:
-              event_id: {type: string, description: "8 to 64 letters, digits, - or _"}
+              event_id: {type: string, pattern: "^[A-Za-z0-9_-]{8,64}$"}
               client_time: {type: string, format: date-time}
-              lat: {type: number}
-              lon: {type: number}
+              lat: {type: number, minimum: -90, maximum: 90}
+              lon: {type: number, minimum: -180, maximum: 180}
               offline: {type: boolean}
               service: {type: string, description: "for a visit of a pairing without an order"}
     responses:
-      "200": {description: "The visit already open (a repeated tap)"}
-      "201": {description: "The visit, opened"}
+      "200":
+        description: "The visit already open (a repeated tap)"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Visit"}}}
+      "201":
+        description: "The visit, opened"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Visit"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "409": {$ref: "#/components/responses/Conflict"}
@@ -151,14 +157,16 @@ async def check_out(request: Request) -> Response:
             type: object
             required: [event_id]
             properties:
-              event_id: {type: string}
+              event_id: {type: string, pattern: "^[A-Za-z0-9_-]{8,64}$"}
               client_time: {type: string, format: date-time}
-              lat: {type: number}
-              lon: {type: number}
+              lat: {type: number, minimum: -90, maximum: 90}
+              lon: {type: number, minimum: -180, maximum: 180}
               offline: {type: boolean}
               pin: {type: string, description: "the resident's PIN, typed by them (optional)"}
     responses:
-      "200": {description: "The visit, verified or flagged for review"}
+      "200":
+        description: "The visit, verified or flagged for review"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Visit"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "409": {$ref: "#/components/responses/Conflict"}
@@ -220,7 +228,9 @@ async def list_visits(request: Request) -> Response:
       - {name: mine, in: query, schema: {type: boolean}, description: "only mine"}
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
     responses:
-      "200": {description: "visits, newest first"}
+      "200":
+        description: "visits, newest first"
+        content: {application/json: {schema: {$ref: "#/components/schemas/VisitList"}}}
       "400": {$ref: "#/components/responses/BadRequest"}
       "401": {$ref: "#/components/responses/Unauthorized"}
     """
@@ -254,7 +264,9 @@ async def get_visit(request: Request) -> Response:
     parameters:
       - {name: visit_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "200": {description: "The visit"}
+      "200":
+        description: "The visit"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Visit"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -283,7 +295,9 @@ async def review_visit(request: Request) -> Response:
               reason: {type: string, description: "needed to adjust or reject"}
               community_pays: {type: boolean, description: "the fund pays"}
     responses:
-      "200": {description: "The visit after review (verified and credited, or rejected)"}
+      "200":
+        description: "The visit after review (verified and credited, or rejected)"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Visit"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -336,7 +350,9 @@ async def rate_visit(request: Request) -> Response:
               rating: {type: integer, minimum: 1, maximum: 5}
               comment: {type: string}
     responses:
-      "200": {description: "The visit"}
+      "200":
+        description: "The visit"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Visit"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -395,7 +411,9 @@ async def get_placard(request: Request) -> Response:
     parameters:
       - {name: member_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "200": {description: "url, generation, pin_set"}
+      "200":
+        description: "url, generation, pin_set"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Placard"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -414,7 +432,9 @@ async def reissue_placard(request: Request) -> Response:
     parameters:
       - {name: member_id, in: path, required: true, schema: {type: integer}}
     responses:
-      "200": {description: "The new placard"}
+      "200":
+        description: "The new placard"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Placard"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
@@ -440,9 +460,11 @@ async def set_pin(request: Request) -> Response:
             type: object
             required: [pin]
             properties:
-              pin: {type: string, description: "4 to 6 digits; empty clears it"}
+              pin: {type: string, pattern: "^([0-9]{4,6})?$", description: "empty clears it"}
     responses:
-      "200": {description: "The placard"}
+      "200":
+        description: "The placard"
+        content: {application/json: {schema: {$ref: "#/components/schemas/Placard"}}}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "404": {$ref: "#/components/responses/NotFound"}
