@@ -9,6 +9,7 @@ never a 500.
 from __future__ import annotations
 
 import enum
+import math
 import re
 from datetime import date, datetime, tzinfo
 from typing import Any, TypeVar
@@ -30,6 +31,7 @@ MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around an uploaded fi
 
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 _WHOLE = re.compile(r"-?[0-9]{1,19}")  # ASCII digits only: int() also takes "１２３" and "1_0"
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?|-?\.[0-9]+")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 E = TypeVar("E", bound=enum.Enum)
@@ -108,6 +110,32 @@ def path_is_clean(raw_path: bytes) -> bool:
     return text_problem(text) is None
 
 
+def is_whole(raw: str) -> bool:
+    """Whether ``raw`` is a whole number in ASCII digits (not "１２３", "1_0" or "0x10")."""
+    return _WHOLE.fullmatch(raw.strip()) is not None
+
+
+def id_or_none(raw: Any) -> int | None:
+    """``raw`` as the id of a stored record if it can be one, else None (for forms and links
+    that fall back quietly rather than refuse)."""
+    text = str(raw if raw is not None else "").strip()
+    if not is_whole(text) or not 1 <= int(text) <= ID_MAX:
+        return None
+    return int(text)
+
+
+def thousandths(raw: Any) -> int:
+    """A decimal like 1.5 (a JSON number or ASCII text) in thousandths, or -1 when it is not
+    a finite number ("inf", "nan", "1e309" and full-width digits are not)."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        return -1
+    text = str(raw).strip()
+    if not _DECIMAL.fullmatch(text):
+        return -1
+    value = float(text)
+    return round(value * 1000) if math.isfinite(value) and abs(value) < 1e12 else -1
+
+
 def _not_whole(field: str, low: int, high: int) -> Invalid:
     return Invalid(
         f"{field} must be a whole number from {low} to {high}.",
@@ -172,15 +200,16 @@ def parse_moment(raw: Any, field: str, *, tz: tzinfo | None = None) -> datetime:
     is required.
     """
     try:
-        if not isinstance(raw, str) or not raw[:4].isascii() or not raw[:4].isdigit():
+        if not isinstance(raw, str) or not raw.isascii() or not _DAY.match(raw.strip()):
             raise ValueError
         moment = datetime.fromisoformat(raw.strip())
     except ValueError:
         moment = None
     if moment is None or (moment.tzinfo is None and tz is None):
+        zone = ("", "") if tz is not None else (" with its zone", "带时区的")
         raise Invalid(
-            f"{field} must be a time with its zone, e.g. 2026-10-01T09:00:00+08:00.",
-            f"{field} 必须是带时区的时间，例如 2026-10-01T09:00:00+08:00。",
+            f"{field} must be a time{zone[0]}, e.g. 2026-10-01T09:00:00+08:00.",
+            f"{field} 必须是{zone[1]}时间，例如 2026-10-01T09:00:00+08:00。",
             code="bad_time",
             details={"field": field},
         )

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from timebank import inputs
 from timebank.catalog.service import catalog
 from timebank.errors import TimebankError
 from timebank.i18n import request_lang
@@ -144,7 +145,7 @@ async def catalog_submit(request: Request) -> Response:
     }
     try:
         if form.get("item"):
-            item = await service.get_item(int(str(form["item"])))
+            item = await service.get_item(inputs.record_id(str(form["item"]), "item"))
             policy.require(item.community_id == community.id)  # type: ignore[attr-defined]
             data["active"] = "active" in form
             await service.update_item(actor_of(request, who), item, data)
