@@ -364,3 +364,63 @@ async def test_405_lists_every_method_the_path_takes(
     allowed = {m.strip() for m in response.headers["allow"].split(",")}
     assert allowed == methods
     assert json.loads(response.text)["error"]["code"] == "method_not_allowed"
+
+
+# --- Forms and uploads ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["name", "phone", "notes"])
+async def test_nul_in_a_form_field_is_400_and_nothing_is_saved(
+    client: httpx.AsyncClient, field: str
+) -> None:
+    from timebank.people.models import Member
+
+    community, _, token = await signed_in(client, "coordinator")
+    before = await Member.all().count()
+    form = {"csrf_token": token, "name": "王五", "phone": "13911112222", "roles": "resident"}
+    form["community"] = str(community.id)
+    form[field] = "a\x00b"
+    response = await client.post("/people/new", data=form)
+    assert response.status_code == 400, response.text[:300]
+    assert field in response.text
+    assert await Member.all().count() == before
+
+
+async def test_nul_in_an_imported_csv_is_422(client: httpx.AsyncClient) -> None:
+    community, _, _ = await signed_in(client, "coordinator")
+    response = await client.post(
+        f"/api/v1/communities/{community.id}/import",
+        content="姓名,电话\n张\x00三,13912345678\n".encode(),
+        headers={"content-type": "text/csv"},
+    )
+    refused(response, 422)
+
+
+# --- A phone's clock at the calendar's edges -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "client_time",
+    ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "２０２６-11-23T09:00:00+08:00"],
+)
+async def test_check_in_with_a_clock_at_the_calendars_edges_is_422(
+    app: Any, client: httpx.AsyncClient, client_time: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from timebank.orders.models import Order, OrderStatus
+    from timebank.visits import placards
+
+    community, helper, _ = await signed_in(client, "helper")
+    resident = await make_signed_up(community, "resident")
+    now = datetime.now(UTC)
+    await Order.create(
+        community=community, resident=resident, helper=helper, service_code="meal_help",
+        starts_at=now - timedelta(minutes=5), ends_at=now + timedelta(minutes=55),
+        status=OrderStatus.ASSIGNED,
+    )  # fmt: skip
+    placard = await placards.placard_of(resident)
+    token = placards.make_token(app.state.settings.secret_key, resident.id, placard.generation)
+    body = {"event_id": "e" * 16, "client_time": client_time, "offline": True}
+    response = await client.post(f"/api/v1/placards/{token}/check-in", json=body)
+    assert refused(response, 422)["details"]["field"] == "client_time"

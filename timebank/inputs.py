@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import math
 import re
+from collections.abc import Mapping
 from datetime import date, datetime, tzinfo
 from typing import Any, TypeVar
 from urllib.parse import unquote_to_bytes
@@ -78,6 +79,13 @@ def check_json_text(value: Any) -> None:
                 stack.append((inner, f"{path}.{key}" if path else str(key)))
         elif isinstance(item, list):
             stack.extend((inner, f"{path}[{i}]") for i, inner in enumerate(item))
+
+
+def check_form(form: Mapping[str, Any]) -> None:
+    """Refuse a submitted form with a NUL in any field, naming the field."""
+    for name, value in form.items():
+        check_text(name, "form")
+        check_text(value, name)
 
 
 def check_query(raw: bytes) -> str | None:
