@@ -424,3 +424,11 @@ async def test_check_in_with_a_clock_at_the_calendars_edges_is_422(
     body = {"event_id": "e" * 16, "client_time": client_time, "offline": True}
     response = await client.post(f"/api/v1/placards/{token}/check-in", json=body)
     assert refused(response, 422)["details"]["field"] == "client_time"
+
+
+@pytest.mark.parametrize("pin", ["１２３４", "١٢٣٤", "12 34"])
+async def test_a_pin_is_ascii_digits(client: httpx.AsyncClient, pin: str) -> None:
+    community, _, _ = await signed_in(client, "coordinator")
+    resident = await make_signed_up(community, "resident")
+    response = await client.put(f"/api/v1/members/{resident.id}/placard/pin", json={"pin": pin})
+    refused(response, 422)

@@ -25,7 +25,7 @@ from timebank.visits import refusals
 from timebank.visits.models import Placard
 
 SALT = "timebank.placard.v1"
-PIN_PATTERN = re.compile(r"\d{4,6}")
+PIN_PATTERN = re.compile(r"[0-9]{4,6}")  # ASCII digits: \d would also take "１２３４"
 _pins = PasswordHasher()
 
 
