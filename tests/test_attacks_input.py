@@ -210,7 +210,7 @@ PATH_IDS = [str(BIG), str(2**63), HUGE, WIDE, "%EF%BC%91"]
         "/api/v1/ledger/accounts/{}",
         "/api/v1/ledger/transactions/{}",
         "/api/v1/communities/{}/services",
-        "/members/{}",
+        "/people/{}",
     ],
 )
 async def test_ids_out_of_range_in_paths_are_404(
