@@ -236,7 +236,8 @@ class InputGuard:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        raw_path = bytes(scope.get("raw_path") or scope["path"].encode()).partition(b"?")[0]
+        path = scope["path"].encode("utf-8", "surrogatepass")  # when no raw_path is given
+        raw_path = bytes(scope.get("raw_path") or path).partition(b"?")[0]
         if not inputs.path_is_clean(raw_path):
             await error_response(request, 404, *HTTP_MESSAGES[404])(scope, receive, send)
             return

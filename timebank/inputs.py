@@ -75,7 +75,7 @@ def check_json_text(value: Any) -> None:
             check_text(item, path or "body")
         elif isinstance(item, dict):
             for key, inner in item.items():
-                check_text(key, f"{path}.{key!r}" if path else "body")
+                check_text(key, path or "body")  # a bad key: name the object holding it
                 stack.append((inner, f"{path}.{key}" if path else str(key)))
         elif isinstance(item, list):
             stack.extend((inner, f"{path}[{i}]") for i, inner in enumerate(item))
