@@ -15,7 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from timebank import api, db, home, jobs
 from timebank.catalog import pages as catalog_pages
-from timebank.http import EXCEPTION_HANDLERS, SecurityHeaders
+from timebank.http import EXCEPTION_HANDLERS, InputGuard, SecurityHeaders
 from timebank.ledger import pages as ledger_pages
 from timebank.ledger import passbook_web
 from timebank.ledger import web as ledger_web
@@ -73,6 +73,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(GZipMiddleware, minimum_size=500),
             Middleware(SecurityHeaders),
             Middleware(SignedInMember),
+            # Innermost, so its refusals are pages with the member's own menu.
+            Middleware(InputGuard),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

@@ -82,6 +82,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         workers=args.workers,
         proxy_headers=True,
         log_level="info",
+        # Careless or hostile clients: idle connections are closed after 5 s, request
+        # headers may not exceed 16 KB, and past 1,000 connections at once new ones get a 503
+        # rather than exhausting memory (bodies are limited by the app, 413).
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=16 * 1024,
+        limit_concurrency=1000,
+        timeout_graceful_shutdown=20,
     )
 
 

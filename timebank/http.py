@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from timebank import inputs
 from timebank.errors import BadRequest, TimebankError
 from timebank.i18n import gettext_for, request_lang
 from timebank.templating import render
@@ -63,10 +67,42 @@ def local_path(target: str | None, default: str = "/") -> str:
     return target
 
 
+class _NotFinite(ValueError):
+    """NaN, Infinity or a number too large for a float (1e309) in a JSON body."""
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _NotFinite(text)
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise _NotFinite(text)
+
+
 async def read_json(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object, or a 400 that says what is wrong with it."""
+    """The request body as a JSON object, or a 400 that says what is wrong with it.
+
+    Every string in it (keys too) is checked for NUL and lone surrogates, which
+    ``json.loads`` produces from ``\\u0000`` and ``\\ud800``; numbers must be finite.
+    """
+    raw = await request.body()
     try:
-        body = await request.json()
+        body = json.loads(raw, parse_float=_finite, parse_constant=_no_constant)
+    except _NotFinite:
+        raise BadRequest(
+            "Numbers in the request must be finite (no NaN or Infinity, at most 1e308).",
+            "请求中的数字必须是有限值（不能是 NaN 或无穷大，最大 1e308）。",
+            code="invalid_json",
+        ) from None
+    except RecursionError:
+        raise BadRequest(
+            "The request body is nested too deeply.",
+            "请求内容嵌套层数过多。",
+            code="invalid_json",
+        ) from None
     except ValueError:
         raise BadRequest(
             "The request body is not valid JSON.", "请求内容不是有效的 JSON。", code="invalid_json"
@@ -77,6 +113,7 @@ async def read_json(request: Request) -> dict[str, Any]:
             "请求内容必须是 JSON 对象。",
             code="invalid_json",
         )
+    inputs.check_json_text(body)
     return body
 
 
@@ -112,7 +149,28 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     response = error_response(request, exc.status_code, code, en, zh)
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 405:
+        # Starlette names only the methods of the first route that matched the path.
+        top = {**request.scope, "root_path": request.scope.get("app_root_path", "")}
+        allowed = allowed_methods(request.app.router.routes, top)
+        if allowed:
+            response.headers["allow"] = ", ".join(sorted(allowed))
     return response
+
+
+def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> set[str]:
+    """Every method some route (inside mounts too) accepts for this scope's path."""
+    found: set[str] = set()
+    for route in routes:
+        if isinstance(route, Mount):
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                found |= allowed_methods(route.routes, {**scope, **child})
+        elif isinstance(route, Route) and route.methods:
+            match, _ = route.matches(scope)
+            if match is not Match.NONE:
+                found |= route.methods
+    return found
 
 
 async def on_unexpected_error(request: Request, exc: Exception) -> Response:
@@ -159,3 +217,59 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class InputGuard:
+    """Refuses, before any route runs, input no route could store or should read.
+
+    A path that is not clean UTF-8 text (a NUL, bytes that are not UTF-8, an encoded
+    surrogate) is a 404; such a query parameter is a 400 naming it. A body larger than its
+    limit is a 413: up front when Content-Length says so, else as soon as the bytes
+    received pass the limit, so a 100 MB body is never held in memory.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        path = scope["path"].encode("utf-8", "surrogatepass")  # when no raw_path is given
+        raw_path = bytes(scope.get("raw_path") or path).partition(b"?")[0]
+        if not inputs.path_is_clean(raw_path):
+            await error_response(request, 404, *HTTP_MESSAGES[404])(scope, receive, send)
+            return
+        name = inputs.check_query(scope.get("query_string", b""))
+        if name is not None:
+            error = inputs.refuse_text(name)
+            response = await on_domain_error(request, error)
+            await response(scope, receive, send)
+            return
+        limit = body_limit(scope["path"])
+        declared = request.headers.get("content-length", "0")
+        if not declared.isascii() or not declared.isdigit() or int(declared) > limit:
+            status = 413 if declared.isascii() and declared.isdigit() else 400
+            await error_response(request, status, *HTTP_MESSAGES[status])(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise HTTPException(413)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def body_limit(path: str) -> int:
+    """The largest body a request to ``path`` may send: the CSV import's, else 1 MB."""
+    from timebank.people.member_import import MAX_IMPORT_BYTES
+
+    if path.endswith("/import"):
+        return MAX_IMPORT_BYTES + inputs.MULTIPART_SLACK
+    return inputs.MAX_BODY_BYTES

@@ -8,6 +8,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from timebank import inputs
 from timebank.catalog.models import ServiceType
 from timebank.errors import Invalid, NotFound
 from timebank.people import audit
@@ -84,9 +85,11 @@ def service_json(service: ServiceType) -> dict[str, Any]:
 
 
 def _int(errors: list[FieldError], name: str, raw: Any, low: int, high: int) -> int | None:
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        value = raw
+    elif isinstance(raw, str) and inputs.is_whole(raw):
+        value = int(raw)
+    else:
         errors.append(FieldError(name, f"{raw!r} is not a whole number.", f"“{raw}”不是整数。"))
         return None
     if not low <= value <= high:
@@ -123,10 +126,7 @@ async def update_service(
             if value is not None:
                 changes[name] = value
     if "multiplier" in data:
-        try:
-            milli = round(float(str(data["multiplier"])) * 1000)
-        except ValueError:
-            milli = -1
+        milli = inputs.thousandths(data["multiplier"])
         if not 100 <= milli <= 5000:
             errors.append(
                 FieldError("multiplier", "must be between 0.1 and 5.", "必须在 0.1 到 5 之间。")

@@ -15,7 +15,7 @@ from timebank.ledger.hours import format_minutes
 from timebank.ledger.rules import actor_key
 from timebank.ledger.web import PAGE, int_param
 from timebank.people import policy
-from timebank.people.web import me, require_csrf, require_member, signin_redirect
+from timebank.people.web import me, posted_form, require_member, signin_redirect
 from timebank.templating import render
 
 
@@ -58,8 +58,7 @@ async def account_page(request: Request) -> Response:
 async def reverse_submit(request: Request) -> Response:
     """Reverse a transaction from the account page (coordinators; reason required)."""
     who = require_member(request)
-    form = await request.form()
-    require_csrf(request, who, str(form.get("csrf_token", "")))
+    form = await posted_form(request, who)
     txn_id = int(request.path_params["txn_id"])
     await require_reversal_rights(who, txn_id)
     await ledger.reverse(

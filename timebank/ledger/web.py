@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from timebank.errors import Invalid
+from timebank import inputs
 from timebank.ledger import service as ledger
 from timebank.ledger.hours import format_minutes
 from timebank.ledger.queries import StatementLine
@@ -19,31 +19,18 @@ from timebank.templating import render
 PAGE = 50
 
 
-def int_param(value: str | None, name: str, default: int) -> int:
+def int_param(
+    value: str | None, name: str, default: int, *, low: int = 0, high: int = inputs.SEQ_MAX
+) -> int:
+    """A whole-number query parameter within ``low..high`` (a 422 naming it), or ``default``."""
     if value in (None, ""):
         return default
-    try:
-        return int(value)
-    except ValueError:
-        raise Invalid(
-            f"{name} must be a whole number.", f"{name} 必须是整数。", code="invalid_parameter"
-        ) from None
+    return inputs.whole_number(value, name, low=low, high=high)
 
 
 def time_param(value: str | None, name: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise Invalid(
-            f"{name} must be a time with its zone, e.g. 2026-10-01T00:00:00+08:00.",
-            f"{name} 必须是带时区的时间，例如 2026-10-01T00:00:00+08:00。",
-            code="invalid_parameter",
-        )
-    return moment
+    """A time with its zone within the service's window, or None when not given."""
+    return inputs.parse_moment(value, name) if value else None
 
 
 async def statement_lines(request: Request, account_id: int) -> list[StatementLine]:
@@ -54,14 +41,14 @@ async def statement_lines(request: Request, account_id: int) -> list[StatementLi
         since=time_param(query.get("since"), "since"),
         until=time_param(query.get("until"), "until"),
         after_seq=int_param(query.get("after"), "after", 0),
-        limit=int_param(query.get("limit"), "limit", PAGE),
+        limit=int_param(query.get("limit"), "limit", PAGE, low=-inputs.SEQ_MAX),
     )
 
 
 async def statement_page(request: Request, account_id: int) -> dict[str, Any]:
     """The same lines as JSON, with where the next page starts (None on the last)."""
     lines = await statement_lines(request, account_id)
-    full = len(lines) == int_param(request.query_params.get("limit"), "limit", PAGE)
+    full = len(lines) == int_param(request.query_params.get("limit"), "limit", PAGE, low=1)
     return {
         "lines": [line.as_json() for line in lines],
         "next_after": lines[-1].seq if full else None,

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from timebank import inputs
 from timebank.errors import BadRequest, Invalid
 from timebank.http import read_json
 from timebank.orders import service
@@ -28,15 +29,7 @@ LATER_ACTIONS = {"start", "complete", "verify", "flag"}  # check-in and verifica
 
 def parse_moment(value: Any, name: str, tz: ZoneInfo) -> datetime:
     """An ISO 8601 time; without an offset it is the community's local time."""
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise Invalid(
-            f"{name} must be a time like 2026-11-23T09:00+08:00.",
-            f"{name} 必须是时间，例如 2026-11-23T09:00+08:00。",
-            code="bad_time",
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+    return inputs.parse_moment(value, name, tz=tz)
 
 
 def can_see(who: SignedIn, order: Order) -> bool:
@@ -83,12 +76,11 @@ async def act(request: Request, who: SignedIn, order: Order, body: dict[str, Any
         helper = await Member.get(id=who.member.id)
     elif action == "assign":
         raw = body.get("helper")
-        try:
-            helper = await members.get_member(int(str(raw)))
-        except ValueError:
+        if raw in (None, ""):
             raise BadRequest(
                 "Choose the helper to assign.", "请选择要派单的帮扶人。", code="helper_required"
-            ) from None
+            )
+        helper = await members.get_member(inputs.record_id(raw, "helper"))
     moved = await service.move(
         actor_of(request, who), order, action, helper=helper, reason=str(body.get("reason") or "")
     )
@@ -199,13 +191,7 @@ async def place_as(
         resident = await Member.get(id=who.member.id)
         on_behalf = False
     else:
-        try:
-            resident = await members.get_member(int(str(resident_id)))
-        except ValueError:
-            raise BadRequest(
-                "resident must be a member id.", "resident 必须是成员编号。",
-                code="invalid_parameter",
-            ) from None  # fmt: skip
+        resident = await members.get_member(inputs.record_id(resident_id, "resident"))
         policy.require(await policy.can_manage_member(who, resident))
         on_behalf = True
     if funded:
@@ -296,11 +282,7 @@ async def my_tasks(request: Request) -> Response:
     who = require_member(request)
     tz = tz_of(request)
     raw = request.query_params.get("date")
-    try:
-        day = datetime.strptime(raw, "%Y-%m-%d").date() if raw else datetime.now(tz).date()
-    except ValueError:
-        raise Invalid("date must look like 2026-11-23.", "日期格式应为 2026-11-23。",
-                      code="bad_date") from None  # fmt: skip
+    day = inputs.parse_day(raw, "date") if raw else datetime.now(tz).date()
     me = await Member.get(id=who.member.id)
     tasks = await service.tasks(me, day, tz=tz)
     offered = await service.open_for(me) if who.has(Role.HELPER) else []

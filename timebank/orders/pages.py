@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from timebank import inputs
 from timebank.catalog.service import catalog
 from timebank.errors import Invalid, TimebankError
 from timebank.http import local_path
@@ -63,11 +64,12 @@ async def act_submit(request: Request) -> Response:
 
 def _moment(day: str, clock: str, tz: Any) -> datetime:
     try:
-        return datetime.strptime(f"{day} {clock}", "%Y-%m-%d %H:%M").replace(tzinfo=tz)
+        moment = datetime.strptime(f"{day} {clock}", "%Y-%m-%d %H:%M").replace(tzinfo=tz)
     except ValueError:
         raise Invalid(
             "Please give a date and a time.", "请填写日期和时间。", code="bad_time"
         ) from None
+    return inputs.parse_moment(moment.isoformat(), "day")
 
 
 async def order_page(request: Request) -> Response:
@@ -84,7 +86,8 @@ async def order_page(request: Request) -> Response:
         # The community whose residents and services are offered: the one asked for, the
         # resident's (from the dashboard's "send someone"), else the coordinator's own.
         wanted = request.query_params.get("resident", "")
-        target = await Member.get_or_none(id=int(wanted)) if wanted.isdigit() else None
+        wanted_id = inputs.id_or_none(wanted)
+        target = await Member.get_or_none(id=wanted_id) if wanted_id else None
         asked = await asked_community(
             request, who, prefer=target.community_id if target else None  # type: ignore[attr-defined]
         )
@@ -101,7 +104,7 @@ async def order_page(request: Request) -> Response:
         "error": "",
         "placed": request.query_params.get("placed") == "1",
     }
-    if coordinator and request.query_params.get("resident", "").isdigit():
+    if coordinator and inputs.id_or_none(request.query_params.get("resident")):
         # From the dashboard's overdue list: this resident, today, within the hour.
         soon = datetime.now(tz) + timedelta(hours=1)
         context["form"].update(

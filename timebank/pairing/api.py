@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from tortoise.expressions import Q
 
+from timebank import inputs
 from timebank.errors import BadRequest
 from timebank.http import read_json
 from timebank.jobs import generate_soon
@@ -39,13 +40,9 @@ async def schedule_now(p: Pairing, tz: ZoneInfo) -> None:
 
 
 def body_int(body: dict[str, Any], name: str) -> int:
-    """An integer field of a JSON body, or a 400 naming it."""
-    value = body.get(name)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise BadRequest(
-            f"{name} must be a whole number.", f"{name} 必须是整数。", code="invalid_parameter"
-        )
-    return value
+    """A whole-number field of a JSON body (an id, a count of days or minutes) that fits the
+    database's 32-bit columns, or a 422 naming it."""
+    return inputs.whole_number(body.get(name), name, low=-inputs.ID_MAX, high=inputs.ID_MAX)
 
 
 async def pairing_json(p: Pairing, *, full: bool = True) -> dict[str, Any]:
@@ -178,8 +175,8 @@ async def create_pairing(request: Request) -> Response:
     """
     who = changing(request)
     body = await read_json(request)
-    helper = await members.get_member(body_int(body, "helper"))
-    resident = await members.get_member(body_int(body, "resident"))
+    helper = await members.get_member(inputs.record_id(body.get("helper"), "helper"))
+    resident = await members.get_member(inputs.record_id(body.get("resident"), "resident"))
     p = await propose_as(who, request, helper, resident, body)
     return JSONResponse(await pairing_json(p), status_code=201)
 

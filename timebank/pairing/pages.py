@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from timebank import inputs
 from timebank.catalog.service import catalog
 from timebank.pairing import service
 from timebank.pairing.api import (
@@ -83,10 +84,9 @@ async def plan_submit(request: Request) -> Response:
         return signin_redirect(request)
     form = await posted_form(request, who)
     p = await visible_pairing(request, who, manage=True)
-    try:
-        every = int(str(form.get("every_days", "")))
-    except ValueError:
-        every = 0  # refused by the service with its own message
+    raw = str(form.get("every_days", ""))
+    # Not a number, or past any column: 0, refused by the service with its own message.
+    every = int(raw) if inputs.is_whole(raw) and abs(int(raw)) <= inputs.ID_MAX else 0
     await service.add_plan_item(
         actor_of(request, who),
         p,
@@ -129,10 +129,9 @@ async def propose_submit(request: Request) -> Response:
     if who is None:
         return signin_redirect(request)
     form = await posted_form(request, who)
-    try:
-        helper_id, resident_id = int(str(form.get("helper"))), int(str(form.get("resident")))
-    except ValueError:
-        helper_id = resident_id = 0  # a 404 below says what is missing
+    # Not an id: 0, and the 404 below says what is missing.
+    helper_id = inputs.id_or_none(form.get("helper")) or 0
+    resident_id = inputs.id_or_none(form.get("resident")) or 0
     helper = await members.get_member(helper_id)
     resident = await members.get_member(resident_id)
     p = await propose_pairing(who, request, helper, resident, {"note": form.get("note", "")})

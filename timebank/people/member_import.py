@@ -75,6 +75,14 @@ def read_rows(raw: bytes) -> list[tuple[int, dict[str, str]]]:
             code="csv_too_large",
         )
     text = _decode(raw)
+    if "\x00" in text:  # PostgreSQL cannot store it; say where it is
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise Invalid(
+            f"Line {line} of the file contains a NUL character; save it again from Excel.",
+            f"文件第 {line} 行含有空字符，请在 Excel 中重新保存。",
+            code="csv_unreadable",
+            details={"field": "file", "line": line},
+        )
     reader = csv.reader(io.StringIO(text))
     try:
         header = next(reader)

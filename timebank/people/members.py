@@ -16,6 +16,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from timebank import inputs
 from timebank.errors import Conflict, Invalid, NotFound
 from timebank.labels import (
     RELATION_NAMES,
@@ -35,6 +36,7 @@ from timebank.people.member_fields import (
 from timebank.people.models import (
     Community,
     FamilyLink,
+    Hardship,
     HelperProfile,
     Member,
     MemberRole,
@@ -324,11 +326,17 @@ async def search(
         query = query.filter(community_id__in=sorted(communities))
     q = q.strip()
     if q:
-        query = query.filter(Q(name__icontains=q) | Q(phone__contains=q) | Q(member_no=q.zfill(4)))
+        match = Q(name__icontains=q) | Q(phone__contains=q)
+        # member_no holds at most 12 characters: a longer text cannot be one (and tortoise
+        # refuses to compare it, which was a 500).
+        if q.isascii() and q.isdigit() and len(q) <= 12:
+            match |= Q(member_no=q.zfill(4))
+        query = query.filter(match)
     if role:
-        query = query.filter(roles__role=role)
+        query = query.filter(roles__role=inputs.choice(role, "role", Role).value)
     if hardship:
-        query = query.filter(resident_profile__hardship__contains=hardship)
+        code = inputs.choice(hardship, "hardship", Hardship).value
+        query = query.filter(resident_profile__hardship__contains=code)
     query = query.distinct()
     total = await query.count()
     members = await query.order_by("community_id", "member_no").offset(offset).limit(limit)

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from timebank import inputs
 from timebank.errors import BadRequest, Invalid, NotFound
 from timebank.http import read_json
 from timebank.people import audit, auth, communities, member_import, members, policy
@@ -29,10 +30,7 @@ def int_query(request: Request, name: str, default: int, low: int, high: int) ->
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
+    value = int(raw) if inputs.is_whole(raw) else low - 1
     if not low <= value <= high:
         raise BadRequest(
             f"{name} must be a whole number from {low} to {high}.",

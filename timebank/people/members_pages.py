@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from timebank import inputs
 from timebank.errors import NotFound, TimebankError
 from timebank.i18n import request_lang
 from timebank.people import audit, auth, communities, member_import, members, policy
@@ -59,10 +60,9 @@ async def member_list(request: Request) -> Response:
         return signin_redirect(request)
     policy.require_coordinator(who)
     params = request.query_params
-    try:
-        page = max(1, int(params.get("page", "1")))
-    except ValueError:
-        page = 1
+    raw_page = params.get("page", "1")
+    # Bounded, so the offset stays a number the database takes.
+    page = min(max(1, int(raw_page)), 100_000) if inputs.is_whole(raw_page) else 1
     found = await members.search(
         policy.visible_communities(who),
         q=params.get("q", ""),
@@ -407,8 +407,8 @@ async def audit_page(request: Request) -> Response:
     who = me(request)
     if who is None:
         return signin_redirect(request)
-    before_raw = request.query_params.get("before", "")
-    before = int(before_raw) if before_raw.isdigit() else None
+    raw = request.query_params.get("before", "")
+    before = int(raw) if inputs.is_whole(raw) and 0 < int(raw) < 2**62 else None
     events = await audit_events(who, community=None, member=None, limit=100, before=before)
     names = await names_of(events)
     rows = [audit.event_json(e, names) for e in events]

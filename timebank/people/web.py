@@ -72,9 +72,13 @@ def signin_redirect(request: Request) -> Response:
 
 
 async def posted_form(request: Request, who: SignedIn) -> FormData:
-    """A submitted form, refused unless it carries this session's CSRF token."""
+    """A submitted form, refused unless it carries this session's CSRF token, or with a NUL
+    in any field (which PostgreSQL cannot store)."""
+    from timebank.inputs import check_form
+
     form = await request.form()
     require_csrf(request, who, str(form.get("csrf_token", "")))
+    check_form(form)
     return form
 
 

@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from tortoise.expressions import Q
 
+from timebank import inputs
 from timebank.errors import BadRequest, NotFound
 from timebank.http import read_json
 from timebank.orders.api import parse_moment
@@ -27,16 +28,13 @@ from timebank.redeem.models import (
     ItemKind,
     RedeemItem,
     Redemption,
+    RedemptionStatus,
 )
 
 
-def _int(value: Any, name: str) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        raise BadRequest(
-            f"{name} must be a number.", f"{name} 必须是数字。", code="invalid_parameter"
-        ) from None
+def _int(value: Any, name: str, *, low: int = 1, high: int = inputs.ID_MAX) -> int:
+    """An id (or, with bounds, a number) from a JSON body or form, or a 422 naming it."""
+    return inputs.whole_number(value, name, low=low, high=high)
 
 
 async def names_of(ids: set[int]) -> dict[int, str]:
@@ -220,7 +218,7 @@ async def list_redemptions(request: Request) -> Response:
     who = require_member(request)
     query = Redemption.all()
     if status := request.query_params.get("status"):
-        query = query.filter(status=status)
+        query = query.filter(status=inputs.choice(status, "status", RedemptionStatus))
     mine = request.query_params.get("mine") in ("1", "true")
     if policy.coordinates_any(who) and not mine:
         communities = policy.coordinated_communities(who)
@@ -266,7 +264,7 @@ async def donate_as(request: Request, who: SignedIn, body: dict[str, Any]) -> An
         actor_of(request, who),
         member=await Member.get(id=who.member.id),
         to_member=to_member,
-        minutes=_int(body.get("minutes"), "minutes"),
+        minutes=_int(body.get("minutes"), "minutes", low=-inputs.ID_MAX),
         key=str(body.get("key") or ""),
         reason=str(body.get("reason") or ""),
     )
@@ -319,7 +317,7 @@ async def grant_as(request: Request, who: SignedIn, body: dict[str, Any]) -> Gra
     community = await get_community(member.community_id)  # type: ignore[attr-defined]
     ask = service.GrantAsk(
         member=member,
-        minutes=_int(body.get("minutes"), "minutes"),
+        minutes=_int(body.get("minutes"), "minutes", low=-inputs.ID_MAX),
         source=source,
         reason=str(body.get("reason") or ""),
     )

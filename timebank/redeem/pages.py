@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from timebank import flash
+from timebank import flash, inputs
 from timebank.catalog.service import catalog
 from timebank.errors import TimebankError
 from timebank.ledger import service as ledger
@@ -139,7 +139,7 @@ async def catalog_submit(request: Request) -> Response:
     }
     try:
         if form.get("item"):
-            item = await service.get_item(int(str(form["item"])))
+            item = await service.get_item(inputs.record_id(str(form["item"]), "item"))
             policy.require(item.community_id == community.id)  # type: ignore[attr-defined]
             data["active"] = "active" in form
             await service.update_item(actor_of(request, who), item, data)

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from timebank import inputs
 from timebank.errors import BadRequest, Invalid
 from timebank.i18n import gettext_for, request_lang
 from timebank.labels import SERVICE_NAMES
@@ -18,7 +19,7 @@ from timebank.people.models import Community
 from timebank.people.web import me, require_member, signin_redirect
 from timebank.reports import charts, dashboard, export, monthly
 from timebank.reports.overdue import overdue
-from timebank.settlement.service import next_month, parse_month, previous_month
+from timebank.settlement.service import next_month, previous_month
 from timebank.templating import render
 
 OVERDUE_SHOWN = 50
@@ -110,20 +111,12 @@ async def today_api(request: Request) -> Response:
 async def _period(request: Request) -> tuple[date, date]:
     """The local days [start, end) asked for: ?month=2026-10, or ?from=…&to=… (inclusive)."""
     query = request.query_params
-    try:
-        if query.get("from") or query.get("to"):
-            start = date.fromisoformat(query.get("from", ""))
-            end = date.fromisoformat(query.get("to", "")) + timedelta(days=1)
-        else:
-            label = query.get("month") or _last_month(request)
-            start = parse_month(label)
-            end = next_month(start)
-    except ValueError:
-        raise Invalid(
-            "Give month=2026-10, or from=2026-10-01&to=2026-10-31.",
-            "请给出月份（month=2026-10）或起止日期（from=2026-10-01&to=2026-10-31）。",
-            code="bad_period",
-        ) from None
+    if query.get("from") or query.get("to"):
+        start = inputs.parse_day(query.get("from", ""), "from")
+        end = inputs.parse_day(query.get("to", ""), "to") + timedelta(days=1)
+    else:
+        start = inputs.parse_month(query.get("month") or _last_month(request), "month")
+        end = next_month(start)
     if end <= start or (end - start).days > 366:
         raise Invalid(
             "The period must run forward, a year at most.", "统计期须从前往后，最长一年。",
@@ -140,8 +133,9 @@ async def _communities(request: Request, who: Any) -> list[Community]:
     found = await policy.communities_of(who)
     raw = request.query_params.get("community", "")
     if raw:
-        policy.require(raw.isdigit() and policy.coordinates(who, int(raw)))
-        found = [c for c in found if c.id == int(raw)]
+        wanted = inputs.id_or_none(raw)
+        policy.require(wanted is not None and policy.coordinates(who, wanted))
+        found = [c for c in found if c.id == wanted]
     return found
 
 

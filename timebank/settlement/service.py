@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from timebank import db
+from timebank import db, inputs
 from timebank.cells import append, excel_csv
 from timebank.errors import Conflict, Invalid
 from timebank.people import audit
@@ -29,16 +29,8 @@ from timebank.settlement.models import SettlementLine, SettlementMonth
 
 
 def parse_month(raw: str) -> date:
-    """The first day of a month written 2026-10, or a 422."""
-    try:
-        year, month = (int(part) for part in raw.split("-"))
-        return date(year, month, 1)
-    except ValueError:
-        raise Invalid(
-            f"{raw!r} is not a month like 2026-10.",
-            f"“{raw}”不是月份，例如 2026-10。",
-            code="bad_month",
-        ) from None
+    """The first day of a month written 2026-10, within the service's window, or a 422."""
+    return inputs.parse_month(raw, "month")
 
 
 def next_month(first: date) -> date:

@@ -26,7 +26,7 @@ from timebank.visits import refusals
 from timebank.visits.models import Placard
 
 SALT = "timebank.placard.v1"
-PIN_PATTERN = re.compile(r"[0-9]{4,6}")  # not \d, which takes full-width digits too
+PIN_PATTERN = re.compile(r"[0-9]{4,6}")  # ASCII digits: \d would also take "１２３４"
 _pins = PasswordHasher()
 
 

@@ -23,7 +23,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from timebank import refusal_log
+from timebank import inputs, refusal_log
 from timebank.catalog.models import ServiceType
 from timebank.catalog.service import catalog
 from timebank.db import from_row
@@ -87,17 +87,8 @@ def parse_where(body: dict[str, Any]) -> Where:
     client_at = None
     raw_time = body.get("client_time")
     if raw_time not in (None, ""):
-        try:
-            client_at = datetime.fromisoformat(str(raw_time))
-        except ValueError:
-            client_at = None
-        if client_at is None or client_at.tzinfo is None:
-            raise Invalid(
-                "client_time must be a time with its offset, like 2026-11-23T09:00:00+08:00.",
-                "client_time 必须是带时区的时间。",
-                code="bad_time",
-            )
-        client_at = client_at.astimezone(UTC)
+        # Within the service's window, so the shift to UTC cannot leave the calendar.
+        client_at = inputs.parse_moment(str(raw_time), "client_time").astimezone(UTC)
     lat = _coordinate(body.get("lat"), "lat", 90)
     lon = _coordinate(body.get("lon"), "lon", 180)
     if (lat is None) != (lon is None):
