@@ -265,4 +265,4 @@ def test_settlement_export_of_the_demo(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "找不到社区 9999" in bad.stderr
     month = timebank(tmp_path, "settlement", "--community", str(community), "--month",
                      "October", "--out", str(out))  # fmt: skip
-    assert month.returncode == 1 and "不是月份" in month.stderr
+    assert month.returncode == 1 and "必须是月份" in month.stderr

@@ -255,6 +255,8 @@ CASE = {
         "helper": v["helper"],
     },
     "POST /api/v1/redemptions": lambda v: {"item": v["service_item"]},
+    # A relative the admin may manage (not the admin itself, nor another admin).
+    "POST /api/v1/members/{member_id}/family": lambda v: {"relative": v["helper"]},
 }
 
 

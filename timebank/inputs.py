@@ -231,10 +231,11 @@ def parse_month(raw: Any, field: str = "month") -> date:
     """The first day of a month written 2026-10, within the service window, or a 422."""
     found = _MONTH.fullmatch(raw.strip()) if isinstance(raw, str) else None
     if found is None or not 1 <= int(found.group(2)) <= 12:
-        shown = raw if isinstance(raw, str) and text_problem(raw) is None else "?"
+        # The field, not what was typed: a month often comes from a link's URL, and text
+        # from a URL is never shown as the site's own message.
         raise Invalid(
-            f"{shown!r} is not a month like 2026-10.",
-            f"“{shown}”不是月份，例如 2026-10。",
+            f"{field} must be a month like 2026-10.",
+            f"{field} 必须是月份，例如 2026-10。",
             code="bad_month",
             details={"field": field},
         )
@@ -245,12 +246,13 @@ def parse_month(raw: Any, field: str = "month") -> date:
 
 
 def choice(raw: Any, field: str, kind: type[E]) -> E:
-    """The member of enum ``kind`` whose value is ``raw``, or a 422 listing the choices."""
+    """The member of enum ``kind`` whose value is ``raw`` (a query parameter), or a 400
+    listing the choices, like every other bad query parameter."""
     for member in kind:
         if member.value == raw:
             return member
     allowed = ", ".join(str(m.value) for m in kind)
-    raise Invalid(
+    raise BadRequest(
         f"{field} must be one of: {allowed}.",
         f"{field} 只能是以下之一：{allowed}。",
         code="invalid_choice",
