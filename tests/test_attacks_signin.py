@@ -27,10 +27,12 @@ from tests.conftest import (
     signin_form_token,
 )
 from tests.test_visits import backdate, finish, order_now, start, w  # noqa: F401
+from timebank.errors import TimebankError
 from timebank.people import auth
 from timebank.people.audit import Actor
 from timebank.people.auth import MAX_FAILS_PER_IP, MAX_FAILS_PER_PHONE
 from timebank.people.models import Member, Session
+from timebank.people.service import hash_password
 from timebank.visits import placards
 from timebank.visits.models import Visit
 
@@ -55,6 +57,19 @@ def argon2_verify(monkeypatch: pytest.MonkeyPatch) -> Spy:
     spy = Spy(PasswordHasher.verify)
     monkeypatch.setattr(PasswordHasher, "verify", lambda self, *a: spy(self, *a))
     return spy
+
+
+def hashing_threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, the name of the thread each argon2 hash runs on."""
+    threads: list[str] = []
+    real = PasswordHasher.hash
+
+    def recording_hash(self: PasswordHasher, *args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(PasswordHasher, "hash", recording_hash)
+    return threads
 
 
 @pytest.fixture
@@ -175,14 +190,7 @@ async def test_a_pin_is_ascii_digits_hashed_off_the_event_loop(
     url = f"/api/v1/members/{w['resident'].id}/placard/pin"
     wide = await w["c"].put(url, json={"pin": "２５８０"}, headers=w["ch"])
     assert wide.status_code == 422 and wide.json()["error"]["code"] == "bad_pin"
-    threads: list[str] = []
-    real = PasswordHasher.hash
-
-    def recording_hash(self: PasswordHasher, *args: Any, **kwargs: Any) -> Any:
-        threads.append(threading.current_thread().name)
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(PasswordHasher, "hash", recording_hash)
+    threads = hashing_threads(monkeypatch)
     assert (await w["c"].put(url, json={"pin": "2580"}, headers=w["ch"])).status_code == 200
     assert len(threads) == 1 and threads[0].startswith("argon2"), threads
 
@@ -347,24 +355,28 @@ async def test_two_clients_keep_their_own_sign_in_tokens(app: Any, helper: Any) 
         assert (await one.post("/signin", data=form)).status_code == 303
 
 
-async def test_a_password_that_is_not_text_is_a_422_not_a_500(
+async def test_a_password_that_is_not_text_is_a_4xx_not_a_500(
     client: httpx.AsyncClient, helper: Any
 ) -> None:
+    """A lone surrogate is refused at the input boundary (read_json), naming the field;
+    ``hash_password`` refuses it too, for callers that do not come through JSON."""
     csrf = await sign_in_client(client, helper)
     raw = json.dumps({"current": PASSWORD, "new": "long enough \ud800"}).encode()
     headers = {"x-csrf-token": csrf, "content-type": "application/json"}
     response = await client.put("/api/v1/me/password", content=raw, headers=headers)
-    assert response.status_code == 422
+    assert response.status_code == 400
     error = response.json()["error"]
-    assert error["code"] == "invalid_password" and "密码" in error["messages"]["zh-CN"]
-    assert error["details"]["fields"][0]["field"] == "password"
-    # Nothing changed: the old password still signs in, a wrong lone surrogate does not.
+    assert error["details"]["field"] == "new" and error["messages"]["zh-CN"]
+    with pytest.raises(TimebankError) as refused:
+        hash_password("long enough \ud800")
+    assert refused.value.code == "invalid_password" and "密码" in refused.value.zh
+    # Nothing changed: the old password still signs in, a lone surrogate does not.
     client.cookies.clear()
     surrogate = json.dumps({"phone": helper.phone, "password": "\ud800"}).encode()
     wrong = await client.post(
         "/api/v1/session", content=surrogate, headers={"content-type": "application/json"}
     )
-    assert wrong.status_code == 401
+    assert wrong.status_code == 400 and wrong.json()["error"]["details"]["field"] == "password"
     assert await guess(client, helper.phone, PASSWORD) == 200
 
 
@@ -377,14 +389,7 @@ async def test_passwords_set_by_a_coordinator_are_hashed_off_the_event_loop(
     coordinator = await make_signed_up(here, "coordinator", name="协调员")
     resident = await make_member(here, "resident", name="王秀兰")
     token = await sign_in_client(client, coordinator)
-    threads: list[str] = []
-    real = PasswordHasher.hash
-
-    def recording_hash(self: PasswordHasher, *args: Any, **kwargs: Any) -> Any:
-        threads.append(threading.current_thread().name)
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(PasswordHasher, "hash", recording_hash)
+    threads = hashing_threads(monkeypatch)
     headers = {"x-csrf-token": token}
     reset = await client.patch(
         f"/api/v1/members/{resident.id}", json={"password": "a-new-password-1"}, headers=headers
