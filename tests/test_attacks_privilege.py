@@ -454,6 +454,9 @@ async def test_the_settings_page_keeps_the_safeguards_for_an_admin(w: dict[str, 
     assert shown.status_code == 200
     assert re.search(r'name="grant_review_minutes" value="600" readonly', shown.text)
     assert re.search(r'name="four_eyes" checked disabled', shown.text)
+    # and says why, in words: only the district's administrator changes them
+    assert 'data-testid="safeguards-note"' in shown.text
+    assert shown.text.count("只有区级管理员可以修改此项。") == 3
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', shown.text)
     assert csrf
     # What the browser sends: the read-only values, no (disabled) four-eyes box.
@@ -468,3 +471,7 @@ async def test_the_settings_page_keeps_the_safeguards_for_an_admin(w: dict[str, 
     crafted = await page.post(url, data={**form, "grant_review_minutes": ""})
     assert crafted.status_code == 403 and "区级管理员" in crafted.text
     assert (await Community.get(id=w["here"].id)).grant_review_minutes == 600
+    admin_page, _ = await as_(w, "admin")
+    for_admin = await admin_page.get(url)
+    assert for_admin.status_code == 200 and "safeguards-note" not in for_admin.text
+    assert "readonly" not in for_admin.text and "disabled" not in for_admin.text
