@@ -417,3 +417,14 @@ async def test_passwords_set_by_a_coordinator_are_hashed_off_the_event_loop(
         "/api/v1/session", json={"phone": resident.phone, "password": "a-new-password-1"}
     )
     assert signed_in.status_code == 200
+
+
+async def test_the_dummy_hash_is_made_at_start_up(settings: Any) -> None:
+    """The first unknown phone after a restart must not pay for making the dummy hash."""
+    from timebank.app import create_app
+    from timebank.people import service
+
+    service._dummy_hash.cache_clear()
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        assert service._dummy_hash.cache_info().currsize == 1

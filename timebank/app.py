@@ -23,6 +23,7 @@ from timebank.orders import pages as orders_pages
 from timebank.pairing import pages as pairing_pages
 from timebank.people import members_pages
 from timebank.people import pages as people_pages
+from timebank.people.service import prepare_dummy_hash
 from timebank.people.web import SignedInMember
 from timebank.redeem import pages as redeem_pages
 from timebank.reports import pages as reports_pages
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await db.open_db(settings.db_url)
+        await prepare_dummy_hash()
         job = asyncio.create_task(jobs.run_forever(settings.timezone)) if settings.jobs else None
         try:
             yield

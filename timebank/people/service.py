@@ -72,6 +72,12 @@ def _dummy_hash() -> str:
     return _hasher.hash(secrets.token_urlsafe(16))
 
 
+async def prepare_dummy_hash() -> None:
+    """Make the dummy hash at start-up, so the first unknown phone to sign in does not pay
+    for it (one extra argon2 hash would tell it apart)."""
+    await in_argon2_pool(_dummy_hash)
+
+
 def _verify_or_dummy(password_hash: str | None, password: str) -> bool:
     if not password_hash:
         verify_password(_dummy_hash(), password)
