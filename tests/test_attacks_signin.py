@@ -428,3 +428,28 @@ async def test_the_dummy_hash_is_made_at_start_up(settings: Any) -> None:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         assert service._dummy_hash.cache_info().currsize == 1
+
+
+async def test_a_stolen_session_cannot_guess_the_password(
+    client: httpx.AsyncClient, helper: Any, argon2_verify: Spy
+) -> None:
+    """PUT /me/password checks the current password like a sign-in: 50 parallel wrong
+    guesses check at most the phone's limit, and once the limit is reached even the right
+    password is refused until the window ends."""
+    csrf = await sign_in_client(client, helper)
+    argon2_verify.calls = 0
+    headers = {"x-csrf-token": csrf}
+
+    async def change(current: str) -> int:
+        body = {"current": current, "new": "a-brand-new-password"}
+        return (await client.put("/api/v1/me/password", json=body, headers=headers)).status_code
+
+    answers = await asyncio.gather(*(change(f"wrong-{n}") for n in range(50)))
+    assert argon2_verify.calls <= MAX_FAILS_PER_PHONE
+    assert answers.count(403) <= MAX_FAILS_PER_PHONE and set(answers) <= {403, 429}
+    one_by_one = [await change(f"again-{n}") for n in range(MAX_FAILS_PER_PHONE + 1)]
+    assert one_by_one.count(403) + answers.count(403) == MAX_FAILS_PER_PHONE
+    assert one_by_one[-1] == 429 and argon2_verify.calls == MAX_FAILS_PER_PHONE
+    before = (await Member.get(id=helper.id)).password_hash
+    assert await change(PASSWORD) == 429
+    assert (await Member.get(id=helper.id)).password_hash == before  # nothing changed

@@ -226,8 +226,15 @@ async def change_password(signed_in: SignedIn, *, current: str, new: str, ip: st
     Every other session of the member ends (a phone left somewhere is signed out).
     """
     member = await Member.get(id=signed_in.member.id)
-    if member.password_hash and not await verify_password_off_loop(member.password_hash, current):
-        raise Forbidden("The current password is wrong.", "当前密码不正确。", code="wrong_password")
+    if member.password_hash:
+        # Throttled like signing in: a session left open must not let anyone guess the
+        # password (and then keep the account after the session ends).
+        attempt = await _count_attempt(member.phone, ip)
+        if not await verify_password_off_loop(member.password_hash, current):
+            raise Forbidden(
+                "The current password is wrong.", "当前密码不正确。", code="wrong_password"
+            )
+        await _succeeded(attempt)
     new_hash = await hash_password_off_loop(new)
     async with in_transaction():
         await Member.filter(id=member.id).update(password_hash=new_hash)

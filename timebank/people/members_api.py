@@ -444,6 +444,9 @@ async def change_password(request: Request) -> Response:
     """
     ---
     summary: Change my password (other sessions are signed out)
+    description: >-
+      A wrong current password counts as a failed sign-in of the member's phone: after 5 in
+      15 minutes the answer is 429 (a stolen session cannot guess the password).
     tags: [people]
     requestBody:
       content:
@@ -457,6 +460,7 @@ async def change_password(request: Request) -> Response:
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
       "422": {$ref: "#/components/responses/Invalid"}
+      "429": {$ref: "#/components/responses/TooManyAttempts"}
     """
     who = changing(request)
     body = await read_json(request)
