@@ -270,6 +270,7 @@ async def remove_family(request: Request) -> Response:
     link = await FamilyLink.get_or_none(id=int(request.path_params["link_id"]), member=member)
     if link is None:
         raise NotFound("There is no such family link.", "找不到该亲属关系。", code="link_not_found")
+    policy.require(await policy.can_unlink_family(who, link))
     await members.unlink_family(actor_of(request, who), link)
     return Response(status_code=204)
 

@@ -312,6 +312,7 @@ async def unlink_submit(request: Request) -> Response:
     await posted_form(request, who)
     link = await FamilyLink.get_or_none(id=int(request.path_params["link_id"]), member=member)
     if link is not None:
+        policy.require(await policy.can_unlink_family(who, link))
         await members.unlink_family(actor_of(request, who), link)
     return RedirectResponse(f"/people/{member.id}", status_code=303)
 

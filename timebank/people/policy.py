@@ -100,6 +100,17 @@ async def can_manage_member(who: SignedIn, member: Member) -> bool:
     return outranks(who, member, (Role(str(r)) for r in roles))
 
 
+async def can_unlink_family(who: SignedIn, link: FamilyLink) -> bool:
+    """Remove a family link: only someone who manages both its members, as to add one (a
+    coordinator who unlinked herself from her mother could then grant her hours alone)."""
+    ids = (link.member_id, link.relative_id)  # type: ignore[attr-defined]
+    found = {m.id: m for m in await Member.filter(id__in=ids)}
+    for member_id in ids:
+        if member_id not in found or not await can_manage_member(who, found[member_id]):
+            return False
+    return True
+
+
 def can_manage_community(who: SignedIn, community_id: int) -> bool:
     """Register members into, import into, change settings of, read the audit log of."""
     return coordinates(who, community_id)

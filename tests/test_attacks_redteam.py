@@ -1,0 +1,79 @@
+"""Red team of issue 14's merged fixes: each hole found by attacking the merged code, tried
+again through the HTTP interfaces on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import make_community, make_signed_up, sign_in_client
+from timebank.ledger import service as ledger
+from timebank.people.models import FamilyLink, MemberRole, Relation
+
+
+def key() -> str:
+    return uuid.uuid4().hex
+
+
+@pytest.fixture
+async def w(app: Any) -> Any:
+    here = await make_community("桂花社区")
+    world: dict[str, Any] = {
+        "app": app,
+        "here": here,
+        "admin": await make_signed_up(here, "admin", name="区管理员"),
+        "coordinator": await make_signed_up(here, "coordinator", name="李芳"),
+        "second": await make_signed_up(here, "coordinator", name="周桂兰"),
+        "street": await make_signed_up(here, "coordinator", name="街道协调员"),
+        "mother": await make_signed_up(here, "resident", name="陈秀英"),
+    }
+    await MemberRole.filter(member_id=world["street"].id).update(community_id=here.parent_id)
+    async with AsyncExitStack() as stack:
+        world["stack"] = stack
+        yield world
+
+
+async def as_(w: dict[str, Any], name: str) -> tuple[httpx.AsyncClient, dict[str, str]]:
+    """A client signed in as ``w[name]``, with its CSRF header."""
+    client = await w["stack"].enter_async_context(
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=w["app"]), base_url="http://testserver")
+    )
+    return client, {"x-csrf-token": await sign_in_client(client, w[name])}
+
+
+async def balance(member: Any) -> int:
+    return (await ledger.balance((await ledger.wallet(member.id)).id)).available
+
+
+async def mother_of(w: dict[str, Any], name: str) -> None:
+    """The admin recorded that ``w["mother"]`` is ``w[name]``'s mother."""
+    child, mother = w[name], w["mother"]
+    await FamilyLink.create(member=child, relative=mother, relation=Relation.PARENT)
+    await FamilyLink.create(member=mother, relative=child, relation=Relation.CHILD)
+
+
+async def test_a_coordinator_cannot_unlink_herself_from_her_family(w: dict[str, Any]) -> None:
+    """Unlinking her mother (through the API or the page) would let her grant her mother
+    hours alone: a family link is removed only by someone who manages both its members."""
+    await mother_of(w, "coordinator")
+    coordinator, h = await as_(w, "coordinator")
+    link = await FamilyLink.get(member=w["mother"], relative=w["coordinator"])
+    api = await coordinator.delete(f"/api/v1/members/{w['mother'].id}/family/{link.id}", headers=h)
+    assert api.status_code == 403, api.text
+    page = await coordinator.post(
+        f"/people/{w['mother'].id}/family/{link.id}/delete",
+        data={"csrf_token": h["x-csrf-token"]},
+    )
+    assert page.status_code in (303, 403), page.text
+    assert await FamilyLink.filter(member=w["mother"], relative=w["coordinator"]).exists()
+    grant = await coordinator.post(
+        "/api/v1/grants",
+        json={"member": w["mother"].id, "minutes": 30, "reason": "补贴", "key": key()},
+        headers=h,
+    )
+    assert grant.status_code == 201 and grant.json()["status"] == "pending", grant.text
+    assert await balance(w["mother"]) == 0
