@@ -77,3 +77,16 @@ async def test_a_coordinator_cannot_unlink_herself_from_her_family(w: dict[str, 
     )
     assert grant.status_code == 201 and grant.json()["status"] == "pending", grant.text
     assert await balance(w["mother"]) == 0
+
+
+@pytest.mark.parametrize("raw", ["²", "٣", "99999999999999999999999", "2147483648", "0"])
+async def test_a_page_asked_for_a_community_that_cannot_exist_is_404(
+    w: dict[str, Any], raw: str
+) -> None:
+    """?community= with a superscript digit or an id beyond 32 bits was a 500 on every page
+    with a community picker."""
+    for who in ("coordinator", "admin"):
+        client, _ = await as_(w, who)
+        for page in ("/grants", "/redeem/catalog", "/settlements", "/placards", "/order"):
+            answer = await client.get(f"{page}?community={raw}", headers={"accept": "text/html"})
+            assert answer.status_code in (403, 404), (who, page, answer.status_code)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from timebank.errors import Forbidden
+from timebank import inputs
+from timebank.errors import Forbidden, NotFound
 from timebank.people.auth import SignedIn
 from timebank.people.models import Community, FamilyLink, Level, Member, MemberRole, Role
 
@@ -139,8 +140,15 @@ def visible_communities(who: SignedIn) -> set[int] | None:
 def community_asked(who: SignedIn, raw: str | None) -> int:
     """The community a coordinator's page is about: ``?community=ID``, else their own;
     refused unless they coordinate it."""
-    raw = raw or ""
-    community_id = int(raw) if raw.isdigit() else int(who.member.community_id)  # type: ignore[attr-defined]
+    if not raw:
+        community_id = int(who.member.community_id)  # type: ignore[attr-defined]
+    else:  # "²" passes str.isdigit and 25 digits pass int(): neither is a stored id
+        asked = inputs.id_or_none(raw)
+        if asked is None:
+            raise NotFound(
+                "There is no such community.", "找不到该社区。", code="community_not_found"
+            )
+        community_id = asked
     require(coordinates(who, community_id))
     return community_id
 
