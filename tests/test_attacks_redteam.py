@@ -90,3 +90,45 @@ async def test_a_page_asked_for_a_community_that_cannot_exist_is_404(
         for page in ("/grants", "/redeem/catalog", "/settlements", "/placards", "/order"):
             answer = await client.get(f"{page}?community={raw}", headers={"accept": "text/html"})
             assert answer.status_code in (403, 404), (who, page, answer.status_code)
+
+
+async def test_nobody_sets_the_pin_of_a_resident_they_or_their_family_serve(
+    w: dict[str, Any],
+) -> None:
+    """The PIN is the resident's confirmation of a visit: a coordinator who serves the
+    resident (or whose husband does) set it herself, then "confirmed" her own check-out."""
+    from timebank.pairing.models import Pairing, PairingStatus
+    from timebank.people.models import HelperProfile, Role
+    from timebank.visits.models import Placard
+
+    await MemberRole.create(member=w["coordinator"], role=Role.HELPER, community_id=w["here"].id)
+    await HelperProfile.create(member=w["coordinator"])
+    await Pairing.create(
+        community=w["here"], helper=w["coordinator"], resident=w["mother"],
+        status=PairingStatus.APPROVED, proposed_by_id=w["second"].id,
+    )  # fmt: skip
+    coordinator, h = await as_(w, "coordinator")
+    url = f"/api/v1/members/{w['mother'].id}/placard/pin"
+    own = await coordinator.put(url, json={"pin": "4321"}, headers=h)
+    assert own.status_code == 403, own.text
+    page = await coordinator.post(
+        f"/people/{w['mother'].id}/placard/pin",
+        data={"pin": "4321", "csrf_token": h["x-csrf-token"]},
+    )
+    assert page.status_code == 403, page.text
+    assert not any(p.pin_hash for p in await Placard.filter(resident_id=w["mother"].id))
+    # Her family serving the resident is the same; another coordinator sets it.
+    await Pairing.filter(helper=w["coordinator"]).update(status=PairingStatus.ENDED)
+    husband = await make_signed_up(w["here"], "helper", name="丈夫")
+    await HelperProfile.create(member=husband)
+    await FamilyLink.create(member=husband, relative=w["coordinator"], relation=Relation.SPOUSE)
+    await FamilyLink.create(member=w["coordinator"], relative=husband, relation=Relation.SPOUSE)
+    await Pairing.create(
+        community=w["here"], helper=husband, resident=w["mother"],
+        status=PairingStatus.APPROVED, proposed_by_id=w["second"].id,
+    )  # fmt: skip
+    family = await coordinator.put(url, json={"pin": "4321"}, headers=h)
+    assert family.status_code == 403, family.text
+    second, sh = await as_(w, "second")
+    ok = await second.put(url, json={"pin": "4321"}, headers=sh)
+    assert ok.status_code == 200, ok.text

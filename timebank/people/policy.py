@@ -112,6 +112,20 @@ async def can_unlink_family(who: SignedIn, link: FamilyLink) -> bool:
     return True
 
 
+async def can_set_pin(who: SignedIn, resident: Member) -> bool:
+    """Set the PIN a resident types to confirm visits: someone who manages the resident and
+    neither serves them nor has family who does (or they would confirm their own visits)."""
+    from timebank.orders.service import serves  # orders imports people: import late
+
+    if not await can_manage_member(who, resident):
+        return False
+    family = await FamilyLink.filter(relative_id=who.member.id).values_list("member_id", flat=True)
+    for helper_id in {who.member.id, *(int(i) for i in family)}:
+        if await serves(helper_id, resident.id):
+            return False
+    return True
+
+
 def can_manage_community(who: SignedIn, community_id: int) -> bool:
     """Register members into, import into, change settings of, read the audit log of."""
     return coordinates(who, community_id)
