@@ -120,7 +120,7 @@ async def can_set_pin(who: SignedIn, resident: Member) -> bool:
     if not await can_manage_member(who, resident):
         return False
     family = await FamilyLink.filter(relative_id=who.member.id).values_list("member_id", flat=True)
-    for helper_id in {who.member.id, *(int(i) for i in family)}:
+    for helper_id in {who.member.id, *(int(str(i)) for i in family)}:
         if await serves(helper_id, resident.id):
             return False
     return True
