@@ -132,3 +132,22 @@ async def test_nobody_sets_the_pin_of_a_resident_they_or_their_family_serve(
     second, sh = await as_(w, "second")
     ok = await second.put(url, json={"pin": "4321"}, headers=sh)
     assert ok.status_code == 200, ok.text
+
+
+@pytest.mark.parametrize("raw", ["2147483648", "99999999999999999999999"])
+async def test_the_register_and_import_forms_refuse_a_community_that_cannot_exist(
+    w: dict[str, Any], raw: str
+) -> None:
+    """The community field of the register and import forms was read with int(): an id
+    beyond 32 bits (PostgreSQL) or 64 bits (SQLite) was a 500 for the admin."""
+    admin, h = await as_(w, "admin")
+    form = {"csrf_token": h["x-csrf-token"], "community": raw, "name": "新人",
+            "phone": "13912340000", "roles": "resident"}  # fmt: skip
+    new = await admin.post("/people/new", data=form)
+    assert new.status_code in (403, 404), new.status_code
+    upload = await admin.post(
+        "/people/import",
+        data={"csrf_token": h["x-csrf-token"], "community": raw},
+        files={"file": ("list.csv", "姓名,电话\n新人,13912340001\n".encode(), "text/csv")},
+    )
+    assert upload.status_code in (403, 404), upload.status_code

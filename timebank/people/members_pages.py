@@ -156,10 +156,7 @@ async def register_page(request: Request) -> Response:
         form = await posted_form(request, who)
         data = form_values(form)
         context["form"] = {**_blank(), **data}
-        try:
-            community_id = int(str(form.get("community", "0")))
-        except ValueError:
-            community_id = 0
+        community_id = inputs.id_or_none(form.get("community")) or 0  # 0: none of theirs
         context["community_id"] = community_id
         try:
             policy.require(policy.can_manage_community(who, community_id))
@@ -337,10 +334,7 @@ async def import_page(request: Request) -> Response:
         upload = form.get("file")
         raw = await upload.read() if isinstance(upload, UploadFile) else b""
         await form.close()  # the upload's temporary file
-        try:
-            community_id = int(str(form.get("community", "0")))
-        except ValueError:
-            community_id = 0
+        community_id = inputs.id_or_none(form.get("community")) or 0  # 0: none of theirs
         try:
             policy.require(policy.can_manage_community(who, community_id))
             community = await get_community(community_id)
