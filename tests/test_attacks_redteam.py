@@ -151,3 +151,37 @@ async def test_the_register_and_import_forms_refuse_a_community_that_cannot_exis
         files={"file": ("list.csv", "姓名,电话\n新人,13912340001\n".encode(), "text/csv")},
     )
     assert upload.status_code in (403, 404), upload.status_code
+
+
+async def test_who_spent_a_members_hours_on_goods_does_not_hand_them_over(
+    w: dict[str, Any],
+) -> None:
+    """A coordinator spent a resident's hours on rice "on her behalf" and then handed the
+    rice over herself: alone, she turned the resident's hours into goods in her hands."""
+    from datetime import date
+
+    from timebank.people.models import Member
+    from timebank.redeem.models import RedeemItem, Redemption, RedemptionStatus
+
+    await Member.filter(id=w["mother"].id).update(birth_date=date(1948, 3, 1))
+
+    rice = await RedeemItem.create(community=w["here"], kind="goods", name_zh="大米",
+                                   name_en="Rice", price_minutes=30)  # fmt: skip
+    await ledger.grant(community_id=w["here"].id, member_id=w["mother"].id, minutes=60,
+                       key=key(), actor_id=None, reason="test")  # fmt: skip
+    coordinator, h = await as_(w, "coordinator")
+    spent = await coordinator.post(
+        "/api/v1/redemptions",
+        json={"item": rice.id, "member": w["mother"].id, "key": key()},
+        headers=h,
+    )
+    assert spent.status_code == 201, spent.text
+    rid = spent.json()["id"]
+    own = await coordinator.post(f"/api/v1/redemptions/{rid}/hand-over", headers=h)
+    assert own.status_code == 403, own.text
+    page = await coordinator.post(f"/redeem/handover/{rid}", data={"csrf_token": h["x-csrf-token"]})
+    assert page.status_code in (303, 403), page.text
+    assert (await Redemption.get(id=rid)).status is RedemptionStatus.TO_HAND_OVER
+    second, sh = await as_(w, "second")
+    ok = await second.post(f"/api/v1/redemptions/{rid}/hand-over", headers=sh)
+    assert ok.status_code == 200, ok.text
