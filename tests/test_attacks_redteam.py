@@ -185,3 +185,25 @@ async def test_who_spent_a_members_hours_on_goods_does_not_hand_them_over(
     second, sh = await as_(w, "second")
     ok = await second.post(f"/api/v1/redemptions/{rid}/hand-over", headers=sh)
     assert ok.status_code == 200, ok.text
+
+
+@pytest.mark.parametrize("path", ["/signin", "/signin/code"])
+async def test_a_planted_signin_cookie_does_not_pass_the_login_csrf_check(
+    w: dict[str, Any], path: str
+) -> None:
+    """The pre-session token was any 43 URL-safe characters, unsigned: whoever could set a
+    cookie for the site (a sibling subdomain, a plain-http network) planted tb_signin=X and
+    posted a form with X, signing the victim in as themselves (login CSRF). Only a token
+    the server made and signed is taken, and a planted one is replaced, not adopted."""
+    planted = "A" * 43
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=w["app"]), base_url="http://testserver"
+    ) as victim:
+        victim.cookies.set("tb_signin", planted)
+        form = {"phone": w["mother"].phone, "password": "a-good-password", "code": "123456",
+                "signin_token": planted}  # fmt: skip
+        posted = await victim.post(path, data=form, headers={"accept": "text/html"})
+        assert posted.status_code == 403, posted.status_code
+        assert "tb_session" not in posted.headers.get("set-cookie", "")
+        page = await victim.get(path, headers={"accept": "text/html"})
+        assert f'value="{planted}"' not in page.text
