@@ -207,3 +207,28 @@ async def test_a_planted_signin_cookie_does_not_pass_the_login_csrf_check(
         assert "tb_session" not in posted.headers.get("set-cookie", "")
         page = await victim.get(path, headers={"accept": "text/html"})
         assert f'value="{planted}"' not in page.text
+
+
+async def test_a_coordinator_does_not_take_over_her_own_familys_account(
+    w: dict[str, Any],
+) -> None:
+    """With a sign-in code (or a new password or phone) for her mother, a coordinator
+    signed in as her mother and gave herself her mother's hours: alone, what an on-behalf
+    redemption for her family may not do. She may still edit her mother's other details."""
+    await mother_of(w, "coordinator")
+    coordinator, h = await as_(w, "coordinator")
+    base = f"/api/v1/members/{w['mother'].id}"
+    code = await coordinator.post(f"{base}/signin-code", headers=h)
+    assert code.status_code == 403, code.text
+    for change in ({"password": "another-good-password"}, {"phone": "13912349999"}):
+        patched = await coordinator.patch(base, json=change, headers=h)
+        assert patched.status_code == 403, (change, patched.text)
+    page = await coordinator.post(
+        f"/people/{w['mother'].id}/code", data={"csrf_token": h["x-csrf-token"]}
+    )
+    assert page.status_code == 403, page.status_code
+    fine = await coordinator.patch(base, json={"address": "桂花路 1 号"}, headers=h)
+    assert fine.status_code == 200, fine.text
+    second, sh = await as_(w, "second")
+    ok = await second.post(f"{base}/signin-code", headers=sh)
+    assert ok.status_code == 201, ok.text

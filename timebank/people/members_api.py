@@ -182,6 +182,7 @@ async def update_member(request: Request) -> Response:
     who = changing(request)
     member = await member_for(request, who, manage=True)
     body = await read_json(request)
+    policy.require(await policy.can_take_over(who, member, body))
     member = await members.update(actor_of(request, who), member, body, admin=policy.is_admin(who))
     return JSONResponse(await members.member_json(member))
 
@@ -203,6 +204,7 @@ async def issue_code(request: Request) -> Response:
     """
     who = changing(request)
     member = await member_for(request, who, manage=True)
+    policy.require(await policy.can_take_over(who, member, {"code": True}))
     code = await auth.issue_code(actor_of(request, who), member)
     return JSONResponse({"code": code, "hours": auth.CODE_HOURS}, status_code=201)
 

@@ -233,6 +233,7 @@ async def edit_page(request: Request) -> Response:
         form = await posted_form(request, who)
         data = form_values(form)
         context["form"] = {**context["form"], **data}
+        policy.require(await policy.can_take_over(who, member, dict(data)))
         try:
             await members.update(actor_of(request, who), member, data, admin=policy.is_admin(who))
             return RedirectResponse(f"/people/{member.id}", status_code=303)
@@ -249,6 +250,7 @@ async def code_submit(request: Request) -> Response:
         return found
     who, member = found
     await posted_form(request, who)
+    policy.require(await policy.can_take_over(who, member, {"code": True}))
     code = await auth.issue_code(actor_of(request, who), member)
     return render(
         request,

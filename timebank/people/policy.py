@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from timebank import inputs
-from timebank.errors import Forbidden, NotFound
+from timebank.errors import Forbidden, NotFound, TimebankError
 from timebank.people.auth import SignedIn
 from timebank.people.models import Community, FamilyLink, Level, Member, MemberRole, Role
 
@@ -99,6 +99,23 @@ async def can_manage_member(who: SignedIn, member: Member) -> bool:
         return False
     roles = await MemberRole.filter(member_id=member.id).values_list("role", flat=True)
     return outranks(who, member, (Role(str(r)) for r in roles))
+
+
+async def can_take_over(who: SignedIn, member: Member, changes: dict[str, object]) -> bool:
+    """Issue a sign-in code for, set the password of or re-phone ``member`` (``changes``:
+    the fields asked for; a code is ``{"code": ...}``): not one's own family, whose account
+    one would then use to move their hours to oneself, alone."""
+    if not await can_manage_member(who, member):
+        return False
+    from timebank.people.service import normalize_phone  # service builds on policy
+
+    phone = changes.get("phone")
+    try:
+        same_phone = phone is None or normalize_phone(str(phone)) == member.phone
+    except TimebankError:
+        same_phone = False
+    takes = "code" in changes or bool(changes.get("password")) or not same_phone
+    return not takes or not await own_or_family_of(who, [member.id])
 
 
 async def can_unlink_family(who: SignedIn, link: FamilyLink) -> bool:
