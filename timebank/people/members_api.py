@@ -204,7 +204,7 @@ async def issue_code(request: Request) -> Response:
     """
     who = changing(request)
     member = await member_for(request, who, manage=True)
-    policy.require(await policy.can_take_over(who, member, {"code": True}))
+    policy.require(await policy.can_take_over(who, member, {}, code=True))
     code = await auth.issue_code(actor_of(request, who), member)
     return JSONResponse({"code": code, "hours": auth.CODE_HOURS}, status_code=201)
 

@@ -250,7 +250,7 @@ async def code_submit(request: Request) -> Response:
         return found
     who, member = found
     await posted_form(request, who)
-    policy.require(await policy.can_take_over(who, member, {"code": True}))
+    policy.require(await policy.can_take_over(who, member, {}, code=True))
     code = await auth.issue_code(actor_of(request, who), member)
     return render(
         request,

@@ -101,9 +101,11 @@ async def can_manage_member(who: SignedIn, member: Member) -> bool:
     return outranks(who, member, (Role(str(r)) for r in roles))
 
 
-async def can_take_over(who: SignedIn, member: Member, changes: dict[str, object]) -> bool:
+async def can_take_over(
+    who: SignedIn, member: Member, changes: dict[str, object], *, code: bool = False
+) -> bool:
     """Issue a sign-in code for, set the password of or re-phone ``member`` (``changes``:
-    the fields asked for; a code is ``{"code": ...}``): not one's own family, whose account
+    the fields asked for, or ``code``): not one's own family, whose account
     one would then use to move their hours to oneself, alone."""
     if not await can_manage_member(who, member):
         return False
@@ -114,7 +116,7 @@ async def can_take_over(who: SignedIn, member: Member, changes: dict[str, object
         same_phone = phone is None or normalize_phone(str(phone)) == member.phone
     except TimebankError:
         same_phone = False
-    takes = "code" in changes or bool(changes.get("password")) or not same_phone
+    takes = code or bool(changes.get("password")) or not same_phone
     return not takes or not await own_or_family_of(who, [member.id])
 
 
