@@ -10,6 +10,7 @@ login CSRF.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -356,20 +357,35 @@ def csrf_ok(signed_in: SignedIn, token: str | None) -> bool:
 SIGNIN_COOKIE = "tb_signin"
 
 
-SIGNIN_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
+# <nonce>.<HMAC of the nonce>: a plain random value would let whoever can set a cookie for
+# the site (a sibling subdomain, a plain-http network) plant one they know and post it.
+SIGNIN_TOKEN = re.compile(r"([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{43})")
 
 
-def signin_token(cookie: str | None) -> str:
+def _signin_mac(secret_key: str, nonce: str) -> str:
+    digest = hmac.new(
+        secret_key.encode("utf-8"), b"timebank.signin:" + nonce.encode("ascii"), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _signed_by_us(cookie: str | None, secret_key: str) -> bool:
+    found = SIGNIN_TOKEN.fullmatch(cookie or "")
+    return found is not None and same_token(_signin_mac(secret_key, found[1]), found[2])
+
+
+def signin_token(cookie: str | None, secret_key: str) -> str:
     """The pre-session token for the sign-in forms: the visitor's, or a new one."""
-    if cookie and SIGNIN_TOKEN.fullmatch(cookie):
-        return cookie
-    return secrets.token_urlsafe(32)
+    if _signed_by_us(cookie, secret_key):
+        return str(cookie)
+    nonce = secrets.token_urlsafe(32)
+    return f"{nonce}.{_signin_mac(secret_key, nonce)}"
 
 
-def signin_token_ok(cookie: str | None, posted: str | None) -> bool:
+def signin_token_ok(cookie: str | None, posted: str | None, secret_key: str) -> bool:
     """Whether a posted sign-in form carries the token of the visitor's cookie (one we
-    could have made: an empty or odd cookie matches nothing)."""
-    return bool(cookie and SIGNIN_TOKEN.fullmatch(cookie)) and same_token(cookie, posted)
+    made and signed: an empty, odd or planted cookie matches nothing)."""
+    return _signed_by_us(cookie, secret_key) and same_token(cookie, posted)
 
 
 KEEP_ATTEMPTS = timedelta(days=30)  # long enough to look into a guessing attack afterwards

@@ -182,6 +182,7 @@ async def update_member(request: Request) -> Response:
     who = changing(request)
     member = await member_for(request, who, manage=True)
     body = await read_json(request)
+    policy.require(await policy.can_take_over(who, member, body))
     member = await members.update(actor_of(request, who), member, body, admin=policy.is_admin(who))
     return JSONResponse(await members.member_json(member))
 
@@ -203,6 +204,7 @@ async def issue_code(request: Request) -> Response:
     """
     who = changing(request)
     member = await member_for(request, who, manage=True)
+    policy.require(await policy.can_take_over(who, member, {}, code=True))
     code = await auth.issue_code(actor_of(request, who), member)
     return JSONResponse({"code": code, "hours": auth.CODE_HOURS}, status_code=201)
 
@@ -270,6 +272,7 @@ async def remove_family(request: Request) -> Response:
     link = await FamilyLink.get_or_none(id=int(request.path_params["link_id"]), member=member)
     if link is None:
         raise NotFound("There is no such family link.", "找不到该亲属关系。", code="link_not_found")
+    policy.require(await policy.can_unlink_family(who, link))
     await members.unlink_family(actor_of(request, who), link)
     return Response(status_code=204)
 

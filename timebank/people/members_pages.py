@@ -156,10 +156,7 @@ async def register_page(request: Request) -> Response:
         form = await posted_form(request, who)
         data = form_values(form)
         context["form"] = {**_blank(), **data}
-        try:
-            community_id = int(str(form.get("community", "0")))
-        except ValueError:
-            community_id = 0
+        community_id = inputs.id_or_none(form.get("community")) or 0  # 0: none of theirs
         context["community_id"] = community_id
         try:
             policy.require(policy.can_manage_community(who, community_id))
@@ -236,6 +233,7 @@ async def edit_page(request: Request) -> Response:
         form = await posted_form(request, who)
         data = form_values(form)
         context["form"] = {**context["form"], **data}
+        policy.require(await policy.can_take_over(who, member, dict(data)))
         try:
             await members.update(actor_of(request, who), member, data, admin=policy.is_admin(who))
             return RedirectResponse(f"/people/{member.id}", status_code=303)
@@ -252,6 +250,7 @@ async def code_submit(request: Request) -> Response:
         return found
     who, member = found
     await posted_form(request, who)
+    policy.require(await policy.can_take_over(who, member, {}, code=True))
     code = await auth.issue_code(actor_of(request, who), member)
     return render(
         request,
@@ -312,6 +311,7 @@ async def unlink_submit(request: Request) -> Response:
     await posted_form(request, who)
     link = await FamilyLink.get_or_none(id=int(request.path_params["link_id"]), member=member)
     if link is not None:
+        policy.require(await policy.can_unlink_family(who, link))
         await members.unlink_family(actor_of(request, who), link)
     return RedirectResponse(f"/people/{member.id}", status_code=303)
 
@@ -336,10 +336,7 @@ async def import_page(request: Request) -> Response:
         upload = form.get("file")
         raw = await upload.read() if isinstance(upload, UploadFile) else b""
         await form.close()  # the upload's temporary file
-        try:
-            community_id = int(str(form.get("community", "0")))
-        except ValueError:
-            community_id = 0
+        community_id = inputs.id_or_none(form.get("community")) or 0  # 0: none of theirs
         try:
             policy.require(policy.can_manage_community(who, community_id))
             community = await get_community(community_id)

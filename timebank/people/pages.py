@@ -42,7 +42,7 @@ def signin_form(
     request: Request, template: str, context: dict[str, Any], *, status: int = 200
 ) -> Response:
     """A sign-in form with its pre-session token, in a hidden field and in a cookie."""
-    token = signin_token(request.cookies.get(SIGNIN_COOKIE))
+    token = signin_token(request.cookies.get(SIGNIN_COOKIE), request.app.state.settings.secret_key)
     response = render(request, template, {**context, "signin_token": token}, status=status)
     response.set_cookie(
         SIGNIN_COOKIE,
@@ -56,7 +56,9 @@ def signin_form(
 
 def check_signin_form(request: Request, form: FormData) -> None:
     """Refuse a sign-in form that was not posted from our own page (login CSRF)."""
-    if not signin_token_ok(request.cookies.get(SIGNIN_COOKIE), str(form.get("signin_token", ""))):
+    secret_key = request.app.state.settings.secret_key
+    posted = str(form.get("signin_token", ""))
+    if not signin_token_ok(request.cookies.get(SIGNIN_COOKIE), posted, secret_key):
         raise Forbidden(
             "This sign-in form did not come from this site, or has expired. "
             "Please sign in again on this page.",

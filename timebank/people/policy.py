@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from timebank.errors import Forbidden
+from timebank import inputs
+from timebank.errors import Forbidden, NotFound, TimebankError
 from timebank.people.auth import SignedIn
 from timebank.people.models import Community, FamilyLink, Level, Member, MemberRole, Role
 
@@ -100,6 +101,50 @@ async def can_manage_member(who: SignedIn, member: Member) -> bool:
     return outranks(who, member, (Role(str(r)) for r in roles))
 
 
+async def can_take_over(
+    who: SignedIn, member: Member, changes: dict[str, object], *, code: bool = False
+) -> bool:
+    """Issue a sign-in code for, set the password of or re-phone ``member`` (``changes``:
+    the fields asked for, or ``code``): not one's own family, whose account
+    one would then use to move their hours to oneself, alone."""
+    if not await can_manage_member(who, member):
+        return False
+    from timebank.people.service import normalize_phone  # service builds on policy
+
+    phone = changes.get("phone")
+    try:
+        same_phone = phone is None or normalize_phone(str(phone)) == member.phone
+    except TimebankError:
+        same_phone = False
+    takes = code or bool(changes.get("password")) or not same_phone
+    return not takes or not await own_or_family_of(who, [member.id])
+
+
+async def can_unlink_family(who: SignedIn, link: FamilyLink) -> bool:
+    """Remove a family link: only someone who manages both its members, as to add one (a
+    coordinator who unlinked herself from her mother could then grant her hours alone)."""
+    ids = (link.member_id, link.relative_id)  # type: ignore[attr-defined]
+    found = {m.id: m for m in await Member.filter(id__in=ids)}
+    for member_id in ids:
+        if member_id not in found or not await can_manage_member(who, found[member_id]):
+            return False
+    return True
+
+
+async def can_set_pin(who: SignedIn, resident: Member) -> bool:
+    """Set the PIN a resident types to confirm visits: someone who manages the resident and
+    neither serves them nor has family who does (or they would confirm their own visits)."""
+    from timebank.orders.service import serves  # orders imports people: import late
+
+    if not await can_manage_member(who, resident):
+        return False
+    family = await FamilyLink.filter(relative_id=who.member.id).values_list("member_id", flat=True)
+    for helper_id in {who.member.id, *(int(str(i)) for i in family)}:
+        if await serves(helper_id, resident.id):
+            return False
+    return True
+
+
 def can_manage_community(who: SignedIn, community_id: int) -> bool:
     """Register members into, import into, change settings of, read the audit log of."""
     return coordinates(who, community_id)
@@ -128,8 +173,15 @@ def visible_communities(who: SignedIn) -> set[int] | None:
 def community_asked(who: SignedIn, raw: str | None) -> int:
     """The community a coordinator's page is about: ``?community=ID``, else their own;
     refused unless they coordinate it."""
-    raw = raw or ""
-    community_id = int(raw) if raw.isdigit() else int(who.member.community_id)  # type: ignore[attr-defined]
+    if not raw:
+        community_id = int(who.member.community_id)  # type: ignore[attr-defined]
+    else:  # "²" passes str.isdigit and 25 digits pass int(): neither is a stored id
+        asked = inputs.id_or_none(raw)
+        if asked is None:
+            raise NotFound(
+                "There is no such community.", "找不到该社区。", code="community_not_found"
+            )
+        community_id = asked
     require(coordinates(who, community_id))
     return community_id
 

@@ -509,10 +509,18 @@ async def expire_unserved(now: datetime | None = None) -> int:
 
 
 async def hand_over(actor: Actor, redemption: Redemption) -> Redemption:
-    """The office hands the goods over (核销); once, and never to oneself or one's family."""
+    """The office hands the goods over (核销); once, never to oneself or one's family, and
+    not by whoever spent the member's hours on them "on their behalf" (alone, they would
+    turn the member's hours into goods in their own hands)."""
     for person in (redemption.member_id, redemption.beneficiary_id):  # type: ignore[attr-defined]
         if await own_or_family(actor.member_id, person):
             raise _own_decision()
+    if redemption.on_behalf and actor.member_id == redemption.actor_id:
+        raise Forbidden(
+            "You redeemed these goods for the member: another coordinator hands them over.",
+            "这笔兑换是您代为办理的，须由另一位协调员核销发放。",
+            code="four_eyes",
+        )
     now = datetime.now(UTC)
     async with in_transaction():
         moved = await Redemption.filter(

@@ -473,6 +473,7 @@ async def set_pin(request: Request) -> Response:
     who = changing(request)
     body = await read_json(request)
     resident = await placard_resident(request, who)
+    policy.require(await policy.can_set_pin(who, resident))
     await placards.set_pin(actor_of(request, who), resident, str(body.get("pin") or ""))
     return JSONResponse(await placard_json(request, resident))
 

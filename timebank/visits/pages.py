@@ -313,6 +313,7 @@ async def placard_pin_submit(request: Request) -> Response:
         return signin_redirect(request)
     form = await posted_form(request, who)
     resident = await placard_resident(request, who)
+    policy.require(await policy.can_set_pin(who, resident))
     try:
         await placards.set_pin(actor_of(request, who), resident, str(form.get("pin", "")))
     except TimebankError as error:
