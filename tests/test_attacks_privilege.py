@@ -316,6 +316,25 @@ async def test_a_helper_never_confirms_his_own_visit(w: dict[str, Any]) -> None:
     assert (await Visit.get(id=own.id)).status is VisitStatus.FLAGGED
 
 
+async def test_the_helpers_family_does_not_confirm_his_visit(w: dict[str, Any]) -> None:
+    """The son's wife is the elder's family too: she may not rate (and so confirm) the visit
+    her husband served, which would credit their household; the elder herself still may."""
+    w["wife"] = await make_signed_up(w["here"], "resident", name="刘梅")
+    links = [("wife", "son", Relation.SPOUSE), ("son", "wife", Relation.SPOUSE),
+             ("wife", "elder", Relation.OTHER), ("elder", "wife", Relation.OTHER)]  # fmt: skip
+    for a, b, rel in links:
+        await FamilyLink.create(member=w[a], relative=w[b], relation=rel)
+    visit = await finished_visit(w, w["son"])
+    wife, h = await as_(w, "wife")
+    rated = await wife.post(f"/api/v1/visits/{visit.id}/rating", json={"rating": 5}, headers=h)
+    assert rated.status_code == 403, rated.text
+    assert (await Visit.get(id=visit.id)).rating is None and await balance(w["son"]) == 0
+    elder, eh = await as_(w, "elder")
+    rated = await elder.post(f"/api/v1/visits/{visit.id}/rating", json={"rating": 5}, headers=eh)
+    assert rated.status_code == 200, rated.text
+    assert (await Visit.get(id=visit.id)).rating == 5
+
+
 # 7. Sessions ------------------------------------------------------------------------------
 
 

@@ -204,11 +204,14 @@ async def can_see(who: SignedIn, visit: Visit) -> bool:
 
 
 async def may_rate(who: SignedIn, visit: Visit) -> bool:
-    """The resident, or their linked family; never whoever served the visit."""
+    """The resident, or their linked family; never whoever served the visit, nor (unless
+    they are the resident) the helper's family."""
     me = who.member.id
     if me == visit.helper_id:  # type: ignore[attr-defined]
         return False
-    return me == visit.resident_id or await is_family(me, visit.resident_id)  # type: ignore[attr-defined]
+    if me == visit.resident_id:  # type: ignore[attr-defined]
+        return True
+    return await is_family(me, visit.resident_id) and not await is_family(me, visit.helper_id)  # type: ignore[attr-defined]
 
 
 async def visible_visit(request: Request, who: SignedIn) -> Visit:

@@ -614,7 +614,12 @@ async def _served_by(person_id: int | None, visit: Visit) -> bool:
 async def rate(actor: Actor, visit: Visit, rating: int, comment: str = "") -> Visit:
     """The resident (or family) rates a finished visit, which also confirms it: a visit
     waiting only for confirmation is then verified."""
-    if actor.member_id == visit.helper_id:  # type: ignore[attr-defined]
+    # The resident confirms what she received, whoever served it; anyone else who rates
+    # for her must be neither the helper nor the helper's family (their hours).
+    by_resident = actor.member_id == visit.resident_id  # type: ignore[attr-defined]
+    if actor.member_id == visit.helper_id or (  # type: ignore[attr-defined]
+        not by_resident and await _served_by(actor.member_id, visit)
+    ):
         raise _own_visit()
     if not 1 <= rating <= 5:
         raise Invalid("The rating is 1 to 5 stars.", "评分为 1 到 5 星。", code="bad_rating")
