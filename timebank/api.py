@@ -1,8 +1,18 @@
 """The JSON API under ``/api/v1`` and its OpenAPI 3 document.
 
 Each endpoint documents itself in its docstring: a summary line, then ``---`` and the
-OpenAPI operation in YAML (Starlette's ``SchemaGenerator``). Features add their ``api.routes``
-to ``ROUTES``.
+OpenAPI operation in YAML (Starlette's ``SchemaGenerator``). It declares only what is its own;
+``complete`` adds what holds for every operation of its kind: security, the shared error
+responses (``answers``), id ranges, and these short forms:
+
+- a response written as a string, ``"201": "Visit: the visit, opened"``, is a JSON response
+  whose schema is the named component (``[Visit]`` for a list), with the text after the colon
+  as its description;
+- ``requestBody: CheckIn`` is a required JSON body of that component schema;
+- ``errors: [409]`` adds the shared responses for statuses beyond the usual ones.
+
+Features add their ``api.routes`` to ``ROUTES`` and their component schemas (a module-level
+``SCHEMAS`` dict, kept next to the code that parses the input) to ``FEATURE_SCHEMAS``.
 """
 
 from __future__ import annotations
@@ -122,10 +132,42 @@ def answers(method: str, path: str, operation: dict[str, Any]) -> set[str]:
     return found
 
 
+def _schema_ref(name: str) -> dict[str, Any]:
+    name = name.strip()
+    if name.startswith("[") and name.endswith("]"):
+        return {"type": "array", "items": _schema_ref(name[1:-1])}
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json_content(name: str) -> dict[str, Any]:
+    return {"application/json": {"schema": _schema_ref(name)}}
+
+
+def expand(operation: dict[str, Any]) -> None:
+    """Turn the short forms of an operation's docstring into OpenAPI (see the module doc)."""
+    for status, response in list(operation.get("responses", {}).items()):
+        if isinstance(response, str):
+            name, _, text = response.partition(":")
+            operation["responses"][status] = {
+                "description": text.strip() or name.strip(),
+                "content": _json_content(name),
+            }
+    if isinstance(operation.get("requestBody"), str):
+        operation["requestBody"] = {
+            "required": True,
+            "content": _json_content(operation["requestBody"]),
+        }
+    for status in operation.pop("errors", []):
+        operation.setdefault("responses", {}).setdefault(
+            str(status), {"$ref": f"#/components/responses/{ERRORS[str(status)]}"}
+        )
+
+
 def complete(document: dict[str, Any]) -> dict[str, Any]:
     """Add what holds for every operation: security, required bodies, the shared errors."""
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
+            expand(operation)
             if (method, path) in PUBLIC:
                 operation["security"] = []
             elif method in READS:
@@ -156,7 +198,7 @@ def openapi_document(api_routes: list[BaseRoute]) -> dict[str, Any]:
             },
             "components": {
                 "securitySchemes": SECURITY_SCHEMES,
-                "schemas": {"Error": ERROR_SCHEMA, **SCHEMAS},
+                "schemas": {"Error": ERROR_SCHEMA, **SCHEMAS, **FEATURE_SCHEMAS},
                 "responses": {
                     name: {
                         "description": name,
@@ -176,6 +218,9 @@ async def openapi(request: Request) -> Response:
     """The OpenAPI document, built once per app."""
     return JSONResponse(request.app.state.openapi)
 
+
+# Component schemas kept by the features next to the code that reads them.
+FEATURE_SCHEMAS: dict[str, Any] = {}
 
 ROUTES: list[BaseRoute] = [
     *visits_api.routes,  # first: check-in and check-out are the busiest calls

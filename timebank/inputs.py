@@ -168,6 +168,27 @@ def whole_number(raw: Any, field: str, *, low: int, high: int) -> int:
     return value
 
 
+def body_int(body: Mapping[str, Any], name: str) -> int:
+    """A whole-number field of a JSON body (an id, a count of days or minutes) that fits the
+    database's 32-bit columns, or a 422 naming it."""
+    return whole_number(body.get(name), name, low=-ID_MAX, high=ID_MAX)
+
+
+def int_query(request: Any, name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter of a request within bounds, or a 400 naming it."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    value = int(raw) if is_whole(raw) else low - 1
+    if not low <= value <= high:
+        raise BadRequest(
+            f"{name} must be a whole number from {low} to {high}.",
+            f"{name} 必须是 {low} 到 {high} 之间的整数。",
+            code="invalid_parameter",
+        )
+    return value
+
+
 def record_id(raw: Any, field: str) -> int:
     """An id of a stored record: a whole number that fits the 32-bit id columns, or a 422."""
     return whole_number(raw, field, low=1, high=ID_MAX)

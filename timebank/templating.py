@@ -36,6 +36,7 @@ from timebank.labels import (
     SERVICE_NAMES,
     VISIT_STATUS_NAMES,
 )
+from timebank.ledger.hours import format_minutes
 
 
 def web_dir() -> Path:
@@ -114,6 +115,12 @@ def _local_time(context: jinja2.runtime.Context, moment: datetime | str) -> str:
 
 
 @jinja2.pass_context
+def _minutes(context: jinja2.runtime.Context, minutes: int) -> str:
+    # Hours as the reader writes them: 2小时30分, or 2.5 h.
+    return format_minutes(minutes, context.get("lang", "zh-CN"))
+
+
+@jinja2.pass_context
 def _local_clock(context: jinja2.runtime.Context, moment: datetime | str) -> str:
     # Only the time of day (HH:MM), for the end of a window shown beside its start.
     return str(_local_time(context, moment))[-5:]
@@ -135,6 +142,7 @@ def make_templates() -> Jinja2Templates:
     env.filters["local_date"] = _local_date
     env.filters["local_time"] = _local_time
     env.filters["local_clock"] = _local_clock
+    env.filters["minutes"] = _minutes
     return templates
 
 

@@ -9,9 +9,8 @@ from starlette.routing import Route
 from timebank.catalog import service
 from timebank.http import read_json
 from timebank.people import policy
-from timebank.people.members_api import changing
 from timebank.people.service import get_community
-from timebank.people.web import actor_of, require_member
+from timebank.people.web import actor_of, changing, require_member
 
 
 async def list_services(request: Request) -> Response:

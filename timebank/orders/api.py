@@ -11,16 +11,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from timebank import inputs
+from timebank.calendar import tz_of
 from timebank.errors import BadRequest, Invalid
 from timebank.http import read_json
 from timebank.orders import service
 from timebank.orders.models import Order
-from timebank.pairing.api import pairing_json, tz_of, visible_pairings
+from timebank.pairing.api import pairing_json, visible_pairings
 from timebank.people import members, policy
 from timebank.people.auth import SignedIn
-from timebank.people.members_api import changing
 from timebank.people.models import Member, Role
-from timebank.people.web import actor_of, require_member
+from timebank.people.web import actor_of, changing, require_member
 
 # Who may do what to an order, beyond seeing it.
 COORDINATOR_ACTIONS = {"assign", "no_show"}

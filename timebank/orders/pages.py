@@ -12,13 +12,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from timebank import inputs
+from timebank.calendar import tz_of
 from timebank.catalog.service import catalog
 from timebank.errors import Invalid, TimebankError
 from timebank.http import local_path
 from timebank.i18n import request_lang
 from timebank.orders import service
 from timebank.orders.api import act, place_as, visible_order, visible_pairings_of
-from timebank.pairing.api import pairing_json, tz_of
+from timebank.pairing.api import pairing_json
 from timebank.people import policy
 from timebank.people.models import Community, Member, MemberRole, Role
 from timebank.people.web import asked_community, me, posted_form, signin_redirect

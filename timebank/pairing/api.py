@@ -11,22 +11,18 @@ from starlette.routing import Route
 from tortoise.expressions import Q
 
 from timebank import inputs
+from timebank.calendar import tz_of
 from timebank.errors import BadRequest
 from timebank.http import read_json
+from timebank.inputs import body_int, int_query
 from timebank.jobs import generate_soon
 from timebank.pairing import service
 from timebank.pairing.models import Pairing, PairingEvent, PairingStatus, PlanItem
 from timebank.pairing.suggest import suggest
 from timebank.people import members, policy
 from timebank.people.auth import SignedIn
-from timebank.people.members_api import changing, int_query
 from timebank.people.models import Member, Role
-from timebank.people.web import actor_of, require_member
-
-
-def tz_of(request: Request) -> ZoneInfo:
-    """The community time zone from the settings."""
-    return ZoneInfo(request.app.state.settings.timezone)
+from timebank.people.web import actor_of, changing, require_member
 
 
 async def schedule_now(p: Pairing, tz: ZoneInfo) -> None:
@@ -37,12 +33,6 @@ async def schedule_now(p: Pairing, tz: ZoneInfo) -> None:
     """
     if p.status is PairingStatus.APPROVED:
         await generate_soon(tz, pairing_id=p.id)
-
-
-def body_int(body: dict[str, Any], name: str) -> int:
-    """A whole-number field of a JSON body (an id, a count of days or minutes) that fits the
-    database's 32-bit columns, or a 422 naming it."""
-    return inputs.whole_number(body.get(name), name, low=-inputs.ID_MAX, high=inputs.ID_MAX)
 
 
 async def pairing_json(p: Pairing, *, full: bool = True) -> dict[str, Any]:

@@ -9,12 +9,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from timebank import inputs
+from timebank.calendar import tz_of
 from timebank.catalog.service import catalog
 from timebank.pairing import service
 from timebank.pairing.api import (
     pairing_json,
     schedule_now,
-    tz_of,
     visible_pairing,
     visible_pairings,
 )

@@ -8,36 +8,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from timebank import inputs
 from timebank.errors import BadRequest, Invalid, NotFound
 from timebank.http import read_json
+from timebank.inputs import int_query
 from timebank.people import audit, auth, communities, member_import, members, policy
 from timebank.people.auth import SignedIn
 from timebank.people.models import AuditEvent, Community, FamilyLink, Member, Role
 from timebank.people.service import get_community, member_names
-from timebank.people.web import actor_of, require_csrf, require_member
-
-
-def changing(request: Request) -> SignedIn:
-    """The signed-in member of a state-changing API call, which must carry X-CSRF-Token."""
-    who = require_member(request)
-    require_csrf(request, who, request.headers.get("x-csrf-token"))
-    return who
-
-
-def int_query(request: Request, name: str, default: int, low: int, high: int) -> int:
-    """An integer query parameter within bounds, or a 400 naming it."""
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    value = int(raw) if inputs.is_whole(raw) else low - 1
-    if not low <= value <= high:
-        raise BadRequest(
-            f"{name} must be a whole number from {low} to {high}.",
-            f"{name} 必须是 {low} 到 {high} 之间的整数。",
-            code="invalid_parameter",
-        )
-    return value
+from timebank.people.web import actor_of, changing, require_member
 
 
 async def member_for(request: Request, who: SignedIn, *, manage: bool) -> Member:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.datastructures import FormData
@@ -69,6 +71,30 @@ def actor_of(request: Request, who: SignedIn) -> Actor:
 def signin_redirect(request: Request) -> Response:
     """Send a visitor who is not signed in to sign in, and back here afterwards."""
     return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
+
+
+def changing(request: Request) -> SignedIn:
+    """The signed-in member of a state-changing API call, which must carry X-CSRF-Token."""
+    who = require_member(request)
+    require_csrf(request, who, request.headers.get("x-csrf-token"))
+    return who
+
+
+Page = Callable[[Request, SignedIn], Awaitable[Response]]
+
+
+def signed_in(page: Page) -> Callable[[Request], Awaitable[Response]]:
+    """A page for signed-in members (flaskr's ``login_required``): anyone else is sent to
+    sign in first, and back to this page afterwards. The page gets who is asking."""
+
+    @functools.wraps(page)
+    async def guarded(request: Request) -> Response:
+        who = me(request)
+        if who is None:
+            return signin_redirect(request)
+        return await page(request, who)
+
+    return guarded
 
 
 async def posted_form(request: Request, who: SignedIn) -> FormData:

@@ -10,16 +10,15 @@ from starlette.routing import Route
 from tortoise.expressions import Q
 
 from timebank import inputs
+from timebank.calendar import tz_of
 from timebank.errors import BadRequest, NotFound
 from timebank.http import read_json
 from timebank.orders.api import parse_moment
-from timebank.pairing.api import tz_of
 from timebank.people import members, policy
 from timebank.people.auth import SignedIn
-from timebank.people.members_api import changing
 from timebank.people.models import Member
 from timebank.people.service import get_community, member_names
-from timebank.people.web import actor_of, require_member
+from timebank.people.web import actor_of, changing, require_member
 from timebank.redeem import service
 from timebank.redeem.models import (
     Grant,

@@ -12,12 +12,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from timebank import flash, inputs
+from timebank.calendar import tz_of
 from timebank.catalog.service import catalog
 from timebank.errors import TimebankError
 from timebank.ledger import service as ledger
 from timebank.ledger.hours import format_minutes
 from timebank.ledger.models import AccountKind
-from timebank.pairing.api import tz_of
 from timebank.people import policy
 from timebank.people.auth import SignedIn
 from timebank.people.models import FamilyLink, Member, MemberRole, Role

@@ -10,10 +10,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from timebank import inputs
+from timebank.calendar import tz_of
 from timebank.errors import BadRequest, Invalid
 from timebank.i18n import gettext_for, request_lang
 from timebank.labels import SERVICE_NAMES
-from timebank.pairing.api import tz_of
 from timebank.people import policy
 from timebank.people.models import Community
 from timebank.people.web import me, require_member, signin_redirect

@@ -6,15 +6,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from timebank.calendar import tz_of
 from timebank.catalog.service import catalog
 from timebank.errors import BadRequest
 from timebank.i18n import request_lang
-from timebank.pairing.api import tz_of
 from timebank.people import policy
-from timebank.people.members_api import changing
 from timebank.people.models import Community
 from timebank.people.service import get_community
-from timebank.people.web import actor_of, require_member
+from timebank.people.web import actor_of, changing, require_member
 from timebank.settlement import service
 
 

@@ -10,9 +10,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from timebank import flash
+from timebank.calendar import tz_of
 from timebank.errors import TimebankError
 from timebank.i18n import request_lang
-from timebank.pairing.api import tz_of
 from timebank.people import policy
 from timebank.people.service import get_community
 from timebank.people.web import actor_of, asked_community, me, posted_form, signin_redirect

@@ -8,16 +8,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from timebank.calendar import tz_of
 from timebank.catalog.service import service_json
 from timebank.errors import BadRequest, Forbidden, Invalid, TimebankError
 from timebank.http import read_json
+from timebank.inputs import int_query
 from timebank.orders.service import order_json
-from timebank.pairing.api import tz_of
 from timebank.people import members, policy
 from timebank.people.auth import SignedIn
-from timebank.people.members_api import changing, int_query
 from timebank.people.models import FamilyLink, Member, Role
-from timebank.people.web import actor_of, require_member
+from timebank.people.web import actor_of, changing, require_member
 from timebank.visits import placards, service
 from timebank.visits.models import Visit, VisitStatus
 

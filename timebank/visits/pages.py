@@ -13,12 +13,12 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from timebank import flash
+from timebank.calendar import tz_of
 from timebank.catalog.service import catalog
 from timebank.errors import TimebankError
 from timebank.i18n import request_lang
 from timebank.ledger import service as ledger
 from timebank.ledger.hours import format_minutes
-from timebank.pairing.api import tz_of
 from timebank.people import policy
 from timebank.people.audit import Actor
 from timebank.people.models import Community, Member, MemberRole, Role
