@@ -156,6 +156,20 @@ def can_change_safeguards(who: SignedIn) -> bool:
     return is_admin(who)
 
 
+async def is_family(*, relative: int, of: int) -> bool:
+    """Whether member ``relative`` is linked as family of member ``of`` (a son of his mother:
+    ``is_family(relative=son, of=mother)``). The one place this question is asked."""
+    return await FamilyLink.exists(member_id=of, relative_id=relative)
+
+
+async def own_or_family(person: int | None, member: int) -> bool:
+    """Whether ``person`` is ``member`` or linked family of ``member``: such a person may
+    not decide alone about ``member``'s hours (grant, approve, hand over)."""
+    if person is None:
+        return False
+    return person == member or await is_family(relative=person, of=member)
+
+
 async def own_or_family_of(who: SignedIn, member_ids: Iterable[int]) -> bool:
     """Whether ``who`` is one of ``member_ids`` or linked family of one: then ``who`` may
     not decide alone about their hours (reverse, grant, approve, hand over)."""
