@@ -35,12 +35,15 @@ class Pairing(Model):
     community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
         "timebank.Community", related_name="pairings", on_delete=fields.RESTRICT
     )
+    community_id: int
     helper: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "timebank.Member", related_name="pairings_as_helper", on_delete=fields.RESTRICT
     )
+    helper_id: int
     resident: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "timebank.Member", related_name="pairings_as_resident", on_delete=fields.RESTRICT
     )
+    resident_id: int
     status = fields.CharEnumField(PairingStatus, max_length=12, default=PairingStatus.PROPOSED)
     compensation = fields.CharEnumField(Compensation, max_length=8, default=Compensation.HOURS)
     funded = fields.BooleanField(default=True)  # the community fund pays the hours (兜底)
@@ -63,6 +66,7 @@ class PairingEvent(Model):
     pairing: fields.ForeignKeyRelation[Pairing] = fields.ForeignKeyField(
         "timebank.Pairing", related_name="events", on_delete=fields.CASCADE
     )
+    pairing_id: int
     at = fields.DatetimeField(auto_now_add=True)
     actor_id = fields.IntField(null=True)
     from_status = fields.CharField(max_length=12, default="")
@@ -80,6 +84,7 @@ class PlanItem(Model):
     pairing: fields.ForeignKeyRelation[Pairing] = fields.ForeignKeyField(
         "timebank.Pairing", related_name="plan", on_delete=fields.CASCADE
     )
+    pairing_id: int
     service_code = fields.CharField(max_length=30)
     every_days = fields.IntField(default=7)
     start_minute = fields.IntField(default=9 * 60)  # local time of day, minutes after 0:00
