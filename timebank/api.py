@@ -220,7 +220,11 @@ async def openapi(request: Request) -> Response:
 
 
 # Component schemas kept by the features next to the code that reads them.
-FEATURE_SCHEMAS: dict[str, Any] = {}
+FEATURE_SCHEMAS: dict[str, Any] = {
+    **visits_api.SCHEMAS,
+    **orders_api.SCHEMAS,
+    **pairing_api.SCHEMAS,
+}
 
 ROUTES: list[BaseRoute] = [
     *visits_api.routes,  # first: check-in and check-out are the busiest calls

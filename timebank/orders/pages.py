@@ -6,31 +6,30 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from timebank import inputs
+from timebank import calendar, inputs
 from timebank.calendar import tz_of
 from timebank.catalog.service import catalog
 from timebank.errors import Invalid, TimebankError
 from timebank.http import local_path
 from timebank.i18n import request_lang
-from timebank.orders import service
-from timebank.orders.api import act, place_as, visible_order, visible_pairings_of
-from timebank.pairing.api import pairing_json
+from timebank.orders import conduct, service
+from timebank.pairing.records import own_pairings, pairing_json
 from timebank.people import policy
+from timebank.people.auth import SignedIn
 from timebank.people.models import Community, Member, MemberRole, Role
-from timebank.people.web import asked_community, me, posted_form, signin_redirect
+from timebank.people.web import Asked, actor_of, asked_community, posted_form, signed_in
 from timebank.templating import render
 
 
-async def board_page(request: Request) -> Response:
+@signed_in
+async def board_page(request: Request, who: SignedIn) -> Response:
     """Overdue, open and assigned orders of my communities, with assign forms."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     policy.require_coordinator(who)
     found = await service.board(policy.coordinated_communities(who))
     everyone = found.open + found.assigned + found.overdue
@@ -52,72 +51,81 @@ async def board_page(request: Request) -> Response:
     )
 
 
-async def act_submit(request: Request) -> Response:
+@signed_in
+async def act_submit(request: Request, who: SignedIn) -> Response:
     """Take, assign, release, cancel or mark no-show, from any order list; then go back."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     form = await posted_form(request, who)
-    order = await visible_order(request, who)
-    await act(request, who, order, {k: form.get(k) for k in ("action", "helper", "reason")})
+    order = await conduct.visible_order(who, request.path_params["order_id"])
+    body = {k: form.get(k) for k in ("action", "helper", "reason")}
+    await conduct.act(actor_of(request, who), who, order, body)
     return RedirectResponse(local_path(str(form.get("next", "")), default="/"), status_code=303)
 
 
-def _moment(day: str, clock: str, tz: Any) -> datetime:
+def _moment(day: str, clock: str, tz: ZoneInfo) -> datetime:
     try:
-        moment = datetime.strptime(f"{day} {clock}", "%Y-%m-%d %H:%M").replace(tzinfo=tz)
+        wall = datetime.strptime(f"{day} {clock}", "%Y-%m-%d %H:%M")
     except ValueError:
         raise Invalid(
             "Please give a date and a time.", "请填写日期和时间。", code="bad_time"
         ) from None
-    return inputs.parse_moment(moment.isoformat(), "day")
+    return inputs.parse_moment(calendar.at(wall.date(), tz, wall.time()).isoformat(), "day")
 
 
-async def order_page(request: Request) -> Response:
-    """Order a service: a resident for themself, or a coordinator for a resident."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
-    coordinator = policy.coordinates_any(who)
-    if not coordinator:
-        policy.require(who.has(Role.RESIDENT))
-    community = await Community.get(id=who.member.community_id)  # type: ignore[attr-defined]
-    choices: list[Community] = []
-    if coordinator:
-        # The community whose residents and services are offered: the one asked for, the
-        # resident's (from the dashboard's "send someone"), else the coordinator's own.
-        wanted = request.query_params.get("resident", "")
-        wanted_id = inputs.id_or_none(wanted)
-        target = await Member.get_or_none(id=wanted_id) if wanted_id else None
-        asked = await asked_community(
-            request, who, prefer=target.community_id if target else None  # type: ignore[attr-defined]
-        )
-        community, choices = asked.community, asked.choices
-    tz = tz_of(request)
-    tomorrow = (datetime.now(tz) + timedelta(days=1)).date().isoformat()
-    context: dict[str, Any] = {
-        "services": [s for s in await catalog(community) if s.active],
-        "coordinator": coordinator,
-        "community": community,
-        "choices": choices,
-        "residents": [],
-        "form": {"day": tomorrow, "start": "09:00", "end": "10:00", "service": "", "notes": ""},
-        "error": "",
-        "placed": request.query_params.get("placed") == "1",
-    }
+async def _ordering_for(request: Request, who: SignedIn) -> Asked | None:
+    """A coordinator's community whose residents and services are offered: the one asked
+    for, the resident's (from the dashboard's "send someone"), else their own."""
+    policy.require(policy.can_order(who))
+    if not policy.coordinates_any(who):
+        return None
+    wanted_id = inputs.id_or_none(request.query_params.get("resident", ""))
+    target = await Member.get_or_none(id=wanted_id) if wanted_id else None
+    prefer = target.community_id if target else None  # type: ignore[attr-defined]
+    return await asked_community(request, who, prefer=prefer)
+
+
+def _blank_form(request: Request, tz: ZoneInfo, coordinator: bool) -> dict[str, Any]:
+    """Tomorrow at nine; from the dashboard's overdue list, this resident within the hour."""
+    tomorrow = (calendar.local_today(tz) + timedelta(days=1)).isoformat()
+    form = {"day": tomorrow, "start": "09:00", "end": "10:00", "service": "", "notes": ""}
     if coordinator and inputs.id_or_none(request.query_params.get("resident")):
-        # From the dashboard's overdue list: this resident, today, within the hour.
         soon = datetime.now(tz) + timedelta(hours=1)
-        context["form"].update(
+        form.update(
             resident=request.query_params["resident"], day=soon.date().isoformat(),
             start=f"{soon.hour:02d}:00", end=f"{min(soon.hour + 1, 23):02d}:00",
             service="visit",
         )  # fmt: skip
-    if coordinator:
-        ids = MemberRole.filter(role=Role.RESIDENT, member__community_id=community.id)
-        context["residents"] = await Member.filter(
+    return form
+
+
+async def _residents(community: Community) -> list[Member]:
+    ids = MemberRole.filter(role=Role.RESIDENT, member__community_id=community.id)
+    return list(
+        await Member.filter(
             id__in=list(await ids.values_list("member_id", flat=True)), is_active=True
         ).order_by("name")
+    )
+
+
+@signed_in
+async def order_page(request: Request, who: SignedIn) -> Response:
+    """Order a service: a resident for themself, or a coordinator for a resident."""
+    asked = await _ordering_for(request, who)
+    coordinator = asked is not None
+    if asked is None:
+        community = await Community.get(id=who.member.community_id)  # type: ignore[attr-defined]
+    else:
+        community = asked.community
+    tz = tz_of(request)
+    context: dict[str, Any] = {
+        "services": [s for s in await catalog(community) if s.active],
+        "coordinator": coordinator,
+        "community": community,
+        "choices": asked.choices if asked else [],
+        "residents": await _residents(community) if coordinator else [],
+        "form": _blank_form(request, tz, coordinator),
+        "error": "",
+        "placed": request.query_params.get("placed") == "1",
+    }
     status = 200
     if request.method == "POST":
         form = await posted_form(request, who)
@@ -128,8 +136,8 @@ async def order_page(request: Request) -> Response:
             "funded": form.get("funded") == "on",
         }
         try:
-            await place_as(
-                request,
+            await conduct.place_as(
+                actor_of(request, who),
                 who,
                 resident_id=form.get("resident") if coordinator else None,
                 service_code=values["service"],
@@ -148,14 +156,12 @@ async def order_page(request: Request) -> Response:
     return render(request, "orders/order.html", context, status=status)
 
 
-async def tasks_page(request: Request) -> Response:
+@signed_in
+async def tasks_page(request: Request, who: SignedIn) -> Response:
     """A helper's day: today's tasks, open orders to take, my pairings."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     policy.require(who.has(Role.HELPER))
     helper = await Member.get(id=who.member.id)
-    today = datetime.now(tz_of(request)).date()
+    today = calendar.local_today(tz_of(request))
     tasks = await service.tasks(helper, today, tz=tz_of(request))
     offered = await service.open_for(helper)
     people = await service.names(tasks + offered)
@@ -166,7 +172,7 @@ async def tasks_page(request: Request) -> Response:
             "today": today,
             "tasks": [service.order_json(o, people) for o in tasks],
             "offered": [service.order_json(o, people) for o in offered],
-            "pairings": [await pairing_json(p, full=False) for p in await visible_pairings_of(who)],
+            "pairings": [await pairing_json(p, full=False) for p in await own_pairings(who)],
         },
     )
 

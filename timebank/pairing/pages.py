@@ -11,28 +11,22 @@ from starlette.routing import Route
 from timebank import inputs
 from timebank.calendar import tz_of
 from timebank.catalog.service import catalog
-from timebank.pairing import service
-from timebank.pairing.api import (
-    pairing_json,
-    schedule_now,
-    visible_pairing,
-    visible_pairings,
-)
-from timebank.pairing.api import propose_as as propose_pairing
+from timebank.pairing import records, service
+from timebank.pairing.api import schedule_now
+from timebank.pairing.records import pairing_json, visible_pairing
 from timebank.pairing.suggest import suggest
 from timebank.people import members, policy
+from timebank.people.auth import SignedIn
 from timebank.people.models import Community
-from timebank.people.web import actor_of, me, posted_form, signin_redirect
+from timebank.people.web import actor_of, posted_form, signed_in
 from timebank.templating import render
 
 
-async def queue_page(request: Request) -> Response:
+@signed_in
+async def queue_page(request: Request, who: SignedIn) -> Response:
     """Pairings awaiting approval, then the active and suspended ones."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     policy.require_coordinator(who)
-    found = [await pairing_json(p, full=False) for p in await visible_pairings(who, "")]
+    found = [await pairing_json(p, full=False) for p in await records.visible_pairings(who)]
     by_status = {
         status: [p for p in found if p["status"] == status]
         for status in ("proposed", "approved", "suspended", "ended", "rejected")
@@ -40,32 +34,28 @@ async def queue_page(request: Request) -> Response:
     return render(request, "pairing/queue.html", {"by_status": by_status})
 
 
-async def detail_page(request: Request) -> Response:
+@signed_in
+async def detail_page(request: Request, who: SignedIn) -> Response:
     """One pairing: who, status, plan, history, and the actions a coordinator may take."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
-    p = await visible_pairing(request, who, manage=False)
-    community = await Community.get(id=p.community_id)  # type: ignore[attr-defined]
+    p = await visible_pairing(who, request.path_params["pairing_id"], manage=False)
+    community = await Community.get(id=p.community_id)
     return render(
         request,
         "pairing/detail.html",
         {
             "p": await pairing_json(p),
-            "manage": policy.coordinates(who, community.id),
+            "manage": policy.can_manage_pairing(who, p),
             "services": [s for s in await catalog(community) if s.active],
             "actions": [a for a, (sources, _, _) in service.ACTIONS.items() if p.status in sources],
         },
     )
 
 
-async def transition_submit(request: Request) -> Response:
+@signed_in
+async def transition_submit(request: Request, who: SignedIn) -> Response:
     """Approve, reject, suspend, resume or end, from the detail page."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     form = await posted_form(request, who)
-    p = await visible_pairing(request, who, manage=True)
+    p = await visible_pairing(who, request.path_params["pairing_id"], manage=True)
     p = await service.transition(
         actor_of(request, who),
         p,
@@ -77,13 +67,11 @@ async def transition_submit(request: Request) -> Response:
     return RedirectResponse(f"/pairings/{p.id}", status_code=303)
 
 
-async def plan_submit(request: Request) -> Response:
+@signed_in
+async def plan_submit(request: Request, who: SignedIn) -> Response:
     """Add a recurring visit to the plan."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     form = await posted_form(request, who)
-    p = await visible_pairing(request, who, manage=True)
+    p = await visible_pairing(who, request.path_params["pairing_id"], manage=True)
     raw = str(form.get("every_days", ""))
     # Not a number, or past any column: 0, refused by the service with its own message.
     every = int(raw) if inputs.is_whole(raw) and abs(int(raw)) <= inputs.ID_MAX else 0
@@ -98,22 +86,18 @@ async def plan_submit(request: Request) -> Response:
     return RedirectResponse(f"/pairings/{p.id}", status_code=303)
 
 
-async def plan_remove_submit(request: Request) -> Response:
+@signed_in
+async def plan_remove_submit(request: Request, who: SignedIn) -> Response:
     """Stop a recurring visit."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     await posted_form(request, who)
-    p = await visible_pairing(request, who, manage=True)
+    p = await visible_pairing(who, request.path_params["pairing_id"], manage=True)
     await service.remove_plan_item(actor_of(request, who), p, int(request.path_params["item_id"]))
     return RedirectResponse(f"/pairings/{p.id}", status_code=303)
 
 
-async def suggest_page(request: Request) -> Response:
+@signed_in
+async def suggest_page(request: Request, who: SignedIn) -> Response:
     """Helpers who suit a resident, best first, with a propose button each."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     resident = await members.get_member(int(request.path_params["member_id"]))
     policy.require(await policy.can_manage_member(who, resident))
     return render(
@@ -123,18 +107,17 @@ async def suggest_page(request: Request) -> Response:
     )
 
 
-async def propose_submit(request: Request) -> Response:
+@signed_in
+async def propose_submit(request: Request, who: SignedIn) -> Response:
     """Propose a pairing (from the suggestions page) and open it."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     form = await posted_form(request, who)
     # Not an id: 0, and the 404 below says what is missing.
     helper_id = inputs.id_or_none(form.get("helper")) or 0
     resident_id = inputs.id_or_none(form.get("resident")) or 0
     helper = await members.get_member(helper_id)
     resident = await members.get_member(resident_id)
-    p = await propose_pairing(who, request, helper, resident, {"note": form.get("note", "")})
+    body = {"note": form.get("note", "")}
+    p = await records.propose_as(actor_of(request, who), who, helper, resident, body)
     return RedirectResponse(f"/pairings/{p.id}", status_code=303)
 
 

@@ -8,11 +8,17 @@ coordinate (a coordinator of a sub-district or district: every community below i
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from timebank import inputs
 from timebank.errors import Forbidden, NotFound, TimebankError
 from timebank.people.auth import SignedIn
 from timebank.people.models import Community, FamilyLink, Level, Member, MemberRole, Role
+
+if TYPE_CHECKING:  # the features build on people: their records are only named here
+    from timebank.orders.models import Order
+    from timebank.pairing.models import Pairing
+    from timebank.visits.models import Visit
 
 
 def is_admin(who: SignedIn) -> bool:
@@ -203,3 +209,93 @@ def community_asked(who: SignedIn, raw: str | None) -> int:
 def require_coordinator(who: SignedIn) -> None:
     """A 403 unless ``who`` coordinates somewhere (or is an admin)."""
     require(coordinates_any(who))
+
+
+# Visits ------------------------------------------------------------------------------------
+
+
+def require_helper(who: SignedIn) -> None:
+    """Refuse a check-in or check-out by anyone but a helper, before reading the request."""
+    if not who.has(Role.HELPER):
+        raise Forbidden(
+            "Only a helper can check in a visit. Please sign in with a helper's account.",
+            "只有帮扶人/志愿者可以扫码签到，请用帮扶人账号登录。",
+            code="not_a_helper",
+        )
+
+
+async def can_see_visit(who: SignedIn, visit: Visit) -> bool:
+    """The helper, the resident, their family, or a coordinator of the community."""
+    if who.member.id in (visit.helper_id, visit.resident_id):  # type: ignore[attr-defined]
+        return True
+    if coordinates(who, visit.community_id):  # type: ignore[attr-defined]
+        return True
+    return await is_family(relative=who.member.id, of=visit.resident_id)  # type: ignore[attr-defined]
+
+
+def can_review_visit(who: SignedIn, visit: Visit) -> bool:
+    """Approve, adjust or reject a flagged visit: a coordinator of its community."""
+    return coordinates(who, visit.community_id)  # type: ignore[attr-defined]
+
+
+# Orders ------------------------------------------------------------------------------------
+
+
+def can_see_order(who: SignedIn, order: Order) -> bool:
+    """The resident, the helper, a coordinator, or any helper of the community while open."""
+    if who.member.id in (order.resident_id, order.helper_id):  # type: ignore[attr-defined]
+        return True
+    if coordinates(who, order.community_id):  # type: ignore[attr-defined]
+        return True
+    return (
+        order.status.value == "open"
+        and who.has(Role.HELPER)
+        and who.member.community_id == order.community_id  # type: ignore[attr-defined]
+    )
+
+
+def can_move_order(who: SignedIn, order: Order, action: str) -> bool:
+    """Take (any helper), release (its helper), cancel (its resident or whoever placed it);
+    a coordinator of its community any of these, and alone assign or mark no-show."""
+    coordinator = coordinates(who, order.community_id)  # type: ignore[attr-defined]
+    if action == "take":
+        return who.has(Role.HELPER)
+    if action == "release":
+        return coordinator or who.member.id == order.helper_id  # type: ignore[attr-defined]
+    if action == "cancel":
+        return coordinator or who.member.id in (order.resident_id, order.placed_by_id)  # type: ignore[attr-defined]
+    return coordinator
+
+
+def can_order(who: SignedIn) -> bool:
+    """Order services at all: a resident (for themself) or a coordinator (for residents)."""
+    return who.has(Role.RESIDENT) or coordinates_any(who)
+
+
+async def can_order_for(who: SignedIn, resident: Member, *, on_behalf: bool, funded: bool) -> bool:
+    """Place an order for ``resident``: oneself, or ``on_behalf`` of a resident one manages;
+    only a coordinator of the resident's community may have the community fund pay (兜底)."""
+    if on_behalf and not await can_manage_member(who, resident):
+        return False
+    return not funded or coordinates(who, resident.community_id)  # type: ignore[attr-defined]
+
+
+# Pairing -----------------------------------------------------------------------------------
+
+
+def can_see_pairing(who: SignedIn, pairing: Pairing) -> bool:
+    """The helper, the resident, or a coordinator of the pairing's community."""
+    if who.member.id in (pairing.helper_id, pairing.resident_id):
+        return True
+    return can_manage_pairing(who, pairing)
+
+
+def can_manage_pairing(who: SignedIn, pairing: Pairing) -> bool:
+    """Approve, reject, suspend, resume, end, plan: a coordinator of its community."""
+    return coordinates(who, pairing.community_id)
+
+
+def can_propose_pairing(who: SignedIn, helper: Member, resident: Member) -> bool:
+    """A coordinator of the resident, or a helper asking to serve them."""
+    asks_for_self = helper.id == who.member.id and who.has(Role.HELPER)
+    return coordinates(who, resident.community_id) or asks_for_self  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from timebank import inputs
 from timebank.calendar import tz_of
 from timebank.errors import BadRequest, NotFound
 from timebank.http import read_json
-from timebank.orders.api import parse_moment
+from timebank.inputs import parse_moment
 from timebank.people import members, policy
 from timebank.people.auth import SignedIn
 from timebank.people.models import Member
@@ -140,7 +140,7 @@ async def redeem_as(request: Request, who: SignedIn, body: dict[str, Any]) -> Re
             member=member,
             beneficiary=beneficiary,
             item=item,
-            starts_at=parse_moment(body.get("starts_at"), "starts_at", tz),
+            starts_at=parse_moment(body.get("starts_at"), "starts_at", tz=tz),
             key=str(body.get("key") or ""),
             on_behalf=on_behalf,
             tz=tz,

@@ -10,43 +10,32 @@ from starlette.routing import Route
 
 from timebank.calendar import tz_of
 from timebank.catalog.service import service_json
-from timebank.errors import BadRequest, Forbidden, Invalid, TimebankError
+from timebank.errors import BadRequest
 from timebank.http import read_json
 from timebank.inputs import int_query
 from timebank.orders.service import order_json
-from timebank.people import members, policy
+from timebank.people import policy
 from timebank.people.auth import SignedIn
-from timebank.people.models import FamilyLink, Member, Role
 from timebank.people.web import actor_of, changing, require_member
-from timebank.visits import placards, service
+from timebank.visits import conduct, placards, service
 from timebank.visits.models import Visit, VisitStatus
 
-
-def require_helper(who: SignedIn) -> None:
-    """Refuse a check-in or check-out by anyone but a helper, before reading the request."""
-    if not who.has(Role.HELPER):
-        raise Forbidden(
-            "Only a helper can check in a visit. Please sign in with a helper's account.",
-            "只有帮扶人/志愿者可以扫码签到，请用帮扶人账号登录。",
-            code="not_a_helper",
-        )
+SCHEMAS = conduct.SCHEMAS
 
 
-def secret_of(request: Request) -> str:
-    """The key placard tokens are signed with."""
-    return str(request.app.state.settings.secret_key)
+async def may_rate(who: SignedIn, visit: Visit) -> bool:
+    """The resident, or their linked family; never whoever served the visit, nor (unless
+    they are the resident) the helper's family."""
+    me = who.member.id
+    if me == visit.helper_id:  # type: ignore[attr-defined]
+        return False
+    if me == visit.resident_id:  # type: ignore[attr-defined]
+        return True
+    family = await policy.is_family(relative=me, of=visit.resident_id)  # type: ignore[attr-defined]
+    return family and not await policy.is_family(relative=me, of=visit.helper_id)  # type: ignore[attr-defined]
 
 
-async def scan_as(request: Request, who: SignedIn, token: str) -> service.Scan:
-    """Scan a placard as ``who``; a refusal is written to the audit log before it is raised."""
-    try:
-        return await service.scan(secret_of(request), token, await Member.get(id=who.member.id))
-    except TimebankError as error:
-        await service.audit_refusal(actor_of(request, who), token, error)
-        raise
-
-
-async def scan_json(found: service.Scan) -> dict[str, Any]:
+def scan_json(found: service.Scan) -> dict[str, Any]:
     """What the check-in page shows, as JSON."""
     people = {found.resident.id: found.resident.name}
     return {
@@ -71,18 +60,15 @@ async def get_placard_scan(request: Request) -> Response:
     ---
     summary: What scanning a placard allows now (changes nothing)
     tags: [visits]
-    parameters:
-      - {name: token, in: path, required: true, schema: {type: string}}
-    responses:
-      "200":
-        description: "start or finish, the resident, the order or pairing"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Scan"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
+    parameters: [{name: token, in: path, required: true, schema: {type: string}}]
+    responses: {"200": "Scan: start or finish, the resident, the order or pairing"}
+    errors: [403]
     """
     who = require_member(request)
-    found = await scan_as(request, who, request.path_params["token"])
-    return JSONResponse(await scan_json(found))
+    token = request.path_params["token"]
+    settings = request.app.state.settings
+    found = await conduct.scan_as(settings, actor_of(request, who), token, who.member.id)
+    return JSONResponse(scan_json(found))
 
 
 async def check_in(request: Request) -> Response:
@@ -94,52 +80,22 @@ async def check_in(request: Request) -> Response:
       returns the same visit (200) instead of opening another. Server time counts, except
       for a record sent late with offline=true (then client_time, flagged).
     tags: [visits]
-    parameters:
-      - {name: token, in: path, required: true, schema: {type: string}}
-    requestBody:
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [event_id]
-            properties:
-              event_id: {type: string, pattern: "^[A-Za-z0-9_-]{8,64}$"}
-              client_time: {type: string, format: date-time}
-              lat: {type: number, minimum: -90, maximum: 90}
-              lon: {type: number, minimum: -180, maximum: 180}
-              offline: {type: boolean}
-              service: {type: string, description: "for a visit of a pairing without an order"}
+    parameters: [{name: token, in: path, required: true, schema: {type: string}}]
+    requestBody: CheckIn
     responses:
-      "200":
-        description: "The visit already open (a repeated tap)"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Visit"}}}
-      "201":
-        description: "The visit, opened"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Visit"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "409": {$ref: "#/components/responses/Conflict"}
-      "422": {$ref: "#/components/responses/Invalid"}
+      "200": "Visit: The visit already open (a repeated tap)"
+      "201": "Visit: The visit, opened"
+    errors: [409]
     """
     who = changing(request)
-    require_helper(who)
+    policy.require_helper(who)
     body = await read_json(request)
     token = request.path_params["token"]
-    where = service.parse_where(body)
-    helper = who.member
-    try:
-        visit, created = await service.check_in(
-            actor_of(request, who),
-            secret_of(request),
-            token,
-            helper,
-            where,
-            str(body.get("service") or ""),
+    actor = actor_of(request, who)
+    async with conduct.refusals_audited(actor, token):
+        visit, created = await conduct.check_in(
+            request.app.state.settings, actor, token, who.member, body
         )
-    except TimebankError as error:
-        if error.status == 403:
-            await service.audit_refusal(actor_of(request, who), token, error)
-        raise
     return JSONResponse(service.visit_json(visit), status_code=201 if created else 200)
 
 
@@ -148,77 +104,34 @@ async def check_out(request: Request) -> Response:
     ---
     summary: Check out (finish the visit); a clean visit is verified and credited at once
     tags: [visits]
-    parameters:
-      - {name: token, in: path, required: true, schema: {type: string}}
-    requestBody:
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [event_id]
-            properties:
-              event_id: {type: string, pattern: "^[A-Za-z0-9_-]{8,64}$"}
-              client_time: {type: string, format: date-time}
-              lat: {type: number, minimum: -90, maximum: 90}
-              lon: {type: number, minimum: -180, maximum: 180}
-              offline: {type: boolean}
-              pin: {type: string, description: "the resident's PIN, typed by them (optional)"}
-    responses:
-      "200":
-        description: "The visit, verified or flagged for review"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Visit"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "409": {$ref: "#/components/responses/Conflict"}
-      "422": {$ref: "#/components/responses/Invalid"}
+    parameters: [{name: token, in: path, required: true, schema: {type: string}}]
+    requestBody: CheckOut
+    responses: {"200": "Visit: The visit, verified or flagged for review"}
+    errors: [409]
     """
     who = changing(request)
-    require_helper(who)
+    policy.require_helper(who)
     body = await read_json(request)
-    where = service.parse_where(body)
-    visit = await service.check_out(
+    visit = await conduct.check_out(
+        request.app.state.settings,
         actor_of(request, who),
-        secret_of(request),
         request.path_params["token"],
         who.member,
-        where,
+        body,
         tz=tz_of(request),
-        pin=str(body.get("pin") or ""),
     )
     return JSONResponse(service.visit_json(visit))
 
 
-async def is_family(member_id: int, resident_id: int) -> bool:
-    """Whether the member is a linked family member of the resident."""
-    return await FamilyLink.exists(member_id=resident_id, relative_id=member_id)
-
-
-async def can_see(who: SignedIn, visit: Visit) -> bool:
-    """The helper, the resident, their family, or a coordinator of the community."""
-    me = who.member.id
-    if me in (visit.helper_id, visit.resident_id):  # type: ignore[attr-defined]
-        return True
-    if policy.coordinates(who, visit.community_id):  # type: ignore[attr-defined]
-        return True
-    return await is_family(me, visit.resident_id)  # type: ignore[attr-defined]
-
-
-async def may_rate(who: SignedIn, visit: Visit) -> bool:
-    """The resident, or their linked family; never whoever served the visit, nor (unless
-    they are the resident) the helper's family."""
-    me = who.member.id
-    if me == visit.helper_id:  # type: ignore[attr-defined]
-        return False
-    if me == visit.resident_id:  # type: ignore[attr-defined]
-        return True
-    return await is_family(me, visit.resident_id) and not await is_family(me, visit.helper_id)  # type: ignore[attr-defined]
-
-
-async def visible_visit(request: Request, who: SignedIn) -> Visit:
-    """The visit in the path, if ``who`` may see it."""
-    visit = await service.get_visit(int(request.path_params["visit_id"]))
-    policy.require(await can_see(who, visit))
-    return visit
+def _status_asked(request: Request) -> str:
+    status = request.query_params.get("status", "")
+    if status and status not in {s.value for s in VisitStatus}:
+        raise BadRequest(
+            "status must be open, verified, flagged or rejected.",
+            "status 只能是 open、verified、flagged 或 rejected。",
+            code="invalid_parameter",
+        )
+    return status
 
 
 async def list_visits(request: Request) -> Response:
@@ -230,24 +143,13 @@ async def list_visits(request: Request) -> Response:
       - {name: status, in: query, schema: {type: string, enum: [open, verified, flagged, rejected]}}
       - {name: mine, in: query, schema: {type: boolean}, description: "only mine"}
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
-    responses:
-      "200":
-        description: "visits, newest first"
-        content: {application/json: {schema: {$ref: "#/components/schemas/VisitList"}}}
-      "400": {$ref: "#/components/responses/BadRequest"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
+    responses: {"200": "VisitList: visits, newest first"}
     """
     who = require_member(request)
     limit = int_query(request, "limit", 100, 1, 500)
     query = Visit.all()
-    status = request.query_params.get("status", "")
+    status = _status_asked(request)
     if status:
-        if status not in {s.value for s in VisitStatus}:
-            raise BadRequest(
-                "status must be open, verified, flagged or rejected.",
-                "status 只能是 open、verified、flagged 或 rejected。",
-                code="invalid_parameter",
-            )
         query = query.filter(status=status)
     mine = request.query_params.get("mine") in ("1", "true")
     communities = (
@@ -264,18 +166,12 @@ async def get_visit(request: Request) -> Response:
     ---
     summary: One visit
     tags: [visits]
-    parameters:
-      - {name: visit_id, in: path, required: true, schema: {type: integer}}
-    responses:
-      "200":
-        description: "The visit"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Visit"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
+    parameters: [{name: visit_id, in: path, required: true, schema: {type: integer}}]
+    responses: {"200": "Visit: The visit"}
+    errors: [403]
     """
     who = require_member(request)
-    visit = await visible_visit(request, who)
+    visit = await conduct.visible_visit(who, request.path_params["visit_id"])
     return JSONResponse(service.visit_json(visit, await service.names([visit])))
 
 
@@ -284,56 +180,16 @@ async def review_visit(request: Request) -> Response:
     ---
     summary: Review a flagged visit (approve, adjust the minutes with a reason, or reject)
     tags: [visits]
-    parameters:
-      - {name: visit_id, in: path, required: true, schema: {type: integer}}
-    requestBody:
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [action]
-            properties:
-              action: {type: string, enum: [approve, adjust, reject]}
-              minutes: {type: integer, description: "adjust - the minutes served"}
-              reason: {type: string, description: "needed to adjust or reject"}
-              community_pays: {type: boolean, description: "the fund pays"}
-    responses:
-      "200":
-        description: "The visit after review (verified and credited, or rejected)"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Visit"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
-      "409": {$ref: "#/components/responses/Conflict"}
-      "422": {$ref: "#/components/responses/Invalid"}
+    parameters: [{name: visit_id, in: path, required: true, schema: {type: integer}}]
+    requestBody: VisitReview
+    responses: {"200": "Visit: The visit after review (verified and credited, or rejected)"}
+    errors: [409]
     """
     who = changing(request)
     body = await read_json(request)
-    visit = await visible_visit(request, who)
-    visit = await review_as(request, who, visit, body)
+    visit = await conduct.visible_visit(who, request.path_params["visit_id"])
+    visit = await conduct.review_as(actor_of(request, who), who, visit, body)
     return JSONResponse(service.visit_json(visit))
-
-
-def _minutes(raw: Any) -> int | None:
-    if raw in (None, ""):
-        return None
-    try:
-        return int(str(raw))
-    except ValueError:
-        return -1
-
-
-async def review_as(request: Request, who: SignedIn, visit: Visit, body: dict[str, Any]) -> Visit:
-    """Review, checking ``who`` coordinates the visit's community."""
-    policy.require(policy.coordinates(who, visit.community_id))  # type: ignore[attr-defined]
-    return await service.review(
-        actor_of(request, who),
-        visit,
-        str(body.get("action") or ""),
-        minutes=_minutes(body.get("minutes")),
-        reason=str(body.get("reason") or ""),
-        community_pays=body.get("community_pays") in (True, "on", "1", "true"),
-    )
 
 
 async def rate_visit(request: Request) -> Response:
@@ -341,69 +197,17 @@ async def rate_visit(request: Request) -> Response:
     ---
     summary: Rate a finished visit, 1 to 5 (the resident or their family); this confirms it
     tags: [visits]
-    parameters:
-      - {name: visit_id, in: path, required: true, schema: {type: integer}}
-    requestBody:
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [rating]
-            properties:
-              rating: {type: integer, minimum: 1, maximum: 5}
-              comment: {type: string}
-    responses:
-      "200":
-        description: "The visit"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Visit"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
-      "409": {$ref: "#/components/responses/Conflict"}
-      "422": {$ref: "#/components/responses/Invalid"}
+    parameters: [{name: visit_id, in: path, required: true, schema: {type: integer}}]
+    requestBody: VisitRating
+    responses: {"200": "Visit: The visit"}
+    errors: [409]
     """
     who = changing(request)
     body = await read_json(request)
-    visit = await visible_visit(request, who)
-    visit = await rate_as(request, who, visit, body)
-    return JSONResponse(service.visit_json(visit))
-
-
-async def rate_as(request: Request, who: SignedIn, visit: Visit, body: dict[str, Any]) -> Visit:
-    """Rate, checking ``who`` is the resident or family."""
+    visit = await conduct.visible_visit(who, request.path_params["visit_id"])
     policy.require(await may_rate(who, visit))
-    rating = _minutes(body.get("rating"))
-    return await service.rate(
-        actor_of(request, who), visit, rating or 0, str(body.get("comment") or "")
-    )
-
-
-async def placard_json(request: Request, resident: Member) -> dict[str, Any]:
-    """A resident's placard: the URL its QR holds, its generation, whether a PIN is set."""
-    placard = await placards.placard_of(resident)
-    token = placards.make_token(secret_of(request), resident.id, placard.generation)
-    settings = request.app.state.settings
-    return {
-        "resident": resident.id,
-        "member_no": resident.member_no,
-        "generation": placard.generation,
-        "url": placards.placard_url(settings.base_url, token),
-        "pin_set": bool(placard.pin_hash),
-        "issued_at": placard.issued_at.isoformat(),
-    }
-
-
-async def placard_resident(request: Request, who: SignedIn) -> Member:
-    """The resident in the path, if ``who`` coordinates them."""
-    resident = await members.get_member(int(request.path_params["member_id"]))
-    policy.require(await policy.can_manage_member(who, resident))
-    if not await Member.filter(id=resident.id, roles__role=Role.RESIDENT).exists():
-        raise Invalid(
-            f"{resident.name} is not a resident: only residents have placards.",
-            f"{resident.name} 不是服务对象，只有服务对象有上门服务码。",
-            code="not_a_resident",
-        )
-    return resident
+    visit = await conduct.rate(actor_of(request, who), visit, body)
+    return JSONResponse(service.visit_json(visit))
 
 
 async def get_placard(request: Request) -> Response:
@@ -411,20 +215,13 @@ async def get_placard(request: Request) -> Response:
     ---
     summary: A resident's placard (the URL its QR code holds)
     tags: [visits]
-    parameters:
-      - {name: member_id, in: path, required: true, schema: {type: integer}}
-    responses:
-      "200":
-        description: "url, generation, pin_set"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Placard"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
-      "422": {$ref: "#/components/responses/Invalid"}
+    parameters: [{name: member_id, in: path, required: true, schema: {type: integer}}]
+    responses: {"200": "Placard: url, generation, pin_set"}
+    errors: [403, 422]
     """
     who = require_member(request)
-    resident = await placard_resident(request, who)
-    return JSONResponse(await placard_json(request, resident))
+    resident = await conduct.placard_resident(who, request.path_params["member_id"])
+    return JSONResponse(await conduct.placard_card(request.app.state.settings, resident))
 
 
 async def reissue_placard(request: Request) -> Response:
@@ -432,21 +229,14 @@ async def reissue_placard(request: Request) -> Response:
     ---
     summary: Reissue a resident's placard (every earlier placard stops working at once)
     tags: [visits]
-    parameters:
-      - {name: member_id, in: path, required: true, schema: {type: integer}}
-    responses:
-      "200":
-        description: "The new placard"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Placard"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
-      "422": {$ref: "#/components/responses/Invalid"}
+    parameters: [{name: member_id, in: path, required: true, schema: {type: integer}}]
+    responses: {"200": "Placard: The new placard"}
+    errors: [422]
     """
     who = changing(request)
-    resident = await placard_resident(request, who)
+    resident = await conduct.placard_resident(who, request.path_params["member_id"])
     await placards.reissue(actor_of(request, who), resident)
-    return JSONResponse(await placard_json(request, resident))
+    return JSONResponse(await conduct.placard_card(request.app.state.settings, resident))
 
 
 async def set_pin(request: Request) -> Response:
@@ -454,31 +244,16 @@ async def set_pin(request: Request) -> Response:
     ---
     summary: Set or clear the PIN a resident types to confirm a visit
     tags: [visits]
-    parameters:
-      - {name: member_id, in: path, required: true, schema: {type: integer}}
-    requestBody:
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [pin]
-            properties:
-              pin: {type: string, pattern: "^([0-9]{4,6})?$", description: "empty clears it"}
-    responses:
-      "200":
-        description: "The placard"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Placard"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
-      "422": {$ref: "#/components/responses/Invalid"}
+    parameters: [{name: member_id, in: path, required: true, schema: {type: integer}}]
+    requestBody: PinChange
+    responses: {"200": "Placard: The placard"}
     """
     who = changing(request)
     body = await read_json(request)
-    resident = await placard_resident(request, who)
+    resident = await conduct.placard_resident(who, request.path_params["member_id"])
     policy.require(await policy.can_set_pin(who, resident))
     await placards.set_pin(actor_of(request, who), resident, str(body.get("pin") or ""))
-    return JSONResponse(await placard_json(request, resident))
+    return JSONResponse(await conduct.placard_card(request.app.state.settings, resident))
 
 
 routes = [

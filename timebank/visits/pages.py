@@ -18,25 +18,23 @@ from timebank.catalog.service import catalog
 from timebank.errors import TimebankError
 from timebank.i18n import request_lang
 from timebank.ledger import service as ledger
-from timebank.ledger.hours import format_minutes
 from timebank.people import policy
 from timebank.people.audit import Actor
+from timebank.people.auth import SignedIn
 from timebank.people.models import Community, Member, MemberRole, Role
-from timebank.people.web import actor_of, asked_community, me, posted_form, signin_redirect
+from timebank.people.web import (
+    actor_of,
+    asked_community,
+    me,
+    posted_form,
+    signed_in,
+    signin_redirect,
+)
 from timebank.qr import qr_png
 from timebank.templating import render, web_dir
-from timebank.visits import placards, service
-from timebank.visits.api import (
-    may_rate,
-    placard_json,
-    placard_resident,
-    rate_as,
-    require_helper,
-    review_as,
-    scan_as,
-    secret_of,
-    visible_visit,
-)
+from timebank.visits import conduct, placards, service
+from timebank.visits.api import may_rate
+from timebank.visits.conduct import placard_card, placard_resident, visible_visit
 from timebank.visits.models import Visit, VisitStatus
 
 
@@ -66,11 +64,16 @@ async def _refused(request: Request, error: TimebankError, helper: Member | None
 
 
 async def checkin_page(request: Request) -> Response:
-    """What a scanned placard opens: one big Start or Finish button (changes nothing)."""
+    """What a scanned placard opens: one big Start or Finish button (changes nothing).
+
+    Not ``@signed_in``: a placard that is no longer valid is refused (and logged) before
+    anyone is asked to sign in.
+    """
     token = request.path_params["token"]
+    settings = request.app.state.settings
     who = me(request)
     try:
-        placards.read_token(secret_of(request), token)
+        placards.read_token(settings.secret_key, token)
     except TimebankError as error:
         ip = request.client.host if request.client else ""
         actor = actor_of(request, who) if who is not None else Actor(None, ip)
@@ -80,7 +83,7 @@ async def checkin_page(request: Request) -> Response:
         return signin_redirect(request)
     helper = await Member.get(id=who.member.id)
     try:
-        found = await scan_as(request, who, token)
+        found = await conduct.scan_as(settings, actor_of(request, who), token, who.member.id)
     except TimebankError as error:
         return await _refused(request, error, helper)
     return await _checkin(request, token, found, helper)
@@ -121,48 +124,39 @@ async def _checkin(
     )
 
 
-async def checkin_submit(request: Request) -> Response:
+@signed_in
+async def checkin_submit(request: Request, who: SignedIn) -> Response:
     """The Start / Finish button without JavaScript (the page's script posts to the API)."""
     token = request.path_params["token"]
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     form = await posted_form(request, who)
     helper = await Member.get(id=who.member.id)
     try:
-        require_helper(who)
+        policy.require_helper(who)
     except TimebankError as error:
         return await _refused(request, error, helper)
     body = {k: form.get(k) for k in ("event_id", "client_time", "lat", "lon", "service", "pin")}
+    settings, actor = request.app.state.settings, actor_of(request, who)
     try:
-        where = service.parse_where(body)
-        if form.get("action") == "finish":
-            visit = await service.check_out(
-                actor_of(request, who), secret_of(request), token, helper, where,
-                tz=tz_of(request), pin=str(body.get("pin") or ""),
-            )  # fmt: skip
-        else:
-            visit, _ = await service.check_in(
-                actor_of(request, who), secret_of(request), token, helper, where,
-                str(body.get("service") or ""),
-            )  # fmt: skip
+        async with conduct.refusals_audited(actor, token):
+            if form.get("action") == "finish":
+                tz = tz_of(request)
+                visit = await conduct.check_out(settings, actor, token, helper, body, tz=tz)
+            else:
+                visit, _ = await conduct.check_in(settings, actor, token, helper, body)
     except TimebankError as error:
         if error.status == 403:
-            await service.audit_refusal(actor_of(request, who), token, error)
             return await _refused(request, error, helper)
-        found = await scan_as(request, who, token)
+        found = await conduct.scan_as(settings, actor, token, who.member.id)
         return await _checkin(
             request, token, found, helper, error.message(request_lang(request)), error.status
         )
     return RedirectResponse(f"/visits/{visit.id}", status_code=303)
 
 
-async def visit_page(request: Request) -> Response:
+@signed_in
+async def visit_page(request: Request, who: SignedIn) -> Response:
     """One visit: times, minutes, hours credited, flags; rating and review forms."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
-    visit = await visible_visit(request, who)
+    visit = await visible_visit(who, request.path_params["visit_id"])
     people = await service.names([visit])
     lang = request_lang(request)
     names = await service_names(visit.community_id, lang)  # type: ignore[attr-defined]
@@ -176,27 +170,24 @@ async def visit_page(request: Request) -> Response:
             "v": service.visit_json(visit, people),
             "visit": visit,
             "service_name": names.get(visit.service_code, visit.service_code),
-            "hours": format_minutes,
             "balance": balance,
             "can_rate": visit.rating is None
             and visit.status not in (VisitStatus.OPEN, VisitStatus.REJECTED)
             and await may_rate(who, visit),
             "can_review": visit.status is VisitStatus.FLAGGED
-            and policy.coordinates(who, visit.community_id),  # type: ignore[attr-defined]
+            and policy.can_review_visit(who, visit),
         },
     )
 
 
-async def visit_review_submit(request: Request) -> Response:
+@signed_in
+async def visit_review_submit(request: Request, who: SignedIn) -> Response:
     """Approve, adjust or reject a flagged visit from its page or the queue."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     form = await posted_form(request, who)
-    visit = await visible_visit(request, who)
+    visit = await visible_visit(who, request.path_params["visit_id"])
     body = {k: form.get(k) for k in ("action", "minutes", "reason", "community_pays")}
     try:
-        await review_as(request, who, visit, body)
+        await conduct.review_as(actor_of(request, who), who, visit, body)
     except TimebankError as error:
         if error.status == 403:
             raise
@@ -211,15 +202,15 @@ async def _visit_again(request: Request, visit: Visit, error: TimebankError) -> 
     return flash.redirect(request, f"/visits/{visit.id}", error)
 
 
-async def visit_rating_submit(request: Request) -> Response:
+@signed_in
+async def visit_rating_submit(request: Request, who: SignedIn) -> Response:
     """The resident or family rates a visit (and so confirms it)."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     form = await posted_form(request, who)
-    visit = await visible_visit(request, who)
+    visit = await visible_visit(who, request.path_params["visit_id"])
     try:
-        await rate_as(request, who, visit, {k: form.get(k) for k in ("rating", "comment")})
+        policy.require(await may_rate(who, visit))
+        body = {k: form.get(k) for k in ("rating", "comment")}
+        await conduct.rate(actor_of(request, who), visit, body)
     except TimebankError as error:
         if error.status == 403:
             raise
@@ -227,15 +218,13 @@ async def visit_rating_submit(request: Request) -> Response:
     return RedirectResponse(f"/visits/{visit.id}", status_code=303)
 
 
-async def visits_page(request: Request) -> Response:
+@signed_in
+async def visits_page(request: Request, who: SignedIn) -> Response:
     """Coordinators: visits waiting for review and visits under way. Others: my visits."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     coordinator = policy.coordinates_any(who)
     communities = policy.coordinated_communities(who) if coordinator else set()
     mine = service.visible_visits(Visit.all(), member_id=who.member.id, communities=set())
-    context: dict[str, Any] = {"coordinator": coordinator, "hours": format_minutes}
+    context: dict[str, Any] = {"coordinator": coordinator}
     lists: dict[str, list[Visit]] = {}
     if coordinator:
         scope = service.visible_visits(Visit.all(), member_id=0, communities=communities)
@@ -262,12 +251,10 @@ async def visits_page(request: Request) -> Response:
 # Placards --------------------------------------------------------------------------------
 
 
-async def placard_page(request: Request) -> Response:
+@signed_in
+async def placard_page(request: Request, who: SignedIn) -> Response:
     """A resident's printable placard (A6), with reissue and PIN forms for the office."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
-    resident = await placard_resident(request, who)
+    resident = await placard_resident(who, request.path_params["member_id"])
     community = await Community.get(id=resident.community_id)  # type: ignore[attr-defined]
     return flash.render_page(
         request,
@@ -275,19 +262,17 @@ async def placard_page(request: Request) -> Response:
         {
             "resident": resident,
             "community": community,
-            "card": await placard_json(request, resident),
+            "card": await placard_card(request.app.state.settings, resident),
             "done": request.query_params.get("done", ""),
         },
     )
 
 
-async def placard_png(request: Request) -> Response:
+@signed_in
+async def placard_png(request: Request, who: SignedIn) -> Response:
     """The placard's QR code as a PNG."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
-    resident = await placard_resident(request, who)
-    card = await placard_json(request, resident)
+    resident = await placard_resident(who, request.path_params["member_id"])
+    card = await placard_card(request.app.state.settings, resident)
     return Response(
         qr_png(card["url"]),
         media_type="image/png",
@@ -295,24 +280,20 @@ async def placard_png(request: Request) -> Response:
     )
 
 
-async def placard_reissue_submit(request: Request) -> Response:
+@signed_in
+async def placard_reissue_submit(request: Request, who: SignedIn) -> Response:
     """Reissue: the old placard stops working at once."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     await posted_form(request, who)
-    resident = await placard_resident(request, who)
+    resident = await placard_resident(who, request.path_params["member_id"])
     await placards.reissue(actor_of(request, who), resident)
     return RedirectResponse(f"/people/{resident.id}/placard?done=reissued", status_code=303)
 
 
-async def placard_pin_submit(request: Request) -> Response:
+@signed_in
+async def placard_pin_submit(request: Request, who: SignedIn) -> Response:
     """Set or clear the resident's confirmation PIN."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     form = await posted_form(request, who)
-    resident = await placard_resident(request, who)
+    resident = await placard_resident(who, request.path_params["member_id"])
     policy.require(await policy.can_set_pin(who, resident))
     try:
         await placards.set_pin(actor_of(request, who), resident, str(form.get("pin", "")))
@@ -321,11 +302,9 @@ async def placard_pin_submit(request: Request) -> Response:
     return RedirectResponse(f"/people/{resident.id}/placard?done=pin", status_code=303)
 
 
-async def placard_sheet(request: Request) -> Response:
+@signed_in
+async def placard_sheet(request: Request, who: SignedIn) -> Response:
     """Every resident's placard of a community, to print on A4 (four to a page)."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     policy.require_coordinator(who)
     asked = await asked_community(request, who)
     community = asked.community
