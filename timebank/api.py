@@ -35,6 +35,8 @@ from timebank.pairing import api as pairing_api
 from timebank.people import api as people_api
 from timebank.people import members_api
 from timebank.redeem import api as redeem_api
+from timebank.redeem import gifts as redeem_gifts
+from timebank.redeem import service as redeem_service
 from timebank.reports import pages as reports_pages
 from timebank.settlement import api as settlement_api
 from timebank.visits import api as visits_api
@@ -220,7 +222,7 @@ async def openapi(request: Request) -> Response:
 
 
 # Component schemas kept by the features next to the code that reads them.
-FEATURE_SCHEMAS: dict[str, Any] = {}
+FEATURE_SCHEMAS: dict[str, Any] = {**redeem_service.SCHEMAS, **redeem_gifts.SCHEMAS}
 
 ROUTES: list[BaseRoute] = [
     *visits_api.routes,  # first: check-in and check-out are the busiest calls

@@ -28,6 +28,7 @@ class RedeemItem(Model):
     community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
         "timebank.Community", related_name="redeem_items", on_delete=fields.RESTRICT
     )
+    community_id: int
     kind = fields.CharEnumField(ItemKind, max_length=10)
     name_zh = fields.CharField(max_length=60)
     name_en = fields.CharField(max_length=80)
@@ -60,15 +61,19 @@ class Redemption(Model):
     community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
         "timebank.Community", related_name="redemptions", on_delete=fields.RESTRICT
     )
+    community_id: int
     item: fields.ForeignKeyRelation[RedeemItem] = fields.ForeignKeyField(
         "timebank.RedeemItem", related_name="redemptions", on_delete=fields.RESTRICT
     )
+    item_id: int
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "timebank.Member", related_name="redemptions", on_delete=fields.RESTRICT
     )
+    member_id: int
     beneficiary: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "timebank.Member", related_name="redemptions_received", on_delete=fields.RESTRICT
     )
+    beneficiary_id: int
     actor_id = fields.IntField(null=True)
     on_behalf = fields.BooleanField(default=False)  # done by a coordinator for the member
     minutes = fields.IntField()
@@ -105,9 +110,11 @@ class Grant(Model):
     community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
         "timebank.Community", related_name="grants", on_delete=fields.RESTRICT
     )
+    community_id: int
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "timebank.Member", related_name="grants", on_delete=fields.RESTRICT
     )
+    member_id: int
     source = fields.CharEnumField(GrantSource, max_length=6)
     minutes = fields.IntField()
     reason = fields.CharField(max_length=300)
