@@ -27,6 +27,7 @@ from starlette.schemas import SchemaGenerator
 from timebank import __version__
 from timebank.api_schemas import SCHEMAS
 from timebank.catalog import api as catalog_api
+from timebank.catalog import service as catalog_service
 from timebank.ledger import api as ledger_api
 from timebank.ledger import passbook_web
 from timebank.ledger import web as ledger_web
@@ -37,7 +38,7 @@ from timebank.people import members_api
 from timebank.redeem import api as redeem_api
 from timebank.redeem import gifts as redeem_gifts
 from timebank.redeem import service as redeem_service
-from timebank.reports import pages as reports_pages
+from timebank.reports import api as reports_api
 from timebank.settlement import api as settlement_api
 from timebank.visits import api as visits_api
 
@@ -222,7 +223,11 @@ async def openapi(request: Request) -> Response:
 
 
 # Component schemas kept by the features next to the code that reads them.
-FEATURE_SCHEMAS: dict[str, Any] = {**redeem_service.SCHEMAS, **redeem_gifts.SCHEMAS}
+FEATURE_SCHEMAS: dict[str, Any] = {
+    **catalog_service.SCHEMAS,
+    **redeem_service.SCHEMAS,
+    **redeem_gifts.SCHEMAS,
+}
 
 ROUTES: list[BaseRoute] = [
     *visits_api.routes,  # first: check-in and check-out are the busiest calls
@@ -234,7 +239,7 @@ ROUTES: list[BaseRoute] = [
     *orders_api.routes,
     *redeem_api.routes,
     *settlement_api.routes,
-    *reports_pages.api_routes,
+    *reports_api.routes,
     *ledger_web.api_routes,
     *ledger_api.routes,
     *passbook_web.api_routes,

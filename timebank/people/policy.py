@@ -208,8 +208,9 @@ def require_coordinator(who: SignedIn) -> None:
 # redeem: the catalogue, redemptions and hand-over, donations, grants --------------------------
 
 
-def can_see_redeem_catalog(who: SignedIn, community_id: int) -> bool:
-    """A community's catalogue: its members, and its coordinators."""
+def can_see_catalogs(who: SignedIn, community_id: int) -> bool:
+    """A community's catalogues (its services, what its hours buy): its members, and its
+    coordinators."""
     return who.member.community_id == community_id or coordinates(who, community_id)  # type: ignore[attr-defined]
 
 

@@ -27,7 +27,7 @@ async def list_catalog(request: Request) -> Response:
     """
     who = require_member(request)
     community = await get_community(int(request.path_params["community_id"]))
-    policy.require(policy.can_see_redeem_catalog(who, community.id))
+    policy.require(policy.can_see_catalogs(who, community.id))
     found = await items.items_of(community.id, withdrawn=policy.coordinates(who, community.id))
     return JSONResponse({"items": [items.item_json(i) for i in found]})
 
