@@ -45,19 +45,11 @@ SCHEMAS: dict[str, Any] = {
 # code: (typical minutes, most minutes). The names are labels.SERVICE_NAMES: English there,
 # Chinese in the translation catalogue; once seeded, a community's own names are its own.
 DEFAULTS: dict[str, tuple[int, int]] = {
-    "meal_help": (60, 120),
-    "meal_delivery": (30, 60),
-    "cleaning": (90, 180),
-    "bathing": (60, 120),
-    "medical": (120, 300),
-    "mobility": (60, 120),
-    "companionship": (60, 120),
-    "haircut": (30, 60),
-    "nails": (30, 60),
-    "shopping": (60, 120),
-    "visit": (30, 90),
-    "group": (120, 240),
-}
+    "meal_help": (60, 120), "meal_delivery": (30, 60), "cleaning": (90, 180),
+    "bathing": (60, 120), "medical": (120, 300), "mobility": (60, 120),
+    "companionship": (60, 120), "haircut": (30, 60), "nails": (30, 60),
+    "shopping": (60, 120), "visit": (30, 90), "group": (120, 240),
+}  # fmt: skip
 
 
 def seed_name(code: str, lang: str) -> str:
@@ -174,6 +166,23 @@ async def update_service(
         raise NotFound(
             f"There is no service {code!r} here.", f"找不到服务“{code}”。", code="service_not_found"
         )
+    changes = parse_change(service, data)
+    async with in_transaction():
+        await ServiceType.filter(id=service.id).update(**changes)
+        await audit.record(
+            actor,
+            "catalog.update",
+            target_type="service",
+            target_id=code,
+            community_id=community.id,
+            detail=changes,
+        )
+    return await ServiceType.get(id=service.id)
+
+
+def parse_change(service: ServiceType, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The changes to ``service`` asked for (``ServiceChange``), checked; a 422 naming
+    every bad field."""
     errors: list[FieldError] = []
     changes: dict[str, Any] = {}
     for name, limit in (("name_zh", 40), ("name_en", 60)):
@@ -216,14 +225,4 @@ async def update_service(
         )  # fmt: skip
     if errors:
         raise invalid_fields(errors)
-    async with in_transaction():
-        await ServiceType.filter(id=service.id).update(**changes)
-        await audit.record(
-            actor,
-            "catalog.update",
-            target_type="service",
-            target_id=code,
-            community_id=community.id,
-            detail=changes,
-        )
-    return await ServiceType.get(id=service.id)
+    return changes

@@ -69,11 +69,8 @@ async def create_redemption(request: Request) -> Response:
     ---
     summary: Redeem hours for goods, a privilege or a service (for myself or family)
     description: >
-      Goods and privileges - the hours leave the wallet at once; goods then wait at the
-      office for hand-over (核销). A service is booked as an order at starts_at and its
-      hours are held, to go to the helper who serves it. Refused with a clear message for
-      too few hours, the age gate, the day and month limits, or no stock. A repeated key
-      returns the first redemption.
+      Goods wait at the office for hand-over (核销); a service is booked as an order at
+      starts_at, its hours held for the helper. A repeated key returns the first redemption.
     tags: [redeem]
     requestBody: NewRedemption
     responses: {"201": "Redemption: The redemption"}

@@ -12,7 +12,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from timebank import inputs
-from timebank.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
+from timebank.errors import BadRequest, Conflict, Forbidden, Invalid
 from timebank.ledger import service as ledger
 from timebank.ledger.models import AccountKind
 from timebank.ledger.rules import Posted
@@ -22,7 +22,7 @@ from timebank.people.auth import SignedIn
 from timebank.people.models import Community, Member
 from timebank.people.service import get_community
 from timebank.redeem.limits import check_key, own_decision
-from timebank.redeem.models import Grant, GrantSource, GrantStatus
+from timebank.redeem.models import Grant, GrantSource, GrantStatus, get_or_404
 
 KEY = {"type": "string", "minLength": 8, "maxLength": 100}
 # The bodies donate_for, grant_for and decide_grant read, for the API document.
@@ -270,23 +270,16 @@ async def decide_grant(actor: Actor, grant: Grant, approve: bool, note: str = ""
 
 async def get_grant(grant_id: int) -> Grant:
     """The grant with this id, or a 404."""
-    found = await Grant.get_or_none(id=grant_id)
-    if found is None:
-        raise NotFound(
-            f"There is no grant number {grant_id}.", f"找不到编号为 {grant_id} 的补贴。",
-            code="grant_not_found",
-        )  # fmt: skip
-    return found
+    return await get_or_404(Grant, grant_id, "grant", "补贴", "grant_not_found")
 
 
 def grant_json(grant: Grant, names: dict[int, str] | None = None) -> dict[str, Any]:
-    """A grant as the API shows it."""
-    names = names or {}
+    """A grant as the API shows it (with the member's name when ``names`` has it)."""
     return {
         "id": grant.id,
         "community": grant.community_id,
         "member": grant.member_id,
-        "member_name": names.get(grant.member_id, ""),
+        "member_name": (names or {}).get(grant.member_id, ""),
         "source": grant.source.value,
         "minutes": grant.minutes,
         "reason": grant.reason,
@@ -303,12 +296,12 @@ async def grants_seen(who: SignedIn, status: str | None) -> list[Grant]:
     from timebank.redeem.service import in_communities
 
     query = in_communities(Grant.all(), policy.coordinated_communities(who))
+    if status not in (None, "", *(s.value for s in GrantStatus)):
+        raise BadRequest(
+            "status must be pending, posted or rejected.",
+            "status 只能是 pending、posted 或 rejected。",
+            code="invalid_parameter",
+        )
     if status:
-        if status not in {s.value for s in GrantStatus}:
-            raise BadRequest(
-                "status must be pending, posted or rejected.",
-                "status 只能是 pending、posted 或 rejected。",
-                code="invalid_parameter",
-            )
         query = query.filter(status=status)
     return list(await query.order_by("-created_at").limit(200))

@@ -7,12 +7,11 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from timebank.errors import NotFound
 from timebank.people import audit
 from timebank.people.audit import Actor
 from timebank.people.member_fields import FieldError, invalid_fields
 from timebank.people.models import Community
-from timebank.redeem.models import ItemKind, RedeemItem
+from timebank.redeem.models import ItemKind, RedeemItem, get_or_404
 
 MAX_PRICE = 100 * 60  # 100 hours
 MAX_STOCK = 100_000
@@ -41,6 +40,18 @@ async def items_of(community_id: int, *, withdrawn: bool = False) -> list[Redeem
     return list(await query.order_by("kind", "price_minutes", "id"))
 
 
+def _within(raw: Any, low: int, high: int, errors: list[FieldError], refusal: FieldError) -> Any:
+    """``raw`` as a whole number from ``low`` to ``high``; else ``refusal`` joins ``errors``."""
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        value = low - 1
+    if low <= value <= high:
+        return value
+    errors.append(refusal)
+    return None
+
+
 def _names(data: dict[str, Any], values: dict[str, Any], errors: list[FieldError],
            partial: bool) -> None:  # fmt: skip
     for name, limit in (("name_zh", 60), ("name_en", 80)):
@@ -56,31 +67,18 @@ def _names(data: dict[str, Any], values: dict[str, Any], errors: list[FieldError
 def _price_and_stock(data: dict[str, Any], values: dict[str, Any], errors: list[FieldError],
                      partial: bool) -> None:  # fmt: skip
     if "price_minutes" in data or not partial:
-        try:
-            price = int(str(data.get("price_minutes")).strip())
-        except ValueError:
-            price = 0
-        if not 1 <= price <= MAX_PRICE:
-            errors.append(
-                FieldError("price_minutes", f"must be from 1 to {MAX_PRICE} minutes.",
-                           f"必须是 1 到 {MAX_PRICE} 分钟。")
-            )  # fmt: skip
-        values["price_minutes"] = price
+        values["price_minutes"] = _within(
+            data.get("price_minutes"), 1, MAX_PRICE, errors,
+            FieldError("price_minutes", f"must be from 1 to {MAX_PRICE} minutes.",
+                       f"必须是 1 到 {MAX_PRICE} 分钟。"),
+        )  # fmt: skip
     if "stock" in data:
         raw = data.get("stock")
-        if raw is None or str(raw).strip() == "":
-            values["stock"] = None
-            return
-        try:
-            stock = int(str(raw).strip())
-        except ValueError:
-            stock = -1
-        if not 0 <= stock <= MAX_STOCK:
-            errors.append(
-                FieldError("stock", f"must be from 0 to {MAX_STOCK}, or empty for no limit.",
-                           f"必须是 0 到 {MAX_STOCK}，或留空表示不限。")
-            )  # fmt: skip
-        values["stock"] = stock
+        values["stock"] = None if raw is None or str(raw).strip() == "" else _within(
+            raw, 0, MAX_STOCK, errors,
+            FieldError("stock", f"must be from 0 to {MAX_STOCK}, or empty for no limit.",
+                       f"必须是 0 到 {MAX_STOCK}，或留空表示不限。"),
+        )  # fmt: skip
 
 
 def parse_item(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
@@ -147,10 +145,4 @@ async def update_item(actor: Actor, item: RedeemItem, data: dict[str, Any]) -> R
 
 async def get_item(item_id: int) -> RedeemItem:
     """The item with this id, or a 404."""
-    found = await RedeemItem.get_or_none(id=item_id)
-    if found is None:
-        raise NotFound(
-            f"There is no item number {item_id}.", f"找不到编号为 {item_id} 的兑换项。",
-            code="item_not_found",
-        )  # fmt: skip
-    return found
+    return await get_or_404(RedeemItem, item_id, "item", "兑换项", "item_not_found")

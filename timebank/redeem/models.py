@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TypeVar
 
 from tortoise import fields
 from tortoise.models import Model
 
+from timebank.errors import NotFound
 from timebank.people.models import Community, Member
+
+M = TypeVar("M", bound=Model)
+
+
+async def get_or_404(model: type[M], record_id: int, en: str, zh: str, code: str) -> M:
+    """The ``model`` row with this id, or a 404 naming what it is (``en``, ``zh``)."""
+    found = await model.get_or_none(id=record_id)
+    if found is None:
+        raise NotFound(
+            f"There is no {en} number {record_id}.", f"找不到编号为 {record_id} 的{zh}。", code=code
+        )
+    return found
+
 
 # Model docstrings become table comments, and tortoise's SQLite schema editor splits its
 # statements on ";": no semicolons in the docstrings below.

@@ -18,7 +18,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from timebank import inputs
-from timebank.errors import Conflict, Forbidden, Invalid, NotFound
+from timebank.errors import Conflict, Forbidden, Invalid
 from timebank.ledger import service as ledger
 from timebank.ledger.models import LedgerTxn, TxnKind
 from timebank.people import audit, members, policy
@@ -27,7 +27,13 @@ from timebank.people.auth import SignedIn
 from timebank.people.models import Community, Member
 from timebank.redeem.items import get_item
 from timebank.redeem.limits import check_key, limits_and_row, may_redeem, own_decision
-from timebank.redeem.models import ItemKind, RedeemItem, Redemption, RedemptionStatus
+from timebank.redeem.models import (
+    ItemKind,
+    RedeemItem,
+    Redemption,
+    RedemptionStatus,
+    get_or_404,
+)
 
 # The body of POST /redemptions (redeem_for reads it), for the API document.
 SCHEMAS: dict[str, Any] = {
@@ -291,14 +297,9 @@ async def hand_over(actor: Actor, redemption: Redemption) -> Redemption:
 
 async def get_redemption(redemption_id: int) -> Redemption:
     """The redemption with this id, or a 404."""
-    found = await Redemption.get_or_none(id=redemption_id)
-    if found is None:
-        raise NotFound(
-            f"There is no redemption number {redemption_id}.",
-            f"找不到编号为 {redemption_id} 的兑换记录。",
-            code="redemption_not_found",
-        )
-    return found
+    return await get_or_404(
+        Redemption, redemption_id, "redemption", "兑换记录", "redemption_not_found"
+    )
 
 
 def in_communities(query: QuerySet[Any], communities: set[int] | None) -> QuerySet[Any]:

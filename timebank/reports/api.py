@@ -43,9 +43,8 @@ async def overdue_api(request: Request) -> Response:
     responses:
       "200":
         description: "overdue residents with their helper and phones (JSON or CSV)"
-        content:
-          application/json: {schema: {$ref: "#/components/schemas/OverdueList"}}
-          text/csv: {schema: {type: string}}
+        content: {application/json: {schema: {$ref: "#/components/schemas/OverdueList"}},
+                  text/csv: {schema: {type: string}}}
     errors: [403]
     """
     who = _coordinator(request)
@@ -88,11 +87,10 @@ async def report_api(request: Request) -> Response:
     responses:
       "200":
         description: "JSON, or the CSV / XLSX file"
-        content:
-          application/json: {schema: {$ref: "#/components/schemas/MonthlyReport"}}
-          text/csv: {schema: {type: string}}
-          application/vnd.openxmlformats-officedocument.spreadsheetml.sheet:
-            schema: {type: string, format: binary}
+        content: {application/json: {schema: {$ref: "#/components/schemas/MonthlyReport"}},
+                  text/csv: {schema: {type: string}},
+                  application/vnd.openxmlformats-officedocument.spreadsheetml.sheet:
+                    {schema: {type: string, format: binary}}}
     errors: [403, 422]
     """
     who = _coordinator(request)

@@ -74,10 +74,9 @@ async def export_settlement(request: Request) -> Response:
     responses:
       "200":
         description: "The file"
-        content:
-          text/csv: {schema: {type: string}}
-          application/vnd.openxmlformats-officedocument.spreadsheetml.sheet:
-            schema: {type: string, format: binary}
+        content: {text/csv: {schema: {type: string}},
+                  application/vnd.openxmlformats-officedocument.spreadsheetml.sheet:
+                    {schema: {type: string, format: binary}}}
     errors: [403, 422]
     """
     _, community, month = await _scope(request, change=False)
