@@ -173,8 +173,8 @@ async def test_demo_data_loads_once(orm: None) -> None:
     assert len({o.community_id for o in late}) == 3
     # Every community's report has figures in each of the three months; hours were earned
     # in each, and redeemed last month (two redemption afternoons a month).
+    from timebank.calendar import next_month
     from timebank.reports.monthly import report as monthly_report
-    from timebank.settlement.service import next_month
 
     communities = list(await Community.filter(level=Level.COMMUNITY))
     for first in sorted(months):

@@ -112,3 +112,27 @@ async def test_hours_earned_and_redeemed(app: Any) -> None:
     today = datetime.now(TZ).date()
     found = await report([here], today, today + timedelta(days=1), tz=TZ)
     assert (found.communities[0].earned, found.communities[0].redeemed) == (90, 30)
+
+
+async def test_a_renamed_service_has_one_name(app: Any) -> None:
+    """A community's own name of a service is what its reports show; figures that add up
+    communities naming it differently show the default name, in the reader's language."""
+    from timebank.catalog.service import names_across, service_names, update_service
+    from timebank.people.audit import Actor
+    from timebank.reports.export import headers
+
+    here = await make_community("桂花社区")
+    street = await Community.get(id=here.parent_id)  # type: ignore[attr-defined]
+    there = await create_community(name="枫林社区", level=Level.COMMUNITY, parent=street)
+    assert (await names_across({here.id, there.id}, "zh-CN"))["companionship"] == "陪聊/心理慰藉"
+    await update_service(Actor.system(), here, "cleaning", {"name_zh": "家政保洁"})
+    assert (await service_names(here, "zh-CN"))["cleaning"] == "家政保洁"
+    assert (await names_across({here.id}, "zh-CN"))["cleaning"] == "家政保洁"
+    assert (await names_across({here.id}, "en"))["cleaning"] == "Cleaning"
+    both = await names_across({here.id, there.id}, "zh-CN")  # "there" keeps the default
+    assert both["cleaning"] == "助洁" and both["meal_help"] == "助餐"
+    r = await make_signed_up(here, "resident", name="陈秀英")
+    h = await make_signed_up(here, "helper", name="张建国")
+    await visit(here, r, h, at(date(2026, 10, 15), 10), 90, "cleaning")
+    found = await report([here], OCT, NOV, tz=TZ)
+    assert "家政保洁（人次）" in headers(found, await names_across({here.id}, "zh-CN"))

@@ -14,9 +14,9 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.conftest import make_community, make_signed_up, sign_in_client
+from timebank.calendar import next_month
 from timebank.people.models import HelperProfile
 from timebank.settlement.models import SettlementLine
-from timebank.settlement.service import next_month
 from timebank.visits.models import Visit, VisitStatus
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -27,6 +27,7 @@ from starlette.schemas import SchemaGenerator
 from timebank import __version__
 from timebank.api_schemas import SCHEMAS
 from timebank.catalog import api as catalog_api
+from timebank.catalog import service as catalog_service
 from timebank.ledger import api as ledger_api
 from timebank.ledger import passbook_web
 from timebank.ledger import web as ledger_web
@@ -35,7 +36,9 @@ from timebank.pairing import api as pairing_api
 from timebank.people import api as people_api
 from timebank.people import members_api
 from timebank.redeem import api as redeem_api
-from timebank.reports import pages as reports_pages
+from timebank.redeem import gifts as redeem_gifts
+from timebank.redeem import service as redeem_service
+from timebank.reports import api as reports_api
 from timebank.settlement import api as settlement_api
 from timebank.visits import api as visits_api
 
@@ -224,6 +227,9 @@ FEATURE_SCHEMAS: dict[str, Any] = {
     **visits_api.SCHEMAS,
     **orders_api.SCHEMAS,
     **pairing_api.SCHEMAS,
+    **catalog_service.SCHEMAS,
+    **redeem_service.SCHEMAS,
+    **redeem_gifts.SCHEMAS,
 }
 
 ROUTES: list[BaseRoute] = [
@@ -236,7 +242,7 @@ ROUTES: list[BaseRoute] = [
     *orders_api.routes,
     *redeem_api.routes,
     *settlement_api.routes,
-    *reports_pages.api_routes,
+    *reports_api.routes,
     *ledger_web.api_routes,
     *ledger_api.routes,
     *passbook_web.api_routes,

@@ -68,6 +68,12 @@ def previous_month(day: date) -> date:
     return (day.replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
+def last_month(tz: ZoneInfo, now: datetime | None = None) -> date:
+    """The first day of the month before this one, in the community (what a report or a
+    settlement shows by default)."""
+    return previous_month(local_today(tz, now))
+
+
 def month_bounds(first: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """The UTC moments a community month starts and ends (the end excluded)."""
     return at(month_of(first), tz), at(next_month(month_of(first)), tz)

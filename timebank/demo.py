@@ -442,6 +442,7 @@ async def _demo_redeem() -> None:
     from timebank.ledger import service as ledger
     from timebank.ledger.models import LedgerTxn
     from timebank.ledger.rules import actor_key
+    from timebank.redeem import gifts
     from timebank.redeem import service as redeem
     from timebank.redeem.models import GrantSource, ItemKind, RedeemItem
 
@@ -465,9 +466,9 @@ async def _demo_redeem() -> None:
     here = await Community.get(id=here.id)
     rice, oil, eggs, haircut, _ = items[here.id]
     # 张建国 gives his mother an hour, and half an hour to the public pool.
-    await redeem.donate(Actor(son.id), member=son, to_member=mother, minutes=60,
+    await gifts.donate(Actor(son.id), member=son, to_member=mother, minutes=60,
                         key="demo-donate-mother", reason="给妈妈")  # fmt: skip
-    await redeem.donate(Actor(son.id), member=son, to_member=None, minutes=30,
+    await gifts.donate(Actor(son.id), member=son, to_member=None, minutes=30,
                         key="demo-donate-pool", reason="公益")  # fmt: skip
     # She redeems eggs (handed over), oil (waiting at the office) and a haircut voucher.
     first = await redeem.redeem(Actor(mother.id), member=mother, beneficiary=mother, item=eggs,
@@ -484,11 +485,11 @@ async def _demo_redeem() -> None:
         if int(m.phone[-4:]) % 2 == 0
     ]
     needy = residents[0] if residents else mother
-    await redeem.request_grant(lead, here, redeem.GrantAsk(needy, 120, GrantSource.FUND,
+    await gifts.request_grant(lead, here, gifts.GrantAsk(needy, 120, GrantSource.FUND,
                                "独居老人兜底补贴"), "demo-grant-small")  # fmt: skip
-    await redeem.request_grant(lead, here, redeem.GrantAsk(needy, 30, GrantSource.POOL,
+    await gifts.request_grant(lead, here, gifts.GrantAsk(needy, 30, GrantSource.POOL,
                                "公益池转赠"), "demo-grant-pool")  # fmt: skip
-    await redeem.request_grant(lead, here, redeem.GrantAsk(mother, 900, GrantSource.FUND,
+    await gifts.request_grant(lead, here, gifts.GrantAsk(mother, 900, GrantSource.FUND,
                                "失能老人年度补贴，待复核"), "demo-grant-large")  # fmt: skip
     # A correction: a grant posted twice by mistake, reversed.
     twice = await ledger.grant(community_id=here.id, member_id=needy.id, minutes=60,

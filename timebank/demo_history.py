@@ -220,7 +220,7 @@ async def _redeem_some(at: datetime, rng: random.Random, tz: ZoneInfo) -> None:
             continue  # not enough hours yet, or a limit: they come back another day
         office = await MemberRole.filter(
             role=Role.COORDINATOR,
-            community_id=item.community_id,  # type: ignore[attr-defined]
+            community_id=item.community_id,
         ).first()
         if made.status is RedemptionStatus.TO_HAND_OVER and office is not None:
             await redeem.hand_over(Actor(office.member_id), made)  # type: ignore[attr-defined]

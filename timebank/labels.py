@@ -73,7 +73,9 @@ RELATION_NAMES = {
     "other": _("Other relative"),
 }
 
-# The default service types (the community service catalog starts from these).
+# The default service types: every community's service catalog starts from these names
+# (catalog.service seeds them, in Chinese from the translation catalogue); once seeded, what
+# a community's pages show is its own name of the service.
 SERVICE_NAMES = {
     "meal_help": _("Meal help"),
     "meal_delivery": _("Meal delivery"),

@@ -15,6 +15,7 @@ class ServiceType(Model):
     community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
         "timebank.Community", related_name="service_types", on_delete=fields.CASCADE
     )
+    community_id: int
     code = fields.CharField(max_length=30)
     name_zh = fields.CharField(max_length=40)
     name_en = fields.CharField(max_length=60)

@@ -12,18 +12,17 @@ from timebank.catalog import service
 from timebank.errors import TimebankError
 from timebank.i18n import request_lang
 from timebank.people import policy
+from timebank.people.auth import SignedIn
 from timebank.people.service import get_community
-from timebank.people.web import actor_of, me, posted_form, signin_redirect
+from timebank.people.web import actor_of, posted_form, signed_in
 from timebank.templating import render
 
 FIELDS = ("name_zh", "name_en", "typical_minutes", "max_minutes", "min_minutes", "multiplier")
 
 
-async def catalog_page(request: Request) -> Response:
+@signed_in
+async def catalog_page(request: Request, who: SignedIn) -> Response:
     """Every service type of the community, each with its own small form."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     community_id = int(request.path_params["community_id"])
     policy.require(policy.can_manage_community(who, community_id))
     community = await get_community(community_id)

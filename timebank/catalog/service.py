@@ -1,8 +1,9 @@
-"""The rules of the service catalog: seeded from the default list, edited by coordinators."""
+"""The rules of the service catalog: seeded from the default list, edited by coordinators;
+the one source of the names a service is shown by."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -11,26 +12,49 @@ from tortoise.transactions import in_transaction
 from timebank import inputs
 from timebank.catalog.models import ServiceType
 from timebank.errors import Invalid, NotFound
+from timebank.i18n import gettext_for
+from timebank.labels import SERVICE_NAMES
 from timebank.people import audit
 from timebank.people.audit import Actor
 from timebank.people.member_fields import FieldError, invalid_fields
-from timebank.people.models import Community
+from timebank.people.models import Community, Level
 
-# code: (中文, English, typical minutes, most minutes)
-DEFAULTS: dict[str, tuple[str, str, int, int]] = {
-    "meal_help": ("助餐", "Meal help", 60, 120),
-    "meal_delivery": ("送餐", "Meal delivery", 30, 60),
-    "cleaning": ("助洁", "Cleaning", 90, 180),
-    "bathing": ("助浴", "Bathing", 60, 120),
-    "medical": ("助医", "Medical escort", 120, 300),
-    "mobility": ("助行", "Walking help", 60, 120),
-    "companionship": ("陪聊/心理慰藉", "Companionship", 60, 120),
-    "haircut": ("理发", "Haircut", 30, 60),
-    "nails": ("剪指甲", "Nail trimming", 30, 60),
-    "shopping": ("代购", "Shopping", 60, 120),
-    "visit": ("探视巡访", "Home visit", 30, 90),
-    "group": ("集体志愿活动", "Group activity", 120, 240),
+
+def _bounded(kind: str, low: float, high: float) -> dict[str, Any]:
+    return {"type": kind, "minimum": low, "maximum": high}
+
+
+# The body update_service reads, for the API document.
+SCHEMAS: dict[str, Any] = {
+    "ServiceChange": {
+        "type": "object",
+        "properties": {
+            "name_zh": {"type": "string", "minLength": 1, "maxLength": 40},
+            "name_en": {"type": "string", "minLength": 1, "maxLength": 60},
+            "typical_minutes": _bounded("integer", 5, 720),
+            "max_minutes": _bounded("integer", 5, 720),
+            "min_minutes": _bounded("integer", 0, 720),
+            "multiplier": _bounded("number", 0.1, 5),
+            "needs_confirmation": {"type": "boolean"},
+            "group_activity": {"type": "boolean"},
+            "active": {"type": "boolean"},
+        },
+    },
 }
+
+# code: (typical minutes, most minutes). The names are labels.SERVICE_NAMES: English there,
+# Chinese in the translation catalogue; once seeded, a community's own names are its own.
+DEFAULTS: dict[str, tuple[int, int]] = {
+    "meal_help": (60, 120), "meal_delivery": (30, 60), "cleaning": (90, 180),
+    "bathing": (60, 120), "medical": (120, 300), "mobility": (60, 120),
+    "companionship": (60, 120), "haircut": (30, 60), "nails": (30, 60),
+    "shopping": (60, 120), "visit": (30, 90), "group": (120, 240),
+}  # fmt: skip
+
+
+def seed_name(code: str, lang: str) -> str:
+    """The name a default service type starts with, in ``lang`` (the code if it is none)."""
+    return gettext_for(lang, SERVICE_NAMES[code]) if code in SERVICE_NAMES else code
 
 
 async def catalog(community: Community) -> list[ServiceType]:
@@ -40,12 +64,12 @@ async def catalog(community: Community) -> list[ServiceType]:
         return list(found)
     try:
         async with in_transaction():
-            for code, (zh, en, typical, most) in DEFAULTS.items():
+            for code, (typical, most) in DEFAULTS.items():
                 await ServiceType.create(
                     community=community,
                     code=code,
-                    name_zh=zh,
-                    name_en=en,
+                    name_zh=seed_name(code, "zh-CN"),
+                    name_en=seed_name(code, "en"),
                     typical_minutes=typical,
                     max_minutes=most,
                     needs_confirmation=code in ("bathing", "medical"),
@@ -66,6 +90,39 @@ async def service_type(community: Community, code: str) -> ServiceType:
         f"本社区没有“{code}”这项服务。",
         code="unknown_service",
     )
+
+
+async def service_names(community: Community, lang: str) -> dict[str, str]:
+    """Code → the community's own name of each of its services, in ``lang``: what its
+    pages and exports show."""
+    english = lang == "en"
+    return {s.code: s.name_en if english else s.name_zh for s in await catalog(community)}
+
+
+async def names_across(community_ids: Iterable[int] | None, lang: str) -> dict[str, str]:
+    """Code → name, for figures that add up several communities (None: all): the name
+    every one of them gives the service, or the default name where they differ (or a
+    community has not seeded its catalog yet, and so shows the default)."""
+    query = ServiceType.all()
+    ids = None if community_ids is None else set(community_ids)
+    if ids is not None:
+        query = query.filter(community_id__in=sorted(ids))
+    found: dict[str, set[str]] = {}
+    seeded: set[int] = set()
+    column = "name_en" if lang == "en" else "name_zh"
+    for community_id, code, name in await query.values_list("community_id", "code", column):
+        seeded.add(int(community_id))
+        found.setdefault(str(code), set()).add(str(name))
+    if ids is None:
+        found_ids = await Community.filter(level=Level.COMMUNITY).values_list("id", flat=True)
+        ids = {int(str(i)) for i in found_ids}
+    names = {code: seed_name(code, lang) for code in SERVICE_NAMES}
+    for code, given in found.items():
+        if code in SERVICE_NAMES and not ids <= seeded:
+            given = given | {names[code]}
+        if len(given) == 1:
+            names[code] = given.pop()
+    return names
 
 
 def service_json(service: ServiceType) -> dict[str, Any]:
@@ -109,6 +166,23 @@ async def update_service(
         raise NotFound(
             f"There is no service {code!r} here.", f"找不到服务“{code}”。", code="service_not_found"
         )
+    changes = parse_change(service, data)
+    async with in_transaction():
+        await ServiceType.filter(id=service.id).update(**changes)
+        await audit.record(
+            actor,
+            "catalog.update",
+            target_type="service",
+            target_id=code,
+            community_id=community.id,
+            detail=changes,
+        )
+    return await ServiceType.get(id=service.id)
+
+
+def parse_change(service: ServiceType, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The changes to ``service`` asked for (``ServiceChange``), checked; a 422 naming
+    every bad field."""
     errors: list[FieldError] = []
     changes: dict[str, Any] = {}
     for name, limit in (("name_zh", 40), ("name_en", 60)):
@@ -151,14 +225,4 @@ async def update_service(
         )  # fmt: skip
     if errors:
         raise invalid_fields(errors)
-    async with in_transaction():
-        await ServiceType.filter(id=service.id).update(**changes)
-        await audit.record(
-            actor,
-            "catalog.update",
-            target_type="service",
-            target_id=code,
-            community_id=community.id,
-            detail=changes,
-        )
-    return await ServiceType.get(id=service.id)
+    return changes

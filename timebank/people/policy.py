@@ -299,3 +299,51 @@ def can_propose_pairing(who: SignedIn, helper: Member, resident: Member) -> bool
     """A coordinator of the resident, or a helper asking to serve them."""
     asks_for_self = helper.id == who.member.id and who.has(Role.HELPER)
     return coordinates(who, resident.community_id) or asks_for_self  # type: ignore[attr-defined]
+# redeem: the catalogue, redemptions and hand-over, donations, grants --------------------------
+
+
+def can_see_catalogs(who: SignedIn, community_id: int) -> bool:
+    """A community's catalogues (its services, what its hours buy): its members, and its
+    coordinators."""
+    return who.member.community_id == community_id or coordinates(who, community_id)  # type: ignore[attr-defined]
+
+
+async def can_spend_for(who: SignedIn, member: Member) -> bool:
+    """Spend ``member``'s hours "on their behalf": whoever manages the member."""
+    return await can_manage_member(who, member)
+
+
+async def spends_on_own(person: int | None, beneficiary: int, *, on_behalf: bool) -> bool:
+    """Someone spending a member's hours on behalf of them, for themselves or their own
+    family: refused, whatever their role."""
+    return on_behalf and await own_or_family(person, beneficiary)
+
+
+async def can_hand_over(person: int | None, *, member: int, beneficiary: int) -> bool:
+    """Hand a redemption's goods over (核销): never to oneself or one's family, whether they
+    paid for them or receive them."""
+    for one in (member, beneficiary):
+        if await own_or_family(person, one):
+            return False
+    return True
+
+
+def redeemed_it(person: int | None, *, spent_by: int | None, on_behalf: bool) -> bool:
+    """Whether ``person`` spent the member's hours on these goods on their behalf: then
+    someone else hands them over, or one person alone would turn a member's hours into
+    goods in their own hands."""
+    return on_behalf and person == spent_by
+
+
+async def grant_needs_review(
+    person: int | None, *, member: int, minutes: int, review_minutes: int | None
+) -> bool:
+    """Whether a grant waits for a second coordinator: above the community's review size,
+    and always when it is for the granting coordinator or her family."""
+    large = review_minutes is not None and minutes > review_minutes
+    return large or await own_or_family(person, member)
+
+
+def requested_it(person: int | None, *, requested_by: int) -> bool:
+    """Whether ``person`` asked for the grant: someone else must decide it (four eyes)."""
+    return person == requested_by

@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TypeVar
 
 from tortoise import fields
 from tortoise.models import Model
 
+from timebank.errors import NotFound
 from timebank.people.models import Community, Member
+
+M = TypeVar("M", bound=Model)
+
+
+async def get_or_404(model: type[M], record_id: int, en: str, zh: str, code: str) -> M:
+    """The ``model`` row with this id, or a 404 naming what it is (``en``, ``zh``)."""
+    found = await model.get_or_none(id=record_id)
+    if found is None:
+        raise NotFound(
+            f"There is no {en} number {record_id}.", f"找不到编号为 {record_id} 的{zh}。", code=code
+        )
+    return found
+
 
 # Model docstrings become table comments, and tortoise's SQLite schema editor splits its
 # statements on ";": no semicolons in the docstrings below.
@@ -28,6 +43,7 @@ class RedeemItem(Model):
     community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
         "timebank.Community", related_name="redeem_items", on_delete=fields.RESTRICT
     )
+    community_id: int
     kind = fields.CharEnumField(ItemKind, max_length=10)
     name_zh = fields.CharField(max_length=60)
     name_en = fields.CharField(max_length=80)
@@ -60,15 +76,19 @@ class Redemption(Model):
     community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
         "timebank.Community", related_name="redemptions", on_delete=fields.RESTRICT
     )
+    community_id: int
     item: fields.ForeignKeyRelation[RedeemItem] = fields.ForeignKeyField(
         "timebank.RedeemItem", related_name="redemptions", on_delete=fields.RESTRICT
     )
+    item_id: int
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "timebank.Member", related_name="redemptions", on_delete=fields.RESTRICT
     )
+    member_id: int
     beneficiary: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "timebank.Member", related_name="redemptions_received", on_delete=fields.RESTRICT
     )
+    beneficiary_id: int
     actor_id = fields.IntField(null=True)
     on_behalf = fields.BooleanField(default=False)  # done by a coordinator for the member
     minutes = fields.IntField()
@@ -105,9 +125,11 @@ class Grant(Model):
     community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
         "timebank.Community", related_name="grants", on_delete=fields.RESTRICT
     )
+    community_id: int
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "timebank.Member", related_name="grants", on_delete=fields.RESTRICT
     )
+    member_id: int
     source = fields.CharEnumField(GrantSource, max_length=6)
     minutes = fields.IntField()
     reason = fields.CharField(max_length=300)

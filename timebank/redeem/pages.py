@@ -4,28 +4,24 @@ hand-over queue (核销) and grants."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from timebank import flash, inputs
-from timebank.calendar import tz_of
+from timebank import calendar, flash, inputs
 from timebank.catalog.service import catalog
 from timebank.errors import TimebankError
 from timebank.ledger import service as ledger
-from timebank.ledger.hours import format_minutes
 from timebank.ledger.models import AccountKind
 from timebank.people import policy
 from timebank.people.auth import SignedIn
 from timebank.people.models import FamilyLink, Member, MemberRole, Role
-from timebank.people.service import get_community
-from timebank.people.web import actor_of, asked_community, me, posted_form, signin_redirect
-from timebank.redeem import service
-from timebank.redeem.api import donate_as, get_grant, grant_as, names_of, redeem_as
-from timebank.redeem.models import Grant, GrantStatus, RedeemItem, Redemption, RedemptionStatus
+from timebank.people.service import get_community, member_names
+from timebank.people.web import actor_of, asked_community, posted_form, signed_in
+from timebank.redeem import gifts, items, service
+from timebank.redeem.models import Grant, GrantStatus, RedeemItem, Redemption
 
 
 def _back(
@@ -37,47 +33,39 @@ def _back(
     return RedirectResponse(f"{path}{separator}done={done}" if done else path, status_code=303)
 
 
-async def use_hours_page(request: Request) -> Response:
+@signed_in
+async def use_hours_page(request: Request, who: SignedIn) -> Response:
     """My hours: balance, what they can buy, giving them to family or the pool."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     member = await Member.get(id=who.member.id)
     wallet = await ledger.wallet(member.id)
     links = await FamilyLink.filter(member=member).prefetch_related("relative")
-    items = await RedeemItem.filter(community_id=member.community_id, active=True).order_by(  # type: ignore[attr-defined]
-        "kind", "price_minutes", "id"
-    )
     mine = list(await Redemption.filter(member=member).order_by("-created_at").limit(30))
-    item_names = {i.id: i for i in await RedeemItem.filter(id__in=[r.item_id for r in mine])}  # type: ignore[attr-defined]
+    item_names = {i.id: i for i in await RedeemItem.filter(id__in=[r.item_id for r in mine])}
     return flash.render_page(
         request,
         "redeem/use.html",
         {
             "balance": await ledger.balance(wallet.id),
-            "items": items,
-            "today": datetime.now(tz_of(request)).date().isoformat(),
+            "items": await items.items_of(member.community_id),  # type: ignore[attr-defined]
+            "today": calendar.local_today(calendar.tz_of(request)).isoformat(),
             "family": [link.relative for link in links],
             "mine": mine,
             "item_names": item_names,
-            "hours": format_minutes,
             "key": uuid.uuid4().hex,
             "done": request.query_params.get("done", ""),
         },
     )
 
 
-async def redeem_submit(request: Request) -> Response:
+@signed_in
+async def redeem_submit(request: Request, who: SignedIn) -> Response:
     """Redeem one item from the page."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     form = await posted_form(request, who)
     body: dict[str, Any] = {k: form.get(k) for k in ("item", "key", "for")}
     if form.get("day"):  # a service: its local date and time
         body["starts_at"] = f"{form.get('day')}T{form.get('time') or '09:00'}"
     try:
-        await redeem_as(request, who, body)
+        await service.redeem_for(actor_of(request, who), who, body, calendar.tz_of(request))
     except TimebankError as error:
         if error.status == 403:
             raise
@@ -85,15 +73,13 @@ async def redeem_submit(request: Request) -> Response:
     return _back("/redeem", request=request, done="booked" if form.get("day") else "redeemed")
 
 
-async def donate_submit(request: Request) -> Response:
+@signed_in
+async def donate_submit(request: Request, who: SignedIn) -> Response:
     """Give hours from the page."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     form = await posted_form(request, who)
     body = {k: form.get(k) for k in ("to", "minutes", "key", "reason")}
     try:
-        await donate_as(request, who, body)
+        await gifts.donate_for(actor_of(request, who), who, body)
     except TimebankError as error:
         return _back("/redeem", error=error, request=request)
     return _back("/redeem", request=request, done="donated")
@@ -103,32 +89,27 @@ def _community_of(request: Request, who: SignedIn) -> int:
     return policy.community_asked(who, request.query_params.get("community"))
 
 
-async def catalog_page(request: Request) -> Response:
+@signed_in
+async def catalog_page(request: Request, who: SignedIn) -> Response:
     """The office's catalogue: every item with its price, stock and switch, and a new one."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     policy.require_coordinator(who)
     asked = await asked_community(request, who)
     community = asked.community
-    items = await RedeemItem.filter(community=community).order_by("kind", "price_minutes", "id")
     return flash.render_page(
         request,
         "redeem/catalog.html",
         {
             "community": community,
             "choices": asked.choices,
-            "items": items,
+            "items": await items.items_of(community.id, withdrawn=True),
             "services": [x for x in await catalog(community) if x.active],
         },
     )
 
 
-async def catalog_submit(request: Request) -> Response:
+@signed_in
+async def catalog_submit(request: Request, who: SignedIn) -> Response:
     """Add an item, or change one (``item`` in the form)."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     form = await posted_form(request, who)
     community = await get_community(_community_of(request, who))
     back = f"/redeem/catalog?community={community.id}"
@@ -139,12 +120,12 @@ async def catalog_submit(request: Request) -> Response:
     }
     try:
         if form.get("item"):
-            item = await service.get_item(inputs.record_id(str(form["item"]), "item"))
-            policy.require(item.community_id == community.id)  # type: ignore[attr-defined]
+            item = await items.get_item(inputs.record_id(str(form["item"]), "item"))
+            policy.require(item.community_id == community.id)
             data["active"] = "active" in form
-            await service.update_item(actor_of(request, who), item, data)
+            await items.update_item(actor_of(request, who), item, data)
         else:
-            await service.create_item(actor_of(request, who), community, data)
+            await items.create_item(actor_of(request, who), community, data)
     except TimebankError as error:
         if error.status == 403:
             raise
@@ -152,32 +133,24 @@ async def catalog_submit(request: Request) -> Response:
     return RedirectResponse(back, status_code=303)
 
 
-async def handover_page(request: Request) -> Response:
+@signed_in
+async def handover_page(request: Request, who: SignedIn) -> Response:
     """Goods waiting at the office for their owners (核销)."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     policy.require_coordinator(who)
-    query = Redemption.filter(status=RedemptionStatus.TO_HAND_OVER)
-    communities = policy.coordinated_communities(who)
-    if communities is not None:
-        query = query.filter(community_id__in=sorted(communities))
-    waiting = list(await query.order_by("created_at").limit(300))
-    names = await names_of({r.member_id for r in waiting} | {r.beneficiary_id for r in waiting})  # type: ignore[attr-defined]
-    items = {i.id: i for i in await RedeemItem.filter(id__in=[r.item_id for r in waiting])}  # type: ignore[attr-defined]
+    waiting = await service.waiting_for_hand_over(who)
+    names = await member_names({r.member_id for r in waiting} | {r.beneficiary_id for r in waiting})
+    found = {i.id: i for i in await RedeemItem.filter(id__in=[r.item_id for r in waiting])}
     return flash.render_page(
-        request, "redeem/handover.html", {"waiting": waiting, "names": names, "items": items}
+        request, "redeem/handover.html", {"waiting": waiting, "names": names, "items": found}
     )
 
 
-async def handover_submit(request: Request) -> Response:
+@signed_in
+async def handover_submit(request: Request, who: SignedIn) -> Response:
     """Hand one redemption's goods over."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     await posted_form(request, who)
     redemption = await service.get_redemption(int(request.path_params["redemption_id"]))
-    policy.require(policy.coordinates(who, redemption.community_id))  # type: ignore[attr-defined]
+    policy.require(policy.coordinates(who, redemption.community_id))
     try:
         await service.hand_over(actor_of(request, who), redemption)
     except TimebankError as error:
@@ -185,11 +158,9 @@ async def handover_submit(request: Request) -> Response:
     return RedirectResponse("/redeem/handover", status_code=303)
 
 
-async def grants_page(request: Request) -> Response:
+@signed_in
+async def grants_page(request: Request, who: SignedIn) -> Response:
     """Grant hours; grants waiting for a second coordinator; the latest grants."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     policy.require_coordinator(who)
     asked = await asked_community(request, who)
     community = asked.community
@@ -198,7 +169,7 @@ async def grants_page(request: Request) -> Response:
     ).values_list("member_id", flat=True)
     residents = await Member.filter(id__in=list(resident_ids), is_active=True).order_by("name")
     grants = list(await Grant.filter(community=community).order_by("-created_at").limit(100))
-    names = await names_of({g.member_id for g in grants} | {g.requested_by_id for g in grants})  # type: ignore[attr-defined]
+    names = await member_names({g.member_id for g in grants} | {g.requested_by_id for g in grants})
     fund = await ledger.community_account(community.id, AccountKind.ISSUANCE)
     pool = await ledger.community_account(community.id, AccountKind.POOL)
     return flash.render_page(
@@ -213,23 +184,20 @@ async def grants_page(request: Request) -> Response:
             "names": names,
             "fund": await ledger.balance(fund.id),
             "pool": await ledger.balance(pool.id),
-            "hours": format_minutes,
             "key": uuid.uuid4().hex,
             "done": request.query_params.get("done", ""),
         },
     )
 
 
-async def grant_submit(request: Request) -> Response:
+@signed_in
+async def grant_submit(request: Request, who: SignedIn) -> Response:
     """Grant hours from the page."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     form = await posted_form(request, who)
     back = f"/grants?community={_community_of(request, who)}"
     body = {k: form.get(k) for k in ("member", "minutes", "source", "reason", "key")}
     try:
-        grant = await grant_as(request, who, body)
+        grant = await gifts.grant_for(actor_of(request, who), who, body)
     except TimebankError as error:
         if error.status == 403:
             raise
@@ -237,17 +205,15 @@ async def grant_submit(request: Request) -> Response:
     return RedirectResponse(f"{back}&done={grant.status.value}", status_code=303)
 
 
-async def grant_decision_submit(request: Request) -> Response:
+@signed_in
+async def grant_decision_submit(request: Request, who: SignedIn) -> Response:
     """A second coordinator approves or rejects a grant."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     form = await posted_form(request, who)
-    grant = await get_grant(int(request.path_params["grant_id"]))
-    policy.require(policy.coordinates(who, grant.community_id))  # type: ignore[attr-defined]
-    back = f"/grants?community={grant.community_id}"  # type: ignore[attr-defined]
+    grant = await gifts.get_grant(int(request.path_params["grant_id"]))
+    policy.require(policy.coordinates(who, grant.community_id))
+    back = f"/grants?community={grant.community_id}"
     try:
-        await service.decide_grant(
+        await gifts.decide_grant(
             actor_of(request, who), grant, form.get("approve") == "1", str(form.get("note", ""))
         )
     except TimebankError as error:

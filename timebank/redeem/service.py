@@ -1,322 +1,107 @@
-"""The rules of spending and giving hours: the catalogue, redemptions, hand-over (核销),
-donations (转赠) and grants (兜底).
+"""Redemptions: spending hours on goods or a privilege (goods then wait for hand-over at the
+office, 核销), or booking a service with them (an order, and a hold on the hours that goes to
+the helper, back on a cancel, or expires when the service is never given).
 
-A redemption's limits (per day, per month), the item's stock and the redemption row are
-checked and written under the ledger lock, in the transaction that moves the hours
-(``ledger.redeem(checks=…)``): two members racing for the last bag of rice, or one member
-racing against their own limit, cannot both win, and nothing is half-written.
+The catalogue is ``redeem.items``, what a redemption must pass ``redeem.limits``, donations
+and grants ``redeem.gifts``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from timebank.errors import Conflict, Forbidden, Invalid, NotFound
+from timebank import inputs
+from timebank.errors import Conflict, Forbidden, Invalid
 from timebank.ledger import service as ledger
-from timebank.ledger.models import AccountKind, LedgerTxn, TxnKind
-from timebank.ledger.rules import Posted, actor_key
-from timebank.ledger.steps import Query, Steps
-from timebank.people import audit
+from timebank.ledger.models import LedgerTxn, TxnKind
+from timebank.people import audit, members, policy
 from timebank.people.audit import Actor
-from timebank.people.member_fields import FieldError, invalid_fields
-from timebank.people.models import Community, FamilyLink, Member, ResidentProfile
+from timebank.people.auth import SignedIn
+from timebank.people.models import Community, Member
+from timebank.redeem.items import get_item
+from timebank.redeem.limits import check_key, limits_and_row, may_redeem, own_decision
 from timebank.redeem.models import (
-    Grant,
-    GrantSource,
-    GrantStatus,
     ItemKind,
     RedeemItem,
     Redemption,
     RedemptionStatus,
+    get_or_404,
 )
 
-MAX_PRICE = 100 * 60  # 100 hours
-MAX_STOCK = 100_000
-MAX_KEY = 100
-
-# Catalogue --------------------------------------------------------------------------------
-
-
-def item_json(item: RedeemItem) -> dict[str, Any]:
-    """An item as the API shows it."""
-    return {
-        "id": item.id,
-        "community": item.community_id,  # type: ignore[attr-defined]
-        "kind": item.kind.value,
-        "name_zh": item.name_zh,
-        "name_en": item.name_en,
-        "price_minutes": item.price_minutes,
-        "stock": item.stock,
-        "service": item.service_code or None,
-        "active": item.active,
-    }
+# The body of POST /redemptions (redeem_for reads it), for the API document.
+SCHEMAS: dict[str, Any] = {
+    "NewRedemption": {
+        "type": "object",
+        "required": ["item", "key"],
+        "properties": {
+            "item": {"$ref": "#/components/schemas/Id"},
+            "key": {"type": "string", "minLength": 8, "maxLength": 100,
+                    "description": "idempotency key"},
+            "for": {"allOf": [{"$ref": "#/components/schemas/Id"}],
+                    "description": "a linked family member (default myself)"},
+            "member": {"allOf": [{"$ref": "#/components/schemas/Id"}],
+                       "description": "coordinators - whose hours"},
+            "starts_at": {"type": "string", "format": "date-time",
+                          "description": "a service - when"},
+        },
+    },
+}  # fmt: skip
 
 
-def parse_item(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
-    """An item's fields from a form or JSON, checked; a 422 naming every bad one."""
-    values: dict[str, Any] = {}
-    errors: list[FieldError] = []
-    if "kind" in data or not partial:
-        try:
-            values["kind"] = ItemKind(str(data.get("kind") or ""))
-        except ValueError:
-            errors.append(
-                FieldError("kind", "must be goods, privilege or service.",
-                           "必须是物品、优待或服务。")
-            )  # fmt: skip
-    for name, limit in (("name_zh", 60), ("name_en", 80)):
-        if name in data or not partial:
-            text = str(data.get(name) or "").strip()
-            if not text or len(text) > limit:
-                errors.append(
-                    FieldError(name, f"needs 1 to {limit} characters.", f"需要 1 到 {limit} 个字。")
-                )
-            values[name] = text
-    if "price_minutes" in data or not partial:
-        try:
-            price = int(str(data.get("price_minutes")).strip())
-        except ValueError:
-            price = 0
-        if not 1 <= price <= MAX_PRICE:
-            errors.append(
-                FieldError("price_minutes", f"must be from 1 to {MAX_PRICE} minutes.",
-                           f"必须是 1 到 {MAX_PRICE} 分钟。")
-            )  # fmt: skip
-        values["price_minutes"] = price
-    if "stock" in data:
-        raw = data.get("stock")
-        if raw is None or str(raw).strip() == "":
-            values["stock"] = None
-        else:
-            try:
-                stock = int(str(raw).strip())
-            except ValueError:
-                stock = -1
-            if not 0 <= stock <= MAX_STOCK:
-                errors.append(
-                    FieldError("stock", f"must be from 0 to {MAX_STOCK}, or empty for no limit.",
-                               f"必须是 0 到 {MAX_STOCK}，或留空表示不限。")
-                )  # fmt: skip
-            values["stock"] = stock
-    if "service" in data:
-        values["service_code"] = str(data.get("service") or "").strip()
-    if "active" in data:
-        raw = data["active"]
-        values["active"] = raw is True or str(raw).lower() in {"1", "true", "on", "yes"}
-    if "kind" in values and values["kind"] is not ItemKind.SERVICE:
-        values.pop("service_code", None)
-    if values.get("kind") is ItemKind.SERVICE and not values.get("service_code"):
-        errors.append(
-            FieldError("service", "is needed for a service.", "服务类兑换项须选择服务项目。")
-        )
-    if errors:
-        raise invalid_fields(errors)
-    return values
+@dataclass(frozen=True)
+class Spending:
+    """Who spends whose hours on what, for whom: what the ledger call of a redemption and of
+    a booking share."""
+
+    actor: Actor
+    member: Member
+    beneficiary: Member
+    item: RedeemItem
+    on_behalf: bool
+    community: Community
+    tz: ZoneInfo
+
+    def ledger_arguments(
+        self, status: RedemptionStatus, order_id: int | None = None
+    ) -> dict[str, Any]:
+        """The arguments of ``ledger.redeem`` / ``ledger.reserve`` but the key; the limits
+        and the redemption row are checked and written under the ledger lock."""
+        return {
+            "member_id": self.member.id,
+            "minutes": self.item.price_minutes,
+            "actor_id": self.actor.member_id,
+            "ref_type": "redemption",
+            "ref_id": f"item-{self.item.id}",
+            "on_behalf_of_id": self.member.id if self.on_behalf else None,
+            "checks": lambda: limits_and_row(
+                community=self.community,
+                item=self.item,
+                member_id=self.member.id,
+                beneficiary_id=self.beneficiary.id,
+                actor_id=self.actor.member_id,
+                on_behalf=self.on_behalf,
+                status=status,
+                tz=self.tz,
+                order_id=order_id,
+            ),  # fmt: skip
+        }
 
 
-async def create_item(actor: Actor, community: Community, data: dict[str, Any]) -> RedeemItem:
-    """Add an item to a community's catalogue."""
-    values = parse_item(data)
-    if values["kind"] is ItemKind.SERVICE:
-        from timebank.catalog.service import service_type
-
-        await service_type(community, values["service_code"])
-    async with in_transaction():
-        item = await RedeemItem.create(community=community, **values)
-        await audit.record(
-            actor, "redeem.item_create", target_type="redeem_item", target_id=item.id,
-            community_id=community.id, detail={"name": item.name_zh},
-        )  # fmt: skip
-    return item
-
-
-async def update_item(actor: Actor, item: RedeemItem, data: dict[str, Any]) -> RedeemItem:
-    """Change an item's names, price, stock or availability."""
-    values = parse_item({**data, "kind": item.kind.value}, partial=True)
-    values.pop("kind", None)
-    values.pop("service_code", None)
-    async with in_transaction():
-        if values:
-            await RedeemItem.filter(id=item.id).update(**values)
-        await audit.record(
-            actor, "redeem.item_update", target_type="redeem_item", target_id=item.id,
-            community_id=item.community_id,  # type: ignore[attr-defined]
-            detail={k: v for k, v in values.items() if k != "active"},
-        )  # fmt: skip
-    return await RedeemItem.get(id=item.id)
-
-
-async def get_item(item_id: int) -> RedeemItem:
-    """The item with this id, or a 404."""
-    found = await RedeemItem.get_or_none(id=item_id)
-    if found is None:
-        raise NotFound(
-            f"There is no item number {item_id}.", f"找不到编号为 {item_id} 的兑换项。",
-            code="item_not_found",
-        )  # fmt: skip
-    return found
-
-
-# Redeeming --------------------------------------------------------------------------------
-
-
-def age_on(birth: date, day: date) -> int:
-    """Whole years of age on ``day``."""
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
-
-
-async def check_age(community: Community, beneficiary: Member, today: date) -> None:
-    """The redemption age gate; residents in a hardship category are exempt."""
-    if community.redeem_min_age <= 0:
-        return
-    profile = await ResidentProfile.get_or_none(member=beneficiary)
-    if profile is not None and profile.hardship.strip(","):
-        return
-    if beneficiary.birth_date is None:
-        raise Invalid(
-            f"Hours can be redeemed for people aged {community.redeem_min_age} or over; "
-            f"{beneficiary.name}'s birth date is not recorded. Please ask the office.",
-            f"年满 {community.redeem_min_age} 岁才能兑换，"
-            f"{beneficiary.name} 的出生日期未登记，请联系社区。",
-            code="redeem_age",
-        )
-    if age_on(beneficiary.birth_date, today) < community.redeem_min_age:
-        raise Invalid(
-            f"Hours can be redeemed for people aged {community.redeem_min_age} or over "
-            "(or in a hardship category).",
-            f"年满 {community.redeem_min_age} 岁（或属于困难群体）才能兑换。",
-            code="redeem_age",
-        )
-
-
-async def is_family(member_id: int, other_id: int) -> bool:
-    """Whether ``other`` is a linked family member of ``member``."""
-    return await FamilyLink.exists(member_id=member_id, relative_id=other_id)
-
-
-async def own_or_family(person_id: int | None, member_id: int) -> bool:
-    """Whether ``person`` is ``member`` or one of their linked family: such a person may
-    not decide alone about ``member``'s hours (grant, approve, hand over)."""
-    if person_id is None:
-        return False
-    return person_id == member_id or await is_family(member_id, person_id)
-
-
-def _own_decision() -> Forbidden:
-    return Forbidden(
-        "You cannot approve this for yourself or your own family: another coordinator must.",
-        "不能为本人或自己的家属审批，须由另一位协调员处理。",
-        code="own_decision",
-    )
-
-
-def check_key(key: str, actor: Actor) -> str:
-    """The request's idempotency key, checked and scoped to ``actor`` (``actor_key``)."""
-    key = (key or "").strip()
-    if not 8 <= len(key) <= MAX_KEY:
-        raise Invalid(
-            "The request lacks its idempotency key (8 to 100 characters). Reload the page.",
-            "请求缺少唯一编号，请刷新页面。",
-            code="bad_key",
-        )
-    return actor_key(actor.member_id, key, limit=MAX_KEY)  # fits Grant.key
-
-
-def _limits_and_row(
-    *,
-    community: Community,
-    item: RedeemItem,
-    member_id: int,
-    beneficiary_id: int,
-    actor_id: int | None,
-    on_behalf: bool,
-    status: RedemptionStatus,
+async def _spending(
+    actor: Actor, member: Member, beneficiary: Member, item: RedeemItem, on_behalf: bool,
     tz: ZoneInfo,
-    order_id: int | None = None,
-) -> Steps[str]:
-    """Under the ledger lock: the day and month limits, the stock, then the row."""
-    now = datetime.now(UTC)
-    local = now.astimezone(tz)
-    day = datetime.combine(local.date(), time(0), tzinfo=tz).astimezone(UTC)
-    month = datetime.combine(local.date().replace(day=1), time(0), tzinfo=tz).astimezone(UTC)
-    for since, limit, en, zh in (
-        (day, community.redeem_daily_minutes, "day", "每天"),
-        (month, community.redeem_monthly_minutes, "month", "每月"),
-    ):
-        if limit is None:
-            continue
-        ((spent,),) = yield Query(
-            "SELECT COALESCE(SUM(minutes), 0) FROM redemption WHERE member_id = ?"
-            " AND created_at >= ? AND status NOT IN ('cancelled', 'expired')",
-            (member_id, since),
-        )
-        if int(spent) + item.price_minutes > limit:
-            raise Conflict(
-                f"This would pass the limit of {limit} minutes a {en} "
-                f"({int(spent)} redeemed already).",
-                f"超过{zh}兑换上限 {limit} 分钟（已兑换 {int(spent)} 分钟）。",
-                code=f"redeem_{en}_limit",
-            )
-    if community.group_hours_donate_only:
-        yield from _group_hours_rule(member_id, item)
-    if item.stock is not None:
-        left = yield Query(
-            "UPDATE redeem_item SET stock = stock - 1 WHERE id = ? AND stock > 0 RETURNING stock",
-            (item.id,),
-        )
-        if not left:
-            raise Conflict(
-                f"{item.name_en} is out of stock.", f"{item.name_zh}已兑完。", code="out_of_stock"
-            )
-    ((row_id,),) = yield Query(
-        "INSERT INTO redemption (community_id, item_id, member_id, beneficiary_id, actor_id,"
-        " on_behalf, minutes, status, order_id, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (community.id, item.id, member_id, beneficiary_id, actor_id, on_behalf,
-         item.price_minutes, status.value, order_id, now),
-    )  # fmt: skip
-    return str(row_id)
-
-
-def _group_hours_rule(member_id: int, item: RedeemItem) -> Steps[None]:
-    """Hours earned in group activities may be given away, not redeemed: what the member
-    keeps after this redemption must cover them (what they gave away counts first)."""
-    ((group,),) = yield Query(
-        "SELECT COALESCE(SUM(v.credit_minutes), 0) FROM visit v JOIN service_type s"
-        " ON s.community_id = v.community_id AND s.code = v.service_code"
-        " WHERE v.helper_id = ? AND v.status = 'verified' AND v.ledger_txn_id IS NOT NULL"
-        " AND s.group_activity = ?",
-        (member_id, True),
-    )
-    if not int(group):
-        return
-    ((given,),) = yield Query(
-        "SELECT COALESCE(SUM(-e.amount), 0) FROM ledger_entry e"
-        " JOIN ledger_txn t ON t.id = e.txn_id JOIN ledger_account a ON a.id = e.account_id"
-        " WHERE a.member_id = ? AND a.kind = 'wallet' AND t.kind = 'donate' AND e.amount < 0",
-        (member_id,),
-    )
-    rows = yield Query(
-        "SELECT posted_credits - posted_debits - pending_debits FROM ledger_account"
-        " WHERE member_id = ? AND kind = 'wallet'",
-        (member_id,),
-    )
-    available = int(rows[0][0]) if rows else 0
-    locked = max(int(group) - int(given), 0)
-    if available - item.price_minutes < locked:
-        free = max(available - locked, 0)
-        raise Conflict(
-            f"{locked} minutes earned in group activities can only be given away, not "
-            f"redeemed; {free} minutes can be redeemed.",
-            f"集体活动获得的 {locked} 分钟只能转赠，不能兑换；可兑换 {free} 分钟。",
-            code="group_hours",
-        )
+) -> Spending:  # fmt: skip
+    if await policy.spends_on_own(actor.member_id, beneficiary.id, on_behalf=on_behalf):
+        raise own_decision()  # spending someone's hours on oneself or one's family
+    community = await may_redeem(member, beneficiary, item, tz)
+    return Spending(actor, member, beneficiary, item, on_behalf, community, tz)
 
 
 async def redeem(
@@ -338,57 +123,17 @@ async def redeem(
             "服务类兑换须预约时间，请使用预约表单。",
             code="book_service",
         )
-    if on_behalf and await own_or_family(actor.member_id, beneficiary.id):
-        raise _own_decision()  # spending someone's hours on oneself or one's family
-    community = await _may_redeem(member, beneficiary, item, tz)
+    spending = await _spending(actor, member, beneficiary, item, on_behalf, tz)
     status = RedemptionStatus.TO_HAND_OVER if item.kind is ItemKind.GOODS else RedemptionStatus.DONE
-    posted = await ledger.redeem(
-        member_id=member.id,
-        minutes=item.price_minutes,
-        key=f"redeem:{key}",
-        actor_id=actor.member_id,
-        ref_type="redemption",
-        ref_id=f"item-{item.id}",
-        on_behalf_of_id=member.id if on_behalf else None,
-        checks=lambda: _limits_and_row(
-            community=community,
-            item=item,
-            member_id=member.id,
-            beneficiary_id=beneficiary.id,
-            actor_id=actor.member_id,
-            on_behalf=on_behalf,
-            status=status,
-            tz=tz,
-        ),  # fmt: skip
-    )
+    posted = await ledger.redeem(key=f"redeem:{key}", **spending.ledger_arguments(status))
     redemption = await Redemption.get(id=int(posted.txn.ref_id))
     if posted.created:
         await audit.record(
             actor, "redeem.redeem", target_type="redemption", target_id=redemption.id,
-            community_id=community.id, on_behalf_of_id=member.id if on_behalf else None,
+            community_id=spending.community.id, on_behalf_of_id=member.id if on_behalf else None,
             detail={"item": item.id, "minutes": item.price_minutes, "for": beneficiary.id},
         )  # fmt: skip
     return redemption
-
-
-async def _may_redeem(
-    member: Member, beneficiary: Member, item: RedeemItem, tz: ZoneInfo
-) -> Community:
-    """The checks before any redemption: offered, same community, family, age."""
-    if not item.active:
-        raise Conflict("This item is not offered now.", "该兑换项已下架。", code="item_inactive")
-    if member.community_id != item.community_id:  # type: ignore[attr-defined]
-        raise Forbidden("This item is in another community.", "这是其他社区的兑换项。",
-                        code="other_community")  # fmt: skip
-    if beneficiary.id != member.id and not await is_family(member.id, beneficiary.id):
-        raise Forbidden(  # no name: the caller may not see that member
-            "Hours are redeemed for oneself or a linked family member only.",
-            "只能为本人或登记的家属兑换。",
-            code="not_family",
-        )
-    community = await Community.get(id=member.community_id)  # type: ignore[attr-defined]
-    await check_age(community, beneficiary, datetime.now(tz).date())
-    return community
 
 
 class _Repeated(Exception):  # noqa: N818 - a signal: roll back, the request was made before
@@ -415,10 +160,8 @@ async def book_service(
     key = check_key(key, actor)
     if item.kind is not ItemKind.SERVICE:
         raise Invalid("Only a service is booked.", "只有服务类需要预约。", code="not_a_service")
-    if on_behalf and await own_or_family(actor.member_id, beneficiary.id):
-        raise _own_decision()  # spending someone's hours on oneself or one's family
-    community = await _may_redeem(member, beneficiary, item, tz)
-    offered = await service_type(community, item.service_code)
+    spending = await _spending(actor, member, beneficiary, item, on_behalf, tz)
+    offered = await service_type(spending.community, item.service_code)
     ledger_key = f"book:{key}"
     if (found := await _booked(ledger_key)) is not None:
         return found
@@ -429,31 +172,14 @@ async def book_service(
                 ends_at=starts_at + timedelta(minutes=offered.typical_minutes),
                 notes="时间兑换 / paid with hours", on_behalf=actor.member_id != beneficiary.id,
             )  # fmt: skip
-            posted = await ledger.reserve(
-                member_id=member.id,
-                minutes=item.price_minutes,
-                key=ledger_key,
-                actor_id=actor.member_id,
-                ref_type="redemption",
-                ref_id=f"item-{item.id}",
-                on_behalf_of_id=member.id if on_behalf else None,
-                checks=lambda: _limits_and_row(
-                    community=community,
-                    item=item,
-                    member_id=member.id,
-                    beneficiary_id=beneficiary.id,
-                    actor_id=actor.member_id,
-                    on_behalf=on_behalf,
-                    status=RedemptionStatus.RESERVED,
-                    tz=tz,
-                    order_id=order.id,
-                ),  # fmt: skip
-            )
+            arguments = spending.ledger_arguments(RedemptionStatus.RESERVED, order.id)
+            posted = await ledger.reserve(key=ledger_key, **arguments)
             if not posted.created:
                 raise _Repeated
             await audit.record(
                 actor, "redeem.book", target_type="redemption", target_id=posted.txn.ref_id,
-                community_id=community.id, on_behalf_of_id=member.id if on_behalf else None,
+                community_id=spending.community.id,
+                on_behalf_of_id=member.id if on_behalf else None,
                 detail={"item": item.id, "order": order.id, "minutes": item.price_minutes},
             )  # fmt: skip
     except _Repeated:
@@ -466,6 +192,33 @@ async def book_service(
 async def _booked(ledger_key: str) -> Redemption | None:
     txn = await LedgerTxn.get_or_none(idempotency_key=ledger_key)
     return None if txn is None else await Redemption.get(id=int(txn.ref_id))
+
+
+async def redeem_for(actor: Actor, who: SignedIn, body: dict[str, Any], tz: ZoneInfo) -> Redemption:
+    """Redeem or book (``NewRedemption``) for ``who``, or (someone who manages ``member``)
+    on behalf of ``member``."""
+    item = await get_item(inputs.record_id(body.get("item"), "item"))
+    on_behalf = body.get("member") not in (None, "", who.member.id)
+    if on_behalf:
+        member = await members.get_member(inputs.record_id(body.get("member"), "member"))
+        policy.require(await policy.can_spend_for(who, member))
+    else:
+        member = await Member.get(id=who.member.id)
+    raw_for = body.get("for")
+    beneficiary = member
+    if raw_for not in (None, "", member.id, str(member.id)):
+        beneficiary = await members.get_member(inputs.record_id(raw_for, "for"))
+    key = str(body.get("key") or "")
+    if item.kind is ItemKind.SERVICE:
+        starts_at = inputs.parse_moment(body.get("starts_at"), "starts_at", tz=tz)
+        return await book_service(
+            actor, member=member, beneficiary=beneficiary, item=item, starts_at=starts_at,
+            key=key, on_behalf=on_behalf, tz=tz,
+        )  # fmt: skip
+    return await redeem(
+        actor, member=member, beneficiary=beneficiary, item=item, key=key,
+        on_behalf=on_behalf, tz=tz,
+    )  # fmt: skip
 
 
 async def release_for_order(actor: Actor, order_id: int, *, never_served: bool = False) -> None:
@@ -510,12 +263,14 @@ async def expire_unserved(now: datetime | None = None) -> int:
 
 async def hand_over(actor: Actor, redemption: Redemption) -> Redemption:
     """The office hands the goods over (核销); once, never to oneself or one's family, and
-    not by whoever spent the member's hours on them "on their behalf" (alone, they would
-    turn the member's hours into goods in their own hands)."""
-    for person in (redemption.member_id, redemption.beneficiary_id):  # type: ignore[attr-defined]
-        if await own_or_family(actor.member_id, person):
-            raise _own_decision()
-    if redemption.on_behalf and actor.member_id == redemption.actor_id:
+    not by whoever spent the member's hours on them "on their behalf"."""
+    if not await policy.can_hand_over(
+        actor.member_id, member=redemption.member_id, beneficiary=redemption.beneficiary_id
+    ):
+        raise own_decision()
+    if policy.redeemed_it(
+        actor.member_id, spent_by=redemption.actor_id, on_behalf=redemption.on_behalf
+    ):
         raise Forbidden(
             "You redeemed these goods for the member: another coordinator hands them over.",
             "这笔兑换是您代为办理的，须由另一位协调员核销发放。",
@@ -535,21 +290,43 @@ async def hand_over(actor: Actor, redemption: Redemption) -> Redemption:
             )
         await audit.record(
             actor, "redeem.hand_over", target_type="redemption", target_id=redemption.id,
-            community_id=redemption.community_id,  # type: ignore[attr-defined]
+            community_id=redemption.community_id,
         )  # fmt: skip
     return await Redemption.get(id=redemption.id)
 
 
 async def get_redemption(redemption_id: int) -> Redemption:
     """The redemption with this id, or a 404."""
-    found = await Redemption.get_or_none(id=redemption_id)
-    if found is None:
-        raise NotFound(
-            f"There is no redemption number {redemption_id}.",
-            f"找不到编号为 {redemption_id} 的兑换记录。",
-            code="redemption_not_found",
-        )
-    return found
+    return await get_or_404(
+        Redemption, redemption_id, "redemption", "兑换记录", "redemption_not_found"
+    )
+
+
+def in_communities(query: QuerySet[Any], communities: set[int] | None) -> QuerySet[Any]:
+    """``query`` narrowed to ``communities`` (None: all, an admin's)."""
+    return query if communities is None else query.filter(community_id__in=sorted(communities))
+
+
+async def redemptions_seen(
+    who: SignedIn, *, status: RedemptionStatus | None, mine: bool
+) -> list[Redemption]:
+    """The latest 200 redemptions ``who`` sees, newest first: a coordinator's communities'
+    (unless ``mine``), else their own and those made for them."""
+    query = Redemption.all()
+    if status is not None:
+        query = query.filter(status=status)
+    if policy.coordinates_any(who) and not mine:
+        query = in_communities(query, policy.coordinated_communities(who))
+    else:
+        query = query.filter(Q(member_id=who.member.id) | Q(beneficiary_id=who.member.id))
+    return list(await query.order_by("-created_at").limit(200))
+
+
+async def waiting_for_hand_over(who: SignedIn) -> list[Redemption]:
+    """Goods waiting at the offices ``who`` coordinates, oldest first."""
+    query = Redemption.filter(status=RedemptionStatus.TO_HAND_OVER)
+    query = in_communities(query, policy.coordinated_communities(who))
+    return list(await query.order_by("created_at").limit(300))
 
 
 def redemption_json(r: Redemption, names: dict[int, str] | None = None) -> dict[str, Any]:
@@ -557,198 +334,16 @@ def redemption_json(r: Redemption, names: dict[int, str] | None = None) -> dict[
     names = names or {}
     return {
         "id": r.id,
-        "community": r.community_id,  # type: ignore[attr-defined]
-        "item": r.item_id,  # type: ignore[attr-defined]
-        "member": r.member_id,  # type: ignore[attr-defined]
-        "member_name": names.get(r.member_id, ""),  # type: ignore[attr-defined]
-        "beneficiary": r.beneficiary_id,  # type: ignore[attr-defined]
-        "beneficiary_name": names.get(r.beneficiary_id, ""),  # type: ignore[attr-defined]
+        "community": r.community_id,
+        "item": r.item_id,
+        "member": r.member_id,
+        "member_name": names.get(r.member_id, ""),
+        "beneficiary": r.beneficiary_id,
+        "beneficiary_name": names.get(r.beneficiary_id, ""),
         "minutes": r.minutes,
         "status": r.status.value,
         "on_behalf": r.on_behalf,
         "order": r.order_id,
         "handed_over_at": r.handed_over_at.isoformat() if r.handed_over_at else None,
         "created_at": r.created_at.isoformat(),
-    }
-
-
-# Donations ---------------------------------------------------------------------------------
-
-
-async def donate(
-    actor: Actor,
-    *,
-    member: Member,
-    to_member: Member | None,
-    minutes: int,
-    key: str,
-    reason: str = "",
-) -> Posted:
-    """Give hours to a linked family member, or (``to_member`` None) to the community's
-    public pool (公益池), from which coordinators grant hours to residents in hardship."""
-    key = check_key(key, actor)
-    if to_member is not None:
-        if to_member.id == member.id:
-            raise Invalid("You cannot give hours to yourself.", "不能转赠给自己。",
-                          code="same_account")  # fmt: skip
-        if not await is_family(member.id, to_member.id):
-            raise Forbidden(  # no name: the caller may not see that member
-                "This member is not your linked family: hours go to family or to "
-                "the community's public pool.",
-                "该成员不是您登记的家属：时间只能转赠给家属或社区公益池。",
-                code="not_family",
-            )
-        target = await ledger.wallet(to_member.id)
-    else:
-        target = await ledger.community_account(
-            member.community_id,  # type: ignore[attr-defined]
-            AccountKind.POOL,
-        )
-    posted = await ledger.donate(
-        from_member_id=member.id,
-        to_account_id=target.id,
-        minutes=minutes,
-        key=f"donate:{key}",
-        actor_id=actor.member_id,
-        reason=reason,
-    )
-    if posted.created:
-        await audit.record(
-            actor, "redeem.donate", target_type="member", target_id=member.id,
-            community_id=member.community_id,  # type: ignore[attr-defined]
-            detail={"to": to_member.id if to_member else "pool", "minutes": minutes},
-        )  # fmt: skip
-    return posted
-
-
-# Grants ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GrantAsk:
-    """A coordinator's grant: to whom, how much, from where, why."""
-
-    member: Member
-    minutes: int
-    source: GrantSource
-    reason: str
-
-
-async def request_grant(actor: Actor, community: Community, ask: GrantAsk, key: str) -> Grant:
-    """Grant hours; posted at once, or (above the community's review size) left for a
-    second coordinator to approve."""
-    key = check_key(key, actor)
-    if not 1 <= ask.minutes <= 100 * 60:
-        raise Invalid("A grant is 1 to 6,000 minutes.", "补贴时长须为 1 到 6000 分钟。",
-                      code="invalid_minutes")  # fmt: skip
-    reason = ask.reason.strip()
-    if not reason:
-        raise Invalid("Please give a reason.", "请填写原因。", code="reason_required")
-    if len(reason) > 300:
-        raise Invalid("The reason is too long.", "原因太长。", code="reason_too_long")
-    if ask.member.community_id != community.id:  # type: ignore[attr-defined]
-        raise Forbidden("This member is in another community.", "该成员属于其他社区。",
-                        code="other_community")  # fmt: skip
-    # Hours for oneself or one's family always wait for a second coordinator, whatever
-    # their size and whatever the community's settings.
-    review = (
-        community.grant_review_minutes is not None and ask.minutes > community.grant_review_minutes
-    ) or await own_or_family(actor.member_id, ask.member.id)
-    existing = await Grant.get_or_none(key=key)
-    if existing is not None:
-        return existing
-    posted = None
-    if not review:  # small enough: the hours move first, so a refusal leaves nothing behind
-        posted = await _ledger_grant(actor, community.id, ask.member.id, ask.minutes,
-                                     ask.source, reason, key)  # fmt: skip
-    try:
-        async with in_transaction():
-            grant = await Grant.create(
-                community=community, member=ask.member, source=ask.source,
-                minutes=ask.minutes, reason=reason, requested_by_id=actor.member_id or 0,
-                status=GrantStatus.PENDING if posted is None else GrantStatus.POSTED,
-                ledger_txn_id=posted.txn.id if posted else None,
-                decided_by_id=actor.member_id if posted else None,
-                decided_at=datetime.now(UTC) if posted else None, key=key,
-            )  # fmt: skip
-            await audit.record(
-                actor, "grant.request", target_type="grant", target_id=grant.id,
-                community_id=community.id,
-                detail={"member": ask.member.id, "minutes": ask.minutes, "review": review},
-            )  # fmt: skip
-    except IntegrityError:  # the same request, sent twice at once
-        return await Grant.get(key=key)
-    return grant
-
-
-async def _ledger_grant(
-    actor: Actor, community_id: int, member_id: int, minutes: int, source: GrantSource,
-    reason: str, key: str,
-) -> Posted:  # fmt: skip
-    return await ledger.grant(
-        community_id=community_id,
-        member_id=member_id,
-        minutes=minutes,
-        key=f"grant:{key}",
-        actor_id=actor.member_id or 0,
-        reason=reason,
-        from_pool=source is GrantSource.POOL,
-    )
-
-
-async def decide_grant(actor: Actor, grant: Grant, approve: bool, note: str = "") -> Grant:
-    """A second coordinator approves or rejects a grant waiting for review."""
-    if grant.status is not GrantStatus.PENDING:
-        raise Conflict("This grant was already decided.", "该补贴已处理。", code="wrong_state")
-    if actor.member_id == grant.requested_by_id:
-        raise Forbidden(
-            "A large grant needs a second coordinator: someone else must approve it.",
-            "大额补贴须由另一位工作人员审批。",
-            code="four_eyes",
-        )
-    if await own_or_family(actor.member_id, grant.member_id):  # type: ignore[attr-defined]
-        raise _own_decision()
-    note = note.strip()
-    if not approve and not note:
-        raise Invalid("Please give a reason.", "请填写原因。", code="reason_required")
-    posted = None
-    if approve:  # the hours move first: a refusal (an empty pool) leaves the grant pending
-        posted = await _ledger_grant(
-            actor, grant.community_id, grant.member_id, grant.minutes,  # type: ignore[attr-defined]
-            grant.source, grant.reason, grant.key,
-        )  # fmt: skip
-    async with in_transaction():
-        moved = await Grant.filter(id=grant.id, status=GrantStatus.PENDING).update(
-            status=GrantStatus.POSTED if approve else GrantStatus.REJECTED,
-            decided_by_id=actor.member_id,
-            decided_at=datetime.now(UTC),
-            decision_note=note[:300],
-            ledger_txn_id=posted.txn.id if posted else None,
-        )
-        if moved:
-            await audit.record(
-                actor, "grant.approve" if approve else "grant.reject", target_type="grant",
-                target_id=grant.id, community_id=grant.community_id,  # type: ignore[attr-defined]
-            )  # fmt: skip
-    if not moved and not approve:
-        raise Conflict("This grant was already decided.", "该补贴已处理。", code="wrong_state")
-    return await Grant.get(id=grant.id)
-
-
-def grant_json(grant: Grant, names: dict[int, str] | None = None) -> dict[str, Any]:
-    """A grant as the API shows it."""
-    names = names or {}
-    return {
-        "id": grant.id,
-        "community": grant.community_id,  # type: ignore[attr-defined]
-        "member": grant.member_id,  # type: ignore[attr-defined]
-        "member_name": names.get(grant.member_id, ""),  # type: ignore[attr-defined]
-        "source": grant.source.value,
-        "minutes": grant.minutes,
-        "reason": grant.reason,
-        "status": grant.status.value,
-        "requested_by": grant.requested_by_id,
-        "decided_by": grant.decided_by_id,
-        "ledger_txn": grant.ledger_txn_id,
-        "created_at": grant.created_at.isoformat(),
     }

@@ -5,14 +5,12 @@ one SQL aggregate over verified visits in its local-day range."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from html import escape
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from timebank import db
+from timebank import calendar, db
 from timebank.people.models import Community, Level
-from timebank.settlement.service import next_month, previous_month
 
 BUCKET = """
 SELECT v.service_code, COUNT(*) AS visits, COALESCE(SUM(v.served_minutes), 0) AS minutes,
@@ -41,10 +39,6 @@ class Bucket:
         return self.rating_sum / self.ratings if self.ratings else None
 
 
-def _bound(day: date, tz: ZoneInfo) -> Any:
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-
-
 async def buckets(
     communities: set[int] | None, ranges: list[tuple[str, date, date]], *, tz: ZoneInfo
 ) -> list[Bucket]:
@@ -58,7 +52,8 @@ async def buckets(
     found = []
     for label, start, end in ranges:
         bucket = Bucket(label)
-        rows = await db.fetch(BUCKET.format(scope=scope), _bound(start, tz), _bound(end, tz),
+        rows = await db.fetch(BUCKET.format(scope=scope), calendar.day_start(start, tz),
+                              calendar.day_start(end, tz),
                               *params)  # fmt: skip
         for row in rows:
             bucket.visits += int(row["visits"])
@@ -75,8 +70,8 @@ def months(today: date, count: int) -> list[tuple[str, date, date]]:
     first = today.replace(day=1)
     ranges = []
     for _ in range(count):
-        ranges.append((first.strftime("%Y-%m"), first, next_month(first)))
-        first = previous_month(first)
+        ranges.append((calendar.month_label(first), first, calendar.next_month(first)))
+        first = calendar.previous_month(first)
     return list(reversed(ranges))
 
 

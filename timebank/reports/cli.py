@@ -6,8 +6,8 @@ import argparse
 import asyncio
 import json
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
+from timebank import calendar
 from timebank.errors import ConfigError
 from timebank.reports.overdue import Overdue, overdue
 from timebank.settings import Settings
@@ -18,7 +18,7 @@ async def _overdue(settings: Settings, community: int | None) -> list[Overdue]:
 
     async with orm(settings):
         return await overdue(
-            None if community is None else {community}, tz=ZoneInfo(settings.timezone)
+            None if community is None else {community}, tz=calendar.zone(settings.timezone)
         )
 
 
@@ -41,12 +41,12 @@ def cmd_overdue(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _report(settings: Settings, args: argparse.Namespace) -> bytes:
+    from timebank.catalog.service import names_across
     from timebank.cli import orm
     from timebank.people.models import Community, Level
     from timebank.reports import export, monthly
-    from timebank.settlement.service import next_month, parse_month
 
-    start = parse_month(args.month)
+    start = calendar.parse_month(args.month)
     async with orm(settings):
         query = Community.filter(level=Level.COMMUNITY)
         if args.community is not None:
@@ -55,9 +55,10 @@ async def _report(settings: Settings, args: argparse.Namespace) -> bytes:
         if not communities:
             raise ConfigError(f"There is no community {args.community}. / 找不到该社区。")
         found = await monthly.report(
-            communities, start, next_month(start), tz=ZoneInfo(settings.timezone)
+            communities, start, calendar.next_month(start), tz=calendar.zone(settings.timezone)
         )
-    return export.as_xlsx(found) if args.format == "xlsx" else export.as_csv(found)
+        names = await names_across({c.id for c in communities}, "zh-CN")
+    return export.as_xlsx(found, names) if args.format == "xlsx" else export.as_csv(found, names)
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from timebank import db
+from timebank import calendar, db
 
 COUNTS = """
 SELECT
@@ -41,9 +41,7 @@ class Today:
 async def today(communities: set[int] | None, *, tz: ZoneInfo) -> Today:
     """Today's counts for ``communities`` (None: all)."""
     now = datetime.now(UTC)
-    local = now.astimezone(tz).date()
-    start = datetime.combine(local, time(0), tzinfo=tz).astimezone(UTC)
-    end = start + timedelta(days=1)
+    start, end = calendar.day_bounds(calendar.local_today(tz, now), tz)
     if communities is None:
         scope, scope_params = "1 = 1", []
     elif not communities:

@@ -14,10 +14,6 @@ LEVELS = {"community": "社区", "subdistrict": "街道", "district": "区"}
 ZH_HARDSHIP = {"dibao": "低保", "tekun": "特困", "alone": "独居", "empty_nest": "空巢",
                "left_behind": "留守", "elderly": "高龄", "disability": "残疾", "shidu": "失独",
                "gugua": "孤寡"}  # fmt: skip
-ZH_SERVICE = {"meal_help": "助餐", "meal_delivery": "送餐", "cleaning": "助洁", "bathing": "助浴",
-              "medical": "助医", "mobility": "助行", "companionship": "陪聊", "haircut": "理发",
-              "nails": "剪指甲", "shopping": "代购", "visit": "探视巡访",
-              "group": "集体志愿活动"}  # fmt: skip
 HEADERS = ["地区", "级别", "服务人次", "服务时长（小时）", "服务对象人数", "活跃帮扶人数",
            "满意度（平均分）", "评价数", "获得时间（小时）", "兑换时间（小时）",
            "逾期未探访人数", "付费帮扶金额（元）"]  # fmt: skip
@@ -28,16 +24,18 @@ def _hours(minutes: int) -> float:
 
 
 def services_of(report: Report) -> list[str]:
+    """The services of a report's figures: the default ones in their order, then others."""
     seen = {code for f in report.communities for code in f.by_service}
     return [c for c in SERVICE_NAMES if c in seen] + sorted(seen - set(SERVICE_NAMES))
 
 
-def headers(report: Report) -> list[str]:
+def headers(report: Report, names: dict[str, str]) -> list[str]:
+    """The column headers; ``names``: code → the service's Chinese name."""
     services = services_of(report)
     return (
         HEADERS
-        + [f"{ZH_SERVICE.get(s, s)}（人次）" for s in services]
-        + [f"{ZH_SERVICE.get(s, s)}（小时）" for s in services]
+        + [f"{names.get(s, s)}（人次）" for s in services]
+        + [f"{names.get(s, s)}（小时）" for s in services]
         + [f"{ZH_HARDSHIP.get(c, c)}（人次）" for c in CATEGORIES]
     )
 
@@ -58,10 +56,11 @@ def title(report: Report) -> str:
     return f"时间银行服务统计 {report.start.isoformat()} 至 {report.end.isoformat()}（不含）"
 
 
-def as_csv(report: Report) -> bytes:
-    """The report as CSV: a title row, the headers, each community, then the roll-ups."""
+def as_csv(report: Report, names: dict[str, str]) -> bytes:
+    """The report as CSV: a title row, the headers, each community, then the roll-ups;
+    ``names``: code → the service's Chinese name."""
     rows = [row(report, f) for f in [*report.communities, *report.rollups]]
-    return excel_csv([[title(report)], headers(report), *rows])
+    return excel_csv([[title(report)], headers(report, names), *rows])
 
 
 OVERDUE_HEADERS = ["社区", "姓名", "编号", "电话", "地址", "困难类别", "探访频率（天）",
@@ -81,8 +80,9 @@ def overdue_csv(found: list[Overdue]) -> bytes:
     return excel_csv([OVERDUE_HEADERS, *rows])
 
 
-def as_xlsx(report: Report) -> bytes:
-    """One sheet: each community, then each sub-district and district; Chinese headers."""
+def as_xlsx(report: Report, names: dict[str, str]) -> bytes:
+    """One sheet: each community, then each sub-district and district; Chinese headers
+    (``names``: code → the service's Chinese name)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
@@ -92,7 +92,7 @@ def as_xlsx(report: Report) -> bytes:
     assert sheet is not None
     sheet.title = "服务统计"
     append(sheet, [title(report)])
-    append(sheet, headers(report))
+    append(sheet, headers(report, names))
     for f in [*report.communities, *report.rollups]:
         append(sheet, row(report, f))
     for cell in sheet[2]:

@@ -8,11 +8,11 @@ UTC. A visit counts in the period in which it was checked in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from timebank import db
+from timebank import calendar, db
 from timebank.people.models import Community, Hardship, Level
 from timebank.reports.overdue import overdue
 
@@ -125,10 +125,6 @@ class Report:
     rollups: list[Figures]
 
 
-def _bound(day: date, tz: ZoneInfo) -> Any:
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-
-
 async def report(communities: list[Community], start: date, end: date, *, tz: ZoneInfo) -> Report:
     """The figures of ``communities`` (community level) for local days [start, end)."""
     found = {c.id: Figures(c.id, c.name, c.level.value) for c in communities}
@@ -136,7 +132,7 @@ async def report(communities: list[Community], start: date, end: date, *, tz: Zo
         return Report(start, end, [], [])
     ids = sorted(found)
     marks = ", ".join("?" * len(ids))
-    period = [_bound(start, tz), _bound(end, tz)]
+    period = [calendar.day_start(start, tz), calendar.day_start(end, tz)]
     for row in await db.fetch(VISITS.format(scope=f"AND v.community_id IN ({marks})"),
                               *period, *ids):  # fmt: skip
         figures = found[int(row["community_id"])]

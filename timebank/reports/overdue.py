@@ -12,11 +12,11 @@ residents and visits: each resident's last visit is one look-up in the index on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from timebank import db
+from timebank import calendar, db
 
 QUERY = """
 SELECT m.id, m.name, m.member_no, m.phone, m.address, m.community_id, m.created_at,
@@ -84,7 +84,7 @@ class Overdue:
 
 
 def _local_day(value: Any, tz: ZoneInfo) -> date:
-    return db.stored_time(value).astimezone(tz).date()
+    return calendar.day_of(db.stored_time(value), tz)
 
 
 async def overdue(
@@ -99,11 +99,11 @@ async def overdue(
             return []
         query += f" AND m.community_id IN ({', '.join('?' * len(communities))})"
         params += sorted(communities)
-    today = today or datetime.now(tz).date()
+    today = today or calendar.local_today(tz)
     # Only those whose last visit (or registration) is more than their frequency before
     # tomorrow's midnight come back: a superset of the overdue, checked exactly below in
     # local days. A district's 20,000 residents would otherwise all cross into Python.
-    horizon = datetime.combine(today + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    _, horizon = calendar.day_bounds(today, tz)
     query = f"SELECT * FROM ({query}) q WHERE " + (
         "julianday(COALESCE(q.last_visit, q.created_at)) < julianday(?) - q.every_days"
         if db.dialect() == "sqlite"

@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from timebank.calendar import tz_of
-from timebank.catalog.service import catalog
+from timebank import calendar
+from timebank.catalog.service import service_names
 from timebank.errors import BadRequest
 from timebank.i18n import request_lang
 from timebank.people import policy
+from timebank.people.auth import SignedIn
 from timebank.people.models import Community
 from timebank.people.service import get_community
 from timebank.people.web import actor_of, changing, require_member
 from timebank.settlement import service
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-async def _scope(request: Request, *, change: bool) -> Community:
+
+async def _scope(request: Request, *, change: bool) -> tuple[SignedIn, Community, date]:
+    """Who asks, about which community (one they coordinate) and which month."""
     who = changing(request) if change else require_member(request)
     community = await get_community(int(request.path_params["community_id"]))
     policy.require(policy.coordinates(who, community.id))
-    return community
+    return who, community, calendar.parse_month(request.path_params["month"])
 
 
 async def get_settlement(request: Request) -> Response:
@@ -32,18 +38,12 @@ async def get_settlement(request: Request) -> Response:
     parameters:
       - {name: community_id, in: path, required: true, schema: {type: integer}}
       - {name: month, in: path, required: true, schema: {type: string, example: "2026-10"}}
-    responses:
-      "200":
-        description: "totals per helper and every visit"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Settlement"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
-      "422": {$ref: "#/components/responses/Invalid"}
+    responses: {"200": "Settlement: totals per helper and every visit"}
+    errors: [403, 422]
     """
-    community = await _scope(request, change=False)
-    month = service.parse_month(request.path_params["month"])
-    return JSONResponse(service.as_json(await service.compute(community, month, tz_of(request))))
+    _, community, month = await _scope(request, change=False)
+    found = await service.compute(community, month, calendar.tz_of(request))
+    return JSONResponse(service.as_json(found))
 
 
 async def close_settlement(request: Request) -> Response:
@@ -54,20 +54,11 @@ async def close_settlement(request: Request) -> Response:
     parameters:
       - {name: community_id, in: path, required: true, schema: {type: integer}}
       - {name: month, in: path, required: true, schema: {type: string}}
-    responses:
-      "200":
-        description: "The closed settlement"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Settlement"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
-      "409": {$ref: "#/components/responses/Conflict"}
-      "422": {$ref: "#/components/responses/Invalid"}
+    responses: {"200": "Settlement: The closed settlement"}
+    errors: [409, 422]
     """
-    community = await _scope(request, change=True)
-    who = require_member(request)
-    month = service.parse_month(request.path_params["month"])
-    found = await service.close(actor_of(request, who), community, month, tz_of(request))
+    who, community, month = await _scope(request, change=True)
+    found = await service.close(actor_of(request, who), community, month, calendar.tz_of(request))
     return JSONResponse(service.as_json(found))
 
 
@@ -83,35 +74,24 @@ async def export_settlement(request: Request) -> Response:
     responses:
       "200":
         description: "The file"
-        content:
-          text/csv: {schema: {type: string}}
-          application/vnd.openxmlformats-officedocument.spreadsheetml.sheet:
-            schema: {type: string, format: binary}
-      "400": {$ref: "#/components/responses/BadRequest"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
-      "422": {$ref: "#/components/responses/Invalid"}
+        content: {text/csv: {schema: {type: string}},
+                  application/vnd.openxmlformats-officedocument.spreadsheetml.sheet:
+                    {schema: {type: string, format: binary}}}
+    errors: [403, 422]
     """
-    community = await _scope(request, change=False)
-    month = service.parse_month(request.path_params["month"])
+    _, community, month = await _scope(request, change=False)
     kind = request.query_params.get("format", "xlsx")
     if kind not in ("csv", "xlsx"):
         raise BadRequest("format must be csv or xlsx.", "格式只能是 csv 或 xlsx。",
                          code="invalid_parameter")  # fmt: skip
-    found = await service.compute(community, month, tz_of(request))
-    english = request_lang(request) == "en"
-    names = {s.code: (s.name_en if english else s.name_zh) for s in await catalog(community)}
+    found = await service.compute(community, month, calendar.tz_of(request))
+    names = await service_names(community, request_lang(request))
     filename = f"settlement-{community.id}-{found.label}.{kind}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if kind == "csv":
         return Response(service.as_csv(found, names), media_type="text/csv; charset=utf-8",
                         headers=headers)  # fmt: skip
-    return Response(
-        service.as_xlsx(found, names),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers=headers,
-    )
+    return Response(service.as_xlsx(found, names), media_type=XLSX, headers=headers)
 
 
 routes = [

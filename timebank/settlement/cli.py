@@ -5,27 +5,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
+from timebank import calendar
 from timebank.errors import NotFound
 from timebank.settings import Settings
 
 
 async def _settlement(settings: Settings, args: argparse.Namespace) -> tuple[bytes, str]:
-    from timebank.catalog.service import catalog
+    from timebank.catalog.service import service_names
     from timebank.cli import orm
     from timebank.people.models import Community, Level
     from timebank.settlement import service
 
-    month = service.parse_month(args.month)
+    month = calendar.parse_month(args.month)
     async with orm(settings):
         community = await Community.get_or_none(id=args.community, level=Level.COMMUNITY)
         if community is None:
             raise NotFound(
                 f"There is no community {args.community}.", f"找不到社区 {args.community}。"
             )
-        found = await service.compute(community, month, ZoneInfo(settings.timezone))
-        names = {s.code: s.name_zh for s in await catalog(community)}
+        found = await service.compute(community, month, calendar.zone(settings.timezone))
+        names = await service_names(community, "zh-CN")
     data = service.as_xlsx(found, names) if args.format == "xlsx" else service.as_csv(found, names)
     state = "closed / 已结算" if found.closed else "open, not closed yet / 未结算"
     return data, f"{found.community.name} {found.label}: {len(found.helpers)} helper(s), {state}"

@@ -17,6 +17,7 @@ class SettlementMonth(Model):
     community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
         "timebank.Community", related_name="settlements", on_delete=fields.RESTRICT
     )
+    community_id: int
     month = fields.CharField(max_length=7)  # 2026-10
     closed_by_id = fields.IntField()
     closed_at = fields.DatetimeField(auto_now_add=True)
@@ -36,10 +37,12 @@ class SettlementLine(Model):
     settlement: fields.ForeignKeyRelation[SettlementMonth] = fields.ForeignKeyField(
         "timebank.SettlementMonth", related_name="lines", on_delete=fields.RESTRICT
     )
+    settlement_id: int
     visit_id = fields.IntField(unique=True)  # a visit is paid once
     helper: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "timebank.Member", related_name="settlement_lines", on_delete=fields.RESTRICT
     )
+    helper_id: int
     served_on = fields.DateField()
     minutes = fields.IntField()
     amount_fen = fields.IntField()

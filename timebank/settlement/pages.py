@@ -2,41 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from timebank import flash
-from timebank.calendar import tz_of
+from timebank import calendar, flash
 from timebank.errors import TimebankError
 from timebank.i18n import request_lang
 from timebank.people import policy
+from timebank.people.auth import SignedIn
 from timebank.people.service import get_community
-from timebank.people.web import actor_of, asked_community, me, posted_form, signin_redirect
+from timebank.people.web import actor_of, asked_community, posted_form, signed_in
 from timebank.settlement import service
 from timebank.templating import render
 
 BAD_MONTH = {"en": "Choose a month, like 2026-10.", "zh-CN": "请选择月份，例如 2026-10。"}
 
 
-def _last_month(request: Request) -> str:
-    return service.previous_month(datetime.now(tz_of(request)).date()).strftime("%Y-%m")
-
-
-async def settlement_page(request: Request) -> Response:
+@signed_in
+async def settlement_page(request: Request, who: SignedIn) -> Response:
     """A community's month (last month by default)."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     policy.require_coordinator(who)
     asked = await asked_community(request, who)
     community = asked.community
-    label = request.query_params.get("month") or _last_month(request)
+    tz = calendar.tz_of(request)
+    label = request.query_params.get("month") or calendar.month_label(calendar.last_month(tz))
     try:
-        month = service.parse_month(label)
+        month = calendar.parse_month(label)
     except TimebankError as error:
         # Not the refusal's own words, which quote what was typed: no text from the URL is
         # shown on an official page.
@@ -44,7 +38,7 @@ async def settlement_page(request: Request) -> Response:
         context = {"community": community, "found": None, "month": "", "choices": asked.choices}
         return render(request, "settlement/month.html", context | {"error": message},
                       status=error.status)  # fmt: skip
-    found = await service.compute(community, month, tz_of(request))
+    found = await service.compute(community, month, tz)
     return flash.render_page(
         request,
         "settlement/month.html",
@@ -52,19 +46,17 @@ async def settlement_page(request: Request) -> Response:
     )
 
 
-async def close_submit(request: Request) -> Response:
+@signed_in
+async def close_submit(request: Request, who: SignedIn) -> Response:
     """Close the month from the page."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     await posted_form(request, who)
     community = await get_community(int(request.path_params["community_id"]))
     policy.require(policy.coordinates(who, community.id))
     label = request.path_params["month"]
     back = f"/settlements?community={community.id}&month={quote(label)}"
     try:
-        month = service.parse_month(label)
-        await service.close(actor_of(request, who), community, month, tz_of(request))
+        month = calendar.parse_month(label)
+        await service.close(actor_of(request, who), community, month, calendar.tz_of(request))
     except TimebankError as error:
         if error.status == 403:
             raise

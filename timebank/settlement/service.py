@@ -12,38 +12,20 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from timebank import db, inputs
+from timebank import calendar, db
 from timebank.cells import append, excel_csv
 from timebank.errors import Conflict, Invalid
 from timebank.people import audit
 from timebank.people.audit import Actor
 from timebank.people.models import Community
 from timebank.settlement.models import SettlementLine, SettlementMonth
-
-
-def parse_month(raw: str) -> date:
-    """The first day of a month written 2026-10, within the service's window, or a 422."""
-    return inputs.parse_month(raw, "month")
-
-
-def next_month(first: date) -> date:
-    return date(first.year + first.month // 12, first.month % 12 + 1, 1)
-
-
-def previous_month(day: date) -> date:
-    """The first day of the month before ``day``'s."""
-    return (day.replace(day=1) - timedelta(days=1)).replace(day=1)
-
-
-def _utc(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
 @dataclass
@@ -88,7 +70,7 @@ class Settlement:
 
     @property
     def label(self) -> str:
-        return self.month.strftime("%Y-%m")
+        return calendar.month_label(self.month)
 
     @property
     def amount_fen(self) -> int:
@@ -131,18 +113,20 @@ def _day(value: Any, tz: ZoneInfo) -> date:
         return value  # a settled line's date
     if isinstance(value, str) and len(value) == 10:
         return date.fromisoformat(value)
-    return db.stored_time(value).astimezone(tz).date()
+    return calendar.day_of(db.stored_time(value), tz)
 
 
 async def compute(community: Community, month: date, tz: ZoneInfo) -> Settlement:
     """A month's settlement: its closed lines, or what closing it now would pay."""
-    closed = await SettlementMonth.get_or_none(community=community, month=month.strftime("%Y-%m"))
+    label = calendar.month_label(month)
+    closed = await SettlementMonth.get_or_none(community=community, month=label)
     lines: list[Line] = []
     rates: dict[int, int | None] = {}
     if closed is not None:
         rows = await db.fetch(CLOSED_LINES, closed.id)
     else:
-        rows = await db.fetch(OPEN_LINES, community.id, _utc(next_month(month), tz))
+        _, end = calendar.month_bounds(month, tz)
+        rows = await db.fetch(OPEN_LINES, community.id, end)
     for r in rows:
         served_on = _day(r["served_on"] if closed else r["checked_in_at"], tz)
         rates[int(r["helper_id"])] = r["hourly_rate_fen"]
@@ -178,10 +162,11 @@ async def compute(community: Community, month: date, tz: ZoneInfo) -> Settlement
 
 async def close(actor: Actor, community: Community, month: date, tz: ZoneInfo) -> Settlement:
     """Close a month that is over: write its lines once; later changes go to the next."""
-    if datetime.now(tz).date() < next_month(month):
+    over_on = calendar.next_month(month)
+    if calendar.local_today(tz) < over_on:
         raise Invalid(
-            f"{month:%Y-%m} is not over yet: it can be closed from {next_month(month)}.",
-            f"{month:%Y-%m} 还没有结束，{next_month(month)} 起才能结算。",
+            f"{month:%Y-%m} is not over yet: it can be closed from {over_on}.",
+            f"{month:%Y-%m} 还没有结束，{over_on} 起才能结算。",
             code="month_not_over",
         )
     found = await compute(community, month, tz)
@@ -192,7 +177,7 @@ async def close(actor: Actor, community: Community, month: date, tz: ZoneInfo) -
     try:
         async with in_transaction():
             closed = await SettlementMonth.create(
-                community=community, month=month.strftime("%Y-%m"),
+                community=community, month=calendar.month_label(month),
                 closed_by_id=actor.member_id or 0, visits=len(found.lines),
                 minutes=found.minutes, amount_fen=found.amount_fen,
             )  # fmt: skip
