@@ -1,24 +1,28 @@
 """A ledger write as a sequence of database requests, free of any I/O (a generator).
 
 ``write_steps`` yields requests (``LockHead``, ``Query``, ``LockAccounts``, ``Append``)
-and receives their results; a driver (``timebank.ledger.drivers``) carries them out in one
-database transaction. The rules live here once, while each driver can do the I/O its own
-best way: on SQLite the whole sequence runs in the database thread in one hop, on
-PostgreSQL the appends go in one statement.
+and receives their results; ``timebank.db.steps.run`` carries them out in one database
+transaction, the ledger's own requests with their SQL in ``timebank.ledger.drivers``. The
+rules live here once, while each driver does the I/O its own best way: on SQLite the whole
+sequence runs in the database thread in one hop, on PostgreSQL the appends go in one
+statement.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from timebank.db.steps import Query, Steps
 from timebank.errors import Conflict, NotFound
-from timebank.ledger import chain
+from timebank.ledger import chain, drivers
 from timebank.ledger.models import AccountKind, TxnKind
 from timebank.ledger.rules import (
+    AccountState,
     Plan,
     Posted,
     Txn,
@@ -28,20 +32,6 @@ from timebank.ledger.rules import (
 )
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Query:
-    """Plain SQL with ``?`` placeholders; the result is its rows as tuples.
-
-    ``stable``: once the query returns rows, it returns the same rows for as long as the
-    database lives (an account's id: accounts are never deleted or renamed), so a driver
-    may remember them.
-    """
-
-    sql: str
-    params: tuple[Any, ...] = ()
-    stable: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,12 +45,24 @@ class LockHead:
     key: str
     accounts: tuple[int, ...] = ()
 
+    def on_sqlite(self, conn: sqlite3.Connection) -> Any:
+        return drivers.sqlite_lock_head(conn, self)
+
+    async def on_postgres(self, conn: Any) -> Any:
+        return await drivers.postgres_lock_head(conn, self)
+
 
 @dataclass(frozen=True)
 class LockAccounts:
     """Lock these accounts in id order; the result is a list of ``AccountState``."""
 
     ids: tuple[int, ...]
+
+    def on_sqlite(self, conn: sqlite3.Connection) -> list[AccountState]:
+        return drivers.sqlite_accounts(conn, self.ids)
+
+    async def on_postgres(self, conn: Any) -> list[AccountState]:
+        return await drivers.postgres_accounts(conn, self)
 
 
 @dataclass(frozen=True)
@@ -72,14 +74,35 @@ class Append:
     accounts: list[tuple[int, int, int, int, int, int]]  # id, 4 totals, version before
     head: tuple[int, str]
 
+    def on_sqlite(self, conn: sqlite3.Connection) -> int:
+        return drivers.sqlite_append(conn, self)
+
+    async def on_postgres(self, conn: Any) -> int:
+        return await drivers.postgres_append(conn, self)
+
 
 Request = Query | LockHead | LockAccounts | Append
-Steps = Generator[Request, Any, T]
 # Before the lock: look up what can be looked up (accounts that exist); returns what the
 # plan needs and the account ids to lock together with the head.
 PrepareSteps = Callable[[], Steps[tuple[Any, tuple[int, ...]]]]
 # Under the lock: decide the legs.
 PlanSteps = Callable[[Any], Steps[Plan]]
+
+
+# ``checks``: a caller's own rules and rows, run under the ledger lock in the same
+# transaction just before the legs are decided (e.g. a redemption's limits, the stock of
+# an item and the redemption row itself); it returns the ref_id the transaction carries.
+Checks = Callable[[], Steps[str]]
+
+
+def checked(checks: Checks | None, plan: Callable[[str], PlanSteps], ref_id: str) -> PlanSteps:
+    """``plan`` for the ref_id that ``checks`` return (or ``ref_id`` without checks)."""
+
+    def steps(prepared: Any) -> Steps[Plan]:
+        ref = (yield from checks()) if checks is not None else ref_id
+        return (yield from plan(ref)(prepared))
+
+    return steps
 
 
 def nothing_to_prepare() -> Steps[tuple[Any, tuple[int, ...]]]:
@@ -110,12 +133,6 @@ def recorded_at(when: Callable[[], datetime]) -> Iterator[None]:
         yield
     finally:
         _clock = _now
-
-
-TXN_INSERT_COLUMNS = (
-    "kind, actor_id, on_behalf_of_id, reason, ref_type, ref_id, idempotency_key,"
-    " request_hash, reverses_id, resolves_id, digest, created_at"
-)
 
 
 def as_txn(row: tuple[Any, ...]) -> Txn:

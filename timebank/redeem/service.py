@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from timebank.db.steps import Query, Steps
 from timebank.errors import Conflict, Forbidden, Invalid, NotFound
 from timebank.ledger import service as ledger
 from timebank.ledger.models import AccountKind, LedgerTxn, TxnKind
 from timebank.ledger.rules import Posted, actor_key
-from timebank.ledger.steps import Query, Steps
 from timebank.people import audit
 from timebank.people.audit import Actor
 from timebank.people.member_fields import FieldError, invalid_fields
