@@ -28,8 +28,6 @@ from timebank import __version__
 from timebank.api_schemas import SCHEMAS
 from timebank.catalog import api as catalog_api
 from timebank.ledger import api as ledger_api
-from timebank.ledger import passbook_web
-from timebank.ledger import web as ledger_web
 from timebank.orders import api as orders_api
 from timebank.pairing import api as pairing_api
 from timebank.people import api as people_api
@@ -220,7 +218,7 @@ async def openapi(request: Request) -> Response:
 
 
 # Component schemas kept by the features next to the code that reads them.
-FEATURE_SCHEMAS: dict[str, Any] = {}
+FEATURE_SCHEMAS: dict[str, Any] = {**ledger_api.SCHEMAS}
 
 ROUTES: list[BaseRoute] = [
     *visits_api.routes,  # first: check-in and check-out are the busiest calls
@@ -233,8 +231,6 @@ ROUTES: list[BaseRoute] = [
     *redeem_api.routes,
     *settlement_api.routes,
     *reports_pages.api_routes,
-    *ledger_web.api_routes,
     *ledger_api.routes,
-    *passbook_web.api_routes,
 ]
 routes: list[BaseRoute] = [*ROUTES, Route("/openapi.json", openapi, include_in_schema=False)]
