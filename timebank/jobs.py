@@ -36,7 +36,8 @@ async def generate_soon(tz: ZoneInfo, *, pairing_id: int | None = None) -> int:
 
 
 async def run_forever(timezone: str) -> None:
-    """Run the periodic work until cancelled; a failure is logged and tried again."""
+    """Run the periodic work until cancelled; a failure is logged and tried again, and
+    never skips the jobs after it."""
     tz = ZoneInfo(timezone)
     rounds = 0
     while True:
@@ -53,16 +54,24 @@ async def run_forever(timezone: str) -> None:
                     log.info("deleted %s", pruned)
             except Exception:  # keep the service up; the next hour tries again
                 log.exception("deleting old sign-in records failed")
+        # Each job in its own try: one that fails does not skip the others.
         try:
             closed = await close_forgotten(tz=tz)
-            posted = await credit_pending()
-            expired = await expire_unserved()
-            if closed or posted or expired:
-                log.info(
-                    "closed %d forgotten visits, posted %d visits, expired %d bookings",
-                    closed, posted, expired,
-                )  # fmt: skip
+            if closed:
+                log.info("closed %d forgotten visits", closed)
         except Exception:  # keep the service up; the next round tries again
             log.exception("closing forgotten visits failed")
+        try:
+            posted = await credit_pending()
+            if posted:
+                log.info("posted %d verified visits", posted)
+        except Exception:
+            log.exception("posting verified visits failed")
+        try:
+            expired = await expire_unserved()
+            if expired:
+                log.info("gave back the hours of %d unserved bookings", expired)
+        except Exception:
+            log.exception("expiring unserved bookings failed")
         rounds += 1
         await asyncio.sleep(EVERY_SECONDS)
