@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from timebank.calendar import day_start, local_today
 from timebank.demo_history import load_history
 from timebank.people import members
 from timebank.people.audit import Actor
@@ -23,7 +24,6 @@ from timebank.people.models import (
     Role,
 )
 from timebank.people.service import create_community, create_member
-from timebank.settings import Settings
 
 # Published in the README and printed by `serve --demo`: never use it for real accounts.
 DEMO_PASSWORD = "demo-2026"
@@ -58,8 +58,9 @@ async def _community(name: str, level: Level, parent: Community | None) -> Commu
     return existing or await create_community(name=name, level=level, parent=parent)
 
 
-async def load_demo() -> list[DemoLogin]:
-    """Create the demo district and people unless they exist; return the logins."""
+async def load_demo(tz: ZoneInfo) -> list[DemoLogin]:
+    """Create the demo district and people unless they exist; return the logins. ``tz``:
+    the communities' time zone, from the settings of the command that loads the demo."""
     district = await _community("江城区", Level.DISTRICT, None)
     street = await _community("东湖街道", Level.SUBDISTRICT, district)
     communities = {
@@ -78,14 +79,14 @@ async def load_demo() -> list[DemoLogin]:
                 roles=list(person.roles),
             )
     await _demo_profiles(communities)
-    await _demo_pairings_and_orders()
+    await _demo_pairings_and_orders(tz)
     await _demo_catalog()
-    await load_history(tz=ZoneInfo(Settings.from_env().timezone))
+    await load_history(tz=tz)
     await _demo_ledger()
     await _demo_visits()
-    await _demo_redeem()
-    await _demo_bookings()
-    await _demo_settlement()
+    await _demo_redeem(tz)
+    await _demo_bookings(tz)
+    await _demo_settlement(tz)
     # The members joined about three months ago (the overdue list counts from then).
     joined = datetime.now(UTC) - timedelta(days=95)
     await Member.filter(phone__startswith="1380", created_at__gt=joined).update(created_at=joined)
@@ -232,7 +233,7 @@ async def _demo_ledger() -> None:
         await ledger.create_checkpoint(actor_id=coordinator.id, note="demo")
 
 
-async def _demo_pairings_and_orders() -> None:
+async def _demo_pairings_and_orders(tz: ZoneInfo) -> None:
     """Pairings in every state and orders in every state, once."""
     from timebank.orders import service as orders
     from timebank.pairing import service as pairing
@@ -240,7 +241,6 @@ async def _demo_pairings_and_orders() -> None:
 
     if await Pairing.exists():
         return
-    tz = ZoneInfo(Settings.from_env().timezone)
     by_phone = {m.phone: m for m in await Member.filter(phone__startswith="1380")}
     coordinator = by_phone["13800000002"]
     lead = Actor(coordinator.id, "")
@@ -277,7 +277,7 @@ async def _demo_pairings_and_orders() -> None:
     rejected = await pairing.propose(lead, helper=helpers[2], resident=residents[3])
     await pairing.transition(lead, rejected, "reject", reason="时间对不上 / no common times",
                              tz=tz)  # fmt: skip
-    today = datetime.now(tz).date()
+    today = local_today(tz)
     await orders.generate(today, tz=tz)
     await orders.generate(today + timedelta(days=1), tz=tz)
     # One order in every state. Windows around now, so the later states are plausible.
@@ -437,7 +437,7 @@ async def _demo_catalog() -> None:
             )  # fmt: skip
 
 
-async def _demo_redeem() -> None:
+async def _demo_redeem(tz: ZoneInfo) -> None:
     """Redemptions, donations, grants and a correction, once."""
     from timebank.ledger import service as ledger
     from timebank.ledger.models import LedgerTxn
@@ -450,7 +450,6 @@ async def _demo_redeem() -> None:
     done = f"donate:{actor_key(son.id, 'demo-donate-mother')}"  # keys are the sender's own
     if await LedgerTxn.exists(idempotency_key=done):
         return
-    tz = ZoneInfo(Settings.from_env().timezone)
     items = {
         community.id: list(
             await RedeemItem.filter(
@@ -498,7 +497,7 @@ async def _demo_redeem() -> None:
                          actor_id=lead.member_id, reason="重复发放，冲正")  # fmt: skip
 
 
-async def _demo_bookings() -> None:
+async def _demo_bookings(tz: ZoneInfo) -> None:
     """Services booked with hours in every state: held, served, cancelled, never served."""
     from timebank.orders import service as orders
     from timebank.orders.models import Order, OrderStatus
@@ -509,7 +508,6 @@ async def _demo_bookings() -> None:
 
     if await RedeemItem.exists(kind=ItemKind.SERVICE):
         return
-    tz = ZoneInfo(Settings.from_env().timezone)
     for community in await Community.filter(level=Level.COMMUNITY):
         await RedeemItem.create(
             community=community, kind=ItemKind.SERVICE, name_zh="上门理发",
@@ -561,7 +559,7 @@ async def _demo_bookings() -> None:
     await book("held", now + timedelta(days=1))
 
 
-async def _demo_settlement() -> None:
+async def _demo_settlement(tz: ZoneInfo) -> None:
     """A paid helper (困困结对) with visits last month and this month; last month closed."""
     from timebank.pairing.models import Compensation, Pairing, PairingStatus
     from timebank.people.models import HelperKind, HelperProfile
@@ -571,7 +569,6 @@ async def _demo_settlement() -> None:
 
     if await SettlementMonth.exists():
         return
-    tz = ZoneInfo(Settings.from_env().timezone)
     by_phone = {m.phone: m for m in await Member.filter(phone__startswith="1380")}
     paid = (
         await HelperProfile.filter(
@@ -599,9 +596,9 @@ async def _demo_settlement() -> None:
     pairing = await Pairing.create(
         community=here, helper=helper, resident=resident, status=PairingStatus.APPROVED,
         compensation=Compensation.PAID, proposed_by_id=lead.id, approved_by_id=lead.id,
-        started_on=datetime.now(tz).date() - timedelta(days=90), note="困困结对 · 按小时付费",
+        started_on=local_today(tz) - timedelta(days=90), note="困困结对 · 按小时付费",
     )  # fmt: skip
-    this_month = datetime.now(tz).date().replace(day=1)
+    this_month = local_today(tz).replace(day=1)
     last_month = (this_month - timedelta(days=1)).replace(day=1)
     two_ago = (last_month - timedelta(days=1)).replace(day=1)
     rate = paid.hourly_rate_fen or 0
@@ -609,8 +606,7 @@ async def _demo_settlement() -> None:
               (this_month, (1,)))  # fmt: skip
     for n, (first, days) in enumerate(months):
         for day in days:
-            start = datetime.combine(first + timedelta(days=day - 1), datetime.min.time(),
-                                     tzinfo=tz) + timedelta(hours=9)  # fmt: skip
+            start = day_start(first + timedelta(days=day - 1), tz) + timedelta(hours=9)
             if start >= datetime.now(tz):
                 continue
             minutes = 60 if day % 2 else 90
