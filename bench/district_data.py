@@ -120,7 +120,7 @@ async def build(
             start += timedelta(days=every * rng.uniform(0.5, 1.2))
     # Exactly ``visits`` (with the open ones): the oldest beyond that are left out.
     times.sort()
-    times = times[max(0, len(times) - (visits - 100)):]
+    times = times[max(0, len(times) - (visits - 100)) :]
     visit_rows: list[tuple[Any, ...]] = []
     credits: list[tuple[datetime, int, int, int, int]] = []  # at, visit, helper, community, min
     first_visit = int((await _one(conn, "SELECT COALESCE(MAX(id), 0) AS n FROM visit"))["n"])
