@@ -8,7 +8,7 @@ SQLite: the whole sequence runs in aiosqlite's database thread in one hop, insid
 ``BEGIN IMMEDIATE`` (or a savepoint when the caller already holds a transaction). Each
 statement handed to that thread separately costs ~150 µs of thread switching, more than
 the statement itself; one hop keeps a write close to the cost of its commit. Sequences
-that arrive while one runs go together in the next hop (``_SqliteGroup``).
+that arrive while one runs go together in the next hop (``Gathering``).
 
 PostgreSQL: the requests go one by one on one connection, inside one transaction.
 """
@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from functools import partial
+from typing import Any, Generic, Protocol, TypeVar
 
 from tortoise import connections
 from tortoise.backends.base.client import TransactionalDBClient
@@ -28,6 +29,8 @@ from tortoise.backends.base.client import TransactionalDBClient
 from timebank.db import sql as numbered
 
 T = TypeVar("T")
+A = TypeVar("A")
+R = TypeVar("R")
 MAX_BATCH = 64  # sequences at most in one SQLite commit
 STABLE_ROWS = 100_000  # stable answers remembered per database (about 20 MB at most)
 
@@ -85,24 +88,38 @@ async def look_up(client: Any, steps: Steps[T]) -> T:
     memo: dict[tuple[str, tuple[Any, ...]], Any] = client.__dict__.setdefault(
         "_timebank_stable_rows", {}
     )
-    reply: Any = None
-    while True:
-        try:
-            request = steps.send(reply)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        if isinstance(request, Query) and request.stable:
-            reply = memo.get((request.sql, request.params))
-            if reply is None:
-                async with client.acquire_connection() as conn:
-                    reply = await _postgres_request(conn, request)
-                if reply:
-                    if len(memo) >= STABLE_ROWS:
-                        memo.clear()
-                    memo[(request.sql, request.params)] = reply
-        else:
+
+    async def answer(request: Query | Operation) -> Any:
+        if not (isinstance(request, Query) and request.stable):
             async with client.acquire_connection() as conn:
-                reply = await _postgres_request(conn, request)
+                return await _postgres_request(conn, request)
+        rows = memo.get((request.sql, request.params))
+        if rows is None:
+            async with client.acquire_connection() as conn:
+                rows = await _postgres_request(conn, request)
+            if rows:
+                if len(memo) >= STABLE_ROWS:
+                    memo.clear()
+                memo[(request.sql, request.params)] = rows
+        return rows
+
+    return await _drive(steps, answer)
+
+
+def _step(steps: Steps[Any], reply: Any) -> tuple[bool, Any]:
+    """``(False, the next request)``, or ``(True, the result)`` once ``steps`` return."""
+    try:
+        return False, steps.send(reply)
+    except StopIteration as done:
+        return True, done.value
+
+
+async def _drive(steps: Steps[T], answer: Callable[[Any], Awaitable[Any]]) -> T:
+    """Send each request's answer back into ``steps`` until they return."""
+    done, value = _step(steps, None)
+    while not done:
+        done, value = _step(steps, await answer(value))
+    return value  # type: ignore[no-any-return]
 
 
 # SQLite, in the database thread ---------------------------------------------------------
@@ -129,63 +146,93 @@ def _run_sqlite(conn: sqlite3.Connection, steps: Steps[T], nested: bool) -> T:
     return result
 
 
-class _SqliteGroup:
-    """Runs the step sequences that arrive together in one SQLite transaction.
+class Gathering(Generic[A, R]):
+    """Calls that arrive together are carried out together: one trip and one commit.
 
-    Each sequence costs a trip to the database thread and a commit (a WAL flush with
-    ``synchronous=FULL``) - more than its statements. Sequences that arrive while a batch
-    is running wait and go together in the next one: one trip, ``BEGIN IMMEDIATE``, each
-    sequence in a savepoint of its own (one that fails is rolled back alone and its caller
-    hears why), one ``COMMIT``. A call returns only after its batch committed; a call alone
-    goes at once, as before.
+    A commit (a WAL flush) costs more than the statements of a write. A call that finds
+    nothing under way goes at once, in the caller's own task (``alone``). Calls that arrive
+    while a write is under way wait, and go together in the next batch (``together``, up to
+    MAX_BATCH), which reports each call's own outcome as ``(True, result)`` or ``(False,
+    exception)``. A call returns only after its batch committed; when a whole batch fails,
+    every caller in it hears why.
     """
 
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.queue: list[tuple[Steps[Any], asyncio.Future[Any]]] = []
-        self.writer: asyncio.Task[None] | None = None
+    def __init__(
+        self,
+        alone: Callable[[A], Awaitable[R]],
+        together: Callable[[list[A]], Awaitable[list[tuple[bool, Any]]]],
+    ) -> None:
+        self.alone = alone
+        self.together = together
+        self.queue: list[tuple[A, asyncio.Future[R]]] = []
+        self.busy = False  # a write (alone, or a batch) is under way
+        self.writer: asyncio.Task[None] | None = None  # the batches' task, kept alive
 
-    async def call(self, steps: Steps[T]) -> T:
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self.queue.append((steps, future))
-        if self.writer is None or self.writer.done():
-            self.writer = asyncio.ensure_future(self._drain())
+    async def call(self, item: A) -> R:
+        """``item`` carried out, alone or in a batch."""
+        if not self.busy:
+            self.busy = True
+            try:
+                return await self.alone(item)
+            finally:
+                self.busy = False
+                if self.queue:
+                    self.busy = True
+                    self.writer = asyncio.ensure_future(self._drain())
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self.queue.append((item, future))
         return await future
 
     async def _drain(self) -> None:
-        while self.queue:
-            batch, self.queue = self.queue[:MAX_BATCH], self.queue[MAX_BATCH:]
-            try:
-                async with self.client.acquire_connection() as conn:
-                    outcomes = await conn._execute(
-                        _run_sqlite_batch, conn._conn, [steps for steps, _ in batch]
-                    )
-            except BaseException as exc:  # the commit failed: nothing of the batch is kept
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
-                continue
-            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                if future.done():
+        try:
+            while self.queue:
+                batch, self.queue = self.queue[:MAX_BATCH], self.queue[MAX_BATCH:]
+                try:
+                    outcomes = await self.together([item for item, _ in batch])
+                except BaseException as exc:  # nothing of the batch is kept
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
                     continue
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(value)
+                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            self.busy = False
 
 
-def _sqlite_group(client: Any) -> _SqliteGroup:
-    group: _SqliteGroup | None = getattr(client, "_timebank_sqlite_group", None)
-    if group is None:
-        group = _SqliteGroup(client)
-        client._timebank_sqlite_group = group
-    return group
+def gathering(client: Any, name: str, make: Callable[[], Gathering[A, R]]) -> Gathering[A, R]:
+    """The client's (one database's) gathering called ``name``, made on first use."""
+    found: Gathering[A, R] | None = client.__dict__.get(name)
+    if found is None:
+        found = client.__dict__[name] = make()
+    return found
+
+
+def _sqlite_group(client: Any) -> Gathering[Steps[Any], Any]:
+    async def alone(steps: Steps[Any]) -> Any:
+        async with client.acquire_connection() as conn:
+            # aiosqlite's own way of running a function in its database thread.
+            return await conn._execute(_run_sqlite, conn._conn, steps, False)
+
+    async def together(batch: list[Steps[Any]]) -> list[tuple[bool, Any]]:
+        async with client.acquire_connection() as conn:
+            outcomes: list[tuple[bool, Any]] = await conn._execute(
+                _run_sqlite_batch, conn._conn, batch
+            )
+            return outcomes
+
+    return gathering(client, "_timebank_sqlite_group", lambda: Gathering(alone, together))
 
 
 def _run_sqlite_batch(conn: sqlite3.Connection, batch: list[Steps[Any]]) -> list[tuple[bool, Any]]:
-    if len(batch) == 1:  # alone: no savepoint needed
+    if len(batch) == 1:  # no savepoint needed
         try:
             return [(True, _run_sqlite(conn, batch[0], False))]
         except Exception as exc:
@@ -213,29 +260,23 @@ def _run_sqlite_batch(conn: sqlite3.Connection, batch: list[Steps[Any]]) -> list
 
 
 def _drive_sqlite(conn: sqlite3.Connection, steps: Steps[T]) -> T:
-    reply: Any = None
-    while True:
-        try:
-            request = steps.send(reply)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        if isinstance(request, Query):
-            reply = [tuple(r) for r in conn.execute(request.sql, plain(request.params))]
-        else:
-            reply = request.on_sqlite(conn)
+    done, value = _step(steps, None)
+    while not done:
+        done, value = _step(steps, _sqlite_answer(conn, value))
+    return value  # type: ignore[no-any-return]
+
+
+def _sqlite_answer(conn: sqlite3.Connection, request: Query | Operation) -> Any:
+    if isinstance(request, Query):
+        return [tuple(r) for r in conn.execute(request.sql, plain(request.params))]
+    return request.on_sqlite(conn)
 
 
 # PostgreSQL ---------------------------------------------------------------------------------
 
 
 async def _run_postgres(conn: Any, steps: Steps[T]) -> T:
-    reply: Any = None
-    while True:
-        try:
-            request = steps.send(reply)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        reply = await _postgres_request(conn, request)
+    return await _drive(steps, partial(_postgres_request, conn))
 
 
 async def _postgres_request(conn: Any, request: Query | Operation) -> Any:

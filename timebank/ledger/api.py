@@ -218,20 +218,16 @@ async def check_statement(request: Request) -> Response:
     return JSONResponse(passbook.check_json(found, view))
 
 
+ACCOUNT = "/ledger/accounts/{account_id:int}"
+TXN = "/ledger/transactions/{txn_id:int}"
+CHECKPOINTS = "/ledger/checkpoints"
 routes = [
     Route("/me/hours", my_hours, name="my_hours"),
-    Route("/ledger/accounts/{account_id:int}", get_account, name="ledger_account"),
-    Route("/ledger/accounts/{account_id:int}/statement", get_statement, name="ledger_statement"),
-    Route("/ledger/transactions/{txn_id:int}", get_transaction, name="ledger_transaction"),
-    Route(
-        "/ledger/transactions/{txn_id:int}/reversal",
-        reverse_transaction,
-        methods=["POST"],
-        name="ledger_reversal",
-    ),
-    Route("/ledger/checkpoints", list_checkpoints, methods=["GET"], name="ledger_checkpoints"),
-    Route(
-        "/ledger/checkpoints", create_checkpoint, methods=["POST"], name="ledger_checkpoint_create"
-    ),
+    Route(ACCOUNT, get_account, name="ledger_account"),
+    Route(f"{ACCOUNT}/statement", get_statement, name="ledger_statement"),
+    Route(TXN, get_transaction, name="ledger_transaction"),
+    Route(f"{TXN}/reversal", reverse_transaction, methods=["POST"], name="ledger_reversal"),
+    Route(CHECKPOINTS, list_checkpoints, methods=["GET"], name="ledger_checkpoints"),
+    Route(CHECKPOINTS, create_checkpoint, methods=["POST"], name="ledger_checkpoint_create"),
     Route("/statements/{statement}", check_statement, methods=["GET"]),
 ]

@@ -8,14 +8,19 @@ from functools import partial
 from typing import Any
 
 from timebank.db.steps import Query, Steps
-from timebank.errors import Conflict, Invalid, NotFound
+from timebank.errors import Invalid, NotFound
 from timebank.ledger.accounts import opened, prepare_accounts, sink_of, wallet_spec
 from timebank.ledger.models import Phase, TxnKind
 from timebank.ledger.posting import write
 from timebank.ledger.rules import Leg, Plan, Posted, check_minutes, check_reason
-from timebank.ledger.steps import Checks, PlanSteps, checked, open_account, write_steps
-
-# Two-phase holds ------------------------------------------------------------------------
+from timebank.ledger.steps import (
+    Checks,
+    PlanSteps,
+    at_most_once,
+    checked,
+    open_account,
+    write_steps,
+)
 
 
 async def reserve(
@@ -24,10 +29,10 @@ async def reserve(
     minutes: int,
     key: str,
     actor_id: int | None,
+    checks: Checks | None = None,
     ref_type: str = "",
     ref_id: str = "",
     on_behalf_of_id: int | None = None,
-    checks: Checks | None = None,
 ) -> Posted:
     """Hold hours for a booked redemption; resolve with ``post``, ``void`` or ``expire``."""
     amount = check_minutes(minutes)
@@ -61,12 +66,7 @@ def _open_hold(reserve_id: int) -> Steps[tuple[str, str, list[tuple[int, int]]]]
             f"找不到编号为 {reserve_id} 的预约冻结。",
             code="hold_not_found",
         )
-    if (yield Query("SELECT id FROM ledger_txn WHERE resolves_id = ?", (reserve_id,))):
-        raise Conflict(
-            f"Hold {reserve_id} is already resolved.",
-            f"预约冻结 {reserve_id} 已经处理过。",
-            code="hold_resolved",
-        )
+    yield from at_most_once("resolves_id", reserve_id)
     legs = yield Query(
         "SELECT account_id, amount FROM ledger_entry WHERE txn_id = ? ORDER BY seq", (reserve_id,)
     )

@@ -133,21 +133,14 @@ async def check_page(request: Request, who: SignedIn) -> Response:
     )
 
 
+ACCOUNT = "/ledger/accounts/{account_id:int}"
 routes = [
     Route("/me/hours", my_hours_page, name="my_hours_page"),
     Route("/me/statement", my_statement, name="my_statement"),
     Route("/statements/{statement}", check_page, name="statement_check"),
     Route("/ledger/accounts", account_list, name="ledger_accounts_page"),
-    Route("/ledger/accounts/{account_id:int}", account_page, name="ledger_account_page"),
-    Route(
-        "/ledger/accounts/{account_id:int}/statement",
-        account_statement,
-        name="account_statement",
-    ),
-    Route(
-        "/ledger/transactions/{txn_id:int}/reverse",
-        reverse_submit,
-        methods=["POST"],
-        name="ledger_reverse_submit",
-    ),
-]
+    Route(ACCOUNT, account_page, name="ledger_account_page"),
+    Route(f"{ACCOUNT}/statement", account_statement, name="account_statement"),
+    Route("/ledger/transactions/{txn_id:int}/reverse", reverse_submit, methods=["POST"],
+          name="ledger_reverse_submit"),
+]  # fmt: skip

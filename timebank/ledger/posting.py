@@ -9,7 +9,6 @@ path, which ``verify`` recomputes), concurrent calls of a process committed toge
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from tortoise import connections
 from tortoise.backends.base.client import TransactionalDBClient
 
-from timebank.db.steps import look_up, run
+from timebank.db.steps import Gathering, gathering, look_up, run
 from timebank.errors import NotFound
 from timebank.ledger.models import TxnKind
 from timebank.ledger.rules import (
@@ -60,54 +59,6 @@ LEDGER_WRITE = (
 LEDGER_WRITE_MANY = (
     "SELECT ord, status, txn_id, detail FROM ledger_write_many($1::json) ORDER BY ord"
 )
-MAX_BATCH = 64  # transfers at most in one ledger_write_many
-
-
-class _GroupCommit:
-    """Runs concurrent ``ledger_write`` calls of this process in shared transactions.
-
-    Every ledger write holds the chain head until its commit, so one commit's WAL flush
-    at a time would cap the rate. Calls that arrive while a batch is being written wait
-    and go together in the next one: one statement (``ledger_write_many``, migration
-    0006), one lock, one flush, up to MAX_BATCH transactions. A call returns only after
-    its batch committed. A call alone goes straight to ``ledger_write``.
-    """
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.queue: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
-        self.writer: asyncio.Task[None] | None = None
-
-    async def call(self, args: tuple[Any, ...]) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.queue.append((args, future))
-        if self.writer is None or self.writer.done():
-            self.writer = asyncio.ensure_future(self._drain())
-        return await future
-
-    async def _drain(self) -> None:
-        while self.queue:
-            batch, self.queue = self.queue[:MAX_BATCH], self.queue[MAX_BATCH:]
-            try:
-                async with self.client.acquire_connection() as conn:
-                    if len(batch) == 1:
-                        rows = [await conn.fetchrow(LEDGER_WRITE, *batch[0][0])]
-                    else:
-                        calls = json.dumps([_json_args(a) for a, _ in batch])
-                        rows = [r[1:] for r in await conn.fetch(LEDGER_WRITE_MANY, calls)]
-            except Exception as exc:  # nothing was written: every caller hears why
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), row in zip(batch, rows, strict=True):
-                if future.done():
-                    continue
-                if row[0] == "error":  # this call alone failed and was rolled back
-                    info = json.loads(row[2])
-                    future.set_exception(LedgerWriteFailed(info["sqlstate"], info["message"]))
-                else:
-                    future.set_result(row)
 
 
 class LedgerWriteFailed(Exception):
@@ -123,43 +74,41 @@ def _json_args(args: tuple[Any, ...]) -> list[Any]:
     return [a.isoformat() if isinstance(a, datetime) else a for a in args]
 
 
-def _group_commit(client: Any) -> _GroupCommit:
-    group: _GroupCommit | None = getattr(client, "_timebank_group_commit", None)
-    if group is None:
-        group = _GroupCommit(client)
-        client._timebank_group_commit = group
-    return group
+def _group_commit(client: Any) -> Gathering[tuple[Any, ...], Any]:
+    """Concurrent ``ledger_write`` calls of this process in shared transactions.
+
+    Every ledger write holds the chain head until its commit, so one commit's WAL flush
+    at a time would cap the rate. Calls that arrive while one is being written go together
+    in the next batch: one statement (``ledger_write_many``, migration 0006), one lock, one
+    flush. A call alone goes straight to ``ledger_write``, in the caller's task.
+    """
+
+    async def alone(args: tuple[Any, ...]) -> Any:
+        async with client.acquire_connection() as conn:
+            return await conn.fetchrow(LEDGER_WRITE, *args)
+
+    async def together(batch: list[tuple[Any, ...]]) -> list[tuple[bool, Any]]:
+        async with client.acquire_connection() as conn:
+            if len(batch) == 1:
+                rows = [await conn.fetchrow(LEDGER_WRITE, *batch[0])]
+            else:
+                calls = json.dumps([_json_args(a) for a in batch])
+                rows = [r[1:] for r in await conn.fetch(LEDGER_WRITE_MANY, calls)]
+        return [_outcome(row) for row in rows]
+
+    return gathering(client, "_timebank_group_commit", lambda: Gathering(alone, together))
+
+
+def _outcome(row: Any) -> tuple[bool, Any]:
+    if row[0] == "error":  # this call alone failed and was rolled back
+        info = json.loads(row[2])
+        return False, LedgerWriteFailed(info["sqlstate"], info["message"])
+    return True, row
 
 
 async def _postgres_transfer(
-    client: Any,
-    *,
-    kind: TxnKind,
-    key: str,
-    fingerprint: str,
-    decided: Plan,
-    actor_id: int | None,
-    on_behalf_of_id: int | None,
-    reason: str,
+    client: Any, kind: TxnKind, decided: Plan, args: tuple[Any, ...], now: datetime
 ) -> Posted:
-    now = datetime.now(UTC)
-    digest = digest_of(kind, key, fingerprint, decided, actor_id, on_behalf_of_id, reason, now)
-    legs = decided.legs
-    args = (
-        key,
-        fingerprint,
-        kind.value,
-        actor_id,
-        on_behalf_of_id,
-        reason,
-        decided.ref_type,
-        decided.ref_id,
-        digest,
-        now,
-        [leg.account_id for leg in legs],
-        [leg.amount for leg in legs],
-        [leg.phase.value for leg in legs],
-    )
     if isinstance(client, TransactionalDBClient):  # inside the caller's own transaction
         async with client.acquire_connection() as conn:
             status, txn_id, detail = await conn.fetchrow(LEDGER_WRITE, *args)
@@ -203,35 +152,34 @@ async def write(
 
     On PostgreSQL a transfer whose accounts all exist and whose legs need nothing read
     under the lock goes through the server-side ``ledger_write`` in one statement, with
-    concurrent calls committed together (``_GroupCommit``); the rest, and SQLite, run the
+    concurrent calls committed together (``_group_commit``); the rest, and SQLite, run the
     step sequence.
     """
     client = connections.get("default")
+    decided = None
     if client.capabilities.dialect == "postgres":
         check_key(key)
         prepared, _ = await look_up(client, prepare())
         decided = _static(plan, prepared)
-        if decided is not None and decided.reverses_id is None and decided.resolves_id is None:
-            check_balanced(decided.legs)
-            return await _postgres_transfer(
-                client,
+    if decided is None or decided.reverses_id is not None or decided.resolves_id is not None:
+        return await run(
+            write_steps(
                 kind=kind,
                 key=key,
-                fingerprint=fingerprint_of(kind, request),
-                decided=decided,
+                request=request,
+                plan=plan,
+                prepare=prepare,
                 actor_id=actor_id,
                 on_behalf_of_id=on_behalf_of_id,
                 reason=reason,
             )
-    return await run(
-        write_steps(
-            kind=kind,
-            key=key,
-            request=request,
-            plan=plan,
-            prepare=prepare,
-            actor_id=actor_id,
-            on_behalf_of_id=on_behalf_of_id,
-            reason=reason,
         )
-    )
+    check_balanced(decided.legs)
+    now = datetime.now(UTC)
+    fingerprint = fingerprint_of(kind, request)
+    digest = digest_of(kind, key, fingerprint, decided, actor_id, on_behalf_of_id, reason, now)
+    legs = decided.legs
+    args = (key, fingerprint, kind.value, actor_id, on_behalf_of_id, reason, decided.ref_type,
+            decided.ref_id, digest, now, [leg.account_id for leg in legs],
+            [leg.amount for leg in legs], [leg.phase.value for leg in legs])  # fmt: skip
+    return await _postgres_transfer(client, kind, decided, args, now)

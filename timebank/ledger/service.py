@@ -44,7 +44,14 @@ from timebank.ledger.queries import (
     transaction,
 )
 from timebank.ledger.rules import Leg, Plan, Posted, check_minutes, check_reason
-from timebank.ledger.steps import Checks, PlanSteps, PrepareSteps, checked, write_steps
+from timebank.ledger.steps import (
+    Checks,
+    PlanSteps,
+    PrepareSteps,
+    at_most_once,
+    checked,
+    write_steps,
+)
 
 # Holds are voided, not reversed; releases and reversals move no posted hours.
 NOT_REVERSIBLE = {TxnKind.RESERVE, TxnKind.VOID, TxnKind.EXPIRE, TxnKind.REVERSAL}
@@ -260,12 +267,7 @@ async def reverse(*, txn_id: int, key: str, actor_id: int | None, reason: str) -
                 "该类交易不能冲正" + ("（请取消冻结）。" if hint else "。"),
                 code="not_reversible",
             )
-        if (yield Query("SELECT id FROM ledger_txn WHERE reverses_id = ?", (txn_id,))):
-            raise Conflict(
-                f"Transaction {txn_id} has already been reversed.",
-                f"交易 {txn_id} 已经冲正过。",
-                code="already_reversed",
-            )
+        yield from at_most_once("reverses_id", txn_id)
         legs = yield Query(
             "SELECT account_id, amount FROM ledger_entry WHERE txn_id = ? AND phase = ?"
             " ORDER BY seq",

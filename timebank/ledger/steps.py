@@ -25,6 +25,7 @@ from timebank.ledger.rules import (
     AccountState,
     Plan,
     Posted,
+    Totals,
     Txn,
     check_balanced,
     check_key,
@@ -81,7 +82,6 @@ class Append:
         return await drivers.postgres_append(conn, self)
 
 
-Request = Query | LockHead | LockAccounts | Append
 # Before the lock: look up what can be looked up (accounts that exist); returns what the
 # plan needs and the account ids to lock together with the head.
 PrepareSteps = Callable[[], Steps[tuple[Any, tuple[int, ...]]]]
@@ -103,6 +103,25 @@ def checked(checks: Checks | None, plan: Callable[[str], PlanSteps], ref_id: str
         return (yield from plan(ref)(prepared))
 
     return steps
+
+
+# What a second resolution of a hold, or a second reversal, is refused with.
+_DONE = {
+    "resolves_id": ("Hold {} is already resolved.", "预约冻结 {} 已经处理过。", "hold_resolved"),
+    "reverses_id": (
+        "Transaction {} has already been reversed.",
+        "交易 {} 已经冲正过。",
+        "already_reversed",
+    ),
+}
+
+
+def at_most_once(column: str, txn_id: int) -> Steps[None]:
+    """A 409 when a transaction already points at ``txn_id`` through ``column``
+    (``resolves_id``: a hold is resolved once; ``reverses_id``: reversed once)."""
+    if (yield Query(f"SELECT id FROM ledger_txn WHERE {column} = ?", (txn_id,))):
+        english, chinese, code = _DONE[column]
+        raise Conflict(english.format(txn_id), chinese.format(txn_id), code=code)
 
 
 def nothing_to_prepare() -> Steps[tuple[Any, tuple[int, ...]]]:
@@ -183,6 +202,44 @@ def digest_of(
     )
 
 
+def _applied(
+    decided: Plan, accounts: dict[int, AccountState]
+) -> tuple[dict[int, Totals], list[int]]:
+    """Each account's totals after the legs, and the available balance after each leg;
+    refused when a leg takes an account below its floor or above its cap."""
+    after = {i: a.totals.copy() for i, a in accounts.items()}
+    balances = []
+    for leg in decided.legs:
+        after[leg.account_id].apply(leg.amount, leg.phase)
+        balances.append(after[leg.account_id].available)
+    for account_id, account in accounts.items():
+        check_limits(account, after[account_id])
+    return after, balances
+
+
+def _linked(
+    decided: Plan, balances: list[int], digest: str, seq: int, prev: str
+) -> list[tuple[Any, ...]]:
+    """The entry rows of the legs, each hash-linked to the one before (from the head)."""
+    entries = []
+    for leg, balance_after in zip(decided.legs, balances, strict=True):
+        seq += 1
+        link = chain.entry_hash(
+            prev_hash=prev,
+            seq=seq,
+            txn_digest=digest,
+            account_id=leg.account_id,
+            amount=leg.amount,
+            phase=leg.phase.value,
+            balance_after=balance_after,
+        )
+        entries.append(
+            (seq, leg.account_id, leg.amount, leg.phase.value, balance_after, prev, link)
+        )
+        prev = link
+    return entries
+
+
 def write_steps(
     *,
     kind: TxnKind,
@@ -212,74 +269,19 @@ def write_steps(
     accounts = {a.id: a for a in locked if a.id in wanted}
     if len(accounts) != len(wanted):
         raise NotFound("Unknown account.", "账户不存在。", code="account_not_found")
-    after = {i: a.totals.copy() for i, a in accounts.items()}
-    balances = []
-    for leg in decided.legs:
-        after[leg.account_id].apply(leg.amount, leg.phase)
-        balances.append(after[leg.account_id].available)
-    for account_id, account in accounts.items():
-        check_limits(account, after[account_id])
-
+    after, balances = _applied(decided, accounts)
     now = _clock()
     digest = digest_of(kind, key, fingerprint, decided, actor_id, on_behalf_of_id, reason, now)
-    seq, prev = int(head_seq), str(head_hash)
-    entries = []
-    for leg, balance_after in zip(decided.legs, balances, strict=True):
-        seq += 1
-        link = chain.entry_hash(
-            prev_hash=prev,
-            seq=seq,
-            txn_digest=digest,
-            account_id=leg.account_id,
-            amount=leg.amount,
-            phase=leg.phase.value,
-            balance_after=balance_after,
-        )
-        entries.append(
-            (seq, leg.account_id, leg.amount, leg.phase.value, balance_after, prev, link)
-        )
-        prev = link
-    txn_id = yield Append(
-        txn=(
-            kind.value,
-            actor_id,
-            on_behalf_of_id,
-            reason,
-            decided.ref_type,
-            decided.ref_id,
-            key,
-            fingerprint,
-            decided.reverses_id,
-            decided.resolves_id,
-            digest,
-            now,
-        ),
-        entries=entries,
-        accounts=[
-            (
-                i,
-                t.posted_credits,
-                t.posted_debits,
-                t.pending_credits,
-                t.pending_debits,
-                accounts[i].version,
-            )
-            for i, t in after.items()
-        ],
-        head=(seq, prev),
-    )
-    return Posted(
-        Txn(
-            int(txn_id),
-            kind,
-            decided.reverses_id,
-            decided.resolves_id,
-            decided.ref_type,
-            decided.ref_id,
-            now,
-        ),
-        created=True,
-    )
+    entries = _linked(decided, balances, digest, int(head_seq), str(head_hash))
+    txn = (kind.value, actor_id, on_behalf_of_id, reason, decided.ref_type, decided.ref_id,
+           key, fingerprint, decided.reverses_id, decided.resolves_id, digest, now)  # fmt: skip
+    totals = [(i, t.posted_credits, t.posted_debits, t.pending_credits, t.pending_debits,
+               accounts[i].version) for i, t in after.items()]  # fmt: skip
+    head = (entries[-1][0], entries[-1][6])  # the last entry's seq and hash
+    txn_id = yield Append(txn=txn, entries=entries, accounts=totals, head=head)
+    made = Txn(int(txn_id), kind, decided.reverses_id, decided.resolves_id, decided.ref_type,
+               decided.ref_id, now)  # fmt: skip
+    return Posted(made, created=True)
 
 
 @dataclass(frozen=True)
