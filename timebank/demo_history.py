@@ -48,7 +48,10 @@ class Planned:
 
 
 async def load_history(*, tz: ZoneInfo, days: int = DAYS) -> None:
-    """The demo's last ``days`` days of visits, hours and redemptions, once."""
+    """The demo's last ``days`` days of visits, hours and redemptions, once.
+
+    Long on purpose: the days are written in order, as the service would have.
+    """
     from timebank.ledger.steps import recorded_at
     from timebank.pairing.models import Pairing, PairingStatus
     from timebank.people.models import ResidentProfile
