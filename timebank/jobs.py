@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from timebank.orders.service import generate
@@ -54,24 +56,21 @@ async def run_forever(timezone: str) -> None:
                     log.info("deleted %s", pruned)
             except Exception:  # keep the service up; the next hour tries again
                 log.exception("deleting old sign-in records failed")
-        # Each job in its own try: one that fails does not skip the others.
-        try:
-            closed = await close_forgotten(tz=tz)
-            if closed:
-                log.info("closed %d forgotten visits", closed)
-        except Exception:  # keep the service up; the next round tries again
-            log.exception("closing forgotten visits failed")
-        try:
-            posted = await credit_pending()
-            if posted:
-                log.info("posted %d verified visits", posted)
-        except Exception:
-            log.exception("posting verified visits failed")
-        try:
-            expired = await expire_unserved()
-            if expired:
-                log.info("gave back the hours of %d unserved bookings", expired)
-        except Exception:
-            log.exception("expiring unserved bookings failed")
+        every_round: list[tuple[str, str, Callable[[], Awaitable[int]]]] = [
+            (
+                "closing forgotten visits",
+                "closed %d forgotten visits",
+                partial(close_forgotten, tz=tz),
+            ),
+            ("posting verified visits", "posted %d verified visits", credit_pending),
+            ("expiring unserved bookings", "gave back the hours of %d bookings", expire_unserved),
+        ]
+        for what, done, job in every_round:  # each in its own try: one failing skips no other
+            try:
+                count = await job()
+                if count:
+                    log.info(done, count)
+            except Exception:  # keep the service up; the next round tries again
+                log.exception("%s failed", what)
         rounds += 1
         await asyncio.sleep(EVERY_SECONDS)
