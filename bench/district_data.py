@@ -50,7 +50,11 @@ async def build(
     entries: int = 1_000_000,
     seed: int = 8,
 ) -> District:
-    """Make the district; returns its ids and counts."""
+    """Make the district; returns its ids and counts.
+
+    A bulk writer: one pass over the rows, in the order the tables need them; kept in one
+    piece so the generated data reads as one story.
+    """
     rng = random.Random(seed)
     conn = connections.get("default")
     sqlite = conn.capabilities.dialect == "sqlite"
@@ -199,7 +203,11 @@ async def _ledger(
     rng: random.Random,
 ) -> int:
     """Accounts, then credits for the verified visits and redemptions, in time order, with
-    a valid chain; returns the entries written."""
+    a valid chain; returns the entries written.
+
+    A bulk writer: one pass over the rows, in the order the tables need them; kept in one
+    piece so the generated data reads as one story.
+    """
     now = datetime.now(UTC)
     first = int((await _one(conn, "SELECT COALESCE(MAX(id), 0) AS n FROM ledger_account"))["n"])
     accounts: list[tuple[Any, ...]] = []
