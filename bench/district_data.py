@@ -50,7 +50,11 @@ async def build(
     entries: int = 1_000_000,
     seed: int = 8,
 ) -> District:
-    """Make the district; returns its ids and counts."""
+    """Make the district; returns its ids and counts.
+
+    A bulk writer: one pass over the rows, in the order the tables need them; kept in one
+    piece so the generated data reads as one story.
+    """
     rng = random.Random(seed)
     conn = connections.get("default")
     sqlite = conn.capabilities.dialect == "sqlite"
@@ -120,7 +124,7 @@ async def build(
             start += timedelta(days=every * rng.uniform(0.5, 1.2))
     # Exactly ``visits`` (with the open ones): the oldest beyond that are left out.
     times.sort()
-    times = times[max(0, len(times) - (visits - 100)):]
+    times = times[max(0, len(times) - (visits - 100)) :]
     visit_rows: list[tuple[Any, ...]] = []
     credits: list[tuple[datetime, int, int, int, int]] = []  # at, visit, helper, community, min
     first_visit = int((await _one(conn, "SELECT COALESCE(MAX(id), 0) AS n FROM visit"))["n"])
@@ -199,7 +203,11 @@ async def _ledger(
     rng: random.Random,
 ) -> int:
     """Accounts, then credits for the verified visits and redemptions, in time order, with
-    a valid chain; returns the entries written."""
+    a valid chain; returns the entries written.
+
+    A bulk writer: one pass over the rows, in the order the tables need them; kept in one
+    piece so the generated data reads as one story.
+    """
     now = datetime.now(UTC)
     first = int((await _one(conn, "SELECT COALESCE(MAX(id), 0) AS n FROM ledger_account"))["n"])
     accounts: list[tuple[Any, ...]] = []

@@ -22,7 +22,11 @@ from timebank.ledger.rules import Totals
 
 
 async def fill(entries: int, *, wallets: int = 1000, seed: int = 1) -> list[int]:
-    """Append ``entries`` (even) entries of service credits; returns the wallet ids."""
+    """Append ``entries`` (even) entries of service credits; returns the wallet ids.
+
+    A bulk writer: one pass over the rows, in the order the tables need them; kept in one
+    piece so the generated data reads as one story.
+    """
     from tests.conftest import make_community, make_member
 
     community = await make_community(f"基准社区{seed}")

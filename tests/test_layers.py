@@ -20,7 +20,10 @@ FEATURES = sorted(
 )
 WEB_MODULES = {"api", "pages"}
 WIRING = {"timebank.cli", "timebank.app", "timebank.api"}
-LEDGER_CORE = {"models", "steps", "drivers", "chain", "verify", "service", "rules", "accounts"}
+LEDGER_CORE = {
+    "models", "steps", "drivers", "posting", "holds", "chain", "verify", "service", "rules",
+    "accounts",
+}  # fmt: skip
 
 
 def module_name(path: Path) -> str:

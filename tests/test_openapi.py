@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from pprint import pformat
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -272,7 +273,7 @@ async def sign_in(client: httpx.AsyncClient, phone: str | None) -> dict[str, str
 async def test_documented_body_fields_are_the_ones_read(
     client: httpx.AsyncClient, seen: set[str]
 ) -> None:
-    await load_demo()
+    await load_demo(ZoneInfo("Asia/Shanghai"))
     document = (await client.get("/api/v1/openapi.json")).json()
     values = await path_values()
     headers = await sign_in(client, ADMIN)

@@ -97,8 +97,8 @@ async def test_community_levels_are_checked(orm: None) -> None:
 
 
 async def test_demo_data_loads_once(orm: None) -> None:
-    await load_demo()
-    await load_demo()
+    await load_demo(ZoneInfo("Asia/Shanghai"))
+    await load_demo(ZoneInfo("Asia/Shanghai"))
     # The logins, and about twenty residents and twenty helpers with profiles and families,
     # in one district, two sub-districts and three communities.
     assert await Member.all().count() == len(DEMO_PEOPLE) + 40

@@ -29,8 +29,6 @@ from timebank.api_schemas import SCHEMAS
 from timebank.catalog import api as catalog_api
 from timebank.catalog import service as catalog_service
 from timebank.ledger import api as ledger_api
-from timebank.ledger import passbook_web
-from timebank.ledger import web as ledger_web
 from timebank.orders import api as orders_api
 from timebank.pairing import api as pairing_api
 from timebank.people import api as people_api
@@ -224,6 +222,7 @@ async def openapi(request: Request) -> Response:
 
 # Component schemas kept by the features next to the code that reads them.
 FEATURE_SCHEMAS: dict[str, Any] = {
+    **ledger_api.SCHEMAS,
     **visits_api.SCHEMAS,
     **orders_api.SCHEMAS,
     **pairing_api.SCHEMAS,
@@ -243,8 +242,6 @@ ROUTES: list[BaseRoute] = [
     *redeem_api.routes,
     *settlement_api.routes,
     *reports_api.routes,
-    *ledger_web.api_routes,
     *ledger_api.routes,
-    *passbook_web.api_routes,
 ]
 routes: list[BaseRoute] = [*ROUTES, Route("/openapi.json", openapi, include_in_schema=False)]

@@ -17,8 +17,6 @@ from timebank import api, db, home, jobs
 from timebank.catalog import pages as catalog_pages
 from timebank.http import EXCEPTION_HANDLERS, InputGuard, SecurityHeaders
 from timebank.ledger import pages as ledger_pages
-from timebank.ledger import passbook_web
-from timebank.ledger import web as ledger_web
 from timebank.orders import pages as orders_pages
 from timebank.pairing import pages as pairing_pages
 from timebank.people import members_pages
@@ -65,8 +63,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *redeem_pages.routes,
             *settlement_pages.routes,
             *reports_pages.page_routes,
-            *ledger_web.page_routes,
-            *passbook_web.page_routes,
             *ledger_pages.routes,
             Mount("/static", StaticFiles(directory=web_dir() / "static"), name="static"),
         ],

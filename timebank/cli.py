@@ -7,10 +7,11 @@ import argparse
 import asyncio
 import getpass
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 
 from timebank import __version__, db
+from timebank.calendar import zone
+from timebank.db import connected
 from timebank.errors import ConfigError, Invalid, TimebankError
 from timebank.ledger import cli as ledger_cli
 from timebank.orders import cli as orders_cli
@@ -20,16 +21,6 @@ from timebank.reports import cli as reports_cli
 from timebank.settings import Settings
 from timebank.settlement import cli as settlement_cli
 from timebank.visits import cli as visits_cli
-
-
-@asynccontextmanager
-async def orm(settings: Settings) -> AsyncIterator[None]:
-    """The ORM, open for one command."""
-    await db.open_db(settings.db_url)
-    try:
-        yield
-    finally:
-        await db.close_db()
 
 
 def _progress(event: str, app_label: str, name: str) -> None:
@@ -44,8 +35,8 @@ async def _migrate(settings: Settings) -> None:
 async def _demo(settings: Settings) -> None:
     from timebank.demo import DEMO_PASSWORD, load_demo
 
-    async with orm(settings):
-        logins = await load_demo()
+    async with connected(settings.db_url):
+        logins = await load_demo(zone(settings.timezone))
     print(f"Demo logins / 演示账号 (password / 密码: {DEMO_PASSWORD})")
     for login in logins:
         roles = ", ".join(role.value for role in login.roles)
@@ -104,7 +95,7 @@ def _read_password() -> str:
 async def _create_user(settings: Settings, args: argparse.Namespace, password: str) -> str:
     from timebank.people.service import create_community, create_member, get_community
 
-    async with orm(settings):
+    async with connected(settings.db_url):
         community: Community | None
         if args.community is not None:
             community = await get_community(args.community)
@@ -153,7 +144,7 @@ def cmd_makemigrations(settings: Settings, args: argparse.Namespace) -> None:
 async def _prune(settings: Settings) -> None:
     from timebank.people.auth import prune
 
-    async with orm(settings):
+    async with connected(settings.db_url):
         pruned = await prune()
     print(
         f"deleted {pruned.attempts} sign-in attempt(s), {pruned.sessions} ended session(s),"

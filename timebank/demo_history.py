@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from timebank import calendar
 from timebank.people.audit import Actor
 from timebank.people.models import Community, Level, Member
 
@@ -46,12 +47,11 @@ class Planned:
     pairing_id: int | None = None
 
 
-def _at(day: date, hour: int, minute: int, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(hour, minute), tzinfo=tz).astimezone(UTC)
-
-
 async def load_history(*, tz: ZoneInfo, days: int = DAYS) -> None:
-    """The demo's last ``days`` days of visits, hours and redemptions, once."""
+    """The demo's last ``days`` days of visits, hours and redemptions, once.
+
+    Long on purpose: the days are written in order, as the service would have.
+    """
     from timebank.ledger.steps import recorded_at
     from timebank.pairing.models import Pairing, PairingStatus
     from timebank.people.models import ResidentProfile
@@ -61,7 +61,7 @@ async def load_history(*, tz: ZoneInfo, days: int = DAYS) -> None:
     if await Visit.exists(in_event__startswith=HISTORY):
         return
     rng = random.Random(2026)
-    today = datetime.now(tz).date()
+    today = calendar.local_today(tz)
     first = today - timedelta(days=days)
     plan: list[Planned] = []
     for community in await Community.filter(level=Level.COMMUNITY).order_by("id"):
@@ -168,8 +168,8 @@ def _planned(
     hour: int | None = None,
 ) -> Planned:
     """A visit on ``day``; ratings get a little better month by month (the trend chart)."""
-    start = _at(day, hour if hour is not None else rng.choice((9, 10, 14, 15, 16)),
-                rng.choice((0, 10, 20, 30, 40)), tz)  # fmt: skip
+    start = calendar.at(day, tz, time(hour if hour is not None else rng.choice((9, 10, 14, 15, 16)),
+                             rng.choice((0, 10, 20, 30, 40))))  # fmt: skip
     progress = (day - first).days / days
     rating = None
     if rng.random() < 0.6:

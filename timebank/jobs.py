@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from timebank.orders.service import generate
@@ -36,7 +38,8 @@ async def generate_soon(tz: ZoneInfo, *, pairing_id: int | None = None) -> int:
 
 
 async def run_forever(timezone: str) -> None:
-    """Run the periodic work until cancelled; a failure is logged and tried again."""
+    """Run the periodic work until cancelled; a failure is logged and tried again, and
+    never skips the jobs after it."""
     tz = ZoneInfo(timezone)
     rounds = 0
     while True:
@@ -53,16 +56,21 @@ async def run_forever(timezone: str) -> None:
                     log.info("deleted %s", pruned)
             except Exception:  # keep the service up; the next hour tries again
                 log.exception("deleting old sign-in records failed")
-        try:
-            closed = await close_forgotten(tz=tz)
-            posted = await credit_pending()
-            expired = await expire_unserved()
-            if closed or posted or expired:
-                log.info(
-                    "closed %d forgotten visits, posted %d visits, expired %d bookings",
-                    closed, posted, expired,
-                )  # fmt: skip
-        except Exception:  # keep the service up; the next round tries again
-            log.exception("closing forgotten visits failed")
+        every_round: list[tuple[str, str, Callable[[], Awaitable[int]]]] = [
+            (
+                "closing forgotten visits",
+                "closed %d forgotten visits",
+                partial(close_forgotten, tz=tz),
+            ),
+            ("posting verified visits", "posted %d verified visits", credit_pending),
+            ("expiring unserved bookings", "gave back the hours of %d bookings", expire_unserved),
+        ]
+        for what, done, job in every_round:  # each in its own try: one failing skips no other
+            try:
+                count = await job()
+                if count:
+                    log.info(done, count)
+            except Exception:  # keep the service up; the next round tries again
+                log.exception("%s failed", what)
         rounds += 1
         await asyncio.sleep(EVERY_SECONDS)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from functools import cache, lru_cache
 from pathlib import Path
@@ -115,6 +116,16 @@ async def open_db(db_url: str) -> None:
     """Open the ORM for the running service (requests run in other tasks)."""
     _forget_cached_statements()
     await Tortoise.init(config=tortoise_config(db_url), _enable_global_fallback=True)
+
+
+@asynccontextmanager
+async def connected(db_url: str) -> AsyncIterator[None]:
+    """The database open for one command (``timebank verify``, ``timebank demo`` …)."""
+    await open_db(db_url)
+    try:
+        yield
+    finally:
+        await close_db()
 
 
 async def close_db() -> None:

@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from timebank.ledger.drivers import run
+from timebank.db.steps import Steps, run
 from timebank.ledger.models import Account, AccountKind
 from timebank.ledger.steps import (
     AccountSpec,
     LockHead,
     PrepareSteps,
-    Steps,
     find_account,
     member_community,
     open_account,
@@ -92,3 +91,10 @@ def opened(prepared: list[tuple[AccountSpec, int | None]]) -> Steps[list[int]]:
 
 def sink_of(member_id: int) -> Steps[AccountSpec]:
     return sink((yield from member_community(member_id)))
+
+
+async def set_fund_budget(*, community_id: int, minutes: int | None) -> None:
+    """The most the community fund (兜底) may ever hand out: its floor is minus the budget;
+    None: no limit. A grant or a funded visit beyond it is refused (budget_exhausted)."""
+    fund_account = await community_account(community_id, AccountKind.ISSUANCE)
+    await Account.filter(id=fund_account.id).update(floor=None if minutes is None else -minutes)

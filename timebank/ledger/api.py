@@ -1,4 +1,5 @@
-"""JSON API of the ledger: accounts, statements, transactions, reversals, checkpoints."""
+"""JSON API of the ledger: my hours, accounts, statements, transactions, reversals,
+checkpoints, and checking a printed statement's QR."""
 
 from __future__ import annotations
 
@@ -10,21 +11,33 @@ from starlette.routing import Route
 
 from timebank.errors import Invalid
 from timebank.http import read_json
+from timebank.ledger import passbook
 from timebank.ledger import service as ledger
 from timebank.ledger.models import Entry, LedgerTxn
+from timebank.ledger.queries import PAGE, statement_asked, whole_param
 from timebank.ledger.rules import actor_key, check_key
-from timebank.ledger.web import statement_page
 from timebank.people import policy
-from timebank.people.auth import SignedIn
-from timebank.people.web import require_csrf, require_member
+from timebank.people.web import changing, require_member
+
+# The request bodies this module reads.
+SCHEMAS: dict[str, Any] = {
+    "Reversal": {
+        "type": "object",
+        "required": ["reason", "idempotency_key"],
+        "properties": {
+            "reason": {"type": "string"},
+            "idempotency_key": {"type": "string", "minLength": 1, "maxLength": 128},
+        },
+    },
+    "NewCheckpoint": {
+        "type": "object",
+        "properties": {"note": {"type": "string", "maxLength": 200}},
+    },
+}
 
 
-async def _visible_account(request: Request, who: SignedIn) -> ledger.AccountView:
-    view = await ledger.account(int(request.path_params["account_id"]))
-    policy.require(
-        policy.can_view_account(who, member_id=view.member_id, community_id=view.community_id)
-    )
-    return view
+def _secret(request: Request) -> str:
+    return str(request.app.state.settings.secret_key)
 
 
 def txn_json(txn: LedgerTxn, entries: list[Entry]) -> dict[str, Any]:
@@ -34,15 +47,15 @@ def txn_json(txn: LedgerTxn, entries: list[Entry]) -> dict[str, Any]:
         "kind": txn.kind.value,
         "reason": txn.reason,
         "ref": {"type": txn.ref_type, "id": txn.ref_id} if txn.ref_type else None,
-        "actor": txn.actor_id,  # type: ignore[attr-defined]
-        "on_behalf_of": txn.on_behalf_of_id,  # type: ignore[attr-defined]
-        "reverses": txn.reverses_id,  # type: ignore[attr-defined]
-        "resolves": txn.resolves_id,  # type: ignore[attr-defined]
+        "actor": txn.actor_id,
+        "on_behalf_of": txn.on_behalf_of_id,
+        "reverses": txn.reverses_id,
+        "resolves": txn.resolves_id,
         "at": txn.created_at.isoformat(),
         "entries": [
             {
                 "seq": e.seq,
-                "account": e.account_id,  # type: ignore[attr-defined]
+                "account": e.account_id,
                 "amount_minutes": e.amount,
                 "phase": e.phase.value,
                 "hash": e.hash,
@@ -52,22 +65,46 @@ def txn_json(txn: LedgerTxn, entries: list[Entry]) -> dict[str, Any]:
     }
 
 
+async def _statement_json(request: Request, account_id: int) -> dict[str, Any]:
+    """The lines the query asks for, with where the next page starts (None on the last)."""
+    lines = await statement_asked(account_id, request.query_params)
+    full = len(lines) == whole_param(request.query_params.get("limit"), "limit", PAGE, low=1)
+    return {
+        "lines": [line.as_json() for line in lines],
+        "next_after": lines[-1].seq if full else None,
+    }
+
+
+async def my_hours(request: Request) -> Response:
+    """
+    ---
+    summary: My hours balance and statement (passbook), paged by seq
+    tags: [ledger]
+    parameters:
+      - {name: after, in: query, description: last seq seen, schema: {type: integer, minimum: 0, maximum: 9223372036854775807}}
+      - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
+      - {name: since, in: query, schema: {type: string, format: date-time}}
+      - {name: until, in: query, schema: {type: string, format: date-time}}
+    responses: {"200": "MyHours: Balance in minutes and the movements."}
+    errors: [422]
+    """  # noqa: E501
+    wallet = await ledger.wallet(require_member(request).member.id)
+    balance = await ledger.balance(wallet.id)
+    return JSONResponse({"balance": balance.as_json(), **await _statement_json(request, wallet.id)})
+
+
 async def get_account(request: Request) -> Response:
     """
     ---
     summary: An account and its balance (own wallet, or a coordinated community's)
     tags: [ledger]
-    parameters:
-      - {name: account_id, in: path, required: true, schema: {type: integer}}
-    responses:
-      "200":
-        description: "The account."
-        content: {application/json: {schema: {$ref: "#/components/schemas/Account"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
+    parameters: [{name: account_id, in: path, required: true, schema: {type: integer}}]
+    responses: {"200": "Account: The account."}
+    errors: [403]
     """
-    return JSONResponse((await _visible_account(request, require_member(request))).as_json())
+    who = require_member(request)
+    view = await policy.viewable_account(who, int(request.path_params["account_id"]))
+    return JSONResponse(view.as_json())
 
 
 async def get_statement(request: Request) -> Response:
@@ -81,28 +118,12 @@ async def get_statement(request: Request) -> Response:
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
       - {name: since, in: query, schema: {type: string, format: date-time}}
       - {name: until, in: query, schema: {type: string, format: date-time}}
-    responses:
-      "200":
-        description: "The movements."
-        content: {application/json: {schema: {$ref: "#/components/schemas/Statement"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "422": {$ref: "#/components/responses/Invalid"}
+    responses: {"200": "Statement: The movements."}
+    errors: [403, 422]
     """
-    view = await _visible_account(request, require_member(request))
-    return JSONResponse({"account": view.as_json(), **await statement_page(request, view.id)})
-
-
-async def _visible_txn(request: Request, who: SignedIn) -> tuple[LedgerTxn, list[Entry]]:
-    txn, entries = await ledger.transaction(int(request.path_params["txn_id"]))
-    views = [await ledger.account(e.account_id) for e in entries]  # type: ignore[attr-defined]
-    policy.require(
-        any(
-            policy.can_view_account(who, member_id=v.member_id, community_id=v.community_id)
-            for v in views
-        )
-    )
-    return txn, entries
+    who = require_member(request)
+    view = await policy.viewable_account(who, int(request.path_params["account_id"]))
+    return JSONResponse({"account": view.as_json(), **await _statement_json(request, view.id)})
 
 
 async def get_transaction(request: Request) -> Response:
@@ -110,17 +131,14 @@ async def get_transaction(request: Request) -> Response:
     ---
     summary: A transaction with its entries
     tags: [ledger]
-    parameters:
-      - {name: txn_id, in: path, required: true, schema: {type: integer}}
-    responses:
-      "200":
-        description: "The transaction."
-        content: {application/json: {schema: {$ref: "#/components/schemas/Transaction"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
+    parameters: [{name: txn_id, in: path, required: true, schema: {type: integer}}]
+    responses: {"200": "Transaction: The transaction."}
+    errors: [403]
     """
-    return JSONResponse(txn_json(*await _visible_txn(request, require_member(request))))
+    who = require_member(request)
+    txn, entries = await ledger.transaction(int(request.path_params["txn_id"]))
+    await policy.require_transaction_view(who, entries)
+    return JSONResponse(txn_json(txn, entries))
 
 
 async def reverse_transaction(request: Request) -> Response:
@@ -128,34 +146,17 @@ async def reverse_transaction(request: Request) -> Response:
     ---
     summary: Reverse a transaction (coordinators of every community it touches; reason needed)
     tags: [ledger]
-    parameters:
-      - {name: txn_id, in: path, required: true, schema: {type: integer}}
-    requestBody:
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [reason, idempotency_key]
-            properties:
-              reason: {type: string}
-              idempotency_key: {type: string, minLength: 1, maxLength: 128}
+    parameters: [{name: txn_id, in: path, required: true, schema: {type: integer}}]
+    requestBody: Reversal
     responses:
-      "201":
-        description: "The reversal."
-        content: {application/json: {schema: {$ref: "#/components/schemas/Transaction"}}}
-      "200":
-        description: "The same request again: the reversal made the first time."
-        content: {application/json: {schema: {$ref: "#/components/schemas/Transaction"}}}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
-      "409": {$ref: "#/components/responses/Conflict"}
-      "422": {$ref: "#/components/responses/Invalid"}
+      "201": "Transaction: The reversal."
+      "200": "Transaction: The same request again: the reversal made the first time."
+    errors: [409]
     """
-    who = require_member(request)
-    require_csrf(request, who, request.headers.get("x-csrf-token"))
+    who = changing(request)
     body = await read_json(request)
     txn_id = int(request.path_params["txn_id"])
-    await require_reversal_rights(who, txn_id)
+    await policy.require_reversal_rights(who, txn_id)
     posted = await ledger.reverse(
         txn_id=txn_id,
         key=actor_key(who.member.id, check_key(body.get("idempotency_key", ""))),
@@ -166,31 +167,15 @@ async def reverse_transaction(request: Request) -> Response:
     return JSONResponse(txn_json(txn, entries), status_code=201 if posted.created else 200)
 
 
-async def require_reversal_rights(who: SignedIn, txn_id: int) -> None:
-    """Only a coordinator of every community the transaction touches may reverse it, and
-    never one whose own (or whose family's) wallet it touches: giving back one's own
-    spent hours would be minting them alone."""
-    _, entries = await ledger.transaction(txn_id)
-    accounts = [await ledger.account(e.account_id) for e in entries]  # type: ignore[attr-defined]
-    policy.require(all(policy.coordinates(who, a.community_id) for a in accounts))
-    owners = {a.member_id for a in accounts if a.member_id is not None}
-    if owners:
-        policy.require(not await policy.own_or_family_of(who, owners))
-
-
 async def list_checkpoints(request: Request) -> Response:
     """
     ---
     summary: Recorded checkpoints (coordinators and admins)
     tags: [ledger]
-    responses:
-      "200":
-        description: "Checkpoints, newest first."
-        content: {application/json: {schema: {$ref: "#/components/schemas/CheckpointList"}}}
-      "403": {$ref: "#/components/responses/Forbidden"}
+    responses: {"200": "CheckpointList: Checkpoints, newest first."}
+    errors: [403]
     """
-    who = require_member(request)
-    policy.require(policy.coordinates_any(who))
+    policy.require_coordinator(require_member(request))
     return JSONResponse([ledger.checkpoint_json(c) for c in await ledger.checkpoints()])
 
 
@@ -199,21 +184,11 @@ async def create_checkpoint(request: Request) -> Response:
     ---
     summary: Record the chain head as a checkpoint to print or publish
     tags: [ledger]
-    requestBody:
-      content:
-        application/json:
-          schema:
-            type: object
-            properties: {note: {type: string, maxLength: 200}}
-    responses:
-      "201":
-        description: "The checkpoint."
-        content: {application/json: {schema: {$ref: "#/components/schemas/Checkpoint"}}}
-      "403": {$ref: "#/components/responses/Forbidden"}
+    requestBody: NewCheckpoint
+    responses: {"201": "Checkpoint: The checkpoint."}
     """
-    who = require_member(request)
-    require_csrf(request, who, request.headers.get("x-csrf-token"))
-    policy.require(policy.coordinates_any(who))
+    who = changing(request)
+    policy.require_coordinator(who)
     body = await read_json(request)
     note = body.get("note", "")
     if not isinstance(note, str) or len(note) > 200:
@@ -226,18 +201,33 @@ async def create_checkpoint(request: Request) -> Response:
     return JSONResponse(ledger.checkpoint_json(checkpoint), status_code=201)
 
 
+async def check_statement(request: Request) -> Response:
+    """
+    ---
+    summary: Check a printed statement's QR against the ledger
+    tags: [ledger]
+    parameters: [{name: statement, in: path, required: true, schema: {type: string}}]
+    responses: {"200": "StatementCheck: matches, and the printed and ledger figures"}
+    errors: [403]
+    """
+    who = require_member(request)
+    policy.require_coordinator(who)
+    found = await passbook.check(_secret(request), request.path_params["statement"])
+    view = await ledger.account(found.printed.account_id)
+    policy.require(policy.coordinates(who, view.community_id))
+    return JSONResponse(passbook.check_json(found, view))
+
+
+ACCOUNT = "/ledger/accounts/{account_id:int}"
+TXN = "/ledger/transactions/{txn_id:int}"
+CHECKPOINTS = "/ledger/checkpoints"
 routes = [
-    Route("/ledger/accounts/{account_id:int}", get_account, name="ledger_account"),
-    Route("/ledger/accounts/{account_id:int}/statement", get_statement, name="ledger_statement"),
-    Route("/ledger/transactions/{txn_id:int}", get_transaction, name="ledger_transaction"),
-    Route(
-        "/ledger/transactions/{txn_id:int}/reversal",
-        reverse_transaction,
-        methods=["POST"],
-        name="ledger_reversal",
-    ),
-    Route("/ledger/checkpoints", list_checkpoints, methods=["GET"], name="ledger_checkpoints"),
-    Route(
-        "/ledger/checkpoints", create_checkpoint, methods=["POST"], name="ledger_checkpoint_create"
-    ),
+    Route("/me/hours", my_hours, name="my_hours"),
+    Route(ACCOUNT, get_account, name="ledger_account"),
+    Route(f"{ACCOUNT}/statement", get_statement, name="ledger_statement"),
+    Route(TXN, get_transaction, name="ledger_transaction"),
+    Route(f"{TXN}/reversal", reverse_transaction, methods=["POST"], name="ledger_reversal"),
+    Route(CHECKPOINTS, list_checkpoints, methods=["GET"], name="ledger_checkpoints"),
+    Route(CHECKPOINTS, create_checkpoint, methods=["POST"], name="ledger_checkpoint_create"),
+    Route("/statements/{statement}", check_statement, methods=["GET"]),
 ]

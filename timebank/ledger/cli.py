@@ -32,9 +32,9 @@ def _progress(entries: int) -> None:
 
 
 async def _verify(settings: Settings, external: CheckpointMark | None) -> Report:
-    from timebank.cli import orm
+    from timebank.db import connected
 
-    async with orm(settings):
+    async with connected(settings.db_url):
         return await verify(external=external, progress=_progress)
 
 
@@ -57,10 +57,10 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _checkpoint(settings: Settings, note: str) -> dict[str, object]:
-    from timebank.cli import orm
+    from timebank.db import connected
     from timebank.ledger.service import checkpoint_json, create_checkpoint
 
-    async with orm(settings):
+    async with connected(settings.db_url):
         return checkpoint_json(await create_checkpoint(actor_id=None, note=note))
 
 

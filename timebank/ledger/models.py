@@ -7,13 +7,9 @@ database itself refuses UPDATE, DELETE (and TRUNCATE on PostgreSQL), see migrati
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
-
-if TYPE_CHECKING:
-    from timebank.people.models import Community, Member
 
 # Model docstrings become table comments, and tortoise's SQLite schema editor splits its
 # statements on ";": no semicolons in the docstrings below.
@@ -55,12 +51,16 @@ class Account(Model):
 
     id = fields.IntField(primary_key=True)
     kind = fields.CharEnumField(AccountKind, max_length=12)
-    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+    # The ledger knows its owners by reference only ("timebank.Community"): it depends on no
+    # other feature, so the related objects are typed as plain models.
+    community: fields.ForeignKeyRelation[Model] = fields.ForeignKeyField(
         "timebank.Community", related_name="accounts", on_delete=fields.RESTRICT
     )
-    member: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
+    community_id: int
+    member: fields.ForeignKeyNullableRelation[Model] = fields.ForeignKeyField(
         "timebank.Member", related_name="accounts", null=True, on_delete=fields.RESTRICT
     )
+    member_id: int | None
     # Lowest allowed available balance (None: no floor, e.g. the redemption sink).
     floor = fields.BigIntField(null=True, default=0)
     # Highest allowed posted balance (None: no cap).
@@ -92,13 +92,15 @@ class LedgerTxn(Model):
 
     id = fields.IntField(primary_key=True)
     kind = fields.CharEnumField(TxnKind, max_length=16)
-    actor: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
+    actor: fields.ForeignKeyNullableRelation[Model] = fields.ForeignKeyField(
         "timebank.Member", related_name="ledger_actions", null=True, on_delete=fields.RESTRICT
     )
+    actor_id: int | None
     # The member a coordinator acted for (hotline case), when not the actor.
-    on_behalf_of: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
+    on_behalf_of: fields.ForeignKeyNullableRelation[Model] = fields.ForeignKeyField(
         "timebank.Member", related_name="ledger_on_behalf", null=True, on_delete=fields.RESTRICT
     )
+    on_behalf_of_id: int | None
     reason = fields.CharField(max_length=500, default="")
     ref_type = fields.CharField(max_length=32, default="")
     ref_id = fields.CharField(max_length=64, default="")
@@ -108,9 +110,11 @@ class LedgerTxn(Model):
     reverses: fields.ForeignKeyNullableRelation[LedgerTxn] = fields.OneToOneField(
         "timebank.LedgerTxn", related_name="reversed_by", null=True, on_delete=fields.RESTRICT
     )
+    reverses_id: int | None
     resolves: fields.ForeignKeyNullableRelation[LedgerTxn] = fields.OneToOneField(
         "timebank.LedgerTxn", related_name="resolved_by", null=True, on_delete=fields.RESTRICT
     )
+    resolves_id: int | None
     digest = fields.CharField(max_length=64)
     created_at = fields.DatetimeField()
 
@@ -126,9 +130,11 @@ class Entry(Model):
     txn: fields.ForeignKeyRelation[LedgerTxn] = fields.ForeignKeyField(
         "timebank.LedgerTxn", related_name="entries", on_delete=fields.RESTRICT
     )
+    txn_id: int
     account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "timebank.Account", related_name="entries", on_delete=fields.RESTRICT
     )
+    account_id: int
     amount = fields.BigIntField()
     phase = fields.CharEnumField(Phase, max_length=8)
     balance_after = fields.BigIntField()
@@ -157,9 +163,10 @@ class Checkpoint(Model):
     id = fields.IntField(primary_key=True)
     seq = fields.BigIntField()
     hash = fields.CharField(max_length=64)
-    created_by: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
+    created_by: fields.ForeignKeyNullableRelation[Model] = fields.ForeignKeyField(
         "timebank.Member", related_name="checkpoints", null=True, on_delete=fields.RESTRICT
     )
+    created_by_id: int | None
     note = fields.CharField(max_length=200, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
 

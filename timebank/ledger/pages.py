@@ -1,46 +1,56 @@
-"""Coordinators' ledger pages: the accounts of their communities, one account's movements,
-and reversing a mistaken transaction."""
+"""The ledger's pages: my hours (passbook) and my printable statement; for coordinators,
+the accounts of their communities, one account's movements and statement, reversing a
+mistaken transaction, and checking a scanned statement."""
 
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from timebank.ledger import passbook
 from timebank.ledger import service as ledger
-from timebank.ledger.api import require_reversal_rights
 from timebank.ledger.hours import format_minutes
+from timebank.ledger.queries import PAGE, statement_asked, whole_param
 from timebank.ledger.rules import actor_key
-from timebank.ledger.web import PAGE, int_param
 from timebank.people import policy
-from timebank.people.web import me, posted_form, require_member, signin_redirect
+from timebank.people.auth import SignedIn
+from timebank.people.web import posted_form, require_member, signed_in
+from timebank.qr import qr_data_uri
 from timebank.templating import render
 
 
-async def account_list(request: Request) -> Response:
+def _secret(request: Request) -> str:
+    return str(request.app.state.settings.secret_key)
+
+
+@signed_in
+async def my_hours_page(request: Request, who: SignedIn) -> Response:
+    """The passbook page: balance in big type, then every movement with its balance."""
+    wallet = await ledger.wallet(who.member.id)
+    lines = await statement_asked(wallet.id, request.query_params)
+    context = {"balance": await ledger.balance(wallet.id), "lines": lines}
+    return render(request, "ledger/passbook.html", {**context, "hours": format_minutes})
+
+
+@signed_in
+async def account_list(request: Request, who: SignedIn) -> Response:
     """Every account in the communities I coordinate, with its balance."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
-    policy.require(policy.coordinates_any(who))
+    policy.require_coordinator(who)
     views = await ledger.accounts(communities=policy.coordinated_communities(who))
     return render(request, "ledger/accounts.html", {"accounts": views, "hours": format_minutes})
 
 
-async def account_page(request: Request) -> Response:
+@signed_in
+async def account_page(request: Request, who: SignedIn) -> Response:
     """One account's passbook, with a reversal form per transaction for coordinators."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
-    view = await ledger.account(int(request.path_params["account_id"]))
-    policy.require(
-        policy.can_view_account(who, member_id=view.member_id, community_id=view.community_id)
-    )
+    view = await policy.viewable_account(who, int(request.path_params["account_id"]))
     lines = await ledger.statement(
         account_id=view.id,
-        after_seq=int_param(request.query_params.get("after"), "after", 0),
+        after_seq=whole_param(request.query_params.get("after"), "after", 0),
         limit=PAGE,
     )
     context = {
@@ -60,24 +70,77 @@ async def reverse_submit(request: Request) -> Response:
     who = require_member(request)
     form = await posted_form(request, who)
     txn_id = int(request.path_params["txn_id"])
-    await require_reversal_rights(who, txn_id)
+    await policy.require_reversal_rights(who, txn_id)
     await ledger.reverse(
         txn_id=txn_id,
         key=actor_key(who.member.id, f"page-{form.get('key', '')}-{txn_id}"),
         actor_id=who.member.id,
         reason=str(form.get("reason", "")),
     )
-    account_id = int_param(str(form.get("account", "")), "account", 0)
+    account_id = whole_param(str(form.get("account", "")), "account", 0)
     return RedirectResponse(f"/ledger/accounts/{account_id}", status_code=303)
 
 
+async def _print(request: Request, account_id: int) -> Response:
+    view = await ledger.account(account_id)
+    printed = await passbook.lines_of(account_id)
+    lines = printed.lines
+    summary = await passbook.summary(account_id, lines[-1].seq if lines else 0)
+    token = passbook.sign(_secret(request), summary)
+    base = request.app.state.settings.base_url.rstrip("/")
+    return render(
+        request,
+        "ledger/statement.html",
+        {
+            "account": view,
+            "lines": lines,
+            "earlier": printed.earlier,
+            "brought_forward": printed.brought_forward,
+            "summary": summary,
+            "qr": qr_data_uri(f"{base}/statements/{token}"),
+            "token": token,
+            "printed_at": datetime.now(UTC),
+            "hours": format_minutes,
+        },
+    )
+
+
+@signed_in
+async def my_statement(request: Request, who: SignedIn) -> Response:
+    """My printable statement: every movement with its balance, and the proving QR."""
+    wallet = await ledger.wallet(who.member.id)
+    return await _print(request, wallet.id)
+
+
+@signed_in
+async def account_statement(request: Request, who: SignedIn) -> Response:
+    """An account's printable statement (its owner, or a coordinator of its community)."""
+    view = await policy.viewable_account(who, int(request.path_params["account_id"]))
+    return await _print(request, view.id)
+
+
+@signed_in
+async def check_page(request: Request, who: SignedIn) -> Response:
+    """What a coordinator sees on scanning a statement's QR: does the paper match?"""
+    policy.require_coordinator(who)
+    found = await passbook.check(_secret(request), request.path_params["statement"])
+    view = await ledger.account(found.printed.account_id)
+    policy.require(policy.coordinates(who, view.community_id))
+    return render(
+        request,
+        "ledger/statement_check.html",
+        {"check": found, "account": view, "hours": format_minutes},
+    )
+
+
+ACCOUNT = "/ledger/accounts/{account_id:int}"
 routes = [
+    Route("/me/hours", my_hours_page, name="my_hours_page"),
+    Route("/me/statement", my_statement, name="my_statement"),
+    Route("/statements/{statement}", check_page, name="statement_check"),
     Route("/ledger/accounts", account_list, name="ledger_accounts_page"),
-    Route("/ledger/accounts/{account_id:int}", account_page, name="ledger_account_page"),
-    Route(
-        "/ledger/transactions/{txn_id:int}/reverse",
-        reverse_submit,
-        methods=["POST"],
-        name="ledger_reverse_submit",
-    ),
-]
+    Route(ACCOUNT, account_page, name="ledger_account_page"),
+    Route(f"{ACCOUNT}/statement", account_statement, name="account_statement"),
+    Route("/ledger/transactions/{txn_id:int}/reverse", reverse_submit, methods=["POST"],
+          name="ledger_reverse_submit"),
+]  # fmt: skip

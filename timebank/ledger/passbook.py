@@ -20,7 +20,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from timebank import db
 from timebank.errors import Forbidden
 from timebank.ledger import service as ledger
-from timebank.ledger.queries import StatementLine
+from timebank.ledger.queries import AccountView, StatementLine
 
 SALT = "timebank.statement.v1"
 MAX_LINES = 5000  # lines on a printed statement (about 20 years of weekly visits)
@@ -131,3 +131,24 @@ async def check(secret: str, token: str) -> Check:
     now = await summary(printed.account_id, printed.through_seq)
     balance = await ledger.balance(printed.account_id)
     return Check(printed, now, balance.available)
+
+
+def check_json(found: Check, view: AccountView) -> dict[str, Any]:
+    """What the API answers on a scanned statement."""
+    return {
+        "matches": found.matches,
+        "account": view.id,
+        "member": view.member_id,
+        "member_name": view.member_name,
+        "printed": {
+            "through_seq": found.printed.through_seq,
+            "count": found.printed.count,
+            "balance_minutes": found.printed.balance,
+        },
+        "ledger": {
+            "through_seq": found.ledger.through_seq,
+            "count": found.ledger.count,
+            "balance_minutes": found.ledger.balance,
+        },
+        "available_now_minutes": found.current_balance,
+    }

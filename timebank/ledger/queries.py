@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from timebank import db
+from timebank import db, inputs
 from timebank.errors import Invalid, NotFound
 from timebank.ledger.models import (
     AccountKind,
@@ -180,6 +181,34 @@ async def statement(
         )
         for r in rows
     ]
+
+
+PAGE = 50  # statement lines per page
+
+
+def whole_param(
+    value: str | None, name: str, default: int, *, low: int = 0, high: int = inputs.SEQ_MAX
+) -> int:
+    """A whole-number parameter within ``low..high`` (a 422 naming it), or ``default``."""
+    if value in (None, ""):
+        return default
+    return inputs.whole_number(value, name, low=low, high=high)
+
+
+def _moment(value: str | None, name: str) -> datetime | None:
+    return inputs.parse_moment(value, name) if value else None
+
+
+async def statement_asked(account_id: int, asked: Mapping[str, str]) -> list[StatementLine]:
+    """The statement lines a query string asks for (``after``, ``limit``, ``since``,
+    ``until``), each checked (a 422 naming it)."""
+    return await statement(
+        account_id=account_id,
+        since=_moment(asked.get("since"), "since"),
+        until=_moment(asked.get("until"), "until"),
+        after_seq=whole_param(asked.get("after"), "after", 0),
+        limit=whole_param(asked.get("limit"), "limit", PAGE, low=-inputs.SEQ_MAX),
+    )
 
 
 @dataclass(frozen=True)

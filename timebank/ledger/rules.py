@@ -199,3 +199,31 @@ def refuse_floor(account_id: int, kind: str, floor: int, available: int) -> None
         code="insufficient_hours",
         details=details,
     )
+
+
+MAX_MINUTES = 1_000_000  # ~ 16,000 hours: far above any single movement
+
+
+def check_minutes(minutes: int) -> int:
+    """``minutes`` when it is a whole number of minutes the ledger may move, else a 400."""
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 < minutes <= MAX_MINUTES:
+        raise Invalid(
+            f"The amount must be a whole number of minutes between 1 and {MAX_MINUTES}.",
+            f"时长必须是 1 到 {MAX_MINUTES} 之间的整数分钟。",
+            code="invalid_minutes",
+        )
+    return minutes
+
+
+def check_reason(reason: str, *, required: bool = False) -> str:
+    """The reason given for a movement, trimmed; a 400 when missing (if required) or too long."""
+    reason = (reason or "").strip()
+    if required and not reason:
+        raise Invalid("Please give a reason.", "请填写原因。", code="reason_required")
+    if len(reason) > 500:
+        raise Invalid(
+            "The reason is too long (500 characters at most).",
+            "原因过长（最多 500 字）。",
+            code="reason_too_long",
+        )
+    return reason

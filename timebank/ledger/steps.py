@@ -1,26 +1,31 @@
 """A ledger write as a sequence of database requests, free of any I/O (a generator).
 
 ``write_steps`` yields requests (``LockHead``, ``Query``, ``LockAccounts``, ``Append``)
-and receives their results; a driver (``timebank.ledger.drivers``) carries them out in one
-database transaction. The rules live here once, while each driver can do the I/O its own
-best way: on SQLite the whole sequence runs in the database thread in one hop, on
-PostgreSQL the appends go in one statement.
+and receives their results; ``timebank.db.steps.run`` carries them out in one database
+transaction, the ledger's own requests with their SQL in ``timebank.ledger.drivers``. The
+rules live here once, while each driver does the I/O its own best way: on SQLite the whole
+sequence runs in the database thread in one hop, on PostgreSQL the appends go in one
+statement.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from timebank.db.steps import Query, Steps
 from timebank.errors import Conflict, NotFound
-from timebank.ledger import chain
+from timebank.ledger import chain, drivers
 from timebank.ledger.models import AccountKind, TxnKind
 from timebank.ledger.rules import (
+    AccountState,
     Plan,
     Posted,
+    Totals,
     Txn,
     check_balanced,
     check_key,
@@ -28,20 +33,6 @@ from timebank.ledger.rules import (
 )
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Query:
-    """Plain SQL with ``?`` placeholders; the result is its rows as tuples.
-
-    ``stable``: once the query returns rows, it returns the same rows for as long as the
-    database lives (an account's id: accounts are never deleted or renamed), so a driver
-    may remember them.
-    """
-
-    sql: str
-    params: tuple[Any, ...] = ()
-    stable: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,12 +46,24 @@ class LockHead:
     key: str
     accounts: tuple[int, ...] = ()
 
+    def on_sqlite(self, conn: sqlite3.Connection) -> Any:
+        return drivers.sqlite_lock_head(conn, self)
+
+    async def on_postgres(self, conn: Any) -> Any:
+        return await drivers.postgres_lock_head(conn, self)
+
 
 @dataclass(frozen=True)
 class LockAccounts:
     """Lock these accounts in id order; the result is a list of ``AccountState``."""
 
     ids: tuple[int, ...]
+
+    def on_sqlite(self, conn: sqlite3.Connection) -> list[AccountState]:
+        return drivers.sqlite_accounts(conn, self.ids)
+
+    async def on_postgres(self, conn: Any) -> list[AccountState]:
+        return await drivers.postgres_accounts(conn, self)
 
 
 @dataclass(frozen=True)
@@ -72,14 +75,53 @@ class Append:
     accounts: list[tuple[int, int, int, int, int, int]]  # id, 4 totals, version before
     head: tuple[int, str]
 
+    def on_sqlite(self, conn: sqlite3.Connection) -> int:
+        return drivers.sqlite_append(conn, self)
 
-Request = Query | LockHead | LockAccounts | Append
-Steps = Generator[Request, Any, T]
+    async def on_postgres(self, conn: Any) -> int:
+        return await drivers.postgres_append(conn, self)
+
+
 # Before the lock: look up what can be looked up (accounts that exist); returns what the
 # plan needs and the account ids to lock together with the head.
 PrepareSteps = Callable[[], Steps[tuple[Any, tuple[int, ...]]]]
 # Under the lock: decide the legs.
 PlanSteps = Callable[[Any], Steps[Plan]]
+
+
+# ``checks``: a caller's own rules and rows, run under the ledger lock in the same
+# transaction just before the legs are decided (e.g. a redemption's limits, the stock of
+# an item and the redemption row itself); it returns the ref_id the transaction carries.
+Checks = Callable[[], Steps[str]]
+
+
+def checked(checks: Checks | None, plan: Callable[[str], PlanSteps], ref_id: str) -> PlanSteps:
+    """``plan`` for the ref_id that ``checks`` return (or ``ref_id`` without checks)."""
+
+    def steps(prepared: Any) -> Steps[Plan]:
+        ref = (yield from checks()) if checks is not None else ref_id
+        return (yield from plan(ref)(prepared))
+
+    return steps
+
+
+# What a second resolution of a hold, or a second reversal, is refused with.
+_DONE = {
+    "resolves_id": ("Hold {} is already resolved.", "预约冻结 {} 已经处理过。", "hold_resolved"),
+    "reverses_id": (
+        "Transaction {} has already been reversed.",
+        "交易 {} 已经冲正过。",
+        "already_reversed",
+    ),
+}
+
+
+def at_most_once(column: str, txn_id: int) -> Steps[None]:
+    """A 409 when a transaction already points at ``txn_id`` through ``column``
+    (``resolves_id``: a hold is resolved once; ``reverses_id``: reversed once)."""
+    if (yield Query(f"SELECT id FROM ledger_txn WHERE {column} = ?", (txn_id,))):
+        english, chinese, code = _DONE[column]
+        raise Conflict(english.format(txn_id), chinese.format(txn_id), code=code)
 
 
 def nothing_to_prepare() -> Steps[tuple[Any, tuple[int, ...]]]:
@@ -110,12 +152,6 @@ def recorded_at(when: Callable[[], datetime]) -> Iterator[None]:
         yield
     finally:
         _clock = _now
-
-
-TXN_INSERT_COLUMNS = (
-    "kind, actor_id, on_behalf_of_id, reason, ref_type, ref_id, idempotency_key,"
-    " request_hash, reverses_id, resolves_id, digest, created_at"
-)
 
 
 def as_txn(row: tuple[Any, ...]) -> Txn:
@@ -166,6 +202,44 @@ def digest_of(
     )
 
 
+def _applied(
+    decided: Plan, accounts: dict[int, AccountState]
+) -> tuple[dict[int, Totals], list[int]]:
+    """Each account's totals after the legs, and the available balance after each leg;
+    refused when a leg takes an account below its floor or above its cap."""
+    after = {i: a.totals.copy() for i, a in accounts.items()}
+    balances = []
+    for leg in decided.legs:
+        after[leg.account_id].apply(leg.amount, leg.phase)
+        balances.append(after[leg.account_id].available)
+    for account_id, account in accounts.items():
+        check_limits(account, after[account_id])
+    return after, balances
+
+
+def _linked(
+    decided: Plan, balances: list[int], digest: str, seq: int, prev: str
+) -> list[tuple[Any, ...]]:
+    """The entry rows of the legs, each hash-linked to the one before (from the head)."""
+    entries = []
+    for leg, balance_after in zip(decided.legs, balances, strict=True):
+        seq += 1
+        link = chain.entry_hash(
+            prev_hash=prev,
+            seq=seq,
+            txn_digest=digest,
+            account_id=leg.account_id,
+            amount=leg.amount,
+            phase=leg.phase.value,
+            balance_after=balance_after,
+        )
+        entries.append(
+            (seq, leg.account_id, leg.amount, leg.phase.value, balance_after, prev, link)
+        )
+        prev = link
+    return entries
+
+
 def write_steps(
     *,
     kind: TxnKind,
@@ -195,74 +269,19 @@ def write_steps(
     accounts = {a.id: a for a in locked if a.id in wanted}
     if len(accounts) != len(wanted):
         raise NotFound("Unknown account.", "账户不存在。", code="account_not_found")
-    after = {i: a.totals.copy() for i, a in accounts.items()}
-    balances = []
-    for leg in decided.legs:
-        after[leg.account_id].apply(leg.amount, leg.phase)
-        balances.append(after[leg.account_id].available)
-    for account_id, account in accounts.items():
-        check_limits(account, after[account_id])
-
+    after, balances = _applied(decided, accounts)
     now = _clock()
     digest = digest_of(kind, key, fingerprint, decided, actor_id, on_behalf_of_id, reason, now)
-    seq, prev = int(head_seq), str(head_hash)
-    entries = []
-    for leg, balance_after in zip(decided.legs, balances, strict=True):
-        seq += 1
-        link = chain.entry_hash(
-            prev_hash=prev,
-            seq=seq,
-            txn_digest=digest,
-            account_id=leg.account_id,
-            amount=leg.amount,
-            phase=leg.phase.value,
-            balance_after=balance_after,
-        )
-        entries.append(
-            (seq, leg.account_id, leg.amount, leg.phase.value, balance_after, prev, link)
-        )
-        prev = link
-    txn_id = yield Append(
-        txn=(
-            kind.value,
-            actor_id,
-            on_behalf_of_id,
-            reason,
-            decided.ref_type,
-            decided.ref_id,
-            key,
-            fingerprint,
-            decided.reverses_id,
-            decided.resolves_id,
-            digest,
-            now,
-        ),
-        entries=entries,
-        accounts=[
-            (
-                i,
-                t.posted_credits,
-                t.posted_debits,
-                t.pending_credits,
-                t.pending_debits,
-                accounts[i].version,
-            )
-            for i, t in after.items()
-        ],
-        head=(seq, prev),
-    )
-    return Posted(
-        Txn(
-            int(txn_id),
-            kind,
-            decided.reverses_id,
-            decided.resolves_id,
-            decided.ref_type,
-            decided.ref_id,
-            now,
-        ),
-        created=True,
-    )
+    entries = _linked(decided, balances, digest, int(head_seq), str(head_hash))
+    txn = (kind.value, actor_id, on_behalf_of_id, reason, decided.ref_type, decided.ref_id,
+           key, fingerprint, decided.reverses_id, decided.resolves_id, digest, now)  # fmt: skip
+    totals = [(i, t.posted_credits, t.posted_debits, t.pending_credits, t.pending_debits,
+               accounts[i].version) for i, t in after.items()]  # fmt: skip
+    head = (entries[-1][0], entries[-1][6])  # the last entry's seq and hash
+    txn_id = yield Append(txn=txn, entries=entries, accounts=totals, head=head)
+    made = Txn(int(txn_id), kind, decided.reverses_id, decided.resolves_id, decided.ref_type,
+               decided.ref_id, now)  # fmt: skip
+    return Posted(made, created=True)
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from timebank.settings import Settings
 
 
 async def _generate(settings: Settings, first: date, days: int) -> list[tuple[date, int]]:
-    from timebank.cli import orm
+    from timebank.db import connected
 
     tz = ZoneInfo(settings.timezone)
-    async with orm(settings):
+    async with connected(settings.db_url):
         return [
             (first + timedelta(days=n), await generate(first + timedelta(days=n), tz=tz))
             for n in range(days)

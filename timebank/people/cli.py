@@ -29,11 +29,11 @@ async def _member(phone: str) -> Member:
 
 
 async def _set_password(settings: Settings, phone: str, password: str) -> str:
-    from timebank.cli import orm
+    from timebank.db import connected
     from timebank.people.members import end_sessions
     from timebank.people.service import hash_password
 
-    async with orm(settings):
+    async with connected(settings.db_url):
         member = await _member(phone)
         new_hash = hash_password(password)
         async with in_transaction():
@@ -62,10 +62,10 @@ def cmd_set_password(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def _signin_code(settings: Settings, phone: str) -> str:
-    from timebank.cli import orm
+    from timebank.db import connected
     from timebank.people.auth import CODE_HOURS, issue_code
 
-    async with orm(settings):
+    async with connected(settings.db_url):
         member = await _member(phone)
         code = await issue_code(Actor.system(), member)
     return (

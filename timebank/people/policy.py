@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING
 
 from timebank import inputs
 from timebank.errors import Forbidden, NotFound, TimebankError
+from timebank.ledger import service as ledger
+from timebank.ledger.models import Entry
+from timebank.ledger.queries import AccountView
 from timebank.people.auth import SignedIn
 from timebank.people.models import Community, FamilyLink, Level, Member, MemberRole, Role
 
@@ -347,3 +350,36 @@ async def grant_needs_review(
 def requested_it(person: int | None, *, requested_by: int) -> bool:
     """Whether ``person`` asked for the grant: someone else must decide it (four eyes)."""
     return person == requested_by
+
+
+# ledger ---------------------------------------------------------------------------------
+
+
+async def viewable_account(who: SignedIn, account_id: int) -> AccountView:
+    """Account ``account_id`` with its balance: a 404 when there is none, a 403 unless it is
+    ``who``'s own or in a community ``who`` coordinates."""
+    view = await ledger.account(account_id)
+    require(can_view_account(who, member_id=view.member_id, community_id=view.community_id))
+    return view
+
+
+async def require_transaction_view(who: SignedIn, entries: Iterable[Entry]) -> None:
+    """A 403 unless ``who`` may see one of the accounts a transaction touches."""
+    views = [await ledger.account(e.account_id) for e in entries]
+    require(
+        any(
+            can_view_account(who, member_id=v.member_id, community_id=v.community_id) for v in views
+        )
+    )
+
+
+async def require_reversal_rights(who: SignedIn, txn_id: int) -> None:
+    """Only a coordinator of every community the transaction touches may reverse it, and
+    never one whose own (or whose family's) wallet it touches: giving back one's own
+    spent hours would be minting them alone."""
+    _, entries = await ledger.transaction(txn_id)
+    accounts = [await ledger.account(e.account_id) for e in entries]
+    require(all(coordinates(who, a.community_id) for a in accounts))
+    owners = {a.member_id for a in accounts if a.member_id is not None}
+    if owners:
+        require(not await own_or_family_of(who, owners))

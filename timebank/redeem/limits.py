@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from timebank import calendar
+from timebank.db.steps import Query, Steps
 from timebank.errors import Conflict, Forbidden, Invalid
 from timebank.ledger.rules import actor_key
-from timebank.ledger.steps import Query, Steps
 from timebank.people import policy
 from timebank.people.audit import Actor
 from timebank.people.models import Community, Member, ResidentProfile

@@ -14,9 +14,9 @@ from timebank.settings import Settings
 
 
 async def _overdue(settings: Settings, community: int | None) -> list[Overdue]:
-    from timebank.cli import orm
+    from timebank.db import connected
 
-    async with orm(settings):
+    async with connected(settings.db_url):
         return await overdue(
             None if community is None else {community}, tz=calendar.zone(settings.timezone)
         )
@@ -42,12 +42,12 @@ def cmd_overdue(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _report(settings: Settings, args: argparse.Namespace) -> bytes:
     from timebank.catalog.service import names_across
-    from timebank.cli import orm
+    from timebank.db import connected
     from timebank.people.models import Community, Level
     from timebank.reports import export, monthly
 
     start = calendar.parse_month(args.month)
-    async with orm(settings):
+    async with connected(settings.db_url):
         query = Community.filter(level=Level.COMMUNITY)
         if args.community is not None:
             query = query.filter(id=args.community)

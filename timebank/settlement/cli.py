@@ -13,12 +13,12 @@ from timebank.settings import Settings
 
 async def _settlement(settings: Settings, args: argparse.Namespace) -> tuple[bytes, str]:
     from timebank.catalog.service import service_names
-    from timebank.cli import orm
+    from timebank.db import connected
     from timebank.people.models import Community, Level
     from timebank.settlement import service
 
     month = calendar.parse_month(args.month)
-    async with orm(settings):
+    async with connected(settings.db_url):
         community = await Community.get_or_none(id=args.community, level=Level.COMMUNITY)
         if community is None:
             raise NotFound(

@@ -39,10 +39,10 @@ CARD = """<section class="card">
 
 
 async def _write(settings: Settings, out: Path, community_id: int | None) -> list[Path]:
-    from timebank.cli import orm
+    from timebank.db import connected
 
     written: list[Path] = []
-    async with orm(settings):
+    async with connected(settings.db_url):
         if community_id is not None:
             community = await Community.get_or_none(id=community_id)
             if community is None:
@@ -100,9 +100,9 @@ def cmd_placards(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _close(settings: Settings) -> tuple[int, int]:
-    from timebank.cli import orm
+    from timebank.db import connected
 
-    async with orm(settings):
+    async with connected(settings.db_url):
         return await close_forgotten(tz=ZoneInfo(settings.timezone)), await credit_pending()
 
 

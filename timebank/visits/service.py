@@ -27,9 +27,8 @@ from timebank import inputs, refusal_log
 from timebank.catalog.models import ServiceType
 from timebank.catalog.service import catalog
 from timebank.db import from_row
+from timebank.db.steps import Steps, run
 from timebank.errors import Conflict, Forbidden, Invalid, NotFound, TimebankError
-from timebank.ledger.drivers import run
-from timebank.ledger.steps import Steps
 from timebank.orders.models import Order, OrderStatus
 from timebank.pairing.models import Pairing, PairingStatus, PlanItem
 from timebank.pairing.service import has_role

@@ -19,10 +19,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from timebank.db import stored_time
+from timebank.db.steps import Query, Steps
 from timebank.errors import Conflict, TimebankError
 from timebank.geo import metres_between
 from timebank.ledger import service as ledger
-from timebank.ledger.steps import Query, Steps
 from timebank.visits import refusals
 from timebank.visits.models import Flag
 
