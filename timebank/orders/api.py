@@ -81,14 +81,9 @@ async def act(request: Request, who: SignedIn, order: Order, body: dict[str, Any
                 "Choose the helper to assign.", "请选择要派单的帮扶人。", code="helper_required"
             )
         helper = await members.get_member(inputs.record_id(raw, "helper"))
-    moved = await service.move(
+    return await service.move(
         actor_of(request, who), order, action, helper=helper, reason=str(body.get("reason") or "")
     )
-    if action in ("cancel", "no_show"):  # a service booked with hours: give them back
-        from timebank.redeem.service import release_for_order
-
-        await release_for_order(actor_of(request, who), order.id, never_served=action == "no_show")
-    return moved
 
 
 async def visible_order(request: Request, who: SignedIn) -> Order:

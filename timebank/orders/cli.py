@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from timebank.errors import ConfigError
-from timebank.orders.service import generate
+from timebank.pairing.service import generate
 from timebank.settings import Settings
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -15,7 +14,6 @@ from timebank.calendar import tz_of
 from timebank.errors import BadRequest
 from timebank.http import read_json
 from timebank.inputs import body_int, int_query
-from timebank.jobs import generate_soon
 from timebank.pairing import service
 from timebank.pairing.models import Pairing, PairingEvent, PairingStatus, PlanItem
 from timebank.pairing.suggest import suggest
@@ -23,16 +21,6 @@ from timebank.people import members, policy
 from timebank.people.auth import SignedIn
 from timebank.people.models import Member, Role
 from timebank.people.web import actor_of, changing, require_member
-
-
-async def schedule_now(p: Pairing, tz: ZoneInfo) -> None:
-    """An active pairing's plan becomes today's and tomorrow's orders at once.
-
-    Without this, a pairing approved (or a visit added) would reach the helper's list only
-    at the hourly job's next run.
-    """
-    if p.status is PairingStatus.APPROVED:
-        await generate_soon(tz, pairing_id=p.id)
 
 
 async def pairing_json(p: Pairing, *, full: bool = True) -> dict[str, Any]:
@@ -244,7 +232,6 @@ async def transition_pairing(request: Request) -> Response:
         reason=str(body.get("reason") or ""),
         tz=tz_of(request),
     )
-    await schedule_now(p, tz_of(request))
     return JSONResponse(await pairing_json(p))
 
 
@@ -287,8 +274,8 @@ async def add_plan(request: Request) -> Response:
         every_days=body_int(body, "every_days"),
         start=str(body.get("start", "")),
         duration_minutes=body_int(body, "duration_minutes") if duration is not None else None,
+        schedule_in=tz_of(request),
     )
-    await schedule_now(p, tz_of(request))
     return JSONResponse(await pairing_json(p), status_code=201)
 
 

@@ -14,7 +14,6 @@ from timebank.catalog.service import catalog
 from timebank.pairing import service
 from timebank.pairing.api import (
     pairing_json,
-    schedule_now,
     visible_pairing,
     visible_pairings,
 )
@@ -73,7 +72,6 @@ async def transition_submit(request: Request) -> Response:
         reason=str(form.get("reason", "")),
         tz=tz_of(request),
     )
-    await schedule_now(p, tz_of(request))
     return RedirectResponse(f"/pairings/{p.id}", status_code=303)
 
 
@@ -93,8 +91,8 @@ async def plan_submit(request: Request) -> Response:
         service_code=str(form.get("service", "")),
         every_days=every,
         start=str(form.get("start", "")),
+        schedule_in=tz_of(request),
     )
-    await schedule_now(p, tz_of(request))
     return RedirectResponse(f"/pairings/{p.id}", status_code=303)
 
 

@@ -4,18 +4,23 @@ Lifecycle: proposed → approved ↔ suspended → ended, or proposed → reject
 is a conditional update from the state it was read in (two coordinators pressing at once
 cannot both win) with an event row and an audit event in the same transaction. Proposing
 and approving lock the helper's profile first, so capacity and "one active pairing per
-helper and resident" hold under concurrency.
+helper and resident" hold under concurrency. An approved pairing's plan becomes orders
+(``generate``, written by ``orders.steps``): at once when it is approved or resumed, and
+by the hourly job.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
+from timebank import calendar
 from timebank.catalog.service import service_type
 from timebank.errors import Conflict, Forbidden, Invalid, NotFound
+from timebank.ledger.drivers import run
+from timebank.orders import steps as order_steps
 from timebank.pairing.models import (
     Compensation,
     Pairing,
@@ -151,7 +156,8 @@ async def propose(
 async def transition(
     actor: Actor, pairing: Pairing, action: str, *, reason: str = "", tz: ZoneInfo
 ) -> Pairing:
-    """Approve, reject, suspend, resume or end a pairing."""
+    """Approve, reject, suspend, resume or end a pairing; an approved (or resumed) one's
+    plan becomes today's and tomorrow's orders at once."""
     if action not in ACTIONS:
         raise Invalid(
             f"Unknown action {action!r}: use {', '.join(ACTIONS)}.",
@@ -190,7 +196,7 @@ async def transition(
         )
     changes: dict[str, object] = {"status": target, "updated_at": datetime.now(UTC)}
     if action == "approve":
-        changes.update(approved_by_id=actor.member_id, started_on=datetime.now(tz).date())
+        changes.update(approved_by_id=actor.member_id, started_on=calendar.local_today(tz))
     async with in_transaction():
         if target is PairingStatus.APPROVED:
             helper = await Member.get(id=pairing.helper_id)  # type: ignore[attr-defined]
@@ -217,6 +223,8 @@ async def transition(
             community_id=community.id,
             detail={"reason": reason} if reason else None,
         )
+    if target is PairingStatus.APPROVED:
+        await generate_soon(tz, pairing_id=pairing.id)
     return await Pairing.get(id=pairing.id)
 
 
@@ -271,8 +279,12 @@ async def add_plan_item(
     every_days: int,
     start: str,
     duration_minutes: int | None = None,
+    schedule_in: ZoneInfo | None = None,
 ) -> PlanItem:
-    """Add a recurring visit to the pairing's plan (e.g. meals daily, cleaning weekly)."""
+    """Add a recurring visit to the pairing's plan (e.g. meals daily, cleaning weekly).
+
+    ``schedule_in`` (the community's zone): an approved pairing's orders of today and
+    tomorrow are made at once, not at the hourly job's next run (pages and API do so)."""
     if pairing.status not in ACTIVE:
         raise _wrong_state("plan", pairing.status)
     community = await Community.get(id=pairing.community_id)  # type: ignore[attr-defined]
@@ -305,6 +317,8 @@ async def add_plan_item(
             community_id=community.id,
             detail={"service": service.code, "every_days": every_days, "start": start},
         )
+    if schedule_in is not None and pairing.status is PairingStatus.APPROVED:
+        await generate_soon(schedule_in, pairing_id=pairing.id)
     return item
 
 
@@ -330,3 +344,47 @@ def is_due(item: PlanItem, started_on: date, day: date) -> bool:
     """Whether a plan item wants a visit on ``day`` (counted from the pairing's start)."""
     offset = (day - started_on).days
     return offset >= 0 and offset % item.every_days == 0
+
+
+# Plans become orders -----------------------------------------------------------------------
+
+
+async def generate(day: date, *, tz: ZoneInfo, pairing_id: int | None = None) -> int:
+    """Create the orders the active pairings' plans want on ``day``; returns how many.
+
+    Safe to run again (and from several processes): one order per plan item and day.
+    ``pairing_id``: only that pairing's (right after it is approved or its plan changes).
+    """
+    active = Pairing.filter(status=PairingStatus.APPROVED, started_on__lte=day)
+    if pairing_id is not None:
+        active = active.filter(id=pairing_id)
+    pairings = {p.id: p for p in await active}
+    if not pairings:
+        return 0
+    created = 0
+    for item in await PlanItem.filter(pairing_id__in=list(pairings), active=True):
+        pairing = pairings[item.pairing_id]  # type: ignore[attr-defined]
+        if pairing.started_on is None or not is_due(item, pairing.started_on, day):
+            continue
+        starts = calendar.at(day, tz, time(item.start_minute // 60, item.start_minute % 60))
+        made = await run(
+            order_steps.open_planned(
+                community_id=pairing.community_id,  # type: ignore[attr-defined]
+                resident_id=pairing.resident_id,  # type: ignore[attr-defined]
+                helper_id=pairing.helper_id,  # type: ignore[attr-defined]
+                service_code=item.service_code, starts_at=starts,
+                ends_at=starts + timedelta(minutes=item.duration_minutes),
+                pairing_id=pairing.id, plan_item_id=item.id, due_on=day, funded=pairing.funded,
+                at=datetime.now(UTC),
+            )
+        )  # fmt: skip
+        created += made is not None
+    return created
+
+
+async def generate_soon(tz: ZoneInfo, *, pairing_id: int | None = None) -> int:
+    """Orders for today and tomorrow, in the community's time zone (of one pairing, or all)."""
+    today = calendar.local_today(tz)
+    return await generate(today, tz=tz, pairing_id=pairing_id) + await generate(
+        today + timedelta(days=1), tz=tz, pairing_id=pairing_id
+    )
