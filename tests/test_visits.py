@@ -7,6 +7,7 @@ import uuid
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -23,6 +24,7 @@ from timebank.visits.service import close_forgotten
 from timebank.visits.steps import served_minutes
 
 HOME = (30.5928, 114.3055)  # the resident's home
+TZ = ZoneInfo("Asia/Shanghai")  # the test settings' community zone
 
 
 def event() -> str:
@@ -249,7 +251,7 @@ async def test_a_retry_that_lost_the_race_gets_the_first_result(
     first = await start(w, event_id=tap)
     assert first.status_code == 201, first.text
 
-    async def lost_the_race(make: Any) -> Any:
+    async def lost_the_race(make: Any, **_: Any) -> Any:
         raise refusals.not_yours()
 
     monkeypatch.setattr(visits_service, "_run_with_fixes", lost_the_race)
@@ -264,7 +266,7 @@ async def test_a_retry_that_lost_the_race_gets_the_first_result(
     closed = await finish(w, event_id=out)
     assert closed.status_code == 200, closed.text
 
-    async def found_it_closed(make: Any) -> Any:
+    async def found_it_closed(make: Any, **_: Any) -> Any:
         raise refusals.no_open_visit()
 
     monkeypatch.setattr(visits_service, "_run_with_fixes", found_it_closed)
@@ -514,12 +516,12 @@ async def test_forgotten_visit_is_closed_at_its_maximum(w: dict[str, Any]) -> No
     await order_now(w)
     opened = await start(w)
     await backdate(opened.json()["id"], 200)  # meal_help: at most 120, plus 60 late
-    assert await close_forgotten() == 1
+    assert await close_forgotten(tz=TZ) == 1
     visit = await Visit.get(id=opened.json()["id"])
     assert visit.status.value == "flagged" and visit.served_minutes == 120
     assert "auto_closed" in visit.flags.split(",")
     assert visit.open_helper_id is None
-    assert await close_forgotten() == 0
+    assert await close_forgotten(tz=TZ) == 0
 
 
 async def test_the_order_history_records_review_and_rating(w: dict[str, Any]) -> None:

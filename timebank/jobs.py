@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 from timebank.pairing.service import generate_soon
 from timebank.people.auth import prune
 from timebank.redeem.service import expire_unserved
-from timebank.visits.service import close_forgotten, credit_pending
+from timebank.visits.review import credit_pending
+from timebank.visits.service import close_forgotten
 
 log = logging.getLogger(__name__)
 EVERY_SECONDS = 600

@@ -90,7 +90,9 @@ async def order_page(request: Request) -> Response:
         wanted_id = inputs.id_or_none(wanted)
         target = await Member.get_or_none(id=wanted_id) if wanted_id else None
         asked = await asked_community(
-            request, who, prefer=target.community_id if target else None  # type: ignore[attr-defined]
+            request,
+            who,
+            prefer=target.community_id if target else None,  # type: ignore[attr-defined]
         )
         community, choices = asked.community, asked.choices
     tz = tz_of(request)

@@ -146,7 +146,7 @@ async def _helper_for(order: Order, helper: Member) -> None:
             f"{helper.name} is not an active helper.", f"{helper.name} 不是在册的帮扶人。",
             code="not_a_helper",
         )  # fmt: skip
-    if helper.id == order.resident_id:  # type: ignore[attr-defined]
+    if helper.id == order.resident_id:
         raise Invalid(
             "A resident cannot serve their own order.", "不能为自己的订单服务。",
             code="same_person",
@@ -277,7 +277,7 @@ async def board(communities: set[int] | None, *, days: int = 14) -> Board:
 
 async def names(orders: list[Order]) -> dict[int, str]:
     """Member id → name for the residents and helpers of ``orders``."""
-    ids = {o.resident_id for o in orders} | {o.helper_id for o in orders}  # type: ignore[attr-defined]
+    ids = {o.resident_id for o in orders} | {o.helper_id for o in orders}
     return await member_names(ids)
 
 
@@ -286,11 +286,11 @@ def order_json(order: Order, people: dict[int, str] | None = None) -> dict[str, 
     people = people or {}
     return {
         "id": order.id,
-        "community": order.community_id,  # type: ignore[attr-defined]
-        "resident": order.resident_id,  # type: ignore[attr-defined]
-        "resident_name": people.get(order.resident_id, ""),  # type: ignore[attr-defined]
-        "helper": order.helper_id,  # type: ignore[attr-defined]
-        "helper_name": people.get(order.helper_id or 0, ""),  # type: ignore[attr-defined]
+        "community": order.community_id,
+        "resident": order.resident_id,
+        "resident_name": people.get(order.resident_id, ""),
+        "helper": order.helper_id,
+        "helper_name": people.get(order.helper_id or 0, ""),
         "service": order.service_code,
         "starts_at": order.starts_at.isoformat(),
         "ends_at": order.ends_at.isoformat(),

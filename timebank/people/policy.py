@@ -203,3 +203,19 @@ def community_asked(who: SignedIn, raw: str | None) -> int:
 def require_coordinator(who: SignedIn) -> None:
     """A 403 unless ``who`` coordinates somewhere (or is an admin)."""
     require(coordinates_any(who))
+
+
+# visits (the "seams" helper) --------------------------------------------------------------
+
+
+async def may_rate(person: int | None, *, helper: int, resident: int) -> bool:
+    """Whether ``person`` may rate (and so confirm) a visit ``helper`` gave ``resident``:
+    the resident, or their linked family; never whoever served it, nor (unless they are
+    the resident) the helper's family - the hours are theirs."""
+    if person is None or person == helper:
+        return False
+    if person == resident:
+        return True
+    return await is_family(relative=person, of=resident) and not await is_family(
+        relative=person, of=helper
+    )

@@ -135,6 +135,7 @@ async def check_in(request: Request) -> Response:
             helper,
             where,
             str(body.get("service") or ""),
+            tz=tz_of(request),
         )
     except TimebankError as error:
         if error.status == 403:
@@ -206,12 +207,7 @@ async def can_see(who: SignedIn, visit: Visit) -> bool:
 async def may_rate(who: SignedIn, visit: Visit) -> bool:
     """The resident, or their linked family; never whoever served the visit, nor (unless
     they are the resident) the helper's family."""
-    me = who.member.id
-    if me == visit.helper_id:  # type: ignore[attr-defined]
-        return False
-    if me == visit.resident_id:  # type: ignore[attr-defined]
-        return True
-    return await is_family(me, visit.resident_id) and not await is_family(me, visit.helper_id)  # type: ignore[attr-defined]
+    return await policy.may_rate(who.member.id, helper=visit.helper_id, resident=visit.resident_id)
 
 
 async def visible_visit(request: Request, who: SignedIn) -> Visit:

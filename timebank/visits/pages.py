@@ -144,7 +144,7 @@ async def checkin_submit(request: Request) -> Response:
         else:
             visit, _ = await service.check_in(
                 actor_of(request, who), secret_of(request), token, helper, where,
-                str(body.get("service") or ""),
+                str(body.get("service") or ""), tz=tz_of(request),
             )  # fmt: skip
     except TimebankError as error:
         if error.status == 403:
