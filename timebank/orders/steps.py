@@ -42,13 +42,10 @@ def check(action: str, order_id: int, source: OrderStatus, reason: str) -> Order
     if len(reason) > MAX_REASON:
         raise Invalid("The reason is too long.", "原因太长。", code="reason_too_long")
     if source not in sources:
-        raise Conflict(
-            f"Order {order_id} is {source.value}: it cannot be given {action!r}."
-            + (" Someone else took it first." if action == "take" else ""),
-            f"订单 {order_id} 当前为“{source.value}”，不能执行该操作。"
-            + ("已被别人接单。" if action == "take" else ""),
-            code="already_taken" if action == "take" else "wrong_state",
-        )
+        raise _refused(
+            order_id, action, f"is {source.value}: it cannot be given {action!r}.",
+            f"当前为“{source.value}”，不能执行该操作。", "wrong_state",
+        )  # fmt: skip
     return target
 
 
@@ -80,12 +77,8 @@ def move(
         (*changes.values(), order_id, source.value),
     )
     if not moved:
-        raise Conflict(
-            f"Order {order_id} changed at the same moment"
-            + (": someone else took it first." if action == "take" else ". Please reload."),
-            f"订单 {order_id} 刚被修改"
-            + ("：已被别人接单。" if action == "take" else "，请刷新。"),
-            code="already_taken" if action == "take" else "order_changed",
+        raise _refused(
+            order_id, action, "changed at the same moment.", "刚被修改。", "order_changed"
         )
     yield from _event(order_id, source.value, target, actor_id, helper_id, at, reason)
     return target
@@ -131,6 +124,13 @@ def open_planned(
     order_id = int(rows[0][0])
     yield from _event(order_id, "", S.ASSIGNED, None, helper_id, at, "plan")
     return order_id
+
+
+def _refused(order_id: int, action: str, en: str, zh: str, code: str) -> Conflict:
+    """A 409 about the order; for a take: someone else took it first."""
+    if action == "take":
+        en, zh, code = en + " Someone else took it first.", zh + "已被别人接单。", "already_taken"
+    return Conflict(f"Order {order_id} {en}", f"订单 {order_id} {zh}", code=code)
 
 
 def _event(

@@ -158,6 +158,46 @@ async def transition(
 ) -> Pairing:
     """Approve, reject, suspend, resume or end a pairing; an approved (or resumed) one's
     plan becomes today's and tomorrow's orders at once."""
+    target, reason, community = await _check_transition(actor, pairing, action, reason)
+    changes: dict[str, object] = {"status": target, "updated_at": datetime.now(UTC)}
+    if action == "approve":
+        changes.update(approved_by_id=actor.member_id, started_on=calendar.local_today(tz))
+    async with in_transaction():
+        if target is PairingStatus.APPROVED:
+            helper = await Member.get(id=pairing.helper_id)  # type: ignore[attr-defined]
+            await _check_capacity(helper, await _lock_helper(helper))
+        moved = await Pairing.filter(id=pairing.id, status=pairing.status).update(**changes)
+        if not moved:
+            raise Conflict(
+                "Someone changed this pairing at the same moment. Please look again.",
+                "有人同时修改了这个结对，请刷新后再看。",
+                code="pairing_changed",
+            )
+        await PairingEvent.create(
+            pairing=pairing,
+            actor_id=actor.member_id,
+            from_status=pairing.status.value,
+            to_status=target.value,
+            reason=reason,
+        )
+        await audit.record(
+            actor,
+            f"pairing.{action}",
+            target_type="pairing",
+            target_id=pairing.id,
+            community_id=community.id,
+            detail={"reason": reason} if reason else None,
+        )
+    if target is PairingStatus.APPROVED:
+        await generate_soon(tz, pairing_id=pairing.id)
+    return await Pairing.get(id=pairing.id)
+
+
+async def _check_transition(
+    actor: Actor, pairing: Pairing, action: str, reason: str
+) -> tuple[PairingStatus, str, Community]:
+    """Refuse a transition that may not be made (by ``actor``, from the pairing's state);
+    the state it leads to, the reason trimmed, and the pairing's community."""
     if action not in ACTIONS:
         raise Invalid(
             f"Unknown action {action!r}: use {', '.join(ACTIONS)}.",
@@ -194,38 +234,7 @@ async def transition(
             "不能审批本人或自己家属的结对，须由另一位协调员处理。",
             code="own_decision",
         )
-    changes: dict[str, object] = {"status": target, "updated_at": datetime.now(UTC)}
-    if action == "approve":
-        changes.update(approved_by_id=actor.member_id, started_on=calendar.local_today(tz))
-    async with in_transaction():
-        if target is PairingStatus.APPROVED:
-            helper = await Member.get(id=pairing.helper_id)  # type: ignore[attr-defined]
-            await _check_capacity(helper, await _lock_helper(helper))
-        moved = await Pairing.filter(id=pairing.id, status=pairing.status).update(**changes)
-        if not moved:
-            raise Conflict(
-                "Someone changed this pairing at the same moment. Please look again.",
-                "有人同时修改了这个结对，请刷新后再看。",
-                code="pairing_changed",
-            )
-        await PairingEvent.create(
-            pairing=pairing,
-            actor_id=actor.member_id,
-            from_status=pairing.status.value,
-            to_status=target.value,
-            reason=reason,
-        )
-        await audit.record(
-            actor,
-            f"pairing.{action}",
-            target_type="pairing",
-            target_id=pairing.id,
-            community_id=community.id,
-            detail={"reason": reason} if reason else None,
-        )
-    if target is PairingStatus.APPROVED:
-        await generate_soon(tz, pairing_id=pairing.id)
-    return await Pairing.get(id=pairing.id)
+    return target, reason, community
 
 
 async def _party_to(person_id: int | None, pairing: Pairing) -> bool:

@@ -56,19 +56,18 @@ def record_steps(
     actor: Actor,
     action: str,
     *,
-    target_type: str,
-    target_id: Any = "",
-    community_id: int | None = None,
-    on_behalf_of_id: int | None = None,
-    detail: dict[str, Any] | None = None,
     at: datetime,
+    target_type: str,
+    target_id: Any,
+    community_id: int | None,
+    detail: dict[str, Any],
 ) -> Steps[None]:
-    """Append one audit event, as a step of the caller's sequence (as ``record`` does)."""
+    """Append one audit event (made ``at``) as a step of the caller's sequence."""
     yield Query(
         "INSERT INTO audit_event (at, actor_id, on_behalf_of_id, action, target_type,"
-        " target_id, community_id, ip, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (at, actor.member_id, on_behalf_of_id, action, target_type, str(target_id)[:40],
-         community_id, actor.ip[:64], _detail(detail)),
+        " target_id, community_id, ip, detail) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?)",
+        (at, actor.member_id, action, target_type, str(target_id)[:40], community_id,
+         actor.ip[:64], _detail(detail)),
     )  # fmt: skip
 
 

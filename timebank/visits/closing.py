@@ -106,10 +106,13 @@ class Closing:
     credit_minutes: int
     raw_minutes: int
     hours: bool
+    confirmed: str
+    offline: bool
+    auto_closed: bool
 
 
 def _flags(closing: Closing, rules: Rules, tz: ZoneInfo) -> Steps[list[Flag]]:
-    """The rules the visit broke, of those the database must be asked about or not."""
+    """The rules the visit broke, in the order its flags are listed."""
     c = closing
     flags: list[Flag] = []
     if c.order is None:
@@ -142,6 +145,12 @@ def _flags(closing: Closing, rules: Rules, tz: ZoneInfo) -> Steps[list[Flag]]:
     )
     if overlapping:
         flags.append(Flag.OVERLAP)
+    if rules.needs_confirmation and not c.confirmed:
+        flags.append(Flag.UNCONFIRMED)
+    if c.offline:
+        flags.append(Flag.OFFLINE)
+    if c.auto_closed:
+        flags.append(Flag.AUTO_CLOSED)
     return flags
 
 
@@ -177,15 +186,10 @@ def close_steps(
         order = tuple(rows[0]) if rows else None
     closing = Closing(
         visit_id, helper_id, start, end, order, in_distance, changes.get("out_distance_m"),
-        measured["credit_minutes"], measured["raw_minutes"], bool(hours),
+        measured["credit_minutes"], measured["raw_minutes"], bool(hours), confirmed,
+        bool(offline or changes.get("offline")), auto_closed,
     )  # fmt: skip
     flags = yield from _flags(closing, rules, tz)
-    if rules.needs_confirmation and not confirmed:
-        flags.append(Flag.UNCONFIRMED)
-    if offline or changes.get("offline"):
-        flags.append(Flag.OFFLINE)
-    if auto_closed:
-        flags.append(Flag.AUTO_CLOSED)
     status = "flagged" if flags else "verified"
     values = {
         **changes,
@@ -305,32 +309,22 @@ def _paid_from_hold(
     return posted.txn.id
 
 
-def check_out_steps(
-    *,
-    actor: Actor,
-    helper_id: int,
-    helper_community: int,
-    resident_id: int,
-    generation: int,
-    tap: Tap,
-    confirmed: str,
-    tz: ZoneInfo,
-) -> Steps[int]:
+def check_out_steps(*, actor: Actor, tap: Tap, confirmed: str, tz: ZoneInfo) -> Steps[int]:
     """Close the helper's open visit at this resident's home; verify and credit it at once
     when no rule is broken. A repeated event id returns the same visit."""
-    replay = yield from replayed("out_event", tap, helper_id)
+    replay = yield from replayed("out_event", tap)
     if replay is not None:
         return replay
-    _, lat, lon, _, _ = yield from resident_of(resident_id, generation, helper_id, helper_community)
+    _, lat, lon, _, _ = yield from resident_of(tap)
     rows = yield Query(
         f"SELECT {VISIT_COLUMNS} FROM visit WHERE open_helper_id = ? AND resident_id = ?",
-        (helper_id, resident_id),
+        (tap.helper_id, tap.resident_id),
     )
     if not rows:
         raise refusals.no_open_visit()
     visit = tuple(rows[0])
     changes = {
-        "helper_id": helper_id,
+        "helper_id": tap.helper_id,
         "out_event": tap.event_id,
         "received_out_at": tap.now,
         "client_out_at": tap.client_at,

@@ -108,25 +108,7 @@ async def review(
 ) -> Visit:
     """A coordinator approves a flagged visit, approves it with another duration, or
     rejects it; adjusting and rejecting need a reason."""
-    if await policy.own_or_family(actor.member_id, visit.helper_id):
-        raise _own_visit()  # the hours are theirs: they may not approve them
-    reason = (reason or "").strip()
-    if action not in REVIEW_ACTIONS:
-        raise Invalid(
-            "The action must be approve, adjust or reject.",
-            "操作只能是通过、调整时长或驳回。",
-            code="unknown_action",
-        )
-    if action != "approve" and not reason:
-        raise Invalid("Please give a reason.", "请填写原因。", code="reason_required")
-    if len(reason) > 300:
-        raise Invalid("The reason is too long.", "原因太长。", code="reason_too_long")
-    if visit.status is not VisitStatus.FLAGGED:
-        raise Conflict(
-            f"Visit {visit.id} is {visit.status.value}: only flagged visits are reviewed.",
-            f"服务记录 {visit.id} 不在待审核状态。",
-            code="wrong_state",
-        )
+    reason = await _check_review(actor, visit, action, reason)
     changes: dict[str, Any] = {
         "reviewed_by_id": actor.member_id,
         "reviewed_at": datetime.now(UTC),
@@ -166,6 +148,30 @@ async def review(
             detail={"minutes": minutes, "reason": reason} if minutes else {"reason": reason},
         )
     return await credit(await Visit.get(id=visit.id), actor)
+
+
+async def _check_review(actor: Actor, visit: Visit, action: str, reason: str) -> str:
+    """Refuse a review ``actor`` may not make, or of a visit not flagged; the reason, trimmed."""
+    if await policy.own_or_family(actor.member_id, visit.helper_id):
+        raise _own_visit()  # the hours are theirs: they may not approve them
+    reason = (reason or "").strip()
+    if action not in REVIEW_ACTIONS:
+        raise Invalid(
+            "The action must be approve, adjust or reject.",
+            "操作只能是通过、调整时长或驳回。",
+            code="unknown_action",
+        )
+    if action != "approve" and not reason:
+        raise Invalid("Please give a reason.", "请填写原因。", code="reason_required")
+    if len(reason) > 300:
+        raise Invalid("The reason is too long.", "原因太长。", code="reason_too_long")
+    if visit.status is not VisitStatus.FLAGGED:
+        raise Conflict(
+            f"Visit {visit.id} is {visit.status.value}: only flagged visits are reviewed.",
+            f"服务记录 {visit.id} 不在待审核状态。",
+            code="wrong_state",
+        )
+    return reason
 
 
 def _own_visit() -> Forbidden:

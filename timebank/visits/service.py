@@ -110,13 +110,12 @@ def parse_where(body: dict[str, Any]) -> Where:
     return Where(event_id, client_at, lat, lon, offline)
 
 
-def _moment(where: Where, now: datetime, *, not_before: datetime | None = None) -> datetime:
+def _moment(where: Where, now: datetime) -> datetime:
     """Server time, except for a record sent late from offline: the phone's time, kept
-    within the last 24 hours, not in the future and not before ``not_before``."""
+    within the last 24 hours and not in the future."""
     if not where.offline or where.client_at is None:
         return now
-    at = min(max(where.client_at, now - OFFLINE_LIMIT), now)
-    return max(at, not_before) if not_before is not None else at
+    return min(max(where.client_at, now - OFFLINE_LIMIT), now)
 
 
 # Check-in and check-out (the SQL is in steps.py and closing.py) --------------------------
@@ -155,10 +154,17 @@ async def _run_with_fixes(make: Callable[[], Steps[T]], *, tz: ZoneInfo) -> T:
     )
 
 
-def _tap(where: Where, now: datetime, *, not_before: datetime | None = None) -> steps.Tap:
+def _tap(secret: str, token: str, helper: Member, where: Where) -> steps.Tap:
+    """The tap of ``helper`` on the placard of ``token``, received now."""
+    resident_id, generation = placards.read_token(secret, token)
+    now = datetime.now(UTC)
     return steps.Tap(
+        helper_id=helper.id,
+        helper_community=helper.community_id,  # type: ignore[attr-defined]
+        resident_id=resident_id,
+        generation=generation,
         event_id=where.event_id,
-        at=_moment(where, now, not_before=not_before),
+        at=_moment(where, now),
         now=now,
         client_at=where.client_at,
         lat=where.lat,
@@ -195,19 +201,13 @@ async def check_in(
 
     The caller has checked that ``helper`` holds the helper role (``api.require_helper``).
     """
-    resident_id, generation = placards.read_token(secret, token)
+    tap = _tap(secret, token, helper, where)
     if not helper.is_active:
         raise refusals.not_a_helper()
-    community_id: int = helper.community_id  # type: ignore[attr-defined]
-    tap = _tap(where, datetime.now(UTC))
     try:
         row, created = await _run_with_fixes(
             lambda: steps.with_row(
-                steps.check_in_steps(
-                    actor=actor, helper_id=helper.id, helper_community=community_id,
-                    resident_id=resident_id, generation=generation, tap=tap,
-                    service_code=service_code,
-                )
+                steps.check_in_steps(actor=actor, tap=tap, service_code=service_code)
             ),
             tz=tz,
         )  # fmt: skip
@@ -277,24 +277,18 @@ async def check_out(
 ) -> Visit:
     """Close the helper's open visit here; verify and credit it at once (one commit) when
     no rule is broken. A repeated event id returns the same visit."""
-    resident_id, generation = placards.read_token(secret, token)
+    tap = _tap(secret, token, helper, where)  # a forged placard is refused before the PIN
     confirmed = ""
     if (pin or "").strip():
         replay = await _confirm_pin(secret, token, helper, where, pin.strip())
         if replay is not None:
             return replay
         confirmed = "pin"
-    community_id: int = helper.community_id  # type: ignore[attr-defined]
-    tap = _tap(where, datetime.now(UTC))
     try:
         row, _ = await _run_with_fixes(
             lambda: steps.with_row(
                 _paired(
-                    closing.check_out_steps(
-                        actor=actor, helper_id=helper.id, helper_community=community_id,
-                        resident_id=resident_id, generation=generation, tap=tap,
-                        confirmed=confirmed, tz=tz,
-                    )
+                    closing.check_out_steps(actor=actor, tap=tap, confirmed=confirmed, tz=tz)
                 )
             ),
             tz=tz,

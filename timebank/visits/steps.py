@@ -44,8 +44,13 @@ class SlowPath(Exception):  # noqa: N818 - a signal, not an error
 
 @dataclass(frozen=True)
 class Tap:
-    """One check-in or check-out, as the phone sent it and the server saw it."""
+    """One check-in or check-out: who tapped which placard, as the phone sent it and the
+    server saw it."""
 
+    helper_id: int
+    helper_community: int
+    resident_id: int  # the placard's resident
+    generation: int  # the placard's
     event_id: str
     at: datetime  # the moment that counts (server time, or offline phone time)
     now: datetime  # when the server received it
@@ -74,33 +79,31 @@ def distance_to(tap: Tap, lat: Any, lon: Any) -> int | None:
     return distance_m(tap.lat, tap.lon, float(lat), float(lon))
 
 
-def replayed(column: str, tap: Tap, helper_id: int) -> Steps[int | None]:
+def replayed(column: str, tap: Tap) -> Steps[int | None]:
     """The visit this tap's event id already made (``column``: in_event or out_event)."""
     rows = yield Query(f"SELECT id, helper_id FROM visit WHERE {column} = ?", (tap.event_id,))
     if not rows:
         return None
-    if int(rows[0][1]) != helper_id:
+    if int(rows[0][1]) != tap.helper_id:
         raise refusals.event_id_taken()
     return int(rows[0][0])
 
 
-def resident_of(
-    resident_id: int, generation: int, helper_id: int, helper_community: int
-) -> Steps[tuple[Any, ...]]:
+def resident_of(tap: Tap) -> Steps[tuple[Any, ...]]:
     """The placard's resident: (community id, lat, lon, name, pin hash), or a refusal."""
     rows = yield Query(
         "SELECT p.generation, m.community_id, m.lat, m.lon, m.name, p.pin_hash"
         " FROM placard p JOIN member m ON m.id = p.resident_id WHERE p.resident_id = ?",
-        (resident_id,),
+        (tap.resident_id,),
     )
     if not rows:
         raise refusals.never_issued()
     current, community_id, lat, lon, name, pin_hash = rows[0]
-    if int(current) != generation:
+    if int(current) != tap.generation:
         raise refusals.revoked()
-    if int(community_id) != helper_community:
+    if int(community_id) != tap.helper_community:
         raise refusals.other_community()
-    if resident_id == helper_id:
+    if tap.resident_id == tap.helper_id:
         raise refusals.same_person()
     return int(community_id), lat, lon, str(name), str(pin_hash or "")
 
@@ -114,23 +117,13 @@ def _terms(
     return funded, compensation in ("hours", "both"), compensation in ("paid", "both")
 
 
-def check_in_steps(
-    *,
-    actor: Actor,
-    helper_id: int,
-    helper_community: int,
-    resident_id: int,
-    generation: int,
-    tap: Tap,
-    service_code: str,
-) -> Steps[tuple[int, bool]]:
+def check_in_steps(*, actor: Actor, tap: Tap, service_code: str) -> Steps[tuple[int, bool]]:
     """Open a visit; (visit id, created). A repeated event id returns the same visit."""
-    replay = yield from replayed("in_event", tap, helper_id)
+    replay = yield from replayed("in_event", tap)
     if replay is not None:
         return replay, False
-    community_id, lat, lon, _, _ = yield from resident_of(
-        resident_id, generation, helper_id, helper_community
-    )
+    community_id, lat, lon, _, _ = yield from resident_of(tap)
+    helper_id, resident_id = tap.helper_id, tap.resident_id
     ((early, late),) = yield Query(
         "SELECT checkin_early_minutes, checkin_late_minutes FROM community WHERE id = ?",
         (community_id,),
@@ -138,14 +131,7 @@ def check_in_steps(
     open_id = yield from _open_visit(helper_id, resident_id, tap)
     if open_id is not None:  # a second scan: the visit is already open
         return open_id, False
-    found = yield Query(
-        "SELECT id, service_code, funded, pairing_id FROM service_order WHERE helper_id = ?"
-        " AND resident_id = ? AND status = 'assigned' AND starts_at <= ? AND ends_at >= ?"
-        " ORDER BY starts_at LIMIT 1",
-        (helper_id, resident_id, tap.at + timedelta(minutes=early),
-         tap.at - timedelta(minutes=late)),
-    )  # fmt: skip
-    order = tuple(found[0]) if found else None
+    order = yield from _order_now(helper_id, resident_id, tap.at, int(early), int(late))
     if order is not None:
         code = str(order[1])
         pairing = None
@@ -182,6 +168,19 @@ def check_in_steps(
         detail={"offline": tap.offline, "order": order[0] if order else None},
     )  # fmt: skip
     return int(visit_id), True
+
+
+def _order_now(
+    helper_id: int, resident_id: int, at: datetime, early: int, late: int
+) -> Steps[tuple[Any, ...] | None]:
+    """(id, service, funded, pairing id) of the helper's order here whose window is now."""
+    found = yield Query(
+        "SELECT id, service_code, funded, pairing_id FROM service_order WHERE helper_id = ?"
+        " AND resident_id = ? AND status = 'assigned' AND starts_at <= ? AND ends_at >= ?"
+        " ORDER BY starts_at LIMIT 1",
+        (helper_id, resident_id, at + timedelta(minutes=early), at - timedelta(minutes=late)),
+    )
+    return tuple(found[0]) if found else None
 
 
 def _open_visit(helper_id: int, resident_id: int, tap: Tap) -> Steps[int | None]:
