@@ -74,26 +74,7 @@ async def place(
         )  # fmt: skip
     community = await Community.get(id=resident.community_id)  # type: ignore[attr-defined]
     service = await service_type(community, service_code)
-    now = datetime.now(UTC)
-    if ends_at <= starts_at:
-        raise Invalid(
-            "The time window must end after it starts.", "结束时间必须晚于开始时间。",
-            code="bad_window",
-        )  # fmt: skip
-    if ends_at - starts_at > MAX_WINDOW:
-        raise Invalid(
-            "A time window is at most 12 hours.", "时间段最长 12 小时。", code="bad_window"
-        )
-    if ends_at < now or starts_at > now + MAX_AHEAD:
-        raise Invalid(
-            "The time must be between now and 90 days ahead.",
-            "时间必须在现在到 90 天之内。",
-            code="bad_window",
-        )
-    if len(notes) > MAX_TEXT or len(address) > 200:
-        raise Invalid(
-            "The notes or the address are too long.", "备注或地址太长。", code="text_too_long"
-        )
+    _check_window(starts_at, ends_at, notes, address)
     async with in_transaction():
         order = await Order.create(
             community=community,
@@ -118,6 +99,30 @@ async def place(
             detail={"service": service.code},
         )
     return order
+
+
+def _check_window(starts_at: datetime, ends_at: datetime, notes: str, address: str) -> None:
+    """Refuse a time window (or notes) an order may not have."""
+    now = datetime.now(UTC)
+    if ends_at <= starts_at:
+        raise Invalid(
+            "The time window must end after it starts.", "结束时间必须晚于开始时间。",
+            code="bad_window",
+        )  # fmt: skip
+    if ends_at - starts_at > MAX_WINDOW:
+        raise Invalid(
+            "A time window is at most 12 hours.", "时间段最长 12 小时。", code="bad_window"
+        )
+    if ends_at < now or starts_at > now + MAX_AHEAD:
+        raise Invalid(
+            "The time must be between now and 90 days ahead.",
+            "时间必须在现在到 90 天之内。",
+            code="bad_window",
+        )
+    if len(notes) > MAX_TEXT or len(address) > 200:
+        raise Invalid(
+            "The notes or the address are too long.", "备注或地址太长。", code="text_too_long"
+        )
 
 
 async def _check_free(helper: Member, order: Order) -> None:

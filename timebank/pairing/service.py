@@ -89,30 +89,7 @@ async def propose(
     funded: bool = True,
 ) -> Pairing:
     """Propose that ``helper`` serves ``resident`` (a coordinator, or the helper asking)."""
-    if helper.id == resident.id:
-        raise Invalid(
-            "A helper cannot be paired with themselves.", "帮扶人和服务对象不能是同一人。",
-            code="same_person",
-        )  # fmt: skip
-    # The community first: a refusal names only someone the caller may see.
-    community_id = resident.community_id  # type: ignore[attr-defined]
-    if helper.community_id != community_id and not across_communities:  # type: ignore[attr-defined]
-        raise Invalid(
-            "Helper and resident live in different communities; only a district "
-            "administrator may pair them.",
-            "帮扶人和服务对象不在同一社区，只有区级管理员可以跨社区结对。",
-            code="other_community",
-        )
-    if not helper.is_active or not await has_role(helper, Role.HELPER):
-        raise Invalid(
-            f"{helper.name} is not an active helper.", f"{helper.name} 不是在册的帮扶人。",
-            code="not_a_helper",
-        )  # fmt: skip
-    if not resident.is_active or not await has_role(resident, Role.RESIDENT):
-        raise Invalid(
-            f"{resident.name} is not an active resident.", f"{resident.name} 不是在册的服务对象。",
-            code="not_a_resident",
-        )  # fmt: skip
+    community_id = await _check_pair(helper, resident, across_communities=across_communities)
     try:
         kind = Compensation(compensation)
     except ValueError:
@@ -151,6 +128,35 @@ async def propose(
             detail={"helper": helper.id, "resident": resident.id},
         )
     return pairing
+
+
+async def _check_pair(helper: Member, resident: Member, *, across_communities: bool) -> int:
+    """Refuse a pair that may not serve together; the resident's community."""
+    if helper.id == resident.id:
+        raise Invalid(
+            "A helper cannot be paired with themselves.", "帮扶人和服务对象不能是同一人。",
+            code="same_person",
+        )  # fmt: skip
+    # The community first: a refusal names only someone the caller may see.
+    community_id: int = resident.community_id  # type: ignore[attr-defined]
+    if helper.community_id != community_id and not across_communities:  # type: ignore[attr-defined]
+        raise Invalid(
+            "Helper and resident live in different communities; only a district "
+            "administrator may pair them.",
+            "帮扶人和服务对象不在同一社区，只有区级管理员可以跨社区结对。",
+            code="other_community",
+        )
+    if not helper.is_active or not await has_role(helper, Role.HELPER):
+        raise Invalid(
+            f"{helper.name} is not an active helper.", f"{helper.name} 不是在册的帮扶人。",
+            code="not_a_helper",
+        )  # fmt: skip
+    if not resident.is_active or not await has_role(resident, Role.RESIDENT):
+        raise Invalid(
+            f"{resident.name} is not an active resident.", f"{resident.name} 不是在册的服务对象。",
+            code="not_a_resident",
+        )  # fmt: skip
+    return community_id
 
 
 async def transition(

@@ -154,6 +154,21 @@ def _flags(closing: Closing, rules: Rules, tz: ZoneInfo) -> Steps[list[Flag]]:
     return flags
 
 
+def _hourly_rate(helper_id: int) -> Steps[int | None]:
+    rows = yield Query(
+        "SELECT hourly_rate_fen FROM helper_profile WHERE member_id = ?", (helper_id,)
+    )
+    return int(rows[0][0]) if rows and rows[0][0] is not None else None
+
+
+def _order_of(order_id: int) -> Steps[tuple[Any, ...] | None]:
+    """(starts_at, ends_at, status) of the visit's order."""
+    rows = yield Query(
+        "SELECT starts_at, ends_at, status FROM service_order WHERE id = ?", (order_id,)
+    )
+    return tuple(rows[0]) if rows else None
+
+
 def close_steps(
     *,
     actor: Actor,
@@ -171,19 +186,9 @@ def close_steps(
     start = stored_time(checked_in_at)
     helper_id = int(changes.pop("helper_id"))
     rules = yield from _rules(int(community_id), str(code))
-    rate = None
-    if pay_fen is not None:
-        rows = yield Query(
-            "SELECT hourly_rate_fen FROM helper_profile WHERE member_id = ?", (helper_id,)
-        )
-        rate = int(rows[0][0]) if rows and rows[0][0] is not None else None
+    rate = (yield from _hourly_rate(helper_id)) if pay_fen is not None else None
     measured = measure(start, end, rules, rate, pay_fen is not None)
-    order = None
-    if order_id is not None:
-        rows = yield Query(
-            "SELECT starts_at, ends_at, status FROM service_order WHERE id = ?", (order_id,)
-        )
-        order = tuple(rows[0]) if rows else None
+    order = (yield from _order_of(order_id)) if order_id is not None else None
     closing = Closing(
         visit_id, helper_id, start, end, order, in_distance, changes.get("out_distance_m"),
         measured["credit_minutes"], measured["raw_minutes"], bool(hours), confirmed,
