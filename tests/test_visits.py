@@ -7,6 +7,7 @@ import uuid
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from tests.conftest import make_community, make_signed_up, sign_in_client
 from timebank.ledger.models import LedgerTxn
 from timebank.ledger.service import grant
-from timebank.orders.models import Order, OrderStatus
+from timebank.orders.models import Order, OrderEvent, OrderStatus
 from timebank.pairing.models import Compensation, Pairing, PairingStatus, PlanItem
 from timebank.people.models import AuditEvent, Community, FamilyLink, HelperProfile, Relation
 from timebank.visits import placards
@@ -23,6 +24,7 @@ from timebank.visits.service import close_forgotten
 from timebank.visits.steps import served_minutes
 
 HOME = (30.5928, 114.3055)  # the resident's home
+TZ = ZoneInfo("Asia/Shanghai")  # the test settings' community zone
 
 
 def event() -> str:
@@ -121,6 +123,12 @@ async def push_back() -> None:
 
 async def credited(visit_id: int) -> int:
     return await LedgerTxn.filter(ref_type="visit", ref_id=str(visit_id)).count()
+
+
+async def history(order_id: int) -> list[tuple[str, str]]:
+    """An order's transitions, oldest first: (from, to)."""
+    events = await OrderEvent.filter(order_id=order_id).order_by("id")
+    return [(e.from_status, e.to_status) for e in events]
 
 
 def test_served_minutes_rounding() -> None:
@@ -243,7 +251,7 @@ async def test_a_retry_that_lost_the_race_gets_the_first_result(
     first = await start(w, event_id=tap)
     assert first.status_code == 201, first.text
 
-    async def lost_the_race(make: Any) -> Any:
+    async def lost_the_race(make: Any, **_: Any) -> Any:
         raise refusals.not_yours()
 
     monkeypatch.setattr(visits_service, "_run_with_fixes", lost_the_race)
@@ -258,7 +266,7 @@ async def test_a_retry_that_lost_the_race_gets_the_first_result(
     closed = await finish(w, event_id=out)
     assert closed.status_code == 200, closed.text
 
-    async def found_it_closed(make: Any) -> Any:
+    async def found_it_closed(make: Any, **_: Any) -> Any:
         raise refusals.no_open_visit()
 
     monkeypatch.setattr(visits_service, "_run_with_fixes", found_it_closed)
@@ -508,9 +516,66 @@ async def test_forgotten_visit_is_closed_at_its_maximum(w: dict[str, Any]) -> No
     await order_now(w)
     opened = await start(w)
     await backdate(opened.json()["id"], 200)  # meal_help: at most 120, plus 60 late
-    assert await close_forgotten() == 1
+    assert await close_forgotten(tz=TZ) == 1
     visit = await Visit.get(id=opened.json()["id"])
     assert visit.status.value == "flagged" and visit.served_minutes == 120
     assert "auto_closed" in visit.flags.split(",")
     assert visit.open_helper_id is None
-    assert await close_forgotten() == 0
+    assert await close_forgotten(tz=TZ) == 0
+
+
+async def test_the_order_history_records_review_and_rating(w: dict[str, Any]) -> None:
+    """Every transition of a visit's order is in its history, the coordinator's approval
+    and the family's rating included, with who made it."""
+    order = await order_now(w)
+    short = await flagged_visit(w, 3)
+    approved = await w["c"].post(
+        f"/api/v1/visits/{short['id']}/review", json={"action": "approve"}, headers=w["ch"]
+    )
+    assert approved.status_code == 200 and approved.json()["status"] == "verified"
+    assert (await Order.get(id=order.id)).status is OrderStatus.VERIFIED
+    assert await history(order.id) == [
+        ("assigned", "in_progress"), ("in_progress", "completed"), ("completed", "flagged"),
+        ("flagged", "verified"),
+    ]  # fmt: skip
+    last = await OrderEvent.filter(order_id=order.id).order_by("-id").first()
+    assert last is not None and last.actor_id == w["coordinator"].id
+    # A rejected visit leaves its order flagged: no transition, no row.
+    await push_back()
+    order = await order_now(w)
+    rejected = await flagged_visit(w, 3)
+    await w["c"].post(
+        f"/api/v1/visits/{rejected['id']}/review",
+        json={"action": "reject", "reason": "老人说没有来"},
+        headers=w["ch"],
+    )
+    assert (await history(order.id))[-1] == ("completed", "flagged")
+    # Bathing waits for the resident's confirmation; the family's rating gives it.
+    await push_back()
+    order = await order_now(w, service="bathing")
+    unconfirmed = await flagged_visit(w, 60)
+    assert unconfirmed["flags"] == ["unconfirmed"]
+    async with AsyncExitStack() as stack:
+        family, family_h = await signed_in(stack, w["app"], w["family"])
+        rated = await family.post(
+            f"/api/v1/visits/{unconfirmed['id']}/rating", json={"rating": 5}, headers=family_h
+        )
+        assert rated.status_code == 200 and rated.json()["status"] == "verified"
+    assert (await Order.get(id=order.id)).status is OrderStatus.VERIFIED
+    assert (await history(order.id))[-3:] == [
+        ("in_progress", "completed"), ("completed", "flagged"), ("flagged", "verified"),
+    ]  # fmt: skip
+    last = await OrderEvent.filter(order_id=order.id).order_by("-id").first()
+    assert last is not None and last.actor_id == w["family"].id
+
+
+async def test_an_unpaid_visit_sends_its_order_back_to_review_in_the_history(
+    w: dict[str, Any],
+) -> None:
+    """The resident's wallet cannot pay: the order, verified at check-out, is flagged
+    again (no_hours), and that too is a transition with its row."""
+    order = await order_now(w, funded=False)
+    unpaid = await flagged_visit(w, 30)
+    assert unpaid["flags"] == ["no_hours"]
+    assert (await Order.get(id=order.id)).status is OrderStatus.FLAGGED
+    assert (await history(order.id))[-2:] == [("completed", "verified"), ("verified", "flagged")]

@@ -344,10 +344,10 @@ async def _demo_visits() -> None:
         ("mobility", VisitStatus.FLAGGED, 6, "too_short"),
     ]:
         order = await Order.filter(service_code=code, helper_id__not_isnull=True).first()
-        if order is None or order.helper_id is None:  # type: ignore[attr-defined]
+        if order is None or order.helper_id is None:
             continue
-        served_by = await Member.get(id=order.helper_id)  # type: ignore[attr-defined]
-        resident = await Member.get(id=order.resident_id)  # type: ignore[attr-defined]
+        served_by = await Member.get(id=order.helper_id)
+        resident = await Member.get(id=order.resident_id)
         start = now - timedelta(minutes=(minutes or 20) + 5)
         await visit(resident, served_by, code, start, minutes, status, flags=flags, order=order)
         if status is VisitStatus.OPEN:

@@ -169,12 +169,10 @@ async def bookings(tz: ZoneInfo) -> None:
     cancelled = await book("cancelled", now + timedelta(days=3))
     order = await orders.get_order(cancelled.order_id or 0)
     await orders.move(Actor(mother.id), order, "cancel", reason="改天再约 / another day")
-    await redeem.release_for_order(Actor(mother.id), order.id)
     missed = await book("missed", now + timedelta(hours=1))
     order = await orders.move(lead, await orders.get_order(missed.order_id or 0), "assign",
                               helper=barber)  # fmt: skip
     await orders.move(lead, order, "no_show", reason="帮扶人临时生病 / helper fell ill")
-    await redeem.release_for_order(lead, order.id, never_served=True)
     # Served yesterday: 刘小红 cut her hair; the held hours went to her on the verified visit.
     served = await book("served", now + timedelta(minutes=10))
     order = await orders.move(lead, await orders.get_order(served.order_id or 0), "assign",

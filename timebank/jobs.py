@@ -14,27 +14,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from timebank.orders.service import generate
+from timebank.pairing.service import generate_soon
 from timebank.people.auth import prune
 from timebank.redeem.service import expire_unserved
-from timebank.visits.service import close_forgotten, credit_pending
+from timebank.visits.review import credit_pending
+from timebank.visits.service import close_forgotten
 
 log = logging.getLogger(__name__)
 EVERY_SECONDS = 600
 ORDERS_EVERY = 6  # rounds: hourly
-
-
-async def generate_soon(tz: ZoneInfo, *, pairing_id: int | None = None) -> int:
-    """Orders for today and tomorrow, in the community's time zone (of one pairing, or all)."""
-    today = datetime.now(tz).date()
-    tomorrow = today + timedelta(days=1)
-    return await generate(today, tz=tz, pairing_id=pairing_id) + await generate(
-        tomorrow, tz=tz, pairing_id=pairing_id
-    )
 
 
 async def run_forever(timezone: str) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+from timebank import calendar
 from timebank.errors import ConfigError
-from timebank.orders.service import generate
+from timebank.pairing.service import generate
 from timebank.settings import Settings
 
 
@@ -27,7 +28,7 @@ def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
     """Create the orders that active pairings' plans want (safe to run again)."""
     tz = ZoneInfo(settings.timezone)
     try:
-        first = date.fromisoformat(args.date) if args.date else datetime.now(tz).date()
+        first = date.fromisoformat(args.date) if args.date else calendar.local_today(tz)
     except ValueError:
         raise ConfigError(f"--date {args.date!r} is not a date like 2026-11-23.") from None
     if not 1 <= args.days <= 60:

@@ -89,14 +89,9 @@ async def act(actor: Actor, who: SignedIn, order: Order, body: dict[str, Any]) -
         raise Invalid(f"Unknown action {action!r}.", f"未知操作“{action}”。", code="unknown_action")
     policy.require(policy.can_move_order(who, order, action))
     helper = await _helper_named(who, action, body)
-    moved = await service.move(
+    return await service.move(
         actor, order, action, helper=helper, reason=str(body.get("reason") or "")
     )
-    if action in ("cancel", "no_show"):  # a service booked with hours: give them back
-        from timebank.redeem.service import release_for_order
-
-        await release_for_order(actor, order.id, never_served=action == "no_show")
-    return moved
 
 
 async def place_as(

@@ -30,12 +30,15 @@ class Order(Model):
     community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
         "timebank.Community", related_name="orders", on_delete=fields.RESTRICT
     )
+    community_id: int
     resident: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "timebank.Member", related_name="orders", on_delete=fields.RESTRICT
     )
+    resident_id: int
     helper: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
         "timebank.Member", related_name="orders_taken", null=True, on_delete=fields.RESTRICT
     )
+    helper_id: int | None
     service_code = fields.CharField(max_length=30)
     starts_at = fields.DatetimeField(db_index=True)
     ends_at = fields.DatetimeField()
@@ -63,6 +66,7 @@ class OrderEvent(Model):
     order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
         "timebank.Order", related_name="events", on_delete=fields.CASCADE
     )
+    order_id: int
     at = fields.DatetimeField(auto_now_add=True)
     actor_id = fields.IntField(null=True)
     from_status = fields.CharField(max_length=12, default="")

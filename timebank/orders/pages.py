@@ -34,7 +34,7 @@ async def board_page(request: Request, who: SignedIn) -> Response:
     found = await service.board(policy.coordinated_communities(who))
     everyone = found.open + found.assigned + found.overdue
     people = await service.names(everyone)
-    communities = {o.community_id for o in everyone}  # type: ignore[attr-defined]
+    communities = {o.community_id for o in everyone}
     helper_ids = await MemberRole.filter(
         role=Role.HELPER, member__community_id__in=sorted(communities)
     ).values_list("member_id", flat=True)

@@ -4,44 +4,38 @@ Lifecycle: open → assigned → in_progress (checked in) → completed (checked
 or flagged; cancelled or no_show with a reason. Each transition is a conditional update from
 the state it was read in, so two helpers taking one order at once cannot both win; taking
 and assigning lock the helper's profile first, so one helper cannot end up with two orders
-at the same time. Check-in and check-out (issue: QR placards) call ``start`` and
-``complete``; verification credits the hours.
+at the same time. The state machine and its writes are ``orders.steps`` (check-in and
+check-out compose them into their own sequences); a cancel or no-show gives a booked
+service's held hours back.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from timebank import calendar
 from timebank.catalog.service import service_type
+from timebank.db.steps import run
 from timebank.errors import Conflict, Forbidden, Invalid, NotFound
+from timebank.orders import steps
 from timebank.orders.models import Order, OrderEvent, OrderStatus
-from timebank.pairing.models import Pairing, PairingStatus, PlanItem
-from timebank.pairing.service import _lock_helper, has_role, is_due
+from timebank.orders.steps import MOVES as MOVES
+from timebank.pairing.models import Pairing, PairingStatus
+from timebank.pairing.service import _lock_helper, has_role
+from timebank.pairing.service import generate as generate  # plans become orders there
 from timebank.people import audit
 from timebank.people.audit import Actor
 from timebank.people.models import Community, HelperProfile, Member, Role
 from timebank.people.service import member_names
+from timebank.redeem.service import release_for_order
 
 S = OrderStatus
-# action: (from, to, reason required)
-MOVES: dict[str, tuple[tuple[OrderStatus, ...], OrderStatus, bool]] = {
-    "take": ((S.OPEN,), S.ASSIGNED, False),
-    "assign": ((S.OPEN, S.ASSIGNED), S.ASSIGNED, False),
-    "release": ((S.ASSIGNED,), S.OPEN, False),
-    "cancel": ((S.OPEN, S.ASSIGNED), S.CANCELLED, True),
-    "no_show": ((S.ASSIGNED,), S.NO_SHOW, True),
-    "start": ((S.ASSIGNED,), S.IN_PROGRESS, False),
-    "complete": ((S.IN_PROGRESS,), S.COMPLETED, False),
-    "verify": ((S.COMPLETED, S.FLAGGED), S.VERIFIED, False),
-    "flag": ((S.COMPLETED,), S.FLAGGED, True),
-}
 BUSY = (S.ASSIGNED, S.IN_PROGRESS)
 MAX_WINDOW = timedelta(hours=12)
 MAX_AHEAD = timedelta(days=90)
@@ -80,26 +74,7 @@ async def place(
         )  # fmt: skip
     community = await Community.get(id=resident.community_id)  # type: ignore[attr-defined]
     service = await service_type(community, service_code)
-    now = datetime.now(UTC)
-    if ends_at <= starts_at:
-        raise Invalid(
-            "The time window must end after it starts.", "结束时间必须晚于开始时间。",
-            code="bad_window",
-        )  # fmt: skip
-    if ends_at - starts_at > MAX_WINDOW:
-        raise Invalid(
-            "A time window is at most 12 hours.", "时间段最长 12 小时。", code="bad_window"
-        )
-    if ends_at < now or starts_at > now + MAX_AHEAD:
-        raise Invalid(
-            "The time must be between now and 90 days ahead.",
-            "时间必须在现在到 90 天之内。",
-            code="bad_window",
-        )
-    if len(notes) > MAX_TEXT or len(address) > 200:
-        raise Invalid(
-            "The notes or the address are too long.", "备注或地址太长。", code="text_too_long"
-        )
+    _check_window(starts_at, ends_at, notes, address)
     async with in_transaction():
         order = await Order.create(
             community=community,
@@ -124,6 +99,30 @@ async def place(
             detail={"service": service.code},
         )
     return order
+
+
+def _check_window(starts_at: datetime, ends_at: datetime, notes: str, address: str) -> None:
+    """Refuse a time window (or notes) an order may not have."""
+    now = datetime.now(UTC)
+    if ends_at <= starts_at:
+        raise Invalid(
+            "The time window must end after it starts.", "结束时间必须晚于开始时间。",
+            code="bad_window",
+        )  # fmt: skip
+    if ends_at - starts_at > MAX_WINDOW:
+        raise Invalid(
+            "A time window is at most 12 hours.", "时间段最长 12 小时。", code="bad_window"
+        )
+    if ends_at < now or starts_at > now + MAX_AHEAD:
+        raise Invalid(
+            "The time must be between now and 90 days ahead.",
+            "时间必须在现在到 90 天之内。",
+            code="bad_window",
+        )
+    if len(notes) > MAX_TEXT or len(address) > 200:
+        raise Invalid(
+            "The notes or the address are too long.", "备注或地址太长。", code="text_too_long"
+        )
 
 
 async def _check_free(helper: Member, order: Order) -> None:
@@ -152,7 +151,7 @@ async def _helper_for(order: Order, helper: Member) -> None:
             f"{helper.name} is not an active helper.", f"{helper.name} 不是在册的帮扶人。",
             code="not_a_helper",
         )  # fmt: skip
-    if helper.id == order.resident_id:  # type: ignore[attr-defined]
+    if helper.id == order.resident_id:
         raise Invalid(
             "A resident cannot serve their own order.", "不能为自己的订单服务。",
             code="same_person",
@@ -167,115 +166,39 @@ async def move(
     helper: Member | None = None,
     reason: str = "",
 ) -> Order:
-    """Carry out ``action`` on ``order`` (see MOVES); ``helper`` for take and assign."""
-    if action not in MOVES:
-        raise Invalid(f"Unknown action {action!r}.", f"未知操作“{action}”。", code="unknown_action")
-    sources, target, needs_reason = MOVES[action]
+    """Carry out ``action`` on ``order`` (see MOVES); ``helper`` for take and assign.
+
+    A booked service's held hours go back to whoever booked it when its order is
+    cancelled (void) or never served (expire)."""
     reason = reason.strip()
-    if needs_reason and not reason:
-        raise Invalid("Please give a reason.", "请填写原因。", code="reason_required")
-    if len(reason) > 300:
-        raise Invalid("The reason is too long.", "原因太长。", code="reason_too_long")
-    if order.status not in sources:
-        raise Conflict(
-            f"Order {order.id} is {order.status.value}: it cannot be given {action!r}."
-            + (" Someone else took it first." if action == "take" else ""),
-            f"订单 {order.id} 当前为“{order.status.value}”，不能执行该操作。"
-            + ("已被别人接单。" if action == "take" else ""),
-            code="already_taken" if action == "take" else "wrong_state",
-        )
-    changes: dict[str, Any] = {"status": target}
-    if action in ("cancel", "no_show", "flag"):
-        changes["reason"] = reason
+    steps.check(action, order.id, order.status, reason)
+    helper_id = order.helper_id
     if action == "release":
-        changes["helper_id"] = None
+        helper_id = None
     async with in_transaction():
         if helper is not None:
             await _helper_for(order, helper)
             await _lock_helper(helper)
             await _check_free(helper, order)
-            changes["helper_id"] = helper.id
-        moved = await Order.filter(id=order.id, status=order.status).update(**changes)
-        if not moved:
-            raise Conflict(
-                f"Order {order.id} changed at the same moment"
-                + (": someone else took it first." if action == "take" else "."),
-                f"订单 {order.id} 刚被修改" + ("：已被别人接单。" if action == "take" else "。"),
-                code="already_taken" if action == "take" else "order_changed",
+            helper_id = helper.id
+        await run(
+            steps.move(
+                order_id=order.id, action=action, source=order.status,
+                actor_id=actor.member_id, helper_id=helper_id, at=datetime.now(UTC),
+                reason=reason,
             )
-        await OrderEvent.create(
-            order=order,
-            actor_id=actor.member_id,
-            from_status=order.status.value,
-            to_status=target.value,
-            helper_id=changes.get("helper_id", order.helper_id),  # type: ignore[attr-defined]
-            reason=reason,
-        )
+        )  # fmt: skip
         await audit.record(
             actor,
             f"order.{action}",
             target_type="order",
             target_id=order.id,
-            community_id=order.community_id,  # type: ignore[attr-defined]
+            community_id=order.community_id,
             detail={"helper": helper.id} if helper is not None else None,
         )
+    if action in ("cancel", "no_show"):
+        await release_for_order(actor, order.id, never_served=action == "no_show")
     return await Order.get(id=order.id)
-
-
-# Plans become orders ---------------------------------------------------------------------
-
-
-async def generate(day: date, *, tz: ZoneInfo, pairing_id: int | None = None) -> int:
-    """Create the orders the active pairings' plans want on ``day``; returns how many.
-
-    Safe to run again (and from several processes): one order per plan item and day.
-    ``pairing_id``: only that pairing's (right after it is approved or its plan changes).
-    """
-    created = 0
-    active = Pairing.filter(status=PairingStatus.APPROVED, started_on__lte=day)
-    if pairing_id is not None:
-        active = active.filter(id=pairing_id)
-    pairings = {p.id: p for p in await active}
-    if not pairings:
-        return 0
-    items = await PlanItem.filter(pairing_id__in=list(pairings), active=True)
-    existing = Order.filter(plan_item_id__in=[i.id for i in items], due_on=day)
-    done = {int(str(i)) for i in await existing.values_list("plan_item_id", flat=True)}
-    midnight = datetime.combine(day, time(0), tzinfo=tz)
-    for item in items:
-        pairing = pairings[item.pairing_id]  # type: ignore[attr-defined]
-        if (
-            item.id in done
-            or pairing.started_on is None
-            or not is_due(item, pairing.started_on, day)
-        ):
-            continue
-        starts = (midnight + timedelta(minutes=item.start_minute)).astimezone(UTC)
-        try:
-            async with in_transaction():
-                order = await Order.create(
-                    community_id=pairing.community_id,  # type: ignore[attr-defined]
-                    resident_id=pairing.resident_id,  # type: ignore[attr-defined]
-                    helper_id=pairing.helper_id,  # type: ignore[attr-defined]
-                    service_code=item.service_code,
-                    starts_at=starts,
-                    ends_at=starts + timedelta(minutes=item.duration_minutes),
-                    status=S.ASSIGNED,
-                    pairing_id=pairing.id,
-                    plan_item_id=item.id,
-                    due_on=day,
-                    funded=pairing.funded,
-                )
-                await OrderEvent.create(
-                    order=order,
-                    to_status=S.ASSIGNED,
-                    helper_id=pairing.helper_id,  # type: ignore[attr-defined]
-                    reason="plan",
-                )
-        except IntegrityError:
-            continue  # generated by another process at the same moment
-        created += 1
-    return created
 
 
 async def serves(helper_id: int, resident_id: int) -> bool:
@@ -293,15 +216,9 @@ async def serves(helper_id: int, resident_id: int) -> bool:
 # Lists -----------------------------------------------------------------------------------
 
 
-def local_day(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The UTC instants a local calendar day starts and ends."""
-    start = datetime.combine(day, time(0), tzinfo=tz)
-    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
-
-
 async def tasks(helper: Member, day: date, *, tz: ZoneInfo) -> list[Order]:
     """The helper's orders for a local day, assigned or under way, by time."""
-    start, end = local_day(day, tz)
+    start, end = calendar.day_bounds(day, tz)
     return list(
         await Order.filter(
             helper=helper, status__in=BUSY, starts_at__gte=start, starts_at__lt=end
@@ -365,7 +282,7 @@ async def board(communities: set[int] | None, *, days: int = 14) -> Board:
 
 async def names(orders: list[Order]) -> dict[int, str]:
     """Member id → name for the residents and helpers of ``orders``."""
-    ids = {o.resident_id for o in orders} | {o.helper_id for o in orders}  # type: ignore[attr-defined]
+    ids = {o.resident_id for o in orders} | {o.helper_id for o in orders}
     return await member_names(ids)
 
 
@@ -374,11 +291,11 @@ def order_json(order: Order, people: dict[int, str] | None = None) -> dict[str, 
     people = people or {}
     return {
         "id": order.id,
-        "community": order.community_id,  # type: ignore[attr-defined]
-        "resident": order.resident_id,  # type: ignore[attr-defined]
-        "resident_name": people.get(order.resident_id, ""),  # type: ignore[attr-defined]
-        "helper": order.helper_id,  # type: ignore[attr-defined]
-        "helper_name": people.get(order.helper_id or 0, ""),  # type: ignore[attr-defined]
+        "community": order.community_id,
+        "resident": order.resident_id,
+        "resident_name": people.get(order.resident_id, ""),
+        "helper": order.helper_id,
+        "helper_name": people.get(order.helper_id or 0, ""),
         "service": order.service_code,
         "starts_at": order.starts_at.isoformat(),
         "ends_at": order.ends_at.isoformat(),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -13,9 +12,7 @@ from timebank import inputs
 from timebank.calendar import tz_of
 from timebank.http import read_json
 from timebank.inputs import body_int, int_query
-from timebank.jobs import generate_soon
 from timebank.pairing import records, service
-from timebank.pairing.models import Pairing, PairingStatus
 from timebank.pairing.suggest import suggest
 from timebank.people import members, policy
 from timebank.people.web import actor_of, changing, require_member
@@ -42,16 +39,6 @@ SCHEMAS: dict[str, Any] = {
         },
     },
 }
-
-
-async def schedule_now(p: Pairing, tz: ZoneInfo) -> None:
-    """An active pairing's plan becomes today's and tomorrow's orders at once.
-
-    Without this, a pairing approved (or a visit added) would reach the helper's list only
-    at the hourly job's next run.
-    """
-    if p.status is PairingStatus.APPROVED:
-        await generate_soon(tz, pairing_id=p.id)
 
 
 async def list_pairings(request: Request) -> Response:
@@ -121,7 +108,6 @@ async def transition_pairing(request: Request) -> Response:
         reason=str(body.get("reason") or ""),
         tz=tz_of(request),
     )
-    await schedule_now(p, tz_of(request))
     return JSONResponse(await records.pairing_json(p))
 
 
@@ -146,8 +132,8 @@ async def add_plan(request: Request) -> Response:
         every_days=body_int(body, "every_days"),
         start=str(body.get("start", "")),
         duration_minutes=body_int(body, "duration_minutes") if duration is not None else None,
+        schedule_in=tz_of(request),
     )
-    await schedule_now(p, tz_of(request))
     return JSONResponse(await records.pairing_json(p), status_code=201)
 
 

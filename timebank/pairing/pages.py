@@ -12,7 +12,6 @@ from timebank import inputs
 from timebank.calendar import tz_of
 from timebank.catalog.service import catalog
 from timebank.pairing import records, service
-from timebank.pairing.api import schedule_now
 from timebank.pairing.records import pairing_json, visible_pairing
 from timebank.pairing.suggest import suggest
 from timebank.people import members, policy
@@ -63,7 +62,6 @@ async def transition_submit(request: Request, who: SignedIn) -> Response:
         reason=str(form.get("reason", "")),
         tz=tz_of(request),
     )
-    await schedule_now(p, tz_of(request))
     return RedirectResponse(f"/pairings/{p.id}", status_code=303)
 
 
@@ -81,8 +79,8 @@ async def plan_submit(request: Request, who: SignedIn) -> Response:
         service_code=str(form.get("service", "")),
         every_days=every,
         start=str(form.get("start", "")),
+        schedule_in=tz_of(request),
     )
-    await schedule_now(p, tz_of(request))
     return RedirectResponse(f"/pairings/{p.id}", status_code=303)
 
 

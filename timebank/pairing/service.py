@@ -4,18 +4,23 @@ Lifecycle: proposed → approved ↔ suspended → ended, or proposed → reject
 is a conditional update from the state it was read in (two coordinators pressing at once
 cannot both win) with an event row and an audit event in the same transaction. Proposing
 and approving lock the helper's profile first, so capacity and "one active pairing per
-helper and resident" hold under concurrency.
+helper and resident" hold under concurrency. An approved pairing's plan becomes orders
+(``generate``, written by ``orders.steps``): at once when it is approved or resumed, and
+by the hourly job.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
+from timebank import calendar
 from timebank.catalog.service import service_type
+from timebank.db.steps import run
 from timebank.errors import Conflict, Forbidden, Invalid, NotFound
+from timebank.orders import steps as order_steps
 from timebank.pairing.models import (
     Compensation,
     Pairing,
@@ -84,30 +89,7 @@ async def propose(
     funded: bool = True,
 ) -> Pairing:
     """Propose that ``helper`` serves ``resident`` (a coordinator, or the helper asking)."""
-    if helper.id == resident.id:
-        raise Invalid(
-            "A helper cannot be paired with themselves.", "帮扶人和服务对象不能是同一人。",
-            code="same_person",
-        )  # fmt: skip
-    # The community first: a refusal names only someone the caller may see.
-    community_id = resident.community_id  # type: ignore[attr-defined]
-    if helper.community_id != community_id and not across_communities:  # type: ignore[attr-defined]
-        raise Invalid(
-            "Helper and resident live in different communities; only a district "
-            "administrator may pair them.",
-            "帮扶人和服务对象不在同一社区，只有区级管理员可以跨社区结对。",
-            code="other_community",
-        )
-    if not helper.is_active or not await has_role(helper, Role.HELPER):
-        raise Invalid(
-            f"{helper.name} is not an active helper.", f"{helper.name} 不是在册的帮扶人。",
-            code="not_a_helper",
-        )  # fmt: skip
-    if not resident.is_active or not await has_role(resident, Role.RESIDENT):
-        raise Invalid(
-            f"{resident.name} is not an active resident.", f"{resident.name} 不是在册的服务对象。",
-            code="not_a_resident",
-        )  # fmt: skip
+    community_id = await _check_pair(helper, resident, across_communities=across_communities)
     try:
         kind = Compensation(compensation)
     except ValueError:
@@ -148,52 +130,47 @@ async def propose(
     return pairing
 
 
+async def _check_pair(helper: Member, resident: Member, *, across_communities: bool) -> int:
+    """Refuse a pair that may not serve together; the resident's community."""
+    if helper.id == resident.id:
+        raise Invalid(
+            "A helper cannot be paired with themselves.", "帮扶人和服务对象不能是同一人。",
+            code="same_person",
+        )  # fmt: skip
+    # The community first: a refusal names only someone the caller may see.
+    community_id: int = resident.community_id  # type: ignore[attr-defined]
+    if helper.community_id != community_id and not across_communities:  # type: ignore[attr-defined]
+        raise Invalid(
+            "Helper and resident live in different communities; only a district "
+            "administrator may pair them.",
+            "帮扶人和服务对象不在同一社区，只有区级管理员可以跨社区结对。",
+            code="other_community",
+        )
+    if not helper.is_active or not await has_role(helper, Role.HELPER):
+        raise Invalid(
+            f"{helper.name} is not an active helper.", f"{helper.name} 不是在册的帮扶人。",
+            code="not_a_helper",
+        )  # fmt: skip
+    if not resident.is_active or not await has_role(resident, Role.RESIDENT):
+        raise Invalid(
+            f"{resident.name} is not an active resident.", f"{resident.name} 不是在册的服务对象。",
+            code="not_a_resident",
+        )  # fmt: skip
+    return community_id
+
+
 async def transition(
     actor: Actor, pairing: Pairing, action: str, *, reason: str = "", tz: ZoneInfo
 ) -> Pairing:
-    """Approve, reject, suspend, resume or end a pairing."""
-    if action not in ACTIONS:
-        raise Invalid(
-            f"Unknown action {action!r}: use {', '.join(ACTIONS)}.",
-            f"未知操作“{action}”。",
-            code="unknown_action",
-        )
-    sources, target, needs_reason = ACTIONS[action]
-    reason = reason.strip()
-    if needs_reason and not reason:
-        raise Invalid("Please give a reason.", "请填写原因。", code="reason_required")
-    if len(reason) > MAX_REASON:
-        raise Invalid(
-            f"The reason is too long (at most {MAX_REASON} characters).",
-            f"原因太长（最多 {MAX_REASON} 个字）。",
-            code="reason_too_long",
-        )
-    if pairing.status not in sources:
-        raise _wrong_state(action, pairing.status)
-    community = await Community.get(id=pairing.community_id)  # type: ignore[attr-defined]
-    if (
-        action == "approve"
-        and community.four_eyes
-        and pairing.proposed_by_id is not None
-        and pairing.proposed_by_id == actor.member_id
-    ):
-        raise Conflict(
-            "This community needs a second coordinator to approve a pairing you proposed.",
-            "本社区实行双人复核：您提出的结对需由另一位协调员审批。",
-            code="four_eyes",
-        )
-    if action == "approve" and await _party_to(actor.member_id, pairing):
-        raise Forbidden(
-            "You cannot approve a pairing of yourself or your family: another coordinator must.",
-            "不能审批本人或自己家属的结对，须由另一位协调员处理。",
-            code="own_decision",
-        )
+    """Approve, reject, suspend, resume or end a pairing; an approved (or resumed) one's
+    plan becomes today's and tomorrow's orders at once."""
+    target, reason, community = await _check_transition(actor, pairing, action, reason)
     changes: dict[str, object] = {"status": target, "updated_at": datetime.now(UTC)}
     if action == "approve":
-        changes.update(approved_by_id=actor.member_id, started_on=datetime.now(tz).date())
+        changes.update(approved_by_id=actor.member_id, started_on=calendar.local_today(tz))
     async with in_transaction():
         if target is PairingStatus.APPROVED:
-            helper = await Member.get(id=pairing.helper_id)  # type: ignore[attr-defined]
+            helper = await Member.get(id=pairing.helper_id)
             await _check_capacity(helper, await _lock_helper(helper))
         moved = await Pairing.filter(id=pairing.id, status=pairing.status).update(**changes)
         if not moved:
@@ -217,12 +194,58 @@ async def transition(
             community_id=community.id,
             detail={"reason": reason} if reason else None,
         )
+    if target is PairingStatus.APPROVED:
+        await generate_soon(tz, pairing_id=pairing.id)
     return await Pairing.get(id=pairing.id)
+
+
+async def _check_transition(
+    actor: Actor, pairing: Pairing, action: str, reason: str
+) -> tuple[PairingStatus, str, Community]:
+    """Refuse a transition that may not be made (by ``actor``, from the pairing's state);
+    the state it leads to, the reason trimmed, and the pairing's community."""
+    if action not in ACTIONS:
+        raise Invalid(
+            f"Unknown action {action!r}: use {', '.join(ACTIONS)}.",
+            f"未知操作“{action}”。",
+            code="unknown_action",
+        )
+    sources, target, needs_reason = ACTIONS[action]
+    reason = reason.strip()
+    if needs_reason and not reason:
+        raise Invalid("Please give a reason.", "请填写原因。", code="reason_required")
+    if len(reason) > MAX_REASON:
+        raise Invalid(
+            f"The reason is too long (at most {MAX_REASON} characters).",
+            f"原因太长（最多 {MAX_REASON} 个字）。",
+            code="reason_too_long",
+        )
+    if pairing.status not in sources:
+        raise _wrong_state(action, pairing.status)
+    community = await Community.get(id=pairing.community_id)
+    if (
+        action == "approve"
+        and community.four_eyes
+        and pairing.proposed_by_id is not None
+        and pairing.proposed_by_id == actor.member_id
+    ):
+        raise Conflict(
+            "This community needs a second coordinator to approve a pairing you proposed.",
+            "本社区实行双人复核：您提出的结对需由另一位协调员审批。",
+            code="four_eyes",
+        )
+    if action == "approve" and await _party_to(actor.member_id, pairing):
+        raise Forbidden(
+            "You cannot approve a pairing of yourself or your family: another coordinator must.",
+            "不能审批本人或自己家属的结对，须由另一位协调员处理。",
+            code="own_decision",
+        )
+    return target, reason, community
 
 
 async def _party_to(person_id: int | None, pairing: Pairing) -> bool:
     """Whether ``person`` is the pairing's helper or resident, or family of either."""
-    sides = [pairing.helper_id, pairing.resident_id]  # type: ignore[attr-defined]
+    sides = [pairing.helper_id, pairing.resident_id]
     if person_id is None:
         return False
     return person_id in sides or await FamilyLink.exists(member_id__in=sides, relative_id=person_id)
@@ -271,11 +294,15 @@ async def add_plan_item(
     every_days: int,
     start: str,
     duration_minutes: int | None = None,
+    schedule_in: ZoneInfo | None = None,
 ) -> PlanItem:
-    """Add a recurring visit to the pairing's plan (e.g. meals daily, cleaning weekly)."""
+    """Add a recurring visit to the pairing's plan (e.g. meals daily, cleaning weekly).
+
+    ``schedule_in`` (the community's zone): an approved pairing's orders of today and
+    tomorrow are made at once, not at the hourly job's next run (pages and API do so)."""
     if pairing.status not in ACTIVE:
         raise _wrong_state("plan", pairing.status)
-    community = await Community.get(id=pairing.community_id)  # type: ignore[attr-defined]
+    community = await Community.get(id=pairing.community_id)
     service = await service_type(community, service_code)
     if not 1 <= every_days <= 365:
         raise Invalid(
@@ -305,6 +332,8 @@ async def add_plan_item(
             community_id=community.id,
             detail={"service": service.code, "every_days": every_days, "start": start},
         )
+    if schedule_in is not None and pairing.status is PairingStatus.APPROVED:
+        await generate_soon(schedule_in, pairing_id=pairing.id)
     return item
 
 
@@ -321,7 +350,7 @@ async def remove_plan_item(actor: Actor, pairing: Pairing, item_id: int) -> None
             "pairing.plan_remove",
             target_type="pairing",
             target_id=pairing.id,
-            community_id=pairing.community_id,  # type: ignore[attr-defined]
+            community_id=pairing.community_id,
             detail={"item": item_id},
         )
 
@@ -330,3 +359,47 @@ def is_due(item: PlanItem, started_on: date, day: date) -> bool:
     """Whether a plan item wants a visit on ``day`` (counted from the pairing's start)."""
     offset = (day - started_on).days
     return offset >= 0 and offset % item.every_days == 0
+
+
+# Plans become orders -----------------------------------------------------------------------
+
+
+async def generate(day: date, *, tz: ZoneInfo, pairing_id: int | None = None) -> int:
+    """Create the orders the active pairings' plans want on ``day``; returns how many.
+
+    Safe to run again (and from several processes): one order per plan item and day.
+    ``pairing_id``: only that pairing's (right after it is approved or its plan changes).
+    """
+    active = Pairing.filter(status=PairingStatus.APPROVED, started_on__lte=day)
+    if pairing_id is not None:
+        active = active.filter(id=pairing_id)
+    pairings = {p.id: p for p in await active}
+    if not pairings:
+        return 0
+    created = 0
+    for item in await PlanItem.filter(pairing_id__in=list(pairings), active=True):
+        pairing = pairings[item.pairing_id]
+        if pairing.started_on is None or not is_due(item, pairing.started_on, day):
+            continue
+        starts = calendar.at(day, tz, time(item.start_minute // 60, item.start_minute % 60))
+        made = await run(
+            order_steps.open_planned(
+                community_id=pairing.community_id,
+                resident_id=pairing.resident_id,
+                helper_id=pairing.helper_id,
+                service_code=item.service_code, starts_at=starts,
+                ends_at=starts + timedelta(minutes=item.duration_minutes),
+                pairing_id=pairing.id, plan_item_id=item.id, due_on=day, funded=pairing.funded,
+                at=datetime.now(UTC),
+            )
+        )  # fmt: skip
+        created += made is not None
+    return created
+
+
+async def generate_soon(tz: ZoneInfo, *, pairing_id: int | None = None) -> int:
+    """Orders for today and tomorrow, in the community's time zone (of one pairing, or all)."""
+    today = calendar.local_today(tz)
+    return await generate(today, tz=tz, pairing_id=pairing_id) + await generate(
+        today + timedelta(days=1), tz=tz, pairing_id=pairing_id
+    )

@@ -1,16 +1,19 @@
 """The audit log: who did what to which record, when, from where, and for whom.
 
 Append-only (the database refuses UPDATE, DELETE and TRUNCATE: migration 0008). Every
-change a person makes through the service goes through ``record`` in the same
-transaction as the change, so a change without its audit row cannot be committed.
+change a person makes through the service goes through ``record`` (or, in a step sequence,
+``record_steps``) in the same transaction as the change, so a change without its audit row
+cannot be committed.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from timebank.db.steps import Query, Steps
 from timebank.people.models import AuditEvent
 
 
@@ -45,8 +48,31 @@ async def record(
         target_id=str(target_id)[:40],
         community_id=community_id,
         ip=actor.ip[:64],
-        detail=json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, default=str),
+        detail=_detail(detail),
     )
+
+
+def record_steps(
+    actor: Actor,
+    action: str,
+    *,
+    at: datetime,
+    target_type: str,
+    target_id: Any,
+    community_id: int | None,
+    detail: dict[str, Any],
+) -> Steps[None]:
+    """Append one audit event (made ``at``) as a step of the caller's sequence."""
+    yield Query(
+        "INSERT INTO audit_event (at, actor_id, on_behalf_of_id, action, target_type,"
+        " target_id, community_id, ip, detail) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?)",
+        (at, actor.member_id, action, target_type, str(target_id)[:40], community_id,
+         actor.ip[:64], _detail(detail)),
+    )  # fmt: skip
+
+
+def _detail(detail: dict[str, Any] | None) -> str:
+    return json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def event_json(event: AuditEvent, names: dict[int, str] | None = None) -> dict[str, Any]:

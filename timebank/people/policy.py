@@ -229,16 +229,16 @@ def require_helper(who: SignedIn) -> None:
 
 async def can_see_visit(who: SignedIn, visit: Visit) -> bool:
     """The helper, the resident, their family, or a coordinator of the community."""
-    if who.member.id in (visit.helper_id, visit.resident_id):  # type: ignore[attr-defined]
+    if who.member.id in (visit.helper_id, visit.resident_id):
         return True
-    if coordinates(who, visit.community_id):  # type: ignore[attr-defined]
+    if coordinates(who, visit.community_id):
         return True
-    return await is_family(relative=who.member.id, of=visit.resident_id)  # type: ignore[attr-defined]
+    return await is_family(relative=who.member.id, of=visit.resident_id)
 
 
 def can_review_visit(who: SignedIn, visit: Visit) -> bool:
     """Approve, adjust or reject a flagged visit: a coordinator of its community."""
-    return coordinates(who, visit.community_id)  # type: ignore[attr-defined]
+    return coordinates(who, visit.community_id)
 
 
 # Orders ------------------------------------------------------------------------------------
@@ -246,9 +246,9 @@ def can_review_visit(who: SignedIn, visit: Visit) -> bool:
 
 def can_see_order(who: SignedIn, order: Order) -> bool:
     """The resident, the helper, a coordinator, or any helper of the community while open."""
-    if who.member.id in (order.resident_id, order.helper_id):  # type: ignore[attr-defined]
+    if who.member.id in (order.resident_id, order.helper_id):
         return True
-    if coordinates(who, order.community_id):  # type: ignore[attr-defined]
+    if coordinates(who, order.community_id):
         return True
     return (
         order.status.value == "open"
@@ -260,13 +260,13 @@ def can_see_order(who: SignedIn, order: Order) -> bool:
 def can_move_order(who: SignedIn, order: Order, action: str) -> bool:
     """Take (any helper), release (its helper), cancel (its resident or whoever placed it);
     a coordinator of its community any of these, and alone assign or mark no-show."""
-    coordinator = coordinates(who, order.community_id)  # type: ignore[attr-defined]
+    coordinator = coordinates(who, order.community_id)
     if action == "take":
         return who.has(Role.HELPER)
     if action == "release":
-        return coordinator or who.member.id == order.helper_id  # type: ignore[attr-defined]
+        return coordinator or who.member.id == order.helper_id
     if action == "cancel":
-        return coordinator or who.member.id in (order.resident_id, order.placed_by_id)  # type: ignore[attr-defined]
+        return coordinator or who.member.id in (order.resident_id, order.placed_by_id)
     return coordinator
 
 
@@ -302,6 +302,8 @@ def can_propose_pairing(who: SignedIn, helper: Member, resident: Member) -> bool
     """A coordinator of the resident, or a helper asking to serve them."""
     asks_for_self = helper.id == who.member.id and who.has(Role.HELPER)
     return coordinates(who, resident.community_id) or asks_for_self  # type: ignore[attr-defined]
+
+
 # redeem: the catalogue, redemptions and hand-over, donations, grants --------------------------
 
 
@@ -383,3 +385,24 @@ async def require_reversal_rights(who: SignedIn, txn_id: int) -> None:
     owners = {a.member_id for a in accounts if a.member_id is not None}
     if owners:
         require(not await own_or_family_of(who, owners))
+
+
+# visits (the "seams" helper) --------------------------------------------------------------
+
+
+async def may_rate_visit(who: SignedIn, visit: Visit) -> bool:
+    """Whether ``who`` may rate the visit (see ``may_rate``)."""
+    return await may_rate(who.member.id, helper=visit.helper_id, resident=visit.resident_id)
+
+
+async def may_rate(person: int | None, *, helper: int, resident: int) -> bool:
+    """Whether ``person`` may rate (and so confirm) a visit ``helper`` gave ``resident``:
+    the resident, or their linked family; never whoever served it, nor (unless they are
+    the resident) the helper's family - the hours are theirs."""
+    if person is None or person == helper:
+        return False
+    if person == resident:
+        return True
+    return await is_family(relative=person, of=resident) and not await is_family(
+        relative=person, of=helper
+    )

@@ -15,24 +15,11 @@ from timebank.http import read_json
 from timebank.inputs import int_query
 from timebank.orders.service import order_json
 from timebank.people import policy
-from timebank.people.auth import SignedIn
 from timebank.people.web import actor_of, changing, require_member
 from timebank.visits import conduct, placards, service
 from timebank.visits.models import Visit, VisitStatus
 
 SCHEMAS = conduct.SCHEMAS
-
-
-async def may_rate(who: SignedIn, visit: Visit) -> bool:
-    """The resident, or their linked family; never whoever served the visit, nor (unless
-    they are the resident) the helper's family."""
-    me = who.member.id
-    if me == visit.helper_id:  # type: ignore[attr-defined]
-        return False
-    if me == visit.resident_id:  # type: ignore[attr-defined]
-        return True
-    family = await policy.is_family(relative=me, of=visit.resident_id)  # type: ignore[attr-defined]
-    return family and not await policy.is_family(relative=me, of=visit.helper_id)  # type: ignore[attr-defined]
 
 
 def scan_json(found: service.Scan) -> dict[str, Any]:
@@ -205,7 +192,7 @@ async def rate_visit(request: Request) -> Response:
     who = changing(request)
     body = await read_json(request)
     visit = await conduct.visible_visit(who, request.path_params["visit_id"])
-    policy.require(await may_rate(who, visit))
+    policy.require(await policy.may_rate_visit(who, visit))
     visit = await conduct.rate(actor_of(request, who), visit, body)
     return JSONResponse(service.visit_json(visit))
 

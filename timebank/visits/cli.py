@@ -14,7 +14,8 @@ from timebank.qr import qr_png
 from timebank.settings import Settings
 from timebank.templating import web_dir
 from timebank.visits import placards
-from timebank.visits.service import close_forgotten, credit_pending
+from timebank.visits.review import credit_pending
+from timebank.visits.service import close_forgotten
 
 SHEET = """<!doctype html>
 <html lang="zh-CN">

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from timebank import calendar
 from timebank.errors import Invalid, TimebankError
 from timebank.people import members, policy
 from timebank.people.audit import Actor
@@ -110,7 +111,10 @@ async def check_in(
     """Open a visit from a CheckIn; (visit, created)."""
     where = service.parse_where(body)
     service_code = str(body.get("service") or "")
-    return await service.check_in(actor, settings.secret_key, token, helper, where, service_code)
+    return await service.check_in(
+        actor, settings.secret_key, token, helper, where, service_code,
+        tz=calendar.zone(settings.timezone),
+    )  # fmt: skip
 
 
 async def check_out(

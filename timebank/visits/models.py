@@ -20,6 +20,7 @@ class Placard(Model):
     resident: fields.OneToOneRelation[Member] = fields.OneToOneField(
         "timebank.Member", related_name="placard", on_delete=fields.RESTRICT
     )
+    resident_id: int
     generation = fields.IntField(default=1)  # bumped on reissue: older placards stop working
     pin_hash = fields.CharField(max_length=200, default="")  # empty: no PIN set
     issued_at = fields.DatetimeField(auto_now_add=True)
@@ -60,12 +61,15 @@ class Visit(Model):
     community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
         "timebank.Community", related_name="visits", on_delete=fields.RESTRICT
     )
+    community_id: int
     resident: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "timebank.Member", related_name="visits_received", on_delete=fields.RESTRICT
     )
+    resident_id: int
     helper: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "timebank.Member", related_name="visits_given", on_delete=fields.RESTRICT
     )
+    helper_id: int
     order_id = fields.IntField(null=True, unique=True)  # one visit per order
     pairing_id = fields.IntField(null=True)
     service_code = fields.CharField(max_length=30)

@@ -33,7 +33,6 @@ from timebank.people.web import (
 from timebank.qr import qr_png
 from timebank.templating import render, web_dir
 from timebank.visits import conduct, placards, service
-from timebank.visits.api import may_rate
 from timebank.visits.conduct import placard_card, placard_resident, visible_visit
 from timebank.visits.models import Visit, VisitStatus
 
@@ -102,7 +101,7 @@ async def _checkin(
     visit = found.open_visit
     elsewhere = None
     if found.elsewhere is not None:
-        elsewhere = await Member.get(id=found.elsewhere.resident_id)  # type: ignore[attr-defined]
+        elsewhere = await Member.get(id=found.elsewhere.resident_id)
     code = found.order.service_code if found.order else (visit.service_code if visit else "")
     return render(
         request,
@@ -159,9 +158,9 @@ async def visit_page(request: Request, who: SignedIn) -> Response:
     visit = await visible_visit(who, request.path_params["visit_id"])
     people = await service.names([visit])
     lang = request_lang(request)
-    names = await service_names(visit.community_id, lang)  # type: ignore[attr-defined]
+    names = await service_names(visit.community_id, lang)
     balance = None
-    if who.member.id == visit.helper_id:  # type: ignore[attr-defined]
+    if who.member.id == visit.helper_id:
         balance = await ledger.balance((await ledger.wallet(who.member.id)).id)
     return flash.render_page(
         request,
@@ -173,7 +172,7 @@ async def visit_page(request: Request, who: SignedIn) -> Response:
             "balance": balance,
             "can_rate": visit.rating is None
             and visit.status not in (VisitStatus.OPEN, VisitStatus.REJECTED)
-            and await may_rate(who, visit),
+            and await policy.may_rate_visit(who, visit),
             "can_review": visit.status is VisitStatus.FLAGGED
             and policy.can_review_visit(who, visit),
         },
@@ -208,7 +207,7 @@ async def visit_rating_submit(request: Request, who: SignedIn) -> Response:
     form = await posted_form(request, who)
     visit = await visible_visit(who, request.path_params["visit_id"])
     try:
-        policy.require(await may_rate(who, visit))
+        policy.require(await policy.may_rate_visit(who, visit))
         body = {k: form.get(k) for k in ("rating", "comment")}
         await conduct.rate(actor_of(request, who), visit, body)
     except TimebankError as error:
@@ -239,7 +238,7 @@ async def visits_page(request: Request, who: SignedIn) -> Response:
     people = await service.names(everyone)
     lang = request_lang(request)
     names: dict[str, str] = {}
-    for community_id in {v.community_id for v in everyone}:  # type: ignore[attr-defined]
+    for community_id in {v.community_id for v in everyone}:
         names |= await service_names(community_id, lang)
     for key, found in lists.items():
         context[key] = [service.visit_json(v, people) for v in found]
