@@ -44,7 +44,7 @@ def member_json(signed_in: SignedIn) -> dict[str, Any]:
         "name": member.name,
         "phone": member.phone,
         "member_no": member.member_no,
-        "community": member.community_id,  # type: ignore[attr-defined]
+        "community": member.community_id,
         "roles": sorted(
             ({"role": role.value, "community": community} for role, community in signed_in.roles),
             key=lambda r: (r["role"], r["community"] or 0),

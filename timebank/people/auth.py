@@ -170,7 +170,7 @@ async def issue_code(actor: Actor, member: Member) -> str:
             "member.signin_code",
             target_type="member",
             target_id=member.id,
-            community_id=member.community_id,  # type: ignore[attr-defined]
+            community_id=member.community_id,
             on_behalf_of_id=member.id,
         )
     return code
@@ -199,7 +199,7 @@ async def sign_in_with_code(
         "member.signin_code_used",
         target_type="member",
         target_id=member.id,
-        community_id=member.community_id,  # type: ignore[attr-defined]
+        community_id=member.community_id,
     )
     return await _open_session(member, ip, user_agent, secret_key)
 
@@ -249,7 +249,7 @@ async def change_password(signed_in: SignedIn, *, current: str, new: str, ip: st
             "member.password",
             target_type="member",
             target_id=member.id,
-            community_id=member.community_id,  # type: ignore[attr-defined]
+            community_id=member.community_id,
         )
 
 

@@ -44,7 +44,7 @@ async def _set_password(settings: Settings, phone: str, password: str) -> str:
                 "member.password_reset",
                 target_type="member",
                 target_id=member.id,
-                community_id=member.community_id,  # type: ignore[attr-defined]
+                community_id=member.community_id,
                 on_behalf_of_id=member.id,
             )
     return (

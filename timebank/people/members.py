@@ -157,7 +157,7 @@ async def update(actor: Actor, member: Member, data: Mapping[str, Any], *, admin
             if columns:
                 await Member.filter(id=member.id).update(**columns)
             for role in roles - current:
-                scope = None if role is Role.ADMIN else member.community_id  # type: ignore[attr-defined]
+                scope = None if role is Role.ADMIN else member.community_id
                 await MemberRole.create(member=member, role=role, community_id=scope)
             if current - roles:
                 await MemberRole.filter(member=member, role__in=list(current - roles)).delete()
@@ -171,7 +171,7 @@ async def update(actor: Actor, member: Member, data: Mapping[str, Any], *, admin
                 "member.update",
                 target_type="member",
                 target_id=member.id,
-                community_id=member.community_id,  # type: ignore[attr-defined]
+                community_id=member.community_id,
                 on_behalf_of_id=member.id if actor.member_id != member.id else None,
                 detail={"fields": changed},
             )
@@ -201,7 +201,7 @@ async def set_consent(actor: Actor, member: Member, given: bool) -> Member:
             "member.consent" if given else "member.consent_withdrawn",
             target_type="member",
             target_id=member.id,
-            community_id=member.community_id,  # type: ignore[attr-defined]
+            community_id=member.community_id,
         )
     return await Member.get(id=member.id)
 
@@ -221,7 +221,7 @@ async def _record_active(actor: Actor, member: Member, active: bool) -> None:
         "member.activate" if active else "member.deactivate",
         target_type="member",
         target_id=member.id,
-        community_id=member.community_id,  # type: ignore[attr-defined]
+        community_id=member.community_id,
     )
 
 
@@ -271,7 +271,7 @@ async def link_family(actor: Actor, member: Member, relative: Member, relation: 
                 "family.link",
                 target_type="member",
                 target_id=member.id,
-                community_id=member.community_id,  # type: ignore[attr-defined]
+                community_id=member.community_id,
                 detail={"relative": relative.id, "relation": kind.value},
             )
     except IntegrityError:
@@ -285,7 +285,7 @@ async def link_family(actor: Actor, member: Member, relative: Member, relation: 
 
 async def unlink_family(actor: Actor, link: FamilyLink) -> None:
     """Remove a family link, both directions."""
-    member_id, relative_id = link.member_id, link.relative_id  # type: ignore[attr-defined]
+    member_id, relative_id = link.member_id, link.relative_id
     member = await get_member(member_id)
     async with in_transaction():
         await FamilyLink.filter(
@@ -297,7 +297,7 @@ async def unlink_family(actor: Actor, link: FamilyLink) -> None:
             "family.unlink",
             target_type="member",
             target_id=member_id,
-            community_id=member.community_id,  # type: ignore[attr-defined]
+            community_id=member.community_id,
             detail={"relative": relative_id},
         )
 
@@ -349,7 +349,7 @@ def _summary(member: Member, roles: list[str]) -> dict[str, Any]:
         "name": member.name,
         "phone": member.phone,
         "member_no": member.member_no,
-        "community": member.community_id,  # type: ignore[attr-defined]
+        "community": member.community_id,
         "active": member.is_active,
         "roles": sorted(set(roles)),
         "birth_date": member.birth_date.isoformat() if member.birth_date else None,

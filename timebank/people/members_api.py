@@ -270,7 +270,7 @@ async def list_communities(request: Request) -> Response:
     scope = policy.visible_communities(who)
     query = Community.all().order_by("id")
     if scope is not None:
-        scope = scope | {who.member.community_id}  # type: ignore[attr-defined]
+        scope = scope | {who.member.community_id}
         query = query.filter(id__in=sorted(scope))
     return JSONResponse({"communities": [communities.community_json(c) for c in await query]})
 
@@ -292,7 +292,7 @@ async def get_community_settings(request: Request) -> Response:
     """
     who = require_member(request)
     community = await get_community(int(request.path_params["community_id"]))
-    own = community.id == who.member.community_id  # type: ignore[attr-defined]
+    own = community.id == who.member.community_id
     policy.require(own or policy.can_manage_community(who, community.id))
     return JSONResponse(communities.community_json(community))
 

@@ -186,7 +186,7 @@ async def _detail(
         "people/detail.html",
         {
             "m": await members.member_json(member),
-            "community": await Community.get(id=member.community_id),  # type: ignore[attr-defined]
+            "community": await Community.get(id=member.community_id),
             "manage": manage,
             "events": [audit.event_json(e, names) for e in events],
             "registered": request.query_params.get("registered") == "1",

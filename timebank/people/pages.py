@@ -120,7 +120,7 @@ async def my_profile(request: Request) -> Response:
     signed_in = me(request)
     if signed_in is None:
         return signin_redirect(request)
-    community = await Community.get(id=signed_in.member.community_id)  # type: ignore[attr-defined]
+    community = await Community.get(id=signed_in.member.community_id)
     return render(request, "people/me.html", {"community": community})
 
 

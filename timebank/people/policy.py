@@ -66,9 +66,7 @@ def require(allowed: bool) -> None:
 def can_view_member(who: SignedIn, member: Member, *, serves: bool = False) -> bool:
     """Oneself, a member of a community one coordinates, or a resident one ``serves``
     (a helper paired with them or assigned to their order)."""
-    return (
-        member.id == who.member.id or serves or coordinates(who, member.community_id)  # type: ignore[attr-defined]
-    )
+    return member.id == who.member.id or serves or coordinates(who, member.community_id)
 
 
 # Rank: an admin is above every coordinator (community, sub-district or district alike),
@@ -86,7 +84,7 @@ def outranks(who: SignedIn, member: Member, member_roles: Iterable[Role]) -> boo
     """Whether ``who`` may manage ``member``, who holds ``member_roles``: never oneself
     (one's own account is changed under /me), only in a community ``who`` coordinates,
     and only someone whose every role is below ``who``'s highest."""
-    if member.id == who.member.id or not coordinates(who, member.community_id):  # type: ignore[attr-defined]
+    if member.id == who.member.id or not coordinates(who, member.community_id):
         return False
     return rank_of(role for role, _ in who.roles) > rank_of(member_roles)
 
@@ -123,7 +121,7 @@ async def can_take_over(
 async def can_unlink_family(who: SignedIn, link: FamilyLink) -> bool:
     """Remove a family link: only someone who manages both its members, as to add one (a
     coordinator who unlinked herself from her mother could then grant her hours alone)."""
-    ids = (link.member_id, link.relative_id)  # type: ignore[attr-defined]
+    ids = (link.member_id, link.relative_id)
     found = {m.id: m for m in await Member.filter(id__in=ids)}
     for member_id in ids:
         if member_id not in found or not await can_manage_member(who, found[member_id]):
@@ -188,7 +186,7 @@ def community_asked(who: SignedIn, raw: str | None) -> int:
     """The community a coordinator's page is about: ``?community=ID``, else their own;
     refused unless they coordinate it."""
     if not raw:
-        community_id = int(who.member.community_id)  # type: ignore[attr-defined]
+        community_id = int(who.member.community_id)
     else:  # "²" passes str.isdigit and 25 digits pass int(): neither is a stored id
         asked = inputs.id_or_none(raw)
         if asked is None:

@@ -128,7 +128,7 @@ async def asked_community(request: Request, who: SignedIn, *, prefer: int | None
     raw = request.query_params.get("community", "")
     if not raw and prefer is not None and prefer in {c.id for c in choices}:
         raw = str(prefer)
-    own = int(who.member.community_id)  # type: ignore[attr-defined]
+    own = int(who.member.community_id)
     if not raw and choices and own not in {c.id for c in choices}:
         return Asked(choices[0], choices)
     wanted = policy.community_asked(who, raw)
