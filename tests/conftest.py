@@ -219,8 +219,8 @@ async def make_member(
     community: Any, *roles: str, name: str = "成员", password: str | None = None
 ) -> Any:
     """A member of ``community`` with ``roles`` and a unique phone number."""
+    from timebank.people.members import create_member
     from timebank.people.models import Role
-    from timebank.people.service import create_member
 
     return await create_member(
         community=community,

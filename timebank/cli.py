@@ -102,7 +102,8 @@ def _read_password() -> str:
 
 
 async def _create_user(settings: Settings, args: argparse.Namespace, password: str) -> str:
-    from timebank.people.service import create_community, create_member, get_community
+    from timebank.people.members import create_member
+    from timebank.people.service import create_community, get_community
 
     async with orm(settings):
         community: Community | None

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from timebank.demo_history import load_history
 from timebank.people import members
 from timebank.people.audit import Actor
+from timebank.people.members import create_member
 from timebank.people.models import (
     Community,
     FamilyLink,
@@ -22,7 +23,7 @@ from timebank.people.models import (
     ResidentProfile,
     Role,
 )
-from timebank.people.service import create_community, create_member
+from timebank.people.service import create_community
 from timebank.settings import Settings
 
 # Published in the README and printed by `serve --demo`: never use it for real accounts.

@@ -11,7 +11,7 @@ from starlette.routing import Route
 from timebank.errors import BadRequest, Invalid, NotFound
 from timebank.http import read_json
 from timebank.inputs import int_query
-from timebank.people import audit, auth, communities, member_import, members, policy
+from timebank.people import audit, auth, communities, directory, member_import, members, policy
 from timebank.people.auth import SignedIn
 from timebank.people.models import AuditEvent, Community, FamilyLink, Member, Role
 from timebank.people.service import get_community, member_names
@@ -65,7 +65,7 @@ async def list_members(request: Request) -> Response:
         community_id = int_query(request, "community", 0, 1, 2**31 - 1)
         policy.require(policy.can_manage_community(who, community_id))
         scope = {community_id}
-    found = await members.search(
+    found = await directory.search(
         scope,
         q=request.query_params.get("q", ""),
         role=request.query_params.get("role", ""),
@@ -76,7 +76,7 @@ async def list_members(request: Request) -> Response:
     return JSONResponse(
         {
             "total": found.total,
-            "members": await members.summaries(found.members),
+            "members": await directory.summaries(found.members),
         }
     )
 
@@ -113,7 +113,7 @@ async def create_member(request: Request) -> Response:
     member = await members.register(
         actor_of(request, who), community, body, admin=policy.is_admin(who)
     )
-    return JSONResponse(await members.member_json(member), status_code=201)
+    return JSONResponse(await directory.member_json(member), status_code=201)
 
 
 async def get_member(request: Request) -> Response:
@@ -133,7 +133,7 @@ async def get_member(request: Request) -> Response:
     """
     who = require_member(request)
     member = await member_for(request, who, manage=False)
-    return JSONResponse(await members.member_json(member))
+    return JSONResponse(await directory.member_json(member))
 
 
 async def update_member(request: Request) -> Response:
@@ -162,7 +162,7 @@ async def update_member(request: Request) -> Response:
     body = await read_json(request)
     policy.require(await policy.can_take_over(who, member, body))
     member = await members.update(actor_of(request, who), member, body, admin=policy.is_admin(who))
-    return JSONResponse(await members.member_json(member))
+    return JSONResponse(await directory.member_json(member))
 
 
 async def issue_code(request: Request) -> Response:
@@ -228,7 +228,7 @@ async def add_family(request: Request) -> Response:
     await members.link_family(
         actor_of(request, who), member, relative, str(body.get("relation", ""))
     )
-    return JSONResponse(await members.member_json(member), status_code=201)
+    return JSONResponse(await directory.member_json(member), status_code=201)
 
 
 async def remove_family(request: Request) -> Response:
@@ -359,7 +359,7 @@ async def import_members(request: Request) -> Response:
     return JSONResponse(
         {
             "created": len(result.created),
-            "members": await members.summaries(result.created),
+            "members": await directory.summaries(result.created),
         },
         status_code=201,
     )

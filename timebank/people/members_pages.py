@@ -14,7 +14,7 @@ from starlette.routing import Route
 from timebank import inputs
 from timebank.errors import NotFound, TimebankError
 from timebank.i18n import request_lang
-from timebank.people import audit, auth, communities, member_import, members, policy
+from timebank.people import audit, auth, communities, directory, member_import, members, policy
 from timebank.people.auth import SignedIn
 from timebank.people.members_api import audit_events, can_view, names_of
 from timebank.people.models import Community, FamilyLink, Member
@@ -63,7 +63,7 @@ async def member_list(request: Request) -> Response:
     raw_page = params.get("page", "1")
     # Bounded, so the offset stays a number the database takes.
     page = min(max(1, int(raw_page)), 100_000) if inputs.is_whole(raw_page) else 1
-    found = await members.search(
+    found = await directory.search(
         policy.visible_communities(who),
         q=params.get("q", ""),
         role=params.get("role", ""),
@@ -71,7 +71,7 @@ async def member_list(request: Request) -> Response:
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
     )
-    rows = await members.summaries(found.members)
+    rows = await directory.summaries(found.members)
     names = {c.id: c.name for c in await Community.all()}
     return render(
         request,
@@ -185,7 +185,7 @@ async def _detail(
         request,
         "people/detail.html",
         {
-            "m": await members.member_json(member),
+            "m": await directory.member_json(member),
             "community": await Community.get(id=member.community_id),
             "manage": manage,
             "events": [audit.event_json(e, names) for e in events],
@@ -222,8 +222,8 @@ async def edit_page(request: Request) -> Response:
         return found
     who, member = found
     context: dict[str, Any] = {
-        "form": _as_form(await members.member_json(member)),
-        "m": await members.member_json(member, full=False),
+        "form": _as_form(await directory.member_json(member)),
+        "m": await directory.member_json(member, full=False),
         "error": "",
         "field_errors": {},
         "is_admin": policy.is_admin(who),
@@ -256,7 +256,7 @@ async def code_submit(request: Request) -> Response:
         request,
         "people/code.html",
         {
-            "m": await members.member_json(member, full=False),
+            "m": await directory.member_json(member, full=False),
             "code": code,
             "hours": auth.CODE_HOURS,
         },
@@ -343,7 +343,7 @@ async def import_page(request: Request) -> Response:
             result = await member_import.import_csv(
                 actor_of(request, who), community, raw, admin=policy.is_admin(who)
             )
-            context["created"] = await members.summaries(result.created)
+            context["created"] = await directory.summaries(result.created)
         except TimebankError as exc:
             lang = request_lang(request)
             context["error"] = exc.message(lang)
