@@ -220,7 +220,7 @@ async def openapi(request: Request) -> Response:
 
 
 # Component schemas kept by the features next to the code that reads them.
-FEATURE_SCHEMAS: dict[str, Any] = {}
+FEATURE_SCHEMAS: dict[str, Any] = {**people_api.SCHEMAS, **members_api.SCHEMAS}
 
 ROUTES: list[BaseRoute] = [
     *visits_api.routes,  # first: check-in and check-out are the busiest calls

@@ -59,13 +59,20 @@ async def search(
     return MemberPage(members, total)
 
 
-def _summary(member: Member, roles: list[str]) -> dict[str, Any]:
+def card(member: Member) -> dict[str, Any]:
+    """Who a member is, as every answer about them starts."""
     return {
         "id": member.id,
         "name": member.name,
         "phone": member.phone,
         "member_no": member.member_no,
         "community": member.community_id,
+    }
+
+
+def _summary(member: Member, roles: list[str]) -> dict[str, Any]:
+    return {
+        **card(member),
         "active": member.is_active,
         "roles": sorted(set(roles)),
         "birth_date": member.birth_date.isoformat() if member.birth_date else None,

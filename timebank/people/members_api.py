@@ -8,14 +8,36 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from timebank.errors import BadRequest, Invalid, NotFound
+from timebank.errors import BadRequest, NotFound
 from timebank.http import read_json
 from timebank.inputs import int_query
-from timebank.people import audit, auth, communities, directory, member_import, members, policy
+from timebank.people import (
+    audit,
+    auth,
+    communities,
+    directory,
+    member_import,
+    members,
+    policy,
+    service,
+)
 from timebank.people.auth import SignedIn
-from timebank.people.models import AuditEvent, Community, FamilyLink, Member, Role
-from timebank.people.service import get_community, member_names
+from timebank.people.models import Community, FamilyLink, Member, Relation
+from timebank.people.service import get_community
 from timebank.people.web import actor_of, changing, require_member
+
+# The request bodies read here (besides api_schemas' members and settings), for the OpenAPI
+# document (timebank.api.FEATURE_SCHEMAS).
+SCHEMAS: dict[str, Any] = {
+    "NewFamilyLink": {
+        "type": "object",
+        "required": ["relative", "relation"],
+        "properties": {
+            "relative": {"$ref": "#/components/schemas/Id"},
+            "relation": {"type": "string", "enum": [r.value for r in Relation]},
+        },
+    }
+}
 
 
 async def member_for(request: Request, who: SignedIn, *, manage: bool) -> Member:
@@ -24,16 +46,8 @@ async def member_for(request: Request, who: SignedIn, *, manage: bool) -> Member
     if manage:
         policy.require(await policy.can_manage_member(who, member))
     else:
-        policy.require(await can_view(who, member))
+        policy.require(await policy.can_view_member(who, member))
     return member
-
-
-async def can_view(who: SignedIn, member: Member) -> bool:
-    """``policy.can_view_member``, knowing whether ``who`` serves ``member`` as a helper."""
-    from timebank.orders.service import serves  # orders builds on people
-
-    helping = who.has(Role.HELPER) and await serves(who.member.id, member.id)
-    return policy.can_view_member(who, member, serves=helping)
 
 
 async def list_members(request: Request) -> Response:
@@ -43,28 +57,15 @@ async def list_members(request: Request) -> Response:
     tags: [people]
     parameters:
       - {name: q, in: query, schema: {type: string}, description: "name, phone or member number"}
-      - name: role
-        in: query
-        schema: {type: string, enum: [helper, resident, coordinator, admin]}
+      - {name: role, in: query, schema: {type: string, enum: [helper,resident,coordinator,admin]}}
       - {name: hardship, in: query, schema: {type: string}}
       - {name: community, in: query, schema: {type: integer}}
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 200}}
       - {name: offset, in: query, schema: {type: integer, minimum: 0}}
-    responses:
-      "200":
-        description: "members (roles and hardship, no profiles) and the total"
-        content: {application/json: {schema: {$ref: "#/components/schemas/MemberList"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
+    responses: {"200": "MemberList: members (roles and hardship, no profiles) and the total"}
+    errors: [403]
     """
-    who = require_member(request)
-    policy.require_coordinator(who)
-    scope = policy.visible_communities(who)
-    community = request.query_params.get("community")
-    if community:
-        community_id = int_query(request, "community", 0, 1, 2**31 - 1)
-        policy.require(policy.can_manage_community(who, community_id))
-        scope = {community_id}
+    scope = policy.coordinated_scope(require_member(request), _id_query(request, "community"))
     found = await directory.search(
         scope,
         q=request.query_params.get("q", ""),
@@ -86,19 +87,9 @@ async def create_member(request: Request) -> Response:
     ---
     summary: Register a member (resident, helper or both) in a community
     tags: [people]
-    requestBody:
-      content:
-        application/json:
-          schema: {$ref: "#/components/schemas/NewMember"}
-    responses:
-      "201":
-        description: "The member, with profiles"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Member"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
-      "409": {$ref: "#/components/responses/Conflict"}
-      "422": {$ref: "#/components/responses/Invalid"}
+    requestBody: NewMember
+    responses: {"201": "Member: The member, with profiles"}
+    errors: [404, 409]
     """
     who = changing(request)
     body = await read_json(request)
@@ -121,15 +112,9 @@ async def get_member(request: Request) -> Response:
     ---
     summary: One member with profiles and family
     tags: [people]
-    parameters:
-      - {name: member_id, in: path, required: true, schema: {type: integer}}
-    responses:
-      "200":
-        description: "The member"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Member"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
+    parameters: [{name: member_id, in: path, required: true, schema: {type: integer}}]
+    responses: {"200": "Member: The member"}
+    errors: [403]
     """
     who = require_member(request)
     member = await member_for(request, who, manage=False)
@@ -141,21 +126,10 @@ async def update_member(request: Request) -> Response:
     ---
     summary: Change a member's fields, roles or profiles (only the fields sent)
     tags: [people]
-    parameters:
-      - {name: member_id, in: path, required: true, schema: {type: integer}}
-    requestBody:
-      content:
-        application/json:
-          schema: {$ref: "#/components/schemas/MemberChange"}
-    responses:
-      "200":
-        description: "The member after the change"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Member"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
-      "409": {$ref: "#/components/responses/Conflict"}
-      "422": {$ref: "#/components/responses/Invalid"}
+    parameters: [{name: member_id, in: path, required: true, schema: {type: integer}}]
+    requestBody: MemberChange
+    responses: {"200": "Member: The member after the change"}
+    errors: [409]
     """
     who = changing(request)
     member = await member_for(request, who, manage=True)
@@ -170,15 +144,8 @@ async def issue_code(request: Request) -> Response:
     ---
     summary: Issue a one-time sign-in code for a member (shown once, valid 24 hours)
     tags: [people]
-    parameters:
-      - {name: member_id, in: path, required: true, schema: {type: integer}}
-    responses:
-      "201":
-        description: "code and hours valid"
-        content: {application/json: {schema: {$ref: "#/components/schemas/SigninCode"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
+    parameters: [{name: member_id, in: path, required: true, schema: {type: integer}}]
+    responses: {"201": "SigninCode: code and hours valid"}
     """
     who = changing(request)
     member = await member_for(request, who, manage=True)
@@ -192,28 +159,10 @@ async def add_family(request: Request) -> Response:
     ---
     summary: Link a relative to a member (both directions)
     tags: [people]
-    parameters:
-      - {name: member_id, in: path, required: true, schema: {type: integer}}
-    requestBody:
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [relative, relation]
-            properties:
-              relative: {$ref: "#/components/schemas/Id"}
-              relation:
-                type: string
-                enum: [spouse, child, parent, sibling, grandchild, grandparent, other]
-    responses:
-      "201":
-        description: "The member with their family"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Member"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
-      "409": {$ref: "#/components/responses/Conflict"}
-      "422": {$ref: "#/components/responses/Invalid"}
+    parameters: [{name: member_id, in: path, required: true, schema: {type: integer}}]
+    requestBody: NewFamilyLink
+    responses: {"201": "Member: The member with their family"}
+    errors: [409]
     """
     who = changing(request)
     member = await member_for(request, who, manage=True)
@@ -239,11 +188,7 @@ async def remove_family(request: Request) -> Response:
     parameters:
       - {name: member_id, in: path, required: true, schema: {type: integer}}
       - {name: link_id, in: path, required: true, schema: {type: integer}}
-    responses:
-      "204": {description: "Removed"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
+    responses: {"204": {description: "Removed"}}
     """
     who = changing(request)
     member = await member_for(request, who, manage=True)
@@ -260,17 +205,11 @@ async def list_communities(request: Request) -> Response:
     ---
     summary: The communities one may see (coordinated ones, all for an admin, else one's own)
     tags: [people]
-    responses:
-      "200":
-        description: "communities with settings"
-        content: {application/json: {schema: {$ref: "#/components/schemas/CommunityList"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
+    responses: {"200": "CommunityList: communities with settings"}
     """
-    who = require_member(request)
-    scope = policy.visible_communities(who)
+    scope = policy.communities_seen(require_member(request))
     query = Community.all().order_by("id")
     if scope is not None:
-        scope = scope | {who.member.community_id}
         query = query.filter(id__in=sorted(scope))
     return JSONResponse({"communities": [communities.community_json(c) for c in await query]})
 
@@ -280,20 +219,12 @@ async def get_community_settings(request: Request) -> Response:
     ---
     summary: A community and its settings
     tags: [people]
-    parameters:
-      - {name: community_id, in: path, required: true, schema: {type: integer}}
-    responses:
-      "200":
-        description: "The community"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Community"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
+    parameters: [{name: community_id, in: path, required: true, schema: {type: integer}}]
+    responses: {"200": "Community: The community"}
+    errors: [403]
     """
-    who = require_member(request)
     community = await get_community(int(request.path_params["community_id"]))
-    own = community.id == who.member.community_id
-    policy.require(own or policy.can_manage_community(who, community.id))
+    policy.require(policy.can_view_community(require_member(request), community.id))
     return JSONResponse(communities.community_json(community))
 
 
@@ -302,20 +233,9 @@ async def update_community_settings(request: Request) -> Response:
     ---
     summary: Change a community's settings (coordinators)
     tags: [people]
-    parameters:
-      - {name: community_id, in: path, required: true, schema: {type: integer}}
-    requestBody:
-      content:
-        application/json:
-          schema: {$ref: "#/components/schemas/SettingsChange"}
-    responses:
-      "200":
-        description: "The community after the change"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Community"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
-      "422": {$ref: "#/components/responses/Invalid"}
+    parameters: [{name: community_id, in: path, required: true, schema: {type: integer}}]
+    requestBody: SettingsChange
+    responses: {"200": "Community: The community after the change"}
     """
     who = changing(request)
     community_id = int(request.path_params["community_id"])
@@ -333,20 +253,9 @@ async def import_members(request: Request) -> Response:
     ---
     summary: Import members from a CSV file (all rows or none)
     tags: [people]
-    parameters:
-      - {name: community_id, in: path, required: true, schema: {type: integer}}
-    requestBody:
-      content:
-        text/csv:
-          schema: {type: string}
-    responses:
-      "201":
-        description: "How many were registered, and who"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Imported"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
-      "422": {$ref: "#/components/responses/Invalid"}
+    parameters: [{name: community_id, in: path, required: true, schema: {type: integer}}]
+    requestBody: {content: {text/csv: {schema: {type: string}}}}
+    responses: {"201": "Imported: How many were registered, and who"}
     """
     who = changing(request)
     community_id = int(request.path_params["community_id"])
@@ -365,30 +274,6 @@ async def import_members(request: Request) -> Response:
     )
 
 
-async def audit_events(
-    who: SignedIn, *, community: int | None, member: int | None, limit: int, before: int | None
-) -> list[AuditEvent]:
-    """The newest audit events ``who`` may read, newest first."""
-    policy.require_coordinator(who)
-    query = AuditEvent.all()
-    scope = policy.visible_communities(who)
-    if community is not None:
-        policy.require(policy.can_manage_community(who, community))
-        query = query.filter(community_id=community)
-    elif scope is not None:
-        query = query.filter(community_id__in=sorted(scope))
-    if member is not None:
-        query = query.filter(target_type="member", target_id=str(member))
-    if before is not None:
-        query = query.filter(id__lt=before)
-    return await query.order_by("-id").limit(limit)
-
-
-async def names_of(events: list[AuditEvent]) -> dict[int, str]:
-    """Member id → name for the actors of ``events``."""
-    return await member_names(e.actor_id for e in events)
-
-
 async def list_audit(request: Request) -> Response:
     """
     ---
@@ -399,99 +284,25 @@ async def list_audit(request: Request) -> Response:
       - {name: member, in: query, schema: {type: integer}}
       - {name: before, in: query, schema: {type: integer}, description: "page back from id"}
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
-    responses:
-      "200":
-        description: "events"
-        content: {application/json: {schema: {$ref: "#/components/schemas/AuditList"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
+    responses: {"200": "AuditList: events"}
+    errors: [403]
     """
-    who = require_member(request)
-    params = request.query_params
-    events = await audit_events(
-        who,
-        community=int_query(request, "community", 0, 1, 2**31 - 1)
-        if params.get("community")
-        else None,
-        member=int_query(request, "member", 0, 1, 2**31 - 1) if params.get("member") else None,
+    scope = policy.coordinated_scope(require_member(request), _id_query(request, "community"))
+    events = await service.audit_events(
+        scope,
+        member=_id_query(request, "member"),
         limit=int_query(request, "limit", 100, 1, 500),
-        before=int_query(request, "before", 0, 1, 2**62) if params.get("before") else None,
+        before=int_query(request, "before", 0, 1, 2**62)
+        if request.query_params.get("before")
+        else None,
     )
-    names = await names_of(events)
+    names = await service.member_names(e.actor_id for e in events)
     return JSONResponse({"events": [audit.event_json(e, names) for e in events]})
 
 
-async def change_password(request: Request) -> Response:
-    """
-    ---
-    summary: Change my password (other sessions are signed out)
-    description: >-
-      A wrong current password counts as a failed sign-in of the member's phone: after 5 in
-      15 minutes the answer is 429 (a stolen session cannot guess the password).
-    tags: [people]
-    requestBody:
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [new]
-            properties: {current: {type: string}, new: {type: string, minLength: 8}}
-    responses:
-      "204": {description: "Changed"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "422": {$ref: "#/components/responses/Invalid"}
-      "429": {$ref: "#/components/responses/TooManyAttempts"}
-    """
-    who = changing(request)
-    body = await read_json(request)
-    await auth.change_password(
-        who,
-        current=str(body.get("current", "")),
-        new=str(body.get("new", "")),
-        ip=request.client.host if request.client else "",
-    )
-    return Response(status_code=204)
-
-
-async def my_consent(request: Request) -> Response:
-    """
-    ---
-    summary: Give or withdraw my consent to the use of my data (and location at check-in)
-    tags: [people]
-    requestBody:
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [consent]
-            properties: {consent: {type: boolean}}
-    responses:
-      "200":
-        description: "consent (true or false) and since when"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Consent"}}}
-      "400": {$ref: "#/components/responses/BadRequest"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "422": {$ref: "#/components/responses/Invalid"}
-    """
-    who = changing(request)
-    body = await read_json(request)
-    given = body.get("consent")
-    if not isinstance(given, bool):
-        raise Invalid(
-            'Send {"consent": true} to agree or {"consent": false} to withdraw.',
-            '请发送 {"consent": true} 表示同意，或 {"consent": false} 表示撤回。',
-            code="bad_consent",
-        )
-    member = await members.set_consent(actor_of(request, who), who.member, given)
-    return JSONResponse(consent_json(member))
-
-
-def consent_json(member: Any) -> dict[str, Any]:
-    """Whether the member consents, and since when."""
-    at = member.consent_at
-    return {"consent": at is not None, "consent_at": at.isoformat() if at else None}
+def _id_query(request: Request, name: str, high: int = 2**31 - 1) -> int | None:
+    """The id in the query parameter ``name``, None when it is absent or empty."""
+    return int_query(request, name, 0, 1, high) if request.query_params.get(name) else None
 
 
 routes = [
@@ -507,6 +318,4 @@ routes = [
     Route("/communities/{community_id:int}", update_community_settings, methods=["PATCH"]),
     Route("/communities/{community_id:int}/import", import_members, methods=["POST"]),
     Route("/audit", list_audit, methods=["GET"]),
-    Route("/me/password", change_password, methods=["PUT"]),
-    Route("/me/consent", my_consent, methods=["PUT"]),
 ]

@@ -63,10 +63,14 @@ def require(allowed: bool) -> None:
         )
 
 
-def can_view_member(who: SignedIn, member: Member, *, serves: bool = False) -> bool:
-    """Oneself, a member of a community one coordinates, or a resident one ``serves``
-    (a helper paired with them or assigned to their order)."""
-    return member.id == who.member.id or serves or coordinates(who, member.community_id)
+async def can_view_member(who: SignedIn, member: Member) -> bool:
+    """Oneself, a member of a community one coordinates, or a resident one serves (a
+    helper paired with them or assigned to their order)."""
+    if member.id == who.member.id or coordinates(who, member.community_id):
+        return True
+    from timebank.orders.service import serves  # orders imports people: import late
+
+    return who.has(Role.HELPER) and await serves(who.member.id, member.id)
 
 
 # Rank: an admin is above every coordinator (community, sub-district or district alike),
@@ -201,3 +205,29 @@ def community_asked(who: SignedIn, raw: str | None) -> int:
 def require_coordinator(who: SignedIn) -> None:
     """A 403 unless ``who`` coordinates somewhere (or is an admin)."""
     require(coordinates_any(who))
+
+
+# People: member lists, communities, the audit log -------------------------------------
+
+
+def coordinated_scope(who: SignedIn, community: int | None) -> set[int] | None:
+    """The communities a coordinator's member list or audit log covers: ``community``
+    when asked for (refused unless they coordinate it), else every one they coordinate
+    (None: all, an admin); a 403 for someone who coordinates nothing."""
+    require_coordinator(who)
+    if community is None:
+        return visible_communities(who)
+    require(can_manage_community(who, community))
+    return {community}
+
+
+def communities_seen(who: SignedIn) -> set[int] | None:
+    """The communities whose settings ``who`` may read: their own, and the ones they
+    coordinate (None: all, an admin)."""
+    scope = visible_communities(who)
+    return None if scope is None else scope | {who.member.community_id}
+
+
+def can_view_community(who: SignedIn, community_id: int) -> bool:
+    """Read a community's settings: its members, and its coordinators."""
+    return community_id == who.member.community_id or can_manage_community(who, community_id)

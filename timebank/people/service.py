@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
 
 from timebank.errors import Conflict, Invalid, NotFound
-from timebank.people.models import Community, Level, Member
+from timebank.people.models import AuditEvent, Community, Level, Member
 
 PHONE = re.compile(r"^\+?[0-9]{5,15}$")
 MIN_PASSWORD = 8
@@ -179,3 +179,18 @@ async def member_names(ids: Iterable[int | None]) -> dict[int, str]:
         return {}
     rows = await Member.filter(id__in=wanted).values_list("id", "name")
     return {int(i): str(n) for i, n in rows}
+
+
+async def audit_events(
+    scope: set[int] | None, *, member: int | None, limit: int, before: int | None
+) -> list[AuditEvent]:
+    """The newest audit events of the communities in ``scope`` (None: all), of one
+    ``member`` when given, older than the event ``before`` when given; newest first."""
+    query = AuditEvent.all()
+    if scope is not None:
+        query = query.filter(community_id__in=sorted(scope))
+    if member is not None:
+        query = query.filter(target_type="member", target_id=str(member))
+    if before is not None:
+        query = query.filter(id__lt=before)
+    return await query.order_by("-id").limit(limit)

@@ -12,8 +12,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from timebank.errors import Forbidden, Unauthorized
+from timebank.http import set_site_cookie
 from timebank.people.audit import Actor
-from timebank.people.auth import SESSION_COOKIE, SignedIn, csrf_ok, current
+from timebank.people.auth import SESSION_COOKIE, SESSION_DAYS, SignedIn, csrf_ok, current
 from timebank.people.models import Community
 
 SKIP = ("/static/", "/healthz")
@@ -71,6 +72,11 @@ def actor_of(request: Request, who: SignedIn) -> Actor:
 def signin_redirect(request: Request) -> Response:
     """Send a visitor who is not signed in to sign in, and back here afterwards."""
     return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
+
+
+def set_session_cookie(request: Request, response: Response, value: str) -> None:
+    """The session cookie, for SESSION_DAYS (HttpOnly, SameSite=Lax, Secure on https)."""
+    set_site_cookie(request, response, SESSION_COOKIE, value, max_age=SESSION_DAYS * 24 * 3600)
 
 
 def changing(request: Request) -> SignedIn:
