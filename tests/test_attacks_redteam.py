@@ -9,14 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import (
-    as_,
-    balance,
-    coordinate_street,
-    key,
-    make_community,
-    make_signed_up,
-)
+from tests.conftest import as_, balance, coordinate_street, key, make_community, make_signed_up
 from timebank.ledger import service as ledger
 from timebank.people.models import FamilyLink, MemberRole, Relation
 

@@ -59,15 +59,13 @@ async def search(
     return MemberPage(members, total)
 
 
+# What every answer about a member starts with: key → the member's attribute.
+CARD = (("id", "id"), ("name", "name"), ("phone", "phone"), ("member_no", "member_no"))
+
+
 def card(member: Member) -> dict[str, Any]:
     """Who a member is, as every answer about them starts."""
-    return {
-        "id": member.id,
-        "name": member.name,
-        "phone": member.phone,
-        "member_no": member.member_no,
-        "community": member.community_id,
-    }
+    return {key: getattr(member, attr) for key, attr in CARD} | {"community": member.community_id}
 
 
 def _summary(member: Member, roles: list[str]) -> dict[str, Any]:
@@ -111,33 +109,9 @@ async def member_json(member: Member, *, full: bool = True) -> dict[str, Any]:
         consent=member.consent_at is not None,
     )
     resident = await ResidentProfile.get_or_none(member=member)
-    data["resident"] = (
-        None
-        if resident is None
-        else {
-            "care_level": resident.care_level.value,
-            "hardship": _split(resident.hardship),
-            "needs": _split(resident.needs),
-            "visit_every_days": resident.visit_every_days,
-            "emergency_name": resident.emergency_name,
-            "emergency_phone": resident.emergency_phone,
-            "notes": resident.notes,
-        }
-    )
+    data["resident"] = None if resident is None else _resident_json(resident)
     helper = await HelperProfile.get_or_none(member=member)
-    data["helper"] = (
-        None
-        if helper is None
-        else {
-            "kind": helper.kind.value,
-            "hourly_rate": None
-            if helper.hourly_rate_fen is None
-            else f"{Decimal(helper.hourly_rate_fen) / 100:.2f}",
-            "skills": _split(helper.skills),
-            "capacity": helper.capacity,
-            "availability": helper.availability,
-        }
-    )
+    data["helper"] = None if helper is None else _helper_json(helper)
     links = await FamilyLink.filter(member=member).prefetch_related("relative").order_by("id")
     data["family"] = [
         {
@@ -153,3 +127,22 @@ async def member_json(member: Member, *, full: bool = True) -> dict[str, Any]:
 
 def _split(value: str) -> list[str]:
     return [v for v in value.split(",") if v]
+
+
+def _resident_json(resident: ResidentProfile) -> dict[str, Any]:
+    listed = {"hardship": _split(resident.hardship), "needs": _split(resident.needs)}
+    return {"care_level": resident.care_level.value, **listed} | {
+        name: getattr(resident, name)
+        for name in ("visit_every_days", "emergency_name", "emergency_phone", "notes")
+    }
+
+
+def _helper_json(helper: HelperProfile) -> dict[str, Any]:
+    fen = helper.hourly_rate_fen
+    return {
+        "kind": helper.kind.value,
+        "hourly_rate": None if fen is None else f"{Decimal(fen) / 100:.2f}",
+        "skills": _split(helper.skills),
+        "capacity": helper.capacity,
+        "availability": helper.availability,
+    }

@@ -150,9 +150,7 @@ async def enrol(community: Community, values: dict[str, Any], *, actor: Actor | 
                 await audit.record(
                     actor,
                     "member.register",
-                    target_type="member",
-                    target_id=member.id,
-                    community_id=community.id,
+                    **_about(member),
                     detail={"name": member.name, "roles": [r.value for r in roles]},
                 )
     except IntegrityError:
@@ -166,6 +164,11 @@ async def enrol(community: Community, values: dict[str, Any], *, actor: Actor | 
             code="member_no_clash",
         ) from None
     return member
+
+
+def _about(member: Member) -> dict[str, Any]:
+    """An audit event's target: ``member``, in their community."""
+    return {"target_type": "member", "target_id": member.id, "community_id": member.community_id}
 
 
 async def _grant(member: Member, roles: Iterable[Role], community_id: int) -> None:
@@ -218,9 +221,7 @@ async def update(actor: Actor, member: Member, data: Mapping[str, Any], *, admin
             await audit.record(
                 actor,
                 "member.update",
-                target_type="member",
-                target_id=member.id,
-                community_id=member.community_id,
+                **_about(member),
                 on_behalf_of_id=member.id if actor.member_id != member.id else None,
                 detail={"fields": changed},
             )
@@ -248,9 +249,7 @@ async def set_consent(actor: Actor, member: Member, given: bool) -> Member:
         await audit.record(
             actor,
             "member.consent" if given else "member.consent_withdrawn",
-            target_type="member",
-            target_id=member.id,
-            community_id=member.community_id,
+            **_about(member),
         )
     return await Member.get(id=member.id)
 
@@ -268,9 +267,7 @@ async def _record_active(actor: Actor, member: Member, active: bool) -> None:
     await audit.record(
         actor,
         "member.activate" if active else "member.deactivate",
-        target_type="member",
-        target_id=member.id,
-        community_id=member.community_id,
+        **_about(member),
     )
 
 
@@ -318,9 +315,7 @@ async def link_family(actor: Actor, member: Member, relative: Member, relation: 
             await audit.record(
                 actor,
                 "family.link",
-                target_type="member",
-                target_id=member.id,
-                community_id=member.community_id,
+                **_about(member),
                 detail={"relative": relative.id, "relation": kind.value},
             )
     except IntegrityError:
@@ -344,8 +339,6 @@ async def unlink_family(actor: Actor, link: FamilyLink) -> None:
         await audit.record(
             actor,
             "family.unlink",
-            target_type="member",
-            target_id=member_id,
-            community_id=member.community_id,
+            **_about(member),
             detail={"relative": relative_id},
         )

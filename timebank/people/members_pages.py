@@ -14,19 +14,10 @@ from starlette.routing import Route
 from timebank import inputs
 from timebank.errors import NotFound, TimebankError
 from timebank.i18n import request_lang
-from timebank.people import (
-    audit,
-    auth,
-    communities,
-    directory,
-    member_import,
-    members,
-    policy,
-    service,
-)
+from timebank.people import audit, auth, communities, directory, member_import, members, policy
 from timebank.people.auth import SignedIn
 from timebank.people.models import Community, FamilyLink, Member
-from timebank.people.service import get_community
+from timebank.people.service import audit_events, get_community, member_names
 from timebank.people.web import actor_of, posted_form, signed_in
 from timebank.templating import render
 
@@ -179,13 +170,13 @@ async def _detail(
 ) -> Response:
     manage = await policy.can_manage_member(who, member)
     events = (
-        await service.audit_events(
+        await audit_events(
             policy.coordinated_scope(who, None), member=member.id, limit=30, before=None
         )
         if manage
         else []
     )
-    names = await service.member_names(e.actor_id for e in events)
+    names = await member_names(e.actor_id for e in events)
     return render(
         request,
         "people/detail.html",
@@ -392,8 +383,8 @@ async def audit_page(request: Request, who: SignedIn) -> Response:
     raw = request.query_params.get("before", "")
     before = int(raw) if inputs.is_whole(raw) and 0 < int(raw) < 2**62 else None
     scope = policy.coordinated_scope(who, None)
-    events = await service.audit_events(scope, member=None, limit=100, before=before)
-    names = await service.member_names(e.actor_id for e in events)
+    events = await audit_events(scope, member=None, limit=100, before=before)
+    names = await member_names(e.actor_id for e in events)
     rows = [audit.event_json(e, names) for e in events]
     return render(
         request,
