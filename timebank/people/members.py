@@ -47,6 +47,7 @@ from timebank.people.service import (
     next_member_no,
     normalize_phone,
     phone_taken,
+    record_or_404,
 )
 
 INVERSE = {
@@ -273,14 +274,8 @@ async def _record_active(actor: Actor, member: Member, active: bool) -> None:
 
 async def get_member(member_id: int) -> Member:
     """The member with this id, or a 404."""
-    found = await Member.get_or_none(id=member_id)
-    if found is None:
-        raise NotFound(
-            f"There is no member number {member_id}.",
-            f"找不到编号为 {member_id} 的成员。",
-            code="member_not_found",
-        )
-    return found
+    en, zh = f"There is no member number {member_id}.", f"找不到编号为 {member_id} 的成员。"
+    return await record_or_404(Member, member_id, NotFound(en, zh, code="member_not_found"))
 
 
 # Family ---------------------------------------------------------------------------------

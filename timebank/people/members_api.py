@@ -40,14 +40,12 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-async def member_for(request: Request, who: SignedIn, *, manage: bool) -> Member:
-    """The member named in the path, if ``who`` may see (or ``manage``) them."""
+async def managing(request: Request) -> tuple[SignedIn, Member]:
+    """Who changes (with the CSRF header) the member named in the path, whom they manage."""
+    who = changing(request)
     member = await members.get_member(int(request.path_params["member_id"]))
-    if manage:
-        policy.require(await policy.can_manage_member(who, member))
-    else:
-        policy.require(await policy.can_view_member(who, member))
-    return member
+    policy.require(await policy.can_manage_member(who, member))
+    return who, member
 
 
 async def list_members(request: Request) -> Response:
@@ -117,7 +115,8 @@ async def get_member(request: Request) -> Response:
     errors: [403]
     """
     who = require_member(request)
-    member = await member_for(request, who, manage=False)
+    member = await members.get_member(int(request.path_params["member_id"]))
+    policy.require(await policy.can_view_member(who, member))
     return JSONResponse(await directory.member_json(member))
 
 
@@ -131,8 +130,7 @@ async def update_member(request: Request) -> Response:
     responses: {"200": "Member: The member after the change"}
     errors: [409]
     """
-    who = changing(request)
-    member = await member_for(request, who, manage=True)
+    who, member = await managing(request)
     body = await read_json(request)
     policy.require(await policy.can_take_over(who, member, body))
     member = await members.update(actor_of(request, who), member, body, admin=policy.is_admin(who))
@@ -147,8 +145,7 @@ async def issue_code(request: Request) -> Response:
     parameters: [{name: member_id, in: path, required: true, schema: {type: integer}}]
     responses: {"201": "SigninCode: code and hours valid"}
     """
-    who = changing(request)
-    member = await member_for(request, who, manage=True)
+    who, member = await managing(request)
     policy.require(await policy.can_take_over(who, member, {}, code=True))
     code = await auth.issue_code(actor_of(request, who), member)
     return JSONResponse({"code": code, "hours": auth.CODE_HOURS}, status_code=201)
@@ -164,8 +161,7 @@ async def add_family(request: Request) -> Response:
     responses: {"201": "Member: The member with their family"}
     errors: [409]
     """
-    who = changing(request)
-    member = await member_for(request, who, manage=True)
+    who, member = await managing(request)
     body = await read_json(request)
     relative_id = body.get("relative")
     if not isinstance(relative_id, int) or isinstance(relative_id, bool):
@@ -190,8 +186,7 @@ async def remove_family(request: Request) -> Response:
       - {name: link_id, in: path, required: true, schema: {type: integer}}
     responses: {"204": {description: "Removed"}}
     """
-    who = changing(request)
-    member = await member_for(request, who, manage=True)
+    who, member = await managing(request)
     link = await FamilyLink.get_or_none(id=int(request.path_params["link_id"]), member=member)
     if link is None:
         raise NotFound("There is no such family link.", "找不到该亲属关系。", code="link_not_found")

@@ -132,19 +132,19 @@ def _as_form(data: dict[str, Any]) -> dict[str, Any]:
     return form
 
 
+def _form_page(who: SignedIn, form: dict[str, Any]) -> dict[str, Any]:
+    """A member form's page: the values shown, no errors yet, and whether the form offers
+    the roles only an admin may grant."""
+    return {"form": form, "error": "", "field_errors": {}, "is_admin": policy.is_admin(who)}
+
+
 @signed_in
 async def register_page(request: Request, who: SignedIn) -> Response:
     """The register-a-member form, and its submission."""
     policy.require_coordinator(who)
     choices = await _coordinated(who)
-    context: dict[str, Any] = {
-        "form": _blank(),
-        "choices": choices,
-        "community_id": choices[0].id if choices else 0,
-        "error": "",
-        "field_errors": {},
-        "is_admin": policy.is_admin(who),
-    }
+    context = _form_page(who, _blank())
+    context.update(choices=choices, community_id=choices[0].id if choices else 0)
     status = 200
     if request.method == "POST":
         form = await posted_form(request, who)
@@ -211,13 +211,8 @@ async def _managed(request: Request, who: SignedIn) -> Member:
 async def edit_page(request: Request, who: SignedIn) -> Response:
     """Edit a member's details, roles and profiles."""
     member = await _managed(request, who)
-    context: dict[str, Any] = {
-        "form": _as_form(await directory.member_json(member)),
-        "m": await directory.member_json(member, full=False),
-        "error": "",
-        "field_errors": {},
-        "is_admin": policy.is_admin(who),
-    }
+    context = _form_page(who, _as_form(await directory.member_json(member)))
+    context["m"] = await directory.member_json(member, full=False)
     status = 200
     if request.method == "POST":
         form = await posted_form(request, who)
