@@ -61,9 +61,7 @@ async def evil(app: Any) -> Any:
         received_in_at=at, checked_out_at=at + timedelta(minutes=60), served_minutes=60,
         credit_minutes=60, pay_fen=2400, hours=False,
     )  # fmt: skip
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as office:
-        await sign_in_client(office, coordinator)
+    async with clients_of(app, coordinator) as (office,):
         yield {"here": here, "office": office, "month": f"{months_ago(1):%Y-%m}"}
 
 

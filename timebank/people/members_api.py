@@ -63,7 +63,9 @@ async def list_members(request: Request) -> Response:
     responses: {"200": "MemberList: members (roles and hardship, no profiles) and the total"}
     errors: [403]
     """
-    scope = policy.coordinated_scope(require_member(request), _id_query(request, "community"))
+    who = require_member(request)
+    policy.require_coordinator(who)  # before the 400s, as it always was
+    scope = policy.coordinated_scope(who, _id_query(request, "community"))
     found = await directory.search(
         scope,
         q=request.query_params.get("q", ""),
@@ -218,8 +220,9 @@ async def get_community_settings(request: Request) -> Response:
     responses: {"200": "Community: The community"}
     errors: [403]
     """
+    who = require_member(request)
     community = await get_community(int(request.path_params["community_id"]))
-    policy.require(policy.can_view_community(require_member(request), community.id))
+    policy.require(policy.can_view_community(who, community.id))
     return JSONResponse(communities.community_json(community))
 
 
@@ -282,15 +285,12 @@ async def list_audit(request: Request) -> Response:
     responses: {"200": "AuditList: events"}
     errors: [403]
     """
-    scope = policy.coordinated_scope(require_member(request), _id_query(request, "community"))
-    events = await service.audit_events(
-        scope,
-        member=_id_query(request, "member"),
-        limit=int_query(request, "limit", 100, 1, 500),
-        before=int_query(request, "before", 0, 1, 2**62)
-        if request.query_params.get("before")
-        else None,
-    )
+    who = require_member(request)
+    community, member = _id_query(request, "community"), _id_query(request, "member")
+    limit = int_query(request, "limit", 100, 1, 500)
+    before = _id_query(request, "before", 2**62)
+    scope = policy.coordinated_scope(who, community)  # after the 400s, as it always was
+    events = await service.audit_events(scope, member=member, limit=limit, before=before)
     names = await service.member_names(e.actor_id for e in events)
     return JSONResponse({"events": [audit.event_json(e, names) for e in events]})
 

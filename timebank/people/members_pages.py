@@ -43,24 +43,16 @@ def _errors(exc: TimebankError, lang: str) -> dict[str, Any]:
     return {"error": exc.message(lang), "field_errors": fields}
 
 
-async def _coordinated(who: SignedIn) -> list[Community]:
-    scope = policy.visible_communities(who)
-    query = Community.filter(level="community").order_by("id")
-    if scope is not None:
-        query = query.filter(id__in=sorted(scope))
-    return list(await query)
-
-
 @signed_in
 async def member_list(request: Request, who: SignedIn) -> Response:
     """Search the members of my communities."""
-    policy.require_coordinator(who)
+    scope = policy.coordinated_scope(who, None)
     params = request.query_params
     raw_page = params.get("page", "1")
     # Bounded, so the offset stays a number the database takes.
     page = min(max(1, int(raw_page)), 100_000) if inputs.is_whole(raw_page) else 1
     found = await directory.search(
-        policy.visible_communities(who),
+        scope,
         q=params.get("q", ""),
         role=params.get("role", ""),
         hardship=params.get("hardship", ""),
@@ -81,7 +73,7 @@ async def member_list(request: Request, who: SignedIn) -> Response:
             "role": params.get("role", ""),
             "hardship": params.get("hardship", ""),
             "community_names": names,
-            "communities": await _coordinated(who),
+            "communities": await policy.communities_of(who),
         },
     )
 
@@ -142,7 +134,7 @@ def _form_page(who: SignedIn, form: dict[str, Any]) -> dict[str, Any]:
 async def register_page(request: Request, who: SignedIn) -> Response:
     """The register-a-member form, and its submission."""
     policy.require_coordinator(who)
-    choices = await _coordinated(who)
+    choices = await policy.communities_of(who)
     context = _form_page(who, _blank())
     context.update(choices=choices, community_id=choices[0].id if choices else 0)
     status = 200
@@ -297,7 +289,7 @@ async def unlink_submit(request: Request, who: SignedIn) -> Response:
 async def import_page(request: Request, who: SignedIn) -> Response:
     """Upload a CSV list of members: every row checked, all imported or none."""
     policy.require_coordinator(who)
-    choices = await _coordinated(who)
+    choices = await policy.communities_of(who)
     context: dict[str, Any] = {
         "choices": choices,
         "error": "",
