@@ -102,8 +102,9 @@ async def seed(db_url: str, clients: int, rounds: int) -> list[tuple[str, str]]:
     from timebank.catalog.models import ServiceType
     from timebank.catalog.service import catalog
     from timebank.orders.models import Order, OrderStatus
+    from timebank.people.members import create_member
     from timebank.people.models import Community, Level, Role
-    from timebank.people.service import create_community, create_member
+    from timebank.people.service import create_community
     from timebank.visits import placards
 
     await db.migrate(db_url)

@@ -44,8 +44,8 @@ from bench.district_data import build  # noqa: E402
 from timebank import db  # noqa: E402
 from timebank.app import create_app  # noqa: E402
 from timebank.calendar import next_month, previous_month  # noqa: E402
+from timebank.people.members import create_member  # noqa: E402
 from timebank.people.models import Community, Role  # noqa: E402
-from timebank.people.service import create_member  # noqa: E402
 from timebank.settings import Settings  # noqa: E402
 
 PASSWORD = "bench-password-1"

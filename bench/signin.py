@@ -36,8 +36,9 @@ import httpx  # noqa: E402
 from timebank import db  # noqa: E402
 from timebank.app import create_app  # noqa: E402
 from timebank.people import auth  # noqa: E402
+from timebank.people.members import create_member  # noqa: E402
 from timebank.people.models import Community, Level, Role, SignInAttempt  # noqa: E402
-from timebank.people.service import create_member, verify_password  # noqa: E402
+from timebank.people.service import verify_password  # noqa: E402
 from timebank.settings import Settings  # noqa: E402
 
 PASSWORD = "bench-password-1"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -18,7 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -219,8 +220,8 @@ async def make_member(
     community: Any, *roles: str, name: str = "成员", password: str | None = None
 ) -> Any:
     """A member of ``community`` with ``roles`` and a unique phone number."""
+    from timebank.people.members import create_member
     from timebank.people.models import Role
-    from timebank.people.service import create_member
 
     return await create_member(
         community=community,
@@ -255,3 +256,53 @@ async def signin_form_token(client: httpx.AsyncClient, path: str = "/signin") ->
     assert marker in page.text, page.text
     start = page.text.index(marker) + len(marker)
     return page.text[start : page.text.index('"', start)]
+
+
+@asynccontextmanager
+async def clients_of(app: Starlette, *members: Any) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """A client per member, each signed in through the API, all closed at the end."""
+    async with AsyncExitStack() as stack:
+        yield [(await signed_in_client(stack, app, member))[0] for member in members]
+
+
+async def signed_in_client(
+    stack: AsyncExitStack, app: Starlette, member: Any
+) -> tuple[httpx.AsyncClient, dict[str, str]]:
+    """A client signed in as ``member`` (closed with ``stack``), and its CSRF header."""
+    client = await stack.enter_async_context(
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    )
+    return client, {"x-csrf-token": await sign_in_client(client, member)}
+
+
+async def as_(w: dict[str, Any], name: str) -> tuple[httpx.AsyncClient, dict[str, str]]:
+    """A client signed in as ``w[name]``, with its CSRF header (``w``: a world fixture
+    holding the ``app`` and the ``stack`` that closes its clients)."""
+    return await signed_in_client(w["stack"], w["app"], w[name])
+
+
+async def coordinate_street(member: Any, community: Any) -> None:
+    """Make ``member``, a coordinator of ``community``, the coordinator of its sub-district
+    (街道) instead: every community of the street."""
+    from timebank.people.models import MemberRole
+
+    await MemberRole.filter(member_id=member.id).update(community_id=community.parent_id)
+
+
+def key() -> str:
+    """A fresh idempotency key."""
+    return uuid.uuid4().hex
+
+
+async def balance(member: Any) -> int:
+    """The minutes ``member`` may spend now."""
+    from timebank.ledger import service as ledger
+
+    return (await ledger.balance((await ledger.wallet(member.id)).id)).available
+
+
+def csrf(html: str) -> str:
+    """The CSRF token of the (first) form on a page."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)

@@ -10,7 +10,6 @@ import logging
 import re
 import secrets
 import uuid
-from contextlib import AsyncExitStack
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -21,7 +20,7 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from tests.conftest import make_community, make_signed_up, sign_in_client
+from tests.conftest import clients_of, csrf, make_community, make_signed_up, sign_in_client
 from timebank.cells import cell, excel_csv
 from timebank.ledger import service as ledger
 from timebank.people.models import AuditEvent, HelperProfile, Member, ResidentProfile
@@ -62,9 +61,7 @@ async def evil(app: Any) -> Any:
         received_in_at=at, checked_out_at=at + timedelta(minutes=60), served_minutes=60,
         credit_minutes=60, pay_fen=2400, hours=False,
     )  # fmt: skip
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as office:
-        await sign_in_client(office, coordinator)
+    async with clients_of(app, coordinator) as (office,):
         yield {"here": here, "office": office, "month": f"{months_ago(1):%Y-%m}"}
 
 
@@ -188,12 +185,6 @@ def test_the_refusal_log_is_bounded(caplog: pytest.LogCaptureFixture) -> None:
 SCAM = "您的账户已冻结，请致电 400-123"
 
 
-def csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
-
-
 def form_key(html: str) -> str:
     found = re.search(r'name="key" value="([^"]+)"', html)
     assert found
@@ -224,15 +215,10 @@ async def office(app: Any) -> Any:
         received_in_at=at, checked_out_at=at + timedelta(minutes=3), served_minutes=3,
         credit_minutes=3,
     )  # fmt: skip
-    async with AsyncExitStack() as stack:
-        for name in ("lead", "elder"):
-            client = await stack.enter_async_context(
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-                )
-            )
-            await sign_in_client(client, world[name])
-            world[name + "_c"] = client
+    async with clients_of(app, world["lead"], world["elder"]) as (
+        world["lead_c"],
+        world["elder_c"],
+    ):
         yield world
 
 

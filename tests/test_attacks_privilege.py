@@ -12,10 +12,17 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import PASSWORD, make_community, make_signed_up, sign_in_client
+from tests.conftest import (
+    PASSWORD,
+    as_,
+    balance,
+    coordinate_street,
+    key,
+    make_community,
+    make_signed_up,
+)
 from timebank.ledger import service as ledger
 from timebank.ledger.verify import verify
 from timebank.pairing.models import Pairing, PairingStatus
@@ -31,10 +38,6 @@ from timebank.people.models import (
 )
 from timebank.redeem.models import Grant
 from timebank.visits.models import Visit, VisitStatus
-
-
-def key() -> str:
-    return uuid.uuid4().hex
 
 
 @pytest.fixture
@@ -56,25 +59,13 @@ async def w(app: Any) -> Any:
         "stranger": await make_signed_up(there, "resident", name="孙丽"),
     }
     # A sub-district (街道) coordinator: coordinates every community of the street.
-    await MemberRole.filter(member_id=world["street"].id).update(community_id=here.parent_id)
+    await coordinate_street(world["street"], here)
     for a, b, rel in ((world["son"], world["elder"], Relation.PARENT),
                       (world["elder"], world["son"], Relation.CHILD)):  # fmt: skip
         await FamilyLink.create(member=a, relative=b, relation=rel)
     async with AsyncExitStack() as stack:
         world["stack"] = stack
         yield world
-
-
-async def as_(w: dict[str, Any], name: str) -> tuple[httpx.AsyncClient, dict[str, str]]:
-    """A client signed in as ``w[name]``, with its CSRF header."""
-    client = await w["stack"].enter_async_context(
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=w["app"]), base_url="http://testserver")
-    )
-    return client, {"x-csrf-token": await sign_in_client(client, w[name])}
-
-
-async def balance(member: Any) -> int:
-    return (await ledger.balance((await ledger.wallet(member.id)).id)).available
 
 
 # 1. Rank ------------------------------------------------------------------------------------

@@ -3,20 +3,15 @@ again through the HTTP interfaces on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import uuid
 from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import make_community, make_signed_up, sign_in_client
+from tests.conftest import as_, balance, coordinate_street, key, make_community, make_signed_up
 from timebank.ledger import service as ledger
 from timebank.people.models import FamilyLink, MemberRole, Relation
-
-
-def key() -> str:
-    return uuid.uuid4().hex
 
 
 @pytest.fixture
@@ -31,22 +26,10 @@ async def w(app: Any) -> Any:
         "street": await make_signed_up(here, "coordinator", name="街道协调员"),
         "mother": await make_signed_up(here, "resident", name="陈秀英"),
     }
-    await MemberRole.filter(member_id=world["street"].id).update(community_id=here.parent_id)
+    await coordinate_street(world["street"], here)
     async with AsyncExitStack() as stack:
         world["stack"] = stack
         yield world
-
-
-async def as_(w: dict[str, Any], name: str) -> tuple[httpx.AsyncClient, dict[str, str]]:
-    """A client signed in as ``w[name]``, with its CSRF header."""
-    client = await w["stack"].enter_async_context(
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=w["app"]), base_url="http://testserver")
-    )
-    return client, {"x-csrf-token": await sign_in_client(client, w[name])}
-
-
-async def balance(member: Any) -> int:
-    return (await ledger.balance((await ledger.wallet(member.id)).id)).available
 
 
 async def mother_of(w: dict[str, Any], name: str) -> None:

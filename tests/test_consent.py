@@ -9,15 +9,9 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import make_community, make_signed_up, sign_in_client
+from tests.conftest import csrf, make_community, make_signed_up, sign_in_client
 from timebank.people.models import AuditEvent, Member
 from timebank.visits import placards
-
-
-def csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
 
 
 def locates(html: str) -> bool:
@@ -68,8 +62,10 @@ async def test_consent_on_the_page_and_at_the_door(app: Any) -> None:
         forged = await client.post("/me/consent", data={"consent": "give"})
         assert forged.status_code == 403
         assert (await Member.get(id=helper.id)).consent_at is None
-    actions = await AuditEvent.filter(target_id=str(helper.id)).order_by("id").values_list(
-        "action", flat=True
+    actions = (
+        await AuditEvent.filter(target_id=str(helper.id))
+        .order_by("id")
+        .values_list("action", flat=True)
     )
     assert [a for a in actions if "consent" in a] == [
         "member.consent", "member.consent", "member.consent_withdrawn",

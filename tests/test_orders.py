@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import make_community, make_member
-from timebank.errors import Conflict, Invalid, TimebankError
 from timebank.db.steps import run
+from timebank.errors import Conflict, Invalid, TimebankError
 from timebank.orders import service as orders
 from timebank.orders import steps
 from timebank.orders.models import Order, OrderEvent, OrderStatus

@@ -13,6 +13,7 @@ from timebank.ledger import service as ledger
 from timebank.ledger.models import LedgerTxn as LedgerTxnModel
 from timebank.ledger.models import TxnKind
 from timebank.ledger.verify import verify
+from timebank.people.members import create_member
 from timebank.people.models import (
     Community,
     FamilyLink,
@@ -23,7 +24,7 @@ from timebank.people.models import (
     ResidentProfile,
     Role,
 )
-from timebank.people.service import create_community, create_member, verify_password
+from timebank.people.service import create_community, verify_password
 
 
 async def _community() -> Community:

@@ -6,9 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
-from tests.conftest import make_signed_up, sign_in_client
+from tests.conftest import clients_of, make_signed_up
 from timebank.people.models import Level, Member, ResidentProfile
 from timebank.people.service import create_community
 
@@ -28,13 +26,7 @@ async def test_a_sub_district_coordinator_sees_its_communities(app: Any) -> None
         await Member.filter(id=member.id).update(created_at=datetime.now(UTC) - timedelta(30))
         await ResidentProfile.create(member=member, hardship="alone")
         residents[name] = member
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        httpx.AsyncClient(transport=transport, base_url="http://testserver") as street,
-        httpx.AsyncClient(transport=transport, base_url="http://testserver") as office,
-    ):
-        await sign_in_client(street, street_lead)
-        await sign_in_client(office, lead_a)
+    async with clients_of(app, street_lead, lead_a) as (street, office):
         # The overdue list: both of the street's communities, not the other street's.
         late = await street.get("/api/v1/reports/overdue")
         assert sorted(o["name"] for o in late.json()["overdue"]) == ["王秀英", "赵德海"]
@@ -66,13 +58,7 @@ async def test_office_pages_open_on_a_community_and_offer_the_others(app: Any) -
     b = await create_community(name="枫林社区", level=Level.COMMUNITY, parent=east)
     street_lead = await make_signed_up(east, "coordinator", name="街道主任")
     lead_a = await make_signed_up(a, "coordinator", name="李芳")
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        httpx.AsyncClient(transport=transport, base_url="http://testserver") as street,
-        httpx.AsyncClient(transport=transport, base_url="http://testserver") as office,
-    ):
-        await sign_in_client(street, street_lead)
-        await sign_in_client(office, lead_a)
+    async with clients_of(app, street_lead, lead_a) as (street, office):
         for path in ("/settlements", "/redeem/catalog", "/grants", "/placards"):
             page = await street.get(path)
             assert page.status_code == 200, (path, page.text[:300])
@@ -100,10 +86,7 @@ async def test_the_order_form_offers_one_communitys_residents_at_a_time(app: Any
     street_lead = await make_signed_up(east, "coordinator", name="街道主任")
     in_a = await make_signed_up(a, "resident", name="王秀英")
     in_b = await make_signed_up(b, "resident", name="赵德海")
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as street:
-        await sign_in_client(street, street_lead)
+    async with clients_of(app, street_lead) as (street,):
         form = await street.get("/order")
         assert form.status_code == 200
         assert "王秀英" in form.text and "赵德海" not in form.text  # 桂花, the first

@@ -223,6 +223,8 @@ async def openapi(request: Request) -> Response:
 # Component schemas kept by the features next to the code that reads them.
 FEATURE_SCHEMAS: dict[str, Any] = {
     **ledger_api.SCHEMAS,
+    **people_api.SCHEMAS,
+    **members_api.SCHEMAS,
     **visits_api.SCHEMAS,
     **orders_api.SCHEMAS,
     **pairing_api.SCHEMAS,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import sys
 from collections.abc import Callable
 
@@ -83,17 +82,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     )
 
 
-def _read_password() -> str:
-    if sys.stdin.isatty():
-        first = getpass.getpass("Password / 密码: ")
-        if first != getpass.getpass("Again / 再输一次: "):
-            raise Invalid("The two passwords differ.", "两次输入的密码不一致。")
-        return first
-    return sys.stdin.readline().rstrip("\r\n")
-
-
 async def _create_user(settings: Settings, args: argparse.Namespace, password: str) -> str:
-    from timebank.people.service import create_community, create_member, get_community
+    from timebank.people.members import create_member
+    from timebank.people.service import create_community, get_community
 
     async with connected(settings.db_url):
         community: Community | None
@@ -122,7 +113,7 @@ async def _create_user(settings: Settings, args: argparse.Namespace, password: s
 
 def cmd_create_user(settings: Settings, args: argparse.Namespace) -> None:
     """Create a member who can sign in (the first admin, typically)."""
-    password = _read_password()
+    password = people_cli.read_password()
     asyncio.run(_migrate(settings))  # the first admin is usually created on a fresh database
     print(asyncio.run(_create_user(settings, args, password)))
 

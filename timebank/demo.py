@@ -14,6 +14,7 @@ from timebank.calendar import local_today
 from timebank.demo_history import load_history
 from timebank.people import members
 from timebank.people.audit import Actor
+from timebank.people.members import create_member
 from timebank.people.models import (
     Community,
     FamilyLink,
@@ -22,7 +23,7 @@ from timebank.people.models import (
     ResidentProfile,
     Role,
 )
-from timebank.people.service import create_community, create_member
+from timebank.people.service import create_community
 
 # Published in the README and printed by `serve --demo`: never use it for real accounts.
 DEMO_PASSWORD = "demo-2026"
@@ -195,7 +196,7 @@ async def _demo_pairings_and_orders(tz: ZoneInfo) -> None:
     helper, helper2 = by_phone["13800000003"], by_phone["13800000004"]
     resident = by_phone["13800000005"]
     # Residents and helpers of 桂花社区 among the generated ones (even numbers are residents).
-    locals_ = [m for m in by_phone.values() if m.community_id == resident.community_id]  # type: ignore[attr-defined]
+    locals_ = [m for m in by_phone.values() if m.community_id == resident.community_id]
     residents = sorted(
         (m for m in locals_ if m.phone.startswith("1380001") and int(m.phone[-4:]) % 2 == 0),
         key=lambda m: m.phone,
@@ -294,7 +295,7 @@ async def _demo_visits() -> None:
         end = start + timedelta(minutes=minutes) if minutes is not None else None
         served = None if minutes is None else max(15, round(minutes / 15) * 15)
         made = await Visit.create(
-            community_id=resident.community_id,  # type: ignore[attr-defined]
+            community_id=resident.community_id,
             resident=resident,
             helper=helper,
             order_id=order.id if order else None,
@@ -356,7 +357,7 @@ async def _demo_visits() -> None:
     others = sorted(
         (m for m in by_phone.values() if m.phone.startswith("1380001")), key=lambda m: m.phone
     )
-    locals_ = [m for m in others if m.community_id == mother.community_id]  # type: ignore[attr-defined]
+    locals_ = [m for m in others if m.community_id == mother.community_id]
     residents = [m for m in locals_ if int(m.phone[-4:]) % 2 == 0]
     helpers = [m for m in locals_ if int(m.phone[-4:]) % 2 == 1]
     other = helpers[2 % len(helpers)]

@@ -75,7 +75,7 @@ async def load_history(*, tz: ZoneInfo, days: int = DAYS) -> None:
             .distinct()
         )
         profiles = {
-            p.member_id: p  # type: ignore[attr-defined]
+            p.member_id: p
             for p in await ResidentProfile.filter(member_id__in=[m.id for m in people])
         }
         # Everyone with a resident profile but 陈秀英 (below); the generated helpers, paid
@@ -127,7 +127,7 @@ async def load_history(*, tz: ZoneInfo, days: int = DAYS) -> None:
         while redemptions and redemptions[0] <= end:
             await _redeem_some(redemptions.pop(0), rng, tz)
         visit = await Visit.create(
-            community_id=one.resident.community_id,  # type: ignore[attr-defined]
+            community_id=one.resident.community_id,
             resident=one.resident,
             helper=one.helper,
             pairing_id=one.pairing_id,
@@ -202,7 +202,7 @@ async def _redeem_some(at: datetime, rng: random.Random, tz: ZoneInfo) -> None:
     ).order_by("phone")
     for helper in helpers:
         items = await RedeemItem.filter(
-            community_id=helper.community_id,  # type: ignore[attr-defined]
+            community_id=helper.community_id,
             kind__in=[ItemKind.GOODS, ItemKind.PRIVILEGE],
             active=True,
         ).order_by("id")
@@ -223,7 +223,7 @@ async def _redeem_some(at: datetime, rng: random.Random, tz: ZoneInfo) -> None:
             community_id=item.community_id,
         ).first()
         if made.status is RedemptionStatus.TO_HAND_OVER and office is not None:
-            await redeem.hand_over(Actor(office.member_id), made)  # type: ignore[attr-defined]
+            await redeem.hand_over(Actor(office.member_id), made)
         await Redemption.filter(id=made.id).update(
             created_at=at, handed_over_at=at if item.kind is ItemKind.GOODS else None
         )

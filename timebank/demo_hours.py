@@ -40,14 +40,14 @@ async def hours(logins: list[str]) -> None:
         helper = by_phone[phone]
         await ledger.credit_service(
             helper_id=helper.id,
-            community_id=helper.community_id,  # type: ignore[attr-defined]
+            community_id=helper.community_id,
             minutes=minutes,
             visit_id=f"demo-{n}",
             key=f"demo-credit-{n}",
         )
     resident = by_phone["13800000005"]
     await ledger.grant(
-        community_id=resident.community_id,  # type: ignore[attr-defined]
+        community_id=resident.community_id,
         member_id=resident.id,
         minutes=240,
         key="demo-grant-1",
@@ -99,7 +99,7 @@ async def redemptions(tz: ZoneInfo) -> None:
         for community in await Community.filter(level=Level.COMMUNITY)
     }
     lead = Actor(by_phone["13800000002"].id)
-    here = await Community.get(id=mother.community_id)  # type: ignore[attr-defined]
+    here = await Community.get(id=mother.community_id)
     await Community.filter(id=here.id).update(grant_review_minutes=600)
     here = await Community.get(id=here.id)
     rice, oil, eggs, haircut, _ = items[here.id]
@@ -156,7 +156,7 @@ async def bookings(tz: ZoneInfo) -> None:
     by_phone = {m.phone: m for m in await Member.filter(phone__startswith="138000000")}
     lead = Actor(by_phone["13800000002"].id)
     barber, mother = by_phone["13800000004"], by_phone["13800000005"]
-    item = await RedeemItem.get(kind=ItemKind.SERVICE, community_id=mother.community_id)  # type: ignore[attr-defined]
+    item = await RedeemItem.get(kind=ItemKind.SERVICE, community_id=mother.community_id)
     now = datetime.now(UTC).replace(second=0, microsecond=0)
 
     async def book(name: str, starts: datetime) -> Any:
@@ -183,7 +183,7 @@ async def bookings(tz: ZoneInfo) -> None:
         status=OrderStatus.VERIFIED,
     )  # fmt: skip
     visit = await Visit.create(
-        community_id=mother.community_id, resident=mother, helper=barber,  # type: ignore[attr-defined]
+        community_id=mother.community_id, resident=mother, helper=barber,
         order_id=order.id, service_code="haircut", status=VisitStatus.VERIFIED,
         in_event="demo-in-haircut", out_event="demo-out-haircut", checked_in_at=start,
         received_in_at=start, checked_out_at=start + timedelta(minutes=25),
@@ -222,15 +222,15 @@ async def settlement(tz: ZoneInfo) -> None:
     )
     if paid is None:
         return
-    helper = await Member.get(id=paid.member_id)  # type: ignore[attr-defined]
-    here = await Community.get(id=helper.community_id)  # type: ignore[attr-defined]
+    helper = await Member.get(id=paid.member_id)
+    here = await Community.get(id=helper.community_id)
     office = await MemberRole.filter(role=Role.COORDINATOR, community_id=here.id).first()
     if office is None:
         return
-    lead = await Member.get(id=office.member_id)  # type: ignore[attr-defined]
+    lead = await Member.get(id=office.member_id)
     residents = [
         m for m in by_phone.values()
-        if m.community_id == here.id and m.phone.startswith("1380001")  # type: ignore[attr-defined]
+        if m.community_id == here.id and m.phone.startswith("1380001")
         and int(m.phone[-4:]) % 2 == 0
     ]  # fmt: skip
     resident = sorted(residents, key=lambda m: m.phone)[-3]

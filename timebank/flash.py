@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from timebank.errors import TimebankError
+from timebank.http import set_site_cookie
 from timebank.i18n import request_lang
 from timebank.people.auth import SESSION_COOKIE
 from timebank.templating import render
@@ -36,14 +37,7 @@ def redirect(request: Request, to: str, error: TimebankError) -> Response:
     """303 to ``to`` (a local path), with ``error``'s message for the page there."""
     response = RedirectResponse(to, status_code=303)
     value = _serializer(request).dumps({"path": urlsplit(to).path, "en": error.en, "zh": error.zh})
-    response.set_cookie(
-        FLASH_COOKIE,
-        value,
-        max_age=MAX_AGE,
-        httponly=True,
-        samesite="lax",
-        secure=request.app.state.settings.https,
-    )
+    set_site_cookie(request, response, FLASH_COOKIE, value, max_age=MAX_AGE)
     return response
 
 

@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from timebank import __version__, db
 from timebank.errors import NotFound
-from timebank.http import local_path
+from timebank.http import local_path, set_site_cookie
 from timebank.i18n import LANG_COOKIE
 from timebank.settings import SUPPORTED_LANGS
 from timebank.templating import render
@@ -35,14 +35,7 @@ async def switch_lang(request: Request) -> Response:
             code="unknown_language",
         )
     response = RedirectResponse(local_path(request.query_params.get("next")), status_code=303)
-    response.set_cookie(
-        LANG_COOKIE,
-        code,
-        max_age=ONE_YEAR,
-        httponly=True,
-        samesite="lax",
-        secure=request.app.state.settings.https,
-    )
+    set_site_cookie(request, response, LANG_COOKIE, code, max_age=ONE_YEAR)
     return response
 
 

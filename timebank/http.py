@@ -67,6 +67,22 @@ def local_path(target: str | None, default: str = "/") -> str:
     return target
 
 
+def set_site_cookie(
+    request: Request, response: Response, name: str, value: str, *, max_age: int | None = None
+) -> None:
+    """A cookie of this site, as every one of ours is set: HttpOnly (no script reads it),
+    SameSite=Lax (a cross-site POST does not send it), Secure on an https site, for every
+    path; ``max_age`` in seconds, else it lasts the browser session."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=request.app.state.settings.https,
+    )
+
+
 class _NotFinite(ValueError):
     """NaN, Infinity or a number too large for a float (1e309) in a JSON body."""
 

@@ -79,7 +79,7 @@ async def _ordering_for(request: Request, who: SignedIn) -> Asked | None:
         return None
     wanted_id = inputs.id_or_none(request.query_params.get("resident", ""))
     target = await Member.get_or_none(id=wanted_id) if wanted_id else None
-    prefer = target.community_id if target else None  # type: ignore[attr-defined]
+    prefer = target.community_id if target else None
     return await asked_community(request, who, prefer=prefer)
 
 
@@ -112,7 +112,7 @@ async def order_page(request: Request, who: SignedIn) -> Response:
     asked = await _ordering_for(request, who)
     coordinator = asked is not None
     if asked is None:
-        community = await Community.get(id=who.member.community_id)  # type: ignore[attr-defined]
+        community = await Community.get(id=who.member.community_id)
     else:
         community = asked.community
     tz = tz_of(request)

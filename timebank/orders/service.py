@@ -72,7 +72,7 @@ async def place(
             f"{resident.name} is not an active resident.", f"{resident.name} 不是在册的服务对象。",
             code="not_a_resident",
         )  # fmt: skip
-    community = await Community.get(id=resident.community_id)  # type: ignore[attr-defined]
+    community = await Community.get(id=resident.community_id)
     service = await service_type(community, service_code)
     _check_window(starts_at, ends_at, notes, address)
     async with in_transaction():
@@ -142,7 +142,7 @@ async def _check_free(helper: Member, order: Order) -> None:
 
 async def _helper_for(order: Order, helper: Member) -> None:
     # The community first: a refusal names only someone the caller may see.
-    if helper.community_id != order.community_id:  # type: ignore[attr-defined]
+    if helper.community_id != order.community_id:
         raise Forbidden(
             "This order is in another community.", "这是其他社区的订单。", code="other_community"
         )
@@ -230,7 +230,7 @@ async def open_for(helper: Member, *, days: int = 14) -> list[Order]:
     """Open orders of the helper's community that match their skills (all, if none listed)."""
     now = datetime.now(UTC)
     query = Order.filter(
-        community_id=helper.community_id,  # type: ignore[attr-defined]
+        community_id=helper.community_id,
         status=S.OPEN,
         ends_at__gt=now,
         starts_at__lt=now + timedelta(days=days),

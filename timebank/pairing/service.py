@@ -138,8 +138,8 @@ async def _check_pair(helper: Member, resident: Member, *, across_communities: b
             code="same_person",
         )  # fmt: skip
     # The community first: a refusal names only someone the caller may see.
-    community_id: int = resident.community_id  # type: ignore[attr-defined]
-    if helper.community_id != community_id and not across_communities:  # type: ignore[attr-defined]
+    community_id: int = resident.community_id
+    if helper.community_id != community_id and not across_communities:
         raise Invalid(
             "Helper and resident live in different communities; only a district "
             "administrator may pair them.",

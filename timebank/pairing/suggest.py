@@ -58,13 +58,13 @@ async def suggest(resident: Member, *, limit: int = 10) -> list[Suggestion]:
     needs = _codes(profile.needs) if profile else set()
     helper_ids = await MemberRole.filter(
         role=Role.HELPER,
-        member__community_id=resident.community_id,  # type: ignore[attr-defined]
+        member__community_id=resident.community_id,
     ).values_list("member_id", flat=True)
     helpers = await Member.filter(id__in=list(helper_ids), is_active=True).exclude(id=resident.id)
     if not helpers:
         return []
     ids = [h.id for h in helpers]
-    profiles = {p.member_id: p for p in await HelperProfile.filter(member_id__in=ids)}  # type: ignore[attr-defined]
+    profiles = {p.member_id: p for p in await HelperProfile.filter(member_id__in=ids)}
     busy: dict[int, int] = {}
     serving = Pairing.filter(helper_id__in=ids, status=PairingStatus.APPROVED)
     for helper_id in await serving.values_list("helper_id", flat=True):

@@ -1,18 +1,39 @@
-"""JSON API: sessions (password or one-time code) and the signed-in member."""
+"""JSON API: sessions (password or one-time code) and the signed-in member (who I am, my
+password, my consent)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from timebank.errors import TimebankError
+from timebank.errors import Invalid, TimebankError
 from timebank.http import read_json
+from timebank.people import auth, members
 from timebank.people.auth import SESSION_COOKIE, SignedIn, sign_in, sign_in_with_code, sign_out
-from timebank.people.pages import set_session_cookie
-from timebank.people.web import require_csrf, require_member
+from timebank.people.directory import card
+from timebank.people.models import Member
+from timebank.people.web import actor_of, changing, require_member, set_session_cookie
+
+
+def _body(required: list[str], **properties: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+TEXT = {"type": "string"}
+# The request bodies read here, for the OpenAPI document (timebank.api.FEATURE_SCHEMAS).
+SCHEMAS: dict[str, Any] = {
+    "PasswordSignIn": _body(["phone", "password"], phone=TEXT, password=TEXT),
+    "CodeSignIn": _body(["phone", "code"], phone=TEXT, code=TEXT),
+    "PasswordChange": _body(["new"], current=TEXT, new={"type": "string", "minLength": 8}),
+    "ConsentChange": _body(["consent"], consent={"type": "boolean"}),
+}
+
+
+SigningIn = Callable[..., Awaitable[tuple[str, SignedIn]]]
 
 
 class NotJson(TimebankError):
@@ -38,13 +59,8 @@ async def read_signin_json(request: Request) -> dict[str, Any]:
 
 def member_json(signed_in: SignedIn) -> dict[str, Any]:
     """The signed-in member as the API shows them."""
-    member = signed_in.member
     return {
-        "id": member.id,
-        "name": member.name,
-        "phone": member.phone,
-        "member_no": member.member_no,
-        "community": member.community_id,  # type: ignore[attr-defined]
+        **card(signed_in.member),
         "roles": sorted(
             ({"role": role.value, "community": community} for role, community in signed_in.roles),
             key=lambda r: (r["role"], r["community"] or 0),
@@ -57,39 +73,11 @@ async def create_session(request: Request) -> Response:
     ---
     summary: Sign in with phone and password
     tags: [people]
-    requestBody:
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [phone, password]
-            properties: {phone: {type: string}, password: {type: string}}
-    responses:
-      "200":
-        description: "Signed in; the cookie is set; use csrf_token for changes."
-        content: {application/json: {schema: {$ref: "#/components/schemas/Session"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "429": {$ref: "#/components/responses/TooManyAttempts"}
+    requestBody: PasswordSignIn
+    responses: {"200": "Session: Signed in; the cookie is set; use csrf_token for changes."}
+    errors: [401]
     """
-    body = await read_signin_json(request)
-    client = request.client.host if request.client else ""
-    cookie, signed_in = await sign_in(
-        phone=str(body.get("phone", "")),
-        password=str(body.get("password", "")),
-        ip=client,
-        user_agent=request.headers.get("user-agent", ""),
-        secret_key=request.app.state.settings.secret_key,
-    )
-    return signed_in_response(request, cookie, signed_in)
-
-
-def signed_in_response(request: Request, cookie: str, signed_in: SignedIn) -> Response:
-    """The answer to a sign-in: the member and their CSRF token, with the session cookie."""
-    response = JSONResponse(
-        {"member": member_json(signed_in), "csrf_token": signed_in.session.csrf_token}
-    )
-    set_session_cookie(request, response, cookie)
-    return response
+    return await _signed_in(request, sign_in, "password")
 
 
 async def session_with_code(request: Request) -> Response:
@@ -97,29 +85,29 @@ async def session_with_code(request: Request) -> Response:
     ---
     summary: Sign in with a one-time code from a coordinator
     tags: [people]
-    requestBody:
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [phone, code]
-            properties: {phone: {type: string}, code: {type: string}}
-    responses:
-      "200":
-        description: "Signed in; the cookie is set"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Session"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "429": {$ref: "#/components/responses/TooManyAttempts"}
+    requestBody: CodeSignIn
+    responses: {"200": "Session: Signed in; the cookie is set"}
+    errors: [401]
     """
+    return await _signed_in(request, sign_in_with_code, "code")
+
+
+async def _signed_in(request: Request, signing_in: SigningIn, secret: str) -> Response:
+    """Sign in with the phone and ``secret`` (the password or a code) of the JSON body; the
+    answer is the member and their CSRF token, with the session cookie."""
     body = await read_signin_json(request)
-    cookie, signed_in = await sign_in_with_code(
+    cookie, signed_in = await signing_in(
         phone=str(body.get("phone", "")),
-        code=str(body.get("code", "")),
+        **{secret: str(body.get(secret, ""))},
         ip=request.client.host if request.client else "",
         user_agent=request.headers.get("user-agent", ""),
         secret_key=request.app.state.settings.secret_key,
     )
-    return signed_in_response(request, cookie, signed_in)
+    response = JSONResponse(
+        {"member": member_json(signed_in), "csrf_token": signed_in.session.csrf_token}
+    )
+    set_session_cookie(request, response, cookie)
+    return response
 
 
 async def delete_session(request: Request) -> Response:
@@ -127,14 +115,9 @@ async def delete_session(request: Request) -> Response:
     ---
     summary: Sign out (needs the X-CSRF-Token header)
     tags: [people]
-    responses:
-      "204": {description: "Signed out; the session cannot be used again."}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
+    responses: {"204": {description: "Signed out; the session cannot be used again."}}
     """
-    signed_in = require_member(request)
-    require_csrf(request, signed_in, request.headers.get("x-csrf-token"))
-    await sign_out(signed_in.session)
+    await sign_out(changing(request).session)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -145,13 +128,59 @@ async def who_am_i(request: Request) -> Response:
     ---
     summary: The signed-in member and their roles
     tags: [people]
-    responses:
-      "200":
-        description: "The member."
-        content: {application/json: {schema: {$ref: "#/components/schemas/Me"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
+    responses: {"200": "Me: The member."}
     """
     return JSONResponse(member_json(require_member(request)))
+
+
+async def change_password(request: Request) -> Response:
+    """
+    ---
+    summary: Change my password (other sessions are signed out)
+    description: >-
+      A wrong current password counts as a failed sign-in of the member's phone: after 5 in
+      15 minutes the answer is 429 (a stolen session cannot guess the password).
+    tags: [people]
+    requestBody: PasswordChange
+    responses: {"204": {description: "Changed"}}
+    errors: [429]
+    """
+    who = changing(request)
+    body = await read_json(request)
+    await auth.change_password(
+        who,
+        current=str(body.get("current", "")),
+        new=str(body.get("new", "")),
+        ip=request.client.host if request.client else "",
+    )
+    return Response(status_code=204)
+
+
+async def my_consent(request: Request) -> Response:
+    """
+    ---
+    summary: Give or withdraw my consent to the use of my data (and location at check-in)
+    tags: [people]
+    requestBody: ConsentChange
+    responses: {"200": "Consent: consent (true or false) and since when"}
+    """
+    who = changing(request)
+    body = await read_json(request)
+    given = body.get("consent")
+    if not isinstance(given, bool):
+        raise Invalid(
+            'Send {"consent": true} to agree or {"consent": false} to withdraw.',
+            '请发送 {"consent": true} 表示同意，或 {"consent": false} 表示撤回。',
+            code="bad_consent",
+        )
+    member = await members.set_consent(actor_of(request, who), who.member, given)
+    return JSONResponse(consent_json(member))
+
+
+def consent_json(member: Member) -> dict[str, Any]:
+    """Whether the member consents, and since when."""
+    at = member.consent_at
+    return {"consent": at is not None, "consent_at": at.isoformat() if at else None}
 
 
 routes = [
@@ -159,4 +188,6 @@ routes = [
     Route("/session", delete_session, methods=["DELETE"], name="session_delete"),
     Route("/session/code", session_with_code, methods=["POST"], name="session_code"),
     Route("/me", who_am_i, methods=["GET"], name="me"),
+    Route("/me/password", change_password, methods=["PUT"]),
+    Route("/me/consent", my_consent, methods=["PUT"]),
 ]

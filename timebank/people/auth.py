@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -110,6 +111,18 @@ async def _count_attempt(phone: str, ip: str) -> int:
     return int(attempt.id)
 
 
+async def _attempt(
+    phone: str, ip: str, refusal: Callable[[], Unauthorized]
+) -> tuple[int, Member | None]:
+    """A counted sign-in attempt for ``phone``, and the active member it belongs to, if
+    any; what is not a phone number is refused as a wrong secret would be."""
+    try:
+        phone = normalize_phone(phone)
+    except TimebankError:
+        raise refusal() from None
+    return await _count_attempt(phone, ip), await Member.get_or_none(phone=phone, is_active=True)
+
+
 async def _succeeded(attempt_id: int) -> None:
     await SignInAttempt.filter(id=attempt_id).update(succeeded=True)
 
@@ -118,12 +131,7 @@ async def sign_in(
     *, phone: str, password: str, ip: str, user_agent: str, secret_key: str
 ) -> tuple[str, SignedIn]:
     """Check the password and open a session; returns the cookie value and the member."""
-    try:
-        phone = normalize_phone(phone)
-    except TimebankError:
-        raise _bad_credentials() from None
-    attempt = await _count_attempt(phone, ip)
-    member = await Member.get_or_none(phone=phone, is_active=True)
+    attempt, member = await _attempt(phone, ip, _bad_credentials)
     # Unknown phones are checked against a dummy hash: the same time for every answer.
     known = member.password_hash if member is not None else None
     if not await verify_password_off_loop(known, password) or member is None:
@@ -170,7 +178,7 @@ async def issue_code(actor: Actor, member: Member) -> str:
             "member.signin_code",
             target_type="member",
             target_id=member.id,
-            community_id=member.community_id,  # type: ignore[attr-defined]
+            community_id=member.community_id,
             on_behalf_of_id=member.id,
         )
     return code
@@ -180,12 +188,7 @@ async def sign_in_with_code(
     *, phone: str, code: str, ip: str, user_agent: str, secret_key: str
 ) -> tuple[str, SignedIn]:
     """Sign in with a one-time code; it cannot be used again. Throttled like passwords."""
-    try:
-        phone = normalize_phone(phone)
-    except TimebankError:
-        raise _bad_code() from None
-    attempt = await _count_attempt(phone, ip)
-    member = await Member.get_or_none(phone=phone, is_active=True)
+    attempt, member = await _attempt(phone, ip, _bad_code)
     now = datetime.now(UTC)
     found = await _matching_code(member, code.strip(), now) if member is not None else None
     if found is None or member is None:
@@ -199,7 +202,7 @@ async def sign_in_with_code(
         "member.signin_code_used",
         target_type="member",
         target_id=member.id,
-        community_id=member.community_id,  # type: ignore[attr-defined]
+        community_id=member.community_id,
     )
     return await _open_session(member, ip, user_agent, secret_key)
 
@@ -249,7 +252,7 @@ async def change_password(signed_in: SignedIn, *, current: str, new: str, ip: st
             "member.password",
             target_type="member",
             target_id=member.id,
-            community_id=member.community_id,  # type: ignore[attr-defined]
+            community_id=member.community_id,
         )
 
 

@@ -5,14 +5,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
+import sys
 
 from tortoise.transactions import in_transaction
 
-from timebank.errors import NotFound
+from timebank.errors import Invalid, NotFound
 from timebank.people import audit
 from timebank.people.audit import Actor
 from timebank.people.models import Member
 from timebank.settings import Settings
+
+
+def read_password() -> str:
+    """A password typed twice at a prompt, or the first line of standard input."""
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password / 密码: ")
+        if first != getpass.getpass("Again / 再输一次: "):
+            raise Invalid("The two passwords differ.", "两次输入的密码不一致。")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 async def _member(phone: str) -> Member:
@@ -44,7 +56,7 @@ async def _set_password(settings: Settings, phone: str, password: str) -> str:
                 "member.password_reset",
                 target_type="member",
                 target_id=member.id,
-                community_id=member.community_id,  # type: ignore[attr-defined]
+                community_id=member.community_id,
                 on_behalf_of_id=member.id,
             )
     return (
@@ -55,9 +67,7 @@ async def _set_password(settings: Settings, phone: str, password: str) -> str:
 
 def cmd_set_password(settings: Settings, args: argparse.Namespace) -> None:
     """Set a member's password (an admin's too) and sign them out everywhere."""
-    from timebank.cli import _read_password
-
-    password = _read_password()
+    password = read_password()
     print(asyncio.run(_set_password(settings, args.phone, password)))
 
 

@@ -37,7 +37,7 @@ def community_json(community: Community) -> dict[str, Any]:
         "id": community.id,
         "name": community.name,
         "level": community.level.value,
-        "parent": community.parent_id,  # type: ignore[attr-defined]
+        "parent": community.parent_id,
     }
     data["settings"] = {name: getattr(community, name) for name in SETTINGS}
     data["settings"]["four_eyes"] = community.four_eyes

@@ -5,7 +5,7 @@ cannot accept in both languages; and who may grant which roles."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -158,11 +158,27 @@ def _bool(value: Any) -> bool:
 def parse_member(data: Mapping[str, Any], *, partial: bool) -> Parsed:
     """Check a member's fields; with ``partial`` only those present (an edit)."""
     parsed = Parsed()
-    values = parsed.values
 
     def present(name: str) -> bool:
         return name in data and (not partial or data.get(name) is not None)
 
+    _read_person(parsed, data, present, partial=partial)
+    _read_profiles(parsed, data, present)
+    if present("password") and data.get("password"):
+        try:
+            # Checked here, hashed off the event loop by ``hash_new_password``.
+            check_password(str(data.get("password")))
+            parsed.values[NEW_PASSWORD] = str(data.get("password"))
+        except Invalid as exc:
+            parsed.refuse("password", exc.en, exc.zh)
+    return parsed
+
+
+def _read_person(
+    parsed: Parsed, data: Mapping[str, Any], present: Callable[[str], bool], *, partial: bool
+) -> None:
+    """The member's own fields: name, phone, texts, roles, birth date, place, consent."""
+    values = parsed.values
     for name, limit in TEXT_LIMITS.items():
         if present(name):
             text = str(data.get(name) or "").strip()
@@ -205,6 +221,11 @@ def parse_member(data: Mapping[str, Any], *, partial: bool) -> Parsed:
         values["lon"] = _float(parsed, "lon", data.get("lon"), 180)
     if present("consent"):
         values["consent"] = _bool(data.get("consent"))
+
+
+def _read_profiles(parsed: Parsed, data: Mapping[str, Any], present: Callable[[str], bool]) -> None:
+    """A resident's and a helper's profile fields."""
+    values = parsed.values
     if present("care_level"):
         levels = _codes(parsed, "care_level", data.get("care_level"), CARE_LEVEL_NAMES)
         if len(levels) > 1:
@@ -246,14 +267,6 @@ def parse_member(data: Mapping[str, Any], *, partial: bool) -> Parsed:
                 )
         else:
             values["hourly_rate_fen"] = None
-    if present("password") and data.get("password"):
-        try:
-            # Checked here, hashed off the event loop by ``hash_new_password``.
-            check_password(str(data.get("password")))
-            values[NEW_PASSWORD] = str(data.get("password"))
-        except Invalid as exc:
-            parsed.refuse("password", exc.en, exc.zh)
-    return parsed
 
 
 def can_grant(roles: Iterable[Role], *, admin: bool) -> list[FieldError]:

@@ -14,7 +14,7 @@ from timebank.errors import Invalid
 from timebank.people import audit
 from timebank.people.audit import Actor
 from timebank.people.member_fields import can_grant, parse_member
-from timebank.people.members import insert_new
+from timebank.people.members import enrol
 from timebank.people.models import Community, Member
 
 MAX_IMPORT_ROWS = 2000
@@ -165,7 +165,7 @@ async def import_csv(
     created: list[Member] = []
     async with in_transaction():
         for values in parsed_rows:
-            created.append(await insert_new(actor, community, values))
+            created.append(await enrol(community, values, actor=actor))
         await audit.record(
             actor,
             "member.import",

@@ -1,22 +1,20 @@
-"""Registering and looking after members: profiles, roles, consent, family links, search.
+"""Registering and looking after members: profiles, roles, consent, family links.
 
-Every change is written in one transaction with its audit event. What a person typed is
-read by ``member_fields.parse_member``; a CSV list is imported by ``member_import``.
+Every member is written by ``enrol``, and every change in one transaction with its audit
+event. What a person typed is read by ``member_fields.parse_member``; a CSV list is
+imported by ``member_import``; lists and records are read by ``directory``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from timebank import inputs
 from timebank.errors import Conflict, Invalid, NotFound
 from timebank.labels import (
     RELATION_NAMES,
@@ -36,7 +34,6 @@ from timebank.people.member_fields import (
 from timebank.people.models import (
     Community,
     FamilyLink,
-    Hardship,
     HelperProfile,
     Member,
     MemberRole,
@@ -45,7 +42,13 @@ from timebank.people.models import (
     Role,
     Session,
 )
-from timebank.people.service import insert_member, phone_taken
+from timebank.people.service import (
+    hash_password_off_loop,
+    next_member_no,
+    normalize_phone,
+    phone_taken,
+    record_or_404,
+)
 
 INVERSE = {
     Relation.SPOUSE: Relation.SPOUSE,
@@ -87,10 +90,31 @@ def _member_columns(values: dict[str, Any]) -> dict[str, Any]:
     return columns
 
 
+async def create_member(
+    *,
+    community: Community,
+    name: str,
+    phone: str,
+    password: str | None,
+    roles: list[Role],
+) -> Member:
+    """A member set up by the server's operator (``timebank create-user``, the demo's
+    logins, benchmarks): name, phone, password and roles, in a community of any level."""
+    name = name.strip()
+    if not name:
+        raise Invalid("Please give the member's name.", "请填写姓名。", code="name_required")
+    values: dict[str, Any] = {"name": name, "phone": normalize_phone(phone), "roles": roles}
+    values["password_hash"] = (
+        await hash_password_off_loop(password) if password is not None else None
+    )
+    return await enrol(community, values, actor=None)
+
+
 async def register(
     actor: Actor, community: Community, data: Mapping[str, Any], *, admin: bool
 ) -> Member:
-    """Register a member in ``community`` with their roles and profiles."""
+    """Register a member in ``community`` with their roles and profiles (what a person
+    typed in the form, sent to the API, or wrote in a row of a CSV list)."""
     parsed = parse_member(data, partial=False)
     parsed.errors += can_grant(parsed.values.get("roles", []), admin=admin)
     if parsed.errors:
@@ -102,26 +126,57 @@ async def register(
             code="not_a_community",
         )
     await hash_new_password(parsed.values)
-    return await insert_new(actor, community, parsed.values)
+    return await enrol(community, parsed.values, actor=actor)
 
 
-async def insert_new(actor: Actor, community: Community, values: dict[str, Any]) -> Member:
-    roles: list[Role] = values["roles"]
+async def enrol(community: Community, values: dict[str, Any], *, actor: Actor | None) -> Member:
+    """The one way a member is written, for every path above and the CSV import: the next
+    member number, the roles (a coordinator's scoped to ``community``), and, when a person
+    (``actor``) registers them, their profiles and the audit event, all in one transaction;
+    a phone number already registered is a 409. The operator's set-ups (``actor`` None)
+    get neither profiles nor an audit event."""
+    phone, roles = values["phone"], values["roles"]
+    if await Member.exists(phone=phone):
+        raise phone_taken(phone)
+    try:
+        async with in_transaction():
+            member = await Member.create(
+                community=community,
+                member_no=await next_member_no(community),
+                **_member_columns(values),
+            )
+            await _grant(member, roles, community.id)
+            if actor is not None:
+                await _apply_profiles(member, set(roles), values)
+                await audit.record(
+                    actor,
+                    "member.register",
+                    **_about(member),
+                    detail={"name": member.name, "roles": [r.value for r in roles]},
+                )
+    except IntegrityError:
+        # Another request registered the same phone, or took the same member number,
+        # between our check and our insert; nothing of this one was written.
+        if await Member.exists(phone=phone):
+            raise phone_taken(phone) from None
+        raise Conflict(
+            "Someone else registered a member at the same moment. Please try again.",
+            "有人同时登记了成员，请重试。",
+            code="member_no_clash",
+        ) from None
+    return member
 
-    async def profiles_and_audit(member: Member) -> None:
-        await _apply_profiles(member, set(roles), values)
-        await audit.record(
-            actor,
-            "member.register",
-            target_type="member",
-            target_id=member.id,
-            community_id=community.id,
-            detail={"name": member.name, "roles": [r.value for r in roles]},
-        )
 
-    return await insert_member(
-        community, columns=_member_columns(values), roles=roles, then=profiles_and_audit
-    )
+def _about(member: Member) -> dict[str, Any]:
+    """An audit event's target: ``member``, in their community."""
+    return {"target_type": "member", "target_id": member.id, "community_id": member.community_id}
+
+
+async def _grant(member: Member, roles: Iterable[Role], community_id: int) -> None:
+    # An admin is district-wide; every other role is held in the member's community.
+    for role in roles:
+        scope = None if role is Role.ADMIN else community_id
+        await MemberRole.create(member=member, role=role, community_id=scope)
 
 
 async def update(actor: Actor, member: Member, data: Mapping[str, Any], *, admin: bool) -> Member:
@@ -156,9 +211,7 @@ async def update(actor: Actor, member: Member, data: Mapping[str, Any], *, admin
                 columns["is_active"] = active
             if columns:
                 await Member.filter(id=member.id).update(**columns)
-            for role in roles - current:
-                scope = None if role is Role.ADMIN else member.community_id  # type: ignore[attr-defined]
-                await MemberRole.create(member=member, role=role, community_id=scope)
+            await _grant(member, roles - current, member.community_id)
             if current - roles:
                 await MemberRole.filter(member=member, role__in=list(current - roles)).delete()
             await _apply_profiles(member, roles, values)
@@ -169,9 +222,7 @@ async def update(actor: Actor, member: Member, data: Mapping[str, Any], *, admin
             await audit.record(
                 actor,
                 "member.update",
-                target_type="member",
-                target_id=member.id,
-                community_id=member.community_id,  # type: ignore[attr-defined]
+                **_about(member),
                 on_behalf_of_id=member.id if actor.member_id != member.id else None,
                 detail={"fields": changed},
             )
@@ -199,9 +250,7 @@ async def set_consent(actor: Actor, member: Member, given: bool) -> Member:
         await audit.record(
             actor,
             "member.consent" if given else "member.consent_withdrawn",
-            target_type="member",
-            target_id=member.id,
-            community_id=member.community_id,  # type: ignore[attr-defined]
+            **_about(member),
         )
     return await Member.get(id=member.id)
 
@@ -219,22 +268,14 @@ async def _record_active(actor: Actor, member: Member, active: bool) -> None:
     await audit.record(
         actor,
         "member.activate" if active else "member.deactivate",
-        target_type="member",
-        target_id=member.id,
-        community_id=member.community_id,  # type: ignore[attr-defined]
+        **_about(member),
     )
 
 
 async def get_member(member_id: int) -> Member:
     """The member with this id, or a 404."""
-    found = await Member.get_or_none(id=member_id)
-    if found is None:
-        raise NotFound(
-            f"There is no member number {member_id}.",
-            f"找不到编号为 {member_id} 的成员。",
-            code="member_not_found",
-        )
-    return found
+    en, zh = f"There is no member number {member_id}.", f"找不到编号为 {member_id} 的成员。"
+    return await record_or_404(Member, member_id, NotFound(en, zh, code="member_not_found"))
 
 
 # Family ---------------------------------------------------------------------------------
@@ -269,9 +310,7 @@ async def link_family(actor: Actor, member: Member, relative: Member, relation: 
             await audit.record(
                 actor,
                 "family.link",
-                target_type="member",
-                target_id=member.id,
-                community_id=member.community_id,  # type: ignore[attr-defined]
+                **_about(member),
                 detail={"relative": relative.id, "relation": kind.value},
             )
     except IntegrityError:
@@ -285,7 +324,7 @@ async def link_family(actor: Actor, member: Member, relative: Member, relation: 
 
 async def unlink_family(actor: Actor, link: FamilyLink) -> None:
     """Remove a family link, both directions."""
-    member_id, relative_id = link.member_id, link.relative_id  # type: ignore[attr-defined]
+    member_id, relative_id = link.member_id, link.relative_id
     member = await get_member(member_id)
     async with in_transaction():
         await FamilyLink.filter(
@@ -295,138 +334,6 @@ async def unlink_family(actor: Actor, link: FamilyLink) -> None:
         await audit.record(
             actor,
             "family.unlink",
-            target_type="member",
-            target_id=member_id,
-            community_id=member.community_id,  # type: ignore[attr-defined]
+            **_about(member),
             detail={"relative": relative_id},
         )
-
-
-# Reading ----------------------------------------------------------------------------------
-
-
-@dataclass
-class MemberPage:
-    members: list[Member]
-    total: int
-
-
-async def search(
-    communities: set[int] | None,
-    *,
-    q: str = "",
-    role: str = "",
-    hardship: str = "",
-    limit: int = 50,
-    offset: int = 0,
-) -> MemberPage:
-    """Members of ``communities`` (None: all) matching the filters, by community and number."""
-    query = Member.all()
-    if communities is not None:
-        query = query.filter(community_id__in=sorted(communities))
-    q = q.strip()
-    if q:
-        match = Q(name__icontains=q) | Q(phone__contains=q)
-        # member_no holds at most 12 characters: a longer text cannot be one (and tortoise
-        # refuses to compare it, which was a 500).
-        if q.isascii() and q.isdigit() and len(q) <= 12:
-            match |= Q(member_no=q.zfill(4))
-        query = query.filter(match)
-    if role:
-        query = query.filter(roles__role=inputs.choice(role, "role", Role).value)
-    if hardship:
-        code = inputs.choice(hardship, "hardship", Hardship).value
-        query = query.filter(resident_profile__hardship__contains=code)
-    query = query.distinct()
-    total = await query.count()
-    members = await query.order_by("community_id", "member_no").offset(offset).limit(limit)
-    return MemberPage(members, total)
-
-
-def _summary(member: Member, roles: list[str]) -> dict[str, Any]:
-    return {
-        "id": member.id,
-        "name": member.name,
-        "phone": member.phone,
-        "member_no": member.member_no,
-        "community": member.community_id,  # type: ignore[attr-defined]
-        "active": member.is_active,
-        "roles": sorted(set(roles)),
-        "birth_date": member.birth_date.isoformat() if member.birth_date else None,
-        "has_password": bool(member.password_hash),
-    }
-
-
-async def summaries(found: list[Member]) -> list[dict[str, Any]]:
-    """Members for a list, with their roles and hardship: two queries for the whole page."""
-    ids = [m.id for m in found]
-    roles: dict[int, list[str]] = {i: [] for i in ids}
-    for member_id, role in await MemberRole.filter(member_id__in=ids).values_list(
-        "member_id", "role"
-    ):
-        roles[int(member_id)].append(str(role))
-    hardship = dict(
-        await ResidentProfile.filter(member_id__in=ids).values_list("member_id", "hardship")
-    )
-    return [
-        {**_summary(m, roles[m.id]), "hardship": _split(str(hardship.get(m.id) or ""))}
-        for m in found
-    ]
-
-
-async def member_json(member: Member, *, full: bool = True) -> dict[str, Any]:
-    """A member as the API shows them (``full``: with profiles and family)."""
-    roles = await MemberRole.filter(member=member).values_list("role", flat=True)
-    data = _summary(member, [str(r) for r in roles])
-    if not full:
-        return data
-    data.update(
-        address=member.address,
-        lat=member.lat,
-        lon=member.lon,
-        languages=member.languages,
-        consent=member.consent_at is not None,
-    )
-    resident = await ResidentProfile.get_or_none(member=member)
-    data["resident"] = (
-        None
-        if resident is None
-        else {
-            "care_level": resident.care_level.value,
-            "hardship": _split(resident.hardship),
-            "needs": _split(resident.needs),
-            "visit_every_days": resident.visit_every_days,
-            "emergency_name": resident.emergency_name,
-            "emergency_phone": resident.emergency_phone,
-            "notes": resident.notes,
-        }
-    )
-    helper = await HelperProfile.get_or_none(member=member)
-    data["helper"] = (
-        None
-        if helper is None
-        else {
-            "kind": helper.kind.value,
-            "hourly_rate": None
-            if helper.hourly_rate_fen is None
-            else f"{Decimal(helper.hourly_rate_fen) / 100:.2f}",
-            "skills": _split(helper.skills),
-            "capacity": helper.capacity,
-            "availability": helper.availability,
-        }
-    )
-    links = await FamilyLink.filter(member=member).prefetch_related("relative").order_by("id")
-    data["family"] = [
-        {
-            "id": link.id,
-            "relative": link.relative.id,
-            "name": link.relative.name,
-            "relation": link.relation.value,
-        }
-        for link in links
-    ]
-    return data
-
-
-def _split(value: str) -> list[str]:
-    return [v for v in value.split(",") if v]

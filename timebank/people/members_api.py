@@ -8,32 +8,44 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from timebank.errors import BadRequest, Invalid, NotFound
+from timebank.errors import BadRequest, NotFound
 from timebank.http import read_json
 from timebank.inputs import int_query
-from timebank.people import audit, auth, communities, member_import, members, policy
+from timebank.people import (
+    audit,
+    auth,
+    communities,
+    directory,
+    member_import,
+    members,
+    policy,
+    service,
+)
 from timebank.people.auth import SignedIn
-from timebank.people.models import AuditEvent, Community, FamilyLink, Member, Role
-from timebank.people.service import get_community, member_names
+from timebank.people.models import Community, FamilyLink, Member, Relation
+from timebank.people.service import get_community
 from timebank.people.web import actor_of, changing, require_member
 
+# The request bodies read here (besides api_schemas' members and settings), for the OpenAPI
+# document (timebank.api.FEATURE_SCHEMAS).
+SCHEMAS: dict[str, Any] = {
+    "NewFamilyLink": {
+        "type": "object",
+        "required": ["relative", "relation"],
+        "properties": {
+            "relative": {"$ref": "#/components/schemas/Id"},
+            "relation": {"type": "string", "enum": [r.value for r in Relation]},
+        },
+    }
+}
 
-async def member_for(request: Request, who: SignedIn, *, manage: bool) -> Member:
-    """The member named in the path, if ``who`` may see (or ``manage``) them."""
+
+async def managing(request: Request) -> tuple[SignedIn, Member]:
+    """Who changes (with the CSRF header) the member named in the path, whom they manage."""
+    who = changing(request)
     member = await members.get_member(int(request.path_params["member_id"]))
-    if manage:
-        policy.require(await policy.can_manage_member(who, member))
-    else:
-        policy.require(await can_view(who, member))
-    return member
-
-
-async def can_view(who: SignedIn, member: Member) -> bool:
-    """``policy.can_view_member``, knowing whether ``who`` serves ``member`` as a helper."""
-    from timebank.orders.service import serves  # orders builds on people
-
-    helping = who.has(Role.HELPER) and await serves(who.member.id, member.id)
-    return policy.can_view_member(who, member, serves=helping)
+    policy.require(await policy.can_manage_member(who, member))
+    return who, member
 
 
 async def list_members(request: Request) -> Response:
@@ -43,29 +55,18 @@ async def list_members(request: Request) -> Response:
     tags: [people]
     parameters:
       - {name: q, in: query, schema: {type: string}, description: "name, phone or member number"}
-      - name: role
-        in: query
-        schema: {type: string, enum: [helper, resident, coordinator, admin]}
+      - {name: role, in: query, schema: {type: string, enum: [helper,resident,coordinator,admin]}}
       - {name: hardship, in: query, schema: {type: string}}
       - {name: community, in: query, schema: {type: integer}}
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 200}}
       - {name: offset, in: query, schema: {type: integer, minimum: 0}}
-    responses:
-      "200":
-        description: "members (roles and hardship, no profiles) and the total"
-        content: {application/json: {schema: {$ref: "#/components/schemas/MemberList"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
+    responses: {"200": "MemberList: members (roles and hardship, no profiles) and the total"}
+    errors: [403]
     """
     who = require_member(request)
-    policy.require_coordinator(who)
-    scope = policy.visible_communities(who)
-    community = request.query_params.get("community")
-    if community:
-        community_id = int_query(request, "community", 0, 1, 2**31 - 1)
-        policy.require(policy.can_manage_community(who, community_id))
-        scope = {community_id}
-    found = await members.search(
+    policy.require_coordinator(who)  # before the 400s, as it always was
+    scope = policy.coordinated_scope(who, _id_query(request, "community"))
+    found = await directory.search(
         scope,
         q=request.query_params.get("q", ""),
         role=request.query_params.get("role", ""),
@@ -76,7 +77,7 @@ async def list_members(request: Request) -> Response:
     return JSONResponse(
         {
             "total": found.total,
-            "members": await members.summaries(found.members),
+            "members": await directory.summaries(found.members),
         }
     )
 
@@ -86,19 +87,9 @@ async def create_member(request: Request) -> Response:
     ---
     summary: Register a member (resident, helper or both) in a community
     tags: [people]
-    requestBody:
-      content:
-        application/json:
-          schema: {$ref: "#/components/schemas/NewMember"}
-    responses:
-      "201":
-        description: "The member, with profiles"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Member"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
-      "409": {$ref: "#/components/responses/Conflict"}
-      "422": {$ref: "#/components/responses/Invalid"}
+    requestBody: NewMember
+    responses: {"201": "Member: The member, with profiles"}
+    errors: [404, 409]
     """
     who = changing(request)
     body = await read_json(request)
@@ -113,7 +104,7 @@ async def create_member(request: Request) -> Response:
     member = await members.register(
         actor_of(request, who), community, body, admin=policy.is_admin(who)
     )
-    return JSONResponse(await members.member_json(member), status_code=201)
+    return JSONResponse(await directory.member_json(member), status_code=201)
 
 
 async def get_member(request: Request) -> Response:
@@ -121,19 +112,14 @@ async def get_member(request: Request) -> Response:
     ---
     summary: One member with profiles and family
     tags: [people]
-    parameters:
-      - {name: member_id, in: path, required: true, schema: {type: integer}}
-    responses:
-      "200":
-        description: "The member"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Member"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
+    parameters: [{name: member_id, in: path, required: true, schema: {type: integer}}]
+    responses: {"200": "Member: The member"}
+    errors: [403]
     """
     who = require_member(request)
-    member = await member_for(request, who, manage=False)
-    return JSONResponse(await members.member_json(member))
+    member = await members.get_member(int(request.path_params["member_id"]))
+    policy.require(await policy.can_view_member(who, member))
+    return JSONResponse(await directory.member_json(member))
 
 
 async def update_member(request: Request) -> Response:
@@ -141,28 +127,16 @@ async def update_member(request: Request) -> Response:
     ---
     summary: Change a member's fields, roles or profiles (only the fields sent)
     tags: [people]
-    parameters:
-      - {name: member_id, in: path, required: true, schema: {type: integer}}
-    requestBody:
-      content:
-        application/json:
-          schema: {$ref: "#/components/schemas/MemberChange"}
-    responses:
-      "200":
-        description: "The member after the change"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Member"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
-      "409": {$ref: "#/components/responses/Conflict"}
-      "422": {$ref: "#/components/responses/Invalid"}
+    parameters: [{name: member_id, in: path, required: true, schema: {type: integer}}]
+    requestBody: MemberChange
+    responses: {"200": "Member: The member after the change"}
+    errors: [409]
     """
-    who = changing(request)
-    member = await member_for(request, who, manage=True)
+    who, member = await managing(request)
     body = await read_json(request)
     policy.require(await policy.can_take_over(who, member, body))
     member = await members.update(actor_of(request, who), member, body, admin=policy.is_admin(who))
-    return JSONResponse(await members.member_json(member))
+    return JSONResponse(await directory.member_json(member))
 
 
 async def issue_code(request: Request) -> Response:
@@ -170,18 +144,10 @@ async def issue_code(request: Request) -> Response:
     ---
     summary: Issue a one-time sign-in code for a member (shown once, valid 24 hours)
     tags: [people]
-    parameters:
-      - {name: member_id, in: path, required: true, schema: {type: integer}}
-    responses:
-      "201":
-        description: "code and hours valid"
-        content: {application/json: {schema: {$ref: "#/components/schemas/SigninCode"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
+    parameters: [{name: member_id, in: path, required: true, schema: {type: integer}}]
+    responses: {"201": "SigninCode: code and hours valid"}
     """
-    who = changing(request)
-    member = await member_for(request, who, manage=True)
+    who, member = await managing(request)
     policy.require(await policy.can_take_over(who, member, {}, code=True))
     code = await auth.issue_code(actor_of(request, who), member)
     return JSONResponse({"code": code, "hours": auth.CODE_HOURS}, status_code=201)
@@ -192,31 +158,12 @@ async def add_family(request: Request) -> Response:
     ---
     summary: Link a relative to a member (both directions)
     tags: [people]
-    parameters:
-      - {name: member_id, in: path, required: true, schema: {type: integer}}
-    requestBody:
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [relative, relation]
-            properties:
-              relative: {$ref: "#/components/schemas/Id"}
-              relation:
-                type: string
-                enum: [spouse, child, parent, sibling, grandchild, grandparent, other]
-    responses:
-      "201":
-        description: "The member with their family"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Member"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
-      "409": {$ref: "#/components/responses/Conflict"}
-      "422": {$ref: "#/components/responses/Invalid"}
+    parameters: [{name: member_id, in: path, required: true, schema: {type: integer}}]
+    requestBody: NewFamilyLink
+    responses: {"201": "Member: The member with their family"}
+    errors: [409]
     """
-    who = changing(request)
-    member = await member_for(request, who, manage=True)
+    who, member = await managing(request)
     body = await read_json(request)
     relative_id = body.get("relative")
     if not isinstance(relative_id, int) or isinstance(relative_id, bool):
@@ -228,7 +175,7 @@ async def add_family(request: Request) -> Response:
     await members.link_family(
         actor_of(request, who), member, relative, str(body.get("relation", ""))
     )
-    return JSONResponse(await members.member_json(member), status_code=201)
+    return JSONResponse(await directory.member_json(member), status_code=201)
 
 
 async def remove_family(request: Request) -> Response:
@@ -239,14 +186,9 @@ async def remove_family(request: Request) -> Response:
     parameters:
       - {name: member_id, in: path, required: true, schema: {type: integer}}
       - {name: link_id, in: path, required: true, schema: {type: integer}}
-    responses:
-      "204": {description: "Removed"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
+    responses: {"204": {description: "Removed"}}
     """
-    who = changing(request)
-    member = await member_for(request, who, manage=True)
+    who, member = await managing(request)
     link = await FamilyLink.get_or_none(id=int(request.path_params["link_id"]), member=member)
     if link is None:
         raise NotFound("There is no such family link.", "找不到该亲属关系。", code="link_not_found")
@@ -260,17 +202,11 @@ async def list_communities(request: Request) -> Response:
     ---
     summary: The communities one may see (coordinated ones, all for an admin, else one's own)
     tags: [people]
-    responses:
-      "200":
-        description: "communities with settings"
-        content: {application/json: {schema: {$ref: "#/components/schemas/CommunityList"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
+    responses: {"200": "CommunityList: communities with settings"}
     """
-    who = require_member(request)
-    scope = policy.visible_communities(who)
+    scope = policy.communities_seen(require_member(request))
     query = Community.all().order_by("id")
     if scope is not None:
-        scope = scope | {who.member.community_id}  # type: ignore[attr-defined]
         query = query.filter(id__in=sorted(scope))
     return JSONResponse({"communities": [communities.community_json(c) for c in await query]})
 
@@ -280,20 +216,13 @@ async def get_community_settings(request: Request) -> Response:
     ---
     summary: A community and its settings
     tags: [people]
-    parameters:
-      - {name: community_id, in: path, required: true, schema: {type: integer}}
-    responses:
-      "200":
-        description: "The community"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Community"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
+    parameters: [{name: community_id, in: path, required: true, schema: {type: integer}}]
+    responses: {"200": "Community: The community"}
+    errors: [403]
     """
     who = require_member(request)
     community = await get_community(int(request.path_params["community_id"]))
-    own = community.id == who.member.community_id  # type: ignore[attr-defined]
-    policy.require(own or policy.can_manage_community(who, community.id))
+    policy.require(policy.can_view_community(who, community.id))
     return JSONResponse(communities.community_json(community))
 
 
@@ -302,20 +231,9 @@ async def update_community_settings(request: Request) -> Response:
     ---
     summary: Change a community's settings (coordinators)
     tags: [people]
-    parameters:
-      - {name: community_id, in: path, required: true, schema: {type: integer}}
-    requestBody:
-      content:
-        application/json:
-          schema: {$ref: "#/components/schemas/SettingsChange"}
-    responses:
-      "200":
-        description: "The community after the change"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Community"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
-      "422": {$ref: "#/components/responses/Invalid"}
+    parameters: [{name: community_id, in: path, required: true, schema: {type: integer}}]
+    requestBody: SettingsChange
+    responses: {"200": "Community: The community after the change"}
     """
     who = changing(request)
     community_id = int(request.path_params["community_id"])
@@ -333,20 +251,9 @@ async def import_members(request: Request) -> Response:
     ---
     summary: Import members from a CSV file (all rows or none)
     tags: [people]
-    parameters:
-      - {name: community_id, in: path, required: true, schema: {type: integer}}
-    requestBody:
-      content:
-        text/csv:
-          schema: {type: string}
-    responses:
-      "201":
-        description: "How many were registered, and who"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Imported"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
-      "422": {$ref: "#/components/responses/Invalid"}
+    parameters: [{name: community_id, in: path, required: true, schema: {type: integer}}]
+    requestBody: {content: {text/csv: {schema: {type: string}}}}
+    responses: {"201": "Imported: How many were registered, and who"}
     """
     who = changing(request)
     community_id = int(request.path_params["community_id"])
@@ -359,34 +266,10 @@ async def import_members(request: Request) -> Response:
     return JSONResponse(
         {
             "created": len(result.created),
-            "members": await members.summaries(result.created),
+            "members": await directory.summaries(result.created),
         },
         status_code=201,
     )
-
-
-async def audit_events(
-    who: SignedIn, *, community: int | None, member: int | None, limit: int, before: int | None
-) -> list[AuditEvent]:
-    """The newest audit events ``who`` may read, newest first."""
-    policy.require_coordinator(who)
-    query = AuditEvent.all()
-    scope = policy.visible_communities(who)
-    if community is not None:
-        policy.require(policy.can_manage_community(who, community))
-        query = query.filter(community_id=community)
-    elif scope is not None:
-        query = query.filter(community_id__in=sorted(scope))
-    if member is not None:
-        query = query.filter(target_type="member", target_id=str(member))
-    if before is not None:
-        query = query.filter(id__lt=before)
-    return await query.order_by("-id").limit(limit)
-
-
-async def names_of(events: list[AuditEvent]) -> dict[int, str]:
-    """Member id → name for the actors of ``events``."""
-    return await member_names(e.actor_id for e in events)
 
 
 async def list_audit(request: Request) -> Response:
@@ -399,99 +282,22 @@ async def list_audit(request: Request) -> Response:
       - {name: member, in: query, schema: {type: integer}}
       - {name: before, in: query, schema: {type: integer}, description: "page back from id"}
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
-    responses:
-      "200":
-        description: "events"
-        content: {application/json: {schema: {$ref: "#/components/schemas/AuditList"}}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
+    responses: {"200": "AuditList: events"}
+    errors: [403]
     """
     who = require_member(request)
-    params = request.query_params
-    events = await audit_events(
-        who,
-        community=int_query(request, "community", 0, 1, 2**31 - 1)
-        if params.get("community")
-        else None,
-        member=int_query(request, "member", 0, 1, 2**31 - 1) if params.get("member") else None,
-        limit=int_query(request, "limit", 100, 1, 500),
-        before=int_query(request, "before", 0, 1, 2**62) if params.get("before") else None,
-    )
-    names = await names_of(events)
+    community, member = _id_query(request, "community"), _id_query(request, "member")
+    limit = int_query(request, "limit", 100, 1, 500)
+    before = _id_query(request, "before", 2**62)
+    scope = policy.coordinated_scope(who, community)  # after the 400s, as it always was
+    events = await service.audit_events(scope, member=member, limit=limit, before=before)
+    names = await service.member_names(e.actor_id for e in events)
     return JSONResponse({"events": [audit.event_json(e, names) for e in events]})
 
 
-async def change_password(request: Request) -> Response:
-    """
-    ---
-    summary: Change my password (other sessions are signed out)
-    description: >-
-      A wrong current password counts as a failed sign-in of the member's phone: after 5 in
-      15 minutes the answer is 429 (a stolen session cannot guess the password).
-    tags: [people]
-    requestBody:
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [new]
-            properties: {current: {type: string}, new: {type: string, minLength: 8}}
-    responses:
-      "204": {description: "Changed"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "422": {$ref: "#/components/responses/Invalid"}
-      "429": {$ref: "#/components/responses/TooManyAttempts"}
-    """
-    who = changing(request)
-    body = await read_json(request)
-    await auth.change_password(
-        who,
-        current=str(body.get("current", "")),
-        new=str(body.get("new", "")),
-        ip=request.client.host if request.client else "",
-    )
-    return Response(status_code=204)
-
-
-async def my_consent(request: Request) -> Response:
-    """
-    ---
-    summary: Give or withdraw my consent to the use of my data (and location at check-in)
-    tags: [people]
-    requestBody:
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [consent]
-            properties: {consent: {type: boolean}}
-    responses:
-      "200":
-        description: "consent (true or false) and since when"
-        content: {application/json: {schema: {$ref: "#/components/schemas/Consent"}}}
-      "400": {$ref: "#/components/responses/BadRequest"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "422": {$ref: "#/components/responses/Invalid"}
-    """
-    who = changing(request)
-    body = await read_json(request)
-    given = body.get("consent")
-    if not isinstance(given, bool):
-        raise Invalid(
-            'Send {"consent": true} to agree or {"consent": false} to withdraw.',
-            '请发送 {"consent": true} 表示同意，或 {"consent": false} 表示撤回。',
-            code="bad_consent",
-        )
-    member = await members.set_consent(actor_of(request, who), who.member, given)
-    return JSONResponse(consent_json(member))
-
-
-def consent_json(member: Any) -> dict[str, Any]:
-    """Whether the member consents, and since when."""
-    at = member.consent_at
-    return {"consent": at is not None, "consent_at": at.isoformat() if at else None}
+def _id_query(request: Request, name: str, high: int = 2**31 - 1) -> int | None:
+    """The id in the query parameter ``name``, None when it is absent or empty."""
+    return int_query(request, name, 0, 1, high) if request.query_params.get(name) else None
 
 
 routes = [
@@ -507,6 +313,4 @@ routes = [
     Route("/communities/{community_id:int}", update_community_settings, methods=["PATCH"]),
     Route("/communities/{community_id:int}/import", import_members, methods=["POST"]),
     Route("/audit", list_audit, methods=["GET"]),
-    Route("/me/password", change_password, methods=["PUT"]),
-    Route("/me/consent", my_consent, methods=["PUT"]),
 ]

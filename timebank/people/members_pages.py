@@ -14,13 +14,11 @@ from starlette.routing import Route
 from timebank import inputs
 from timebank.errors import NotFound, TimebankError
 from timebank.i18n import request_lang
-from timebank.people import audit, auth, communities, member_import, members, policy
+from timebank.people import audit, auth, communities, directory, member_import, members, policy
 from timebank.people.auth import SignedIn
-from timebank.people.members_api import audit_events, can_view, names_of
 from timebank.people.models import Community, FamilyLink, Member
-from timebank.people.pages import check_signin_form, signed_in_redirect, signin_form
-from timebank.people.service import get_community
-from timebank.people.web import actor_of, me, posted_form, signin_redirect
+from timebank.people.service import audit_events, get_community, member_names
+from timebank.people.web import actor_of, posted_form, signed_in
 from timebank.templating import render
 
 LISTS = ("roles", "hardship", "needs", "skills")
@@ -45,33 +43,23 @@ def _errors(exc: TimebankError, lang: str) -> dict[str, Any]:
     return {"error": exc.message(lang), "field_errors": fields}
 
 
-async def _coordinated(who: SignedIn) -> list[Community]:
-    scope = policy.visible_communities(who)
-    query = Community.filter(level="community").order_by("id")
-    if scope is not None:
-        query = query.filter(id__in=sorted(scope))
-    return list(await query)
-
-
-async def member_list(request: Request) -> Response:
+@signed_in
+async def member_list(request: Request, who: SignedIn) -> Response:
     """Search the members of my communities."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
-    policy.require_coordinator(who)
+    scope = policy.coordinated_scope(who, None)
     params = request.query_params
     raw_page = params.get("page", "1")
     # Bounded, so the offset stays a number the database takes.
     page = min(max(1, int(raw_page)), 100_000) if inputs.is_whole(raw_page) else 1
-    found = await members.search(
-        policy.visible_communities(who),
+    found = await directory.search(
+        scope,
         q=params.get("q", ""),
         role=params.get("role", ""),
         hardship=params.get("hardship", ""),
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
     )
-    rows = await members.summaries(found.members)
+    rows = await directory.summaries(found.members)
     names = {c.id: c.name for c in await Community.all()}
     return render(
         request,
@@ -85,7 +73,7 @@ async def member_list(request: Request) -> Response:
             "role": params.get("role", ""),
             "hardship": params.get("hardship", ""),
             "community_names": names,
-            "communities": await _coordinated(who),
+            "communities": await policy.communities_of(who),
         },
     )
 
@@ -136,21 +124,19 @@ def _as_form(data: dict[str, Any]) -> dict[str, Any]:
     return form
 
 
-async def register_page(request: Request) -> Response:
+def _form_page(who: SignedIn, form: dict[str, Any]) -> dict[str, Any]:
+    """A member form's page: the values shown, no errors yet, and whether the form offers
+    the roles only an admin may grant."""
+    return {"form": form, "error": "", "field_errors": {}, "is_admin": policy.is_admin(who)}
+
+
+@signed_in
+async def register_page(request: Request, who: SignedIn) -> Response:
     """The register-a-member form, and its submission."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     policy.require_coordinator(who)
-    choices = await _coordinated(who)
-    context: dict[str, Any] = {
-        "form": _blank(),
-        "choices": choices,
-        "community_id": choices[0].id if choices else 0,
-        "error": "",
-        "field_errors": {},
-        "is_admin": policy.is_admin(who),
-    }
+    choices = await policy.communities_of(who)
+    context = _form_page(who, _blank())
+    context.update(choices=choices, community_id=choices[0].id if choices else 0)
     status = 200
     if request.method == "POST":
         form = await posted_form(request, who)
@@ -176,17 +162,19 @@ async def _detail(
 ) -> Response:
     manage = await policy.can_manage_member(who, member)
     events = (
-        await audit_events(who, community=None, member=member.id, limit=30, before=None)
+        await audit_events(
+            policy.coordinated_scope(who, None), member=member.id, limit=30, before=None
+        )
         if manage
         else []
     )
-    names = await names_of(events)
+    names = await member_names(e.actor_id for e in events)
     return render(
         request,
         "people/detail.html",
         {
-            "m": await members.member_json(member),
-            "community": await Community.get(id=member.community_id),  # type: ignore[attr-defined]
+            "m": await directory.member_json(member),
+            "community": await Community.get(id=member.community_id),
             "manage": manage,
             "events": [audit.event_json(e, names) for e in events],
             "registered": request.query_params.get("registered") == "1",
@@ -196,38 +184,27 @@ async def _detail(
     )
 
 
-async def member_page(request: Request) -> Response:
+@signed_in
+async def member_page(request: Request, who: SignedIn) -> Response:
     """One member: profile, roles, family, audit trail, and the coordinator's actions."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     member = await members.get_member(int(request.path_params["member_id"]))
-    policy.require(await can_view(who, member))
+    policy.require(await policy.can_view_member(who, member))
     return await _detail(request, who, member)
 
 
-async def _managed(request: Request) -> tuple[SignedIn, Member] | Response:
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
+async def _managed(request: Request, who: SignedIn) -> Member:
+    """The member in the path, whom ``who`` must manage."""
     member = await members.get_member(int(request.path_params["member_id"]))
     policy.require(await policy.can_manage_member(who, member))
-    return who, member
+    return member
 
 
-async def edit_page(request: Request) -> Response:
+@signed_in
+async def edit_page(request: Request, who: SignedIn) -> Response:
     """Edit a member's details, roles and profiles."""
-    found = await _managed(request)
-    if isinstance(found, Response):
-        return found
-    who, member = found
-    context: dict[str, Any] = {
-        "form": _as_form(await members.member_json(member)),
-        "m": await members.member_json(member, full=False),
-        "error": "",
-        "field_errors": {},
-        "is_admin": policy.is_admin(who),
-    }
+    member = await _managed(request, who)
+    context = _form_page(who, _as_form(await directory.member_json(member)))
+    context["m"] = await directory.member_json(member, full=False)
     status = 200
     if request.method == "POST":
         form = await posted_form(request, who)
@@ -243,12 +220,10 @@ async def edit_page(request: Request) -> Response:
     return render(request, "people/edit.html", context, status=status)
 
 
-async def code_submit(request: Request) -> Response:
+@signed_in
+async def code_submit(request: Request, who: SignedIn) -> Response:
     """Issue a one-time sign-in code and show it once."""
-    found = await _managed(request)
-    if isinstance(found, Response):
-        return found
-    who, member = found
+    member = await _managed(request, who)
     await posted_form(request, who)
     policy.require(await policy.can_take_over(who, member, {}, code=True))
     code = await auth.issue_code(actor_of(request, who), member)
@@ -256,30 +231,26 @@ async def code_submit(request: Request) -> Response:
         request,
         "people/code.html",
         {
-            "m": await members.member_json(member, full=False),
+            "m": await directory.member_json(member, full=False),
             "code": code,
             "hours": auth.CODE_HOURS,
         },
     )
 
 
-async def active_submit(request: Request) -> Response:
+@signed_in
+async def active_submit(request: Request, who: SignedIn) -> Response:
     """Deactivate or reactivate a member."""
-    found = await _managed(request)
-    if isinstance(found, Response):
-        return found
-    who, member = found
+    member = await _managed(request, who)
     form = await posted_form(request, who)
     await members.set_active(actor_of(request, who), member, form.get("active") == "1")
     return RedirectResponse(f"/people/{member.id}", status_code=303)
 
 
-async def family_submit(request: Request) -> Response:
+@signed_in
+async def family_submit(request: Request, who: SignedIn) -> Response:
     """Link a relative, found by phone number."""
-    found = await _managed(request)
-    if isinstance(found, Response):
-        return found
-    who, member = found
+    member = await _managed(request, who)
     form = await posted_form(request, who)
     lang = request_lang(request)
     try:
@@ -302,12 +273,10 @@ async def family_submit(request: Request) -> Response:
     return RedirectResponse(f"/people/{member.id}", status_code=303)
 
 
-async def unlink_submit(request: Request) -> Response:
+@signed_in
+async def unlink_submit(request: Request, who: SignedIn) -> Response:
     """Remove a family link."""
-    found = await _managed(request)
-    if isinstance(found, Response):
-        return found
-    who, member = found
+    member = await _managed(request, who)
     await posted_form(request, who)
     link = await FamilyLink.get_or_none(id=int(request.path_params["link_id"]), member=member)
     if link is not None:
@@ -316,13 +285,11 @@ async def unlink_submit(request: Request) -> Response:
     return RedirectResponse(f"/people/{member.id}", status_code=303)
 
 
-async def import_page(request: Request) -> Response:
+@signed_in
+async def import_page(request: Request, who: SignedIn) -> Response:
     """Upload a CSV list of members: every row checked, all imported or none."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     policy.require_coordinator(who)
-    choices = await _coordinated(who)
+    choices = await policy.communities_of(who)
     context: dict[str, Any] = {
         "choices": choices,
         "error": "",
@@ -343,7 +310,7 @@ async def import_page(request: Request) -> Response:
             result = await member_import.import_csv(
                 actor_of(request, who), community, raw, admin=policy.is_admin(who)
             )
-            context["created"] = await members.summaries(result.created)
+            context["created"] = await directory.summaries(result.created)
         except TimebankError as exc:
             lang = request_lang(request)
             context["error"] = exc.message(lang)
@@ -359,11 +326,9 @@ async def import_page(request: Request) -> Response:
     return render(request, "people/import.html", context, status=status)
 
 
-async def settings_page(request: Request) -> Response:
+@signed_in
+async def settings_page(request: Request, who: SignedIn) -> Response:
     """A community's settings."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     community_id = int(request.path_params["community_id"])
     policy.require(policy.can_manage_community(who, community_id))
     community = await get_community(community_id)
@@ -399,88 +364,20 @@ async def settings_page(request: Request) -> Response:
     return render(request, "people/settings.html", context, status=status)
 
 
-async def audit_page(request: Request) -> Response:
+@signed_in
+async def audit_page(request: Request, who: SignedIn) -> Response:
     """The audit log of my communities, newest first."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
     raw = request.query_params.get("before", "")
     before = int(raw) if inputs.is_whole(raw) and 0 < int(raw) < 2**62 else None
-    events = await audit_events(who, community=None, member=None, limit=100, before=before)
-    names = await names_of(events)
+    scope = policy.coordinated_scope(who, None)
+    events = await audit_events(scope, member=None, limit=100, before=before)
+    names = await member_names(e.actor_id for e in events)
     rows = [audit.event_json(e, names) for e in events]
     return render(
         request,
         "people/audit.html",
         {"events": rows, "next_before": rows[-1]["id"] if len(rows) == 100 else None},
     )
-
-
-async def password_page(request: Request) -> Response:
-    """Change my password (or set one, after signing in with a code)."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
-    context: dict[str, Any] = {
-        "error": "",
-        "saved": False,
-        "has_password": bool(who.member.password_hash),
-    }
-    status = 200
-    if request.method == "POST":
-        form = await posted_form(request, who)
-        try:
-            await auth.change_password(
-                who,
-                current=str(form.get("current", "")),
-                new=str(form.get("new", "")),
-                ip=request.client.host if request.client else "",
-            )
-            context["saved"], context["has_password"] = True, True
-        except TimebankError as exc:
-            context["error"] = exc.message(request_lang(request))
-            status = exc.status
-    return render(request, "people/password.html", context, status=status)
-
-
-async def consent_page(request: Request) -> Response:
-    """My data and location: what consent covers, whether I gave it, give or withdraw it."""
-    who = me(request)
-    if who is None:
-        return signin_redirect(request)
-    context: dict[str, Any] = {"member": who.member, "saved": "", "error": False}
-    if request.method == "POST":
-        form = await posted_form(request, who)
-        choice = str(form.get("consent", ""))
-        if choice not in ("give", "withdraw"):
-            context["error"] = True
-            return render(request, "people/consent.html", context, status=422)
-        actor = actor_of(request, who)
-        context["member"] = await members.set_consent(actor, who.member, choice == "give")
-        context["saved"] = choice
-    return render(request, "people/consent.html", context)
-
-
-async def code_signin_page(request: Request) -> Response:
-    """Sign in with a one-time code from the coordinator."""
-    context: dict[str, Any] = {"error": "", "phone": ""}
-    if request.method == "POST":
-        form = await request.form()
-        context["phone"] = str(form.get("phone", ""))
-        try:
-            check_signin_form(request, form)
-            cookie, _ = await auth.sign_in_with_code(
-                phone=context["phone"],
-                code=str(form.get("code", "")),
-                ip=request.client.host if request.client else "",
-                user_agent=request.headers.get("user-agent", ""),
-                secret_key=request.app.state.settings.secret_key,
-            )
-        except TimebankError as exc:
-            context["error"] = exc.message(request_lang(request))
-            return signin_form(request, "people/code_signin.html", context, status=exc.status)
-        return signed_in_redirect(request, "/me/password", cookie)
-    return signin_form(request, "people/code_signin.html", context)
 
 
 routes = [
@@ -505,7 +402,4 @@ routes = [
         name="community_settings",
     ),
     Route("/audit", audit_page, name="audit_log"),
-    Route("/me/password", password_page, methods=["GET", "POST"], name="my_password"),
-    Route("/me/consent", consent_page, methods=["GET", "POST"], name="my_consent"),
-    Route("/signin/code", code_signin_page, methods=["GET", "POST"], name="signin_code"),
 ]

@@ -38,6 +38,7 @@ class Community(Model):
     parent: fields.ForeignKeyNullableRelation[Community] = fields.ForeignKeyField(
         "timebank.Community", related_name="children", null=True, on_delete=fields.RESTRICT
     )
+    parent_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
     # Settings (a community's own rules), in minutes where they are amounts of time.
     overdraft_minutes = fields.IntField(default=0)  # how far a wallet may go below zero
@@ -68,6 +69,7 @@ class Member(Model):
     community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
         "timebank.Community", related_name="members", on_delete=fields.RESTRICT
     )
+    community_id: int
     name = fields.CharField(max_length=60)
     phone = fields.CharField(max_length=20, unique=True)
     # Short per-community number printed on paper cards, like a passbook number.
@@ -96,10 +98,12 @@ class MemberRole(Model):
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "timebank.Member", related_name="roles", on_delete=fields.CASCADE
     )
+    member_id: int
     role = fields.CharEnumField(Role, max_length=12)
     community: fields.ForeignKeyNullableRelation[Community] = fields.ForeignKeyField(
         "timebank.Community", related_name="role_holders", null=True, on_delete=fields.RESTRICT
     )
+    community_id: int | None
 
     class Meta:
         table = "member_role"
@@ -113,6 +117,7 @@ class Session(Model):
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "timebank.Member", related_name="sessions", on_delete=fields.CASCADE
     )
+    member_id: int
     csrf_token = fields.CharField(max_length=64)
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField()
@@ -185,6 +190,7 @@ class ResidentProfile(Model):
     member: fields.OneToOneRelation[Member] = fields.OneToOneField(
         "timebank.Member", related_name="resident_profile", on_delete=fields.CASCADE
     )
+    member_id: int
     care_level = fields.CharEnumField(CareLevel, max_length=12, default=CareLevel.SELF_CARE)
     hardship = fields.CharField(max_length=200, default="")  # comma-separated Hardship codes
     needs = fields.CharField(max_length=300, default="")  # comma-separated service types
@@ -204,6 +210,7 @@ class HelperProfile(Model):
     member: fields.OneToOneRelation[Member] = fields.OneToOneField(
         "timebank.Member", related_name="helper_profile", on_delete=fields.CASCADE
     )
+    member_id: int
     kind = fields.CharEnumField(HelperKind, max_length=12, default=HelperKind.VOLUNTEER)
     hourly_rate_fen = fields.IntField(null=True)  # paid helpers, in fen (0.01 yuan)
     skills = fields.CharField(max_length=300, default="")  # comma-separated service types
@@ -221,9 +228,11 @@ class FamilyLink(Model):
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "timebank.Member", related_name="family", on_delete=fields.CASCADE
     )
+    member_id: int
     relative: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "timebank.Member", related_name="family_of", on_delete=fields.CASCADE
     )
+    relative_id: int
     relation = fields.CharEnumField(Relation, max_length=12)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -239,10 +248,12 @@ class SignInCode(Model):
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "timebank.Member", related_name="signin_codes", on_delete=fields.CASCADE
     )
+    member_id: int
     code_hash = fields.CharField(max_length=64, unique=True)  # SHA-256 of the code
     issued_by: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
         "timebank.Member", related_name="codes_issued", null=True, on_delete=fields.SET_NULL
     )
+    issued_by_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField()
     used_at = fields.DatetimeField(null=True)

@@ -1,4 +1,4 @@
-"""Sign-in, sign-out and "my profile" pages."""
+"""Sign-in (password or one-time code), sign-out, and my pages: profile, password, consent."""
 
 from __future__ import annotations
 
@@ -10,32 +10,29 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from timebank.errors import Forbidden, TimebankError
-from timebank.http import local_path
+from timebank.http import local_path, set_site_cookie
 from timebank.i18n import request_lang
+from timebank.people import auth, members
 from timebank.people.auth import (
     SESSION_COOKIE,
-    SESSION_DAYS,
     SIGNIN_COOKIE,
+    SignedIn,
     sign_in,
     sign_out,
     signin_token,
     signin_token_ok,
 )
 from timebank.people.models import Community
-from timebank.people.web import me, require_csrf, require_member, signin_redirect
+from timebank.people.web import (
+    actor_of,
+    me,
+    posted_form,
+    require_csrf,
+    require_member,
+    set_session_cookie,
+    signed_in,
+)
 from timebank.templating import render
-
-
-def set_session_cookie(request: Request, response: Response, value: str) -> None:
-    """The session cookie: HttpOnly, SameSite=Lax, Secure on an https site."""
-    response.set_cookie(
-        SESSION_COOKIE,
-        value,
-        max_age=SESSION_DAYS * 24 * 3600,
-        httponly=True,
-        samesite="lax",
-        secure=request.app.state.settings.https,
-    )
 
 
 def signin_form(
@@ -44,13 +41,7 @@ def signin_form(
     """A sign-in form with its pre-session token, in a hidden field and in a cookie."""
     token = signin_token(request.cookies.get(SIGNIN_COOKIE), request.app.state.settings.secret_key)
     response = render(request, template, {**context, "signin_token": token}, status=status)
-    response.set_cookie(
-        SIGNIN_COOKIE,
-        token,
-        httponly=True,
-        samesite="lax",
-        secure=request.app.state.settings.https,
-    )
+    set_site_cookie(request, response, SIGNIN_COOKIE, token)
     return response
 
 
@@ -115,13 +106,74 @@ async def signout(request: Request) -> Response:
     return response
 
 
-async def my_profile(request: Request) -> Response:
+@signed_in
+async def my_profile(request: Request, who: SignedIn) -> Response:
     """Who I am: name, member number, community, roles."""
-    signed_in = me(request)
-    if signed_in is None:
-        return signin_redirect(request)
-    community = await Community.get(id=signed_in.member.community_id)  # type: ignore[attr-defined]
+    community = await Community.get(id=who.member.community_id)
     return render(request, "people/me.html", {"community": community})
+
+
+@signed_in
+async def password_page(request: Request, who: SignedIn) -> Response:
+    """Change my password (or set one, after signing in with a code)."""
+    context: dict[str, Any] = {
+        "error": "",
+        "saved": False,
+        "has_password": bool(who.member.password_hash),
+    }
+    status = 200
+    if request.method == "POST":
+        form = await posted_form(request, who)
+        try:
+            await auth.change_password(
+                who,
+                current=str(form.get("current", "")),
+                new=str(form.get("new", "")),
+                ip=request.client.host if request.client else "",
+            )
+            context["saved"], context["has_password"] = True, True
+        except TimebankError as exc:
+            context["error"] = exc.message(request_lang(request))
+            status = exc.status
+    return render(request, "people/password.html", context, status=status)
+
+
+@signed_in
+async def consent_page(request: Request, who: SignedIn) -> Response:
+    """My data and location: what consent covers, whether I gave it, give or withdraw it."""
+    context: dict[str, Any] = {"member": who.member, "saved": "", "error": False}
+    if request.method == "POST":
+        form = await posted_form(request, who)
+        choice = str(form.get("consent", ""))
+        if choice not in ("give", "withdraw"):
+            context["error"] = True
+            return render(request, "people/consent.html", context, status=422)
+        actor = actor_of(request, who)
+        context["member"] = await members.set_consent(actor, who.member, choice == "give")
+        context["saved"] = choice
+    return render(request, "people/consent.html", context)
+
+
+async def code_signin_page(request: Request) -> Response:
+    """Sign in with a one-time code from the coordinator."""
+    context: dict[str, Any] = {"error": "", "phone": ""}
+    if request.method == "POST":
+        form = await request.form()
+        context["phone"] = str(form.get("phone", ""))
+        try:
+            check_signin_form(request, form)
+            cookie, _ = await auth.sign_in_with_code(
+                phone=context["phone"],
+                code=str(form.get("code", "")),
+                ip=request.client.host if request.client else "",
+                user_agent=request.headers.get("user-agent", ""),
+                secret_key=request.app.state.settings.secret_key,
+            )
+        except TimebankError as exc:
+            context["error"] = exc.message(request_lang(request))
+            return signin_form(request, "people/code_signin.html", context, status=exc.status)
+        return signed_in_redirect(request, "/me/password", cookie)
+    return signin_form(request, "people/code_signin.html", context)
 
 
 routes = [
@@ -129,4 +181,7 @@ routes = [
     Route("/signin", signin_submit, methods=["POST"], name="signin_submit"),
     Route("/signout", signout, methods=["POST"], name="signout"),
     Route("/me", my_profile, name="me"),
+    Route("/me/password", password_page, methods=["GET", "POST"], name="my_password"),
+    Route("/me/consent", consent_page, methods=["GET", "POST"], name="my_consent"),
+    Route("/signin/code", code_signin_page, methods=["GET", "POST"], name="signin_code"),
 ]

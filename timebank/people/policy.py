@@ -72,12 +72,14 @@ def require(allowed: bool) -> None:
         )
 
 
-def can_view_member(who: SignedIn, member: Member, *, serves: bool = False) -> bool:
-    """Oneself, a member of a community one coordinates, or a resident one ``serves``
-    (a helper paired with them or assigned to their order)."""
-    return (
-        member.id == who.member.id or serves or coordinates(who, member.community_id)  # type: ignore[attr-defined]
-    )
+async def can_view_member(who: SignedIn, member: Member) -> bool:
+    """Oneself, a member of a community one coordinates, or a resident one serves (a
+    helper paired with them or assigned to their order)."""
+    if member.id == who.member.id or coordinates(who, member.community_id):
+        return True
+    from timebank.orders.service import serves  # orders imports people: import late
+
+    return who.has(Role.HELPER) and await serves(who.member.id, member.id)
 
 
 # Rank: an admin is above every coordinator (community, sub-district or district alike),
@@ -95,7 +97,7 @@ def outranks(who: SignedIn, member: Member, member_roles: Iterable[Role]) -> boo
     """Whether ``who`` may manage ``member``, who holds ``member_roles``: never oneself
     (one's own account is changed under /me), only in a community ``who`` coordinates,
     and only someone whose every role is below ``who``'s highest."""
-    if member.id == who.member.id or not coordinates(who, member.community_id):  # type: ignore[attr-defined]
+    if member.id == who.member.id or not coordinates(who, member.community_id):
         return False
     return rank_of(role for role, _ in who.roles) > rank_of(member_roles)
 
@@ -132,7 +134,7 @@ async def can_take_over(
 async def can_unlink_family(who: SignedIn, link: FamilyLink) -> bool:
     """Remove a family link: only someone who manages both its members, as to add one (a
     coordinator who unlinked herself from her mother could then grant her hours alone)."""
-    ids = (link.member_id, link.relative_id)  # type: ignore[attr-defined]
+    ids = (link.member_id, link.relative_id)
     found = {m.id: m for m in await Member.filter(id__in=ids)}
     for member_id in ids:
         if member_id not in found or not await can_manage_member(who, found[member_id]):
@@ -197,7 +199,7 @@ def community_asked(who: SignedIn, raw: str | None) -> int:
     """The community a coordinator's page is about: ``?community=ID``, else their own;
     refused unless they coordinate it."""
     if not raw:
-        community_id = int(who.member.community_id)  # type: ignore[attr-defined]
+        community_id = int(who.member.community_id)
     else:  # "²" passes str.isdigit and 25 digits pass int(): neither is a stored id
         asked = inputs.id_or_none(raw)
         if asked is None:
@@ -253,7 +255,7 @@ def can_see_order(who: SignedIn, order: Order) -> bool:
     return (
         order.status.value == "open"
         and who.has(Role.HELPER)
-        and who.member.community_id == order.community_id  # type: ignore[attr-defined]
+        and who.member.community_id == order.community_id
     )
 
 
@@ -280,7 +282,7 @@ async def can_order_for(who: SignedIn, resident: Member, *, on_behalf: bool, fun
     only a coordinator of the resident's community may have the community fund pay (兜底)."""
     if on_behalf and not await can_manage_member(who, resident):
         return False
-    return not funded or coordinates(who, resident.community_id)  # type: ignore[attr-defined]
+    return not funded or coordinates(who, resident.community_id)
 
 
 # Pairing -----------------------------------------------------------------------------------
@@ -301,7 +303,7 @@ def can_manage_pairing(who: SignedIn, pairing: Pairing) -> bool:
 def can_propose_pairing(who: SignedIn, helper: Member, resident: Member) -> bool:
     """A coordinator of the resident, or a helper asking to serve them."""
     asks_for_self = helper.id == who.member.id and who.has(Role.HELPER)
-    return coordinates(who, resident.community_id) or asks_for_self  # type: ignore[attr-defined]
+    return coordinates(who, resident.community_id) or asks_for_self
 
 
 # redeem: the catalogue, redemptions and hand-over, donations, grants --------------------------
@@ -310,7 +312,7 @@ def can_propose_pairing(who: SignedIn, helper: Member, resident: Member) -> bool
 def can_see_catalogs(who: SignedIn, community_id: int) -> bool:
     """A community's catalogues (its services, what its hours buy): its members, and its
     coordinators."""
-    return who.member.community_id == community_id or coordinates(who, community_id)  # type: ignore[attr-defined]
+    return who.member.community_id == community_id or coordinates(who, community_id)
 
 
 async def can_spend_for(who: SignedIn, member: Member) -> bool:
@@ -387,7 +389,7 @@ async def require_reversal_rights(who: SignedIn, txn_id: int) -> None:
         require(not await own_or_family_of(who, owners))
 
 
-# visits (the "seams" helper) --------------------------------------------------------------
+# Visits: rating ------------------------------------------------------------------------
 
 
 async def may_rate_visit(who: SignedIn, visit: Visit) -> bool:
@@ -406,3 +408,29 @@ async def may_rate(person: int | None, *, helper: int, resident: int) -> bool:
     return await is_family(relative=person, of=resident) and not await is_family(
         relative=person, of=helper
     )
+
+
+# People: member lists, communities, the audit log -------------------------------------
+
+
+def coordinated_scope(who: SignedIn, community: int | None) -> set[int] | None:
+    """The communities a coordinator's member list or audit log covers: ``community``
+    when asked for (refused unless they coordinate it), else every one they coordinate
+    (None: all, an admin); a 403 for someone who coordinates nothing."""
+    require_coordinator(who)
+    if community is None:
+        return visible_communities(who)
+    require(can_manage_community(who, community))
+    return {community}
+
+
+def communities_seen(who: SignedIn) -> set[int] | None:
+    """The communities whose settings ``who`` may read: their own, and the ones they
+    coordinate (None: all, an admin)."""
+    scope = visible_communities(who)
+    return None if scope is None else scope | {who.member.community_id}
+
+
+def can_view_community(who: SignedIn, community_id: int) -> bool:
+    """Read a community's settings: its members, and its coordinators."""
+    return community_id == who.member.community_id or can_manage_community(who, community_id)

@@ -6,7 +6,7 @@ import asyncio
 import os
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any, TypeVar
@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
+from tortoise.models import Model
 
 from timebank.errors import Conflict, Invalid, NotFound
-from timebank.people.models import Community, Level, Member, MemberRole, Role
+from timebank.people.models import AuditEvent, Community, Level, Member
 
 PHONE = re.compile(r"^\+?[0-9]{5,15}$")
 MIN_PASSWORD = 8
@@ -151,60 +151,6 @@ async def next_member_no(community: Community) -> str:
     return f"{count + 1:04d}"
 
 
-async def create_member(
-    *,
-    community: Community,
-    name: str,
-    phone: str,
-    password: str | None,
-    roles: list[Role],
-) -> Member:
-    """A member with ``roles``; coordinators' roles are scoped to ``community``."""
-    name = name.strip()
-    if not name:
-        raise Invalid("Please give the member's name.", "请填写姓名。", code="name_required")
-    phone = normalize_phone(phone)
-    password_hash = await hash_password_off_loop(password) if password is not None else None
-    columns = {"name": name, "phone": phone, "password_hash": password_hash}
-    return await insert_member(community, columns=columns, roles=roles)
-
-
-async def insert_member(
-    community: Community,
-    *,
-    columns: dict[str, Any],
-    roles: list[Role],
-    then: Callable[[Member], Awaitable[object]] | None = None,
-) -> Member:
-    """Insert a checked member with the next member number and their roles, and run
-    ``then`` (profiles, an audit event) in the same transaction: all of it or nothing.
-    """
-    phone = columns["phone"]
-    if await Member.exists(phone=phone):
-        raise phone_taken(phone)
-    try:
-        async with in_transaction():
-            member = await Member.create(
-                community=community, member_no=await next_member_no(community), **columns
-            )
-            for role in roles:
-                scope = None if role is Role.ADMIN else community
-                await MemberRole.create(member=member, role=role, community=scope)
-            if then is not None:
-                await then(member)
-    except IntegrityError:
-        # Another request registered the same phone, or took the same member number,
-        # between our check and our insert; nothing of this one was written.
-        if await Member.exists(phone=phone):
-            raise phone_taken(phone) from None
-        raise Conflict(
-            "Someone else registered a member at the same moment. Please try again.",
-            "有人同时登记了成员，请重试。",
-            code="member_no_clash",
-        ) from None
-    return member
-
-
 def phone_taken(phone: str) -> Conflict:
     """The 409 for a phone number that is already someone's login."""
     return Conflict(
@@ -215,16 +161,26 @@ def phone_taken(phone: str) -> Conflict:
     )
 
 
+R = TypeVar("R", bound=Model)
+
+
+async def record_or_404(model: type[R], record_id: int, missing: NotFound) -> R:
+    """The ``model`` record with this id, or ``missing`` (a 404 naming what is missing)."""
+    found = await model.get_or_none(id=record_id)
+    if found is None:
+        raise missing
+    return found
+
+
 async def get_community(community_id: int) -> Community:
     """The community with this id, or a 404."""
-    community = await Community.get_or_none(id=community_id)
-    if community is None:
-        raise NotFound(
-            f"There is no community number {community_id}.",
-            f"找不到编号为 {community_id} 的社区。",
-            code="community_not_found",
-        )
-    return community
+    en, zh = (
+        f"There is no community number {community_id}.",
+        f"找不到编号为 {community_id} 的社区。",
+    )
+    return await record_or_404(
+        Community, community_id, NotFound(en, zh, code="community_not_found")
+    )
 
 
 async def member_names(ids: Iterable[int | None]) -> dict[int, str]:
@@ -234,3 +190,18 @@ async def member_names(ids: Iterable[int | None]) -> dict[int, str]:
         return {}
     rows = await Member.filter(id__in=wanted).values_list("id", "name")
     return {int(i): str(n) for i, n in rows}
+
+
+async def audit_events(
+    scope: set[int] | None, *, member: int | None, limit: int, before: int | None
+) -> list[AuditEvent]:
+    """The newest audit events of the communities in ``scope`` (None: all), of one
+    ``member`` when given, older than the event ``before`` when given; newest first."""
+    query = AuditEvent.all()
+    if scope is not None:
+        query = query.filter(community_id__in=sorted(scope))
+    if member is not None:
+        query = query.filter(target_type="member", target_id=str(member))
+    if before is not None:
+        query = query.filter(id__lt=before)
+    return await query.order_by("-id").limit(limit)

@@ -12,8 +12,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from timebank.errors import Forbidden, Unauthorized
+from timebank.http import set_site_cookie
 from timebank.people.audit import Actor
-from timebank.people.auth import SESSION_COOKIE, SignedIn, csrf_ok, current
+from timebank.people.auth import SESSION_COOKIE, SESSION_DAYS, SignedIn, csrf_ok, current
 from timebank.people.models import Community
 
 SKIP = ("/static/", "/healthz")
@@ -73,6 +74,11 @@ def signin_redirect(request: Request) -> Response:
     return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
 
 
+def set_session_cookie(request: Request, response: Response, value: str) -> None:
+    """The session cookie, for SESSION_DAYS (HttpOnly, SameSite=Lax, Secure on https)."""
+    set_site_cookie(request, response, SESSION_COOKIE, value, max_age=SESSION_DAYS * 24 * 3600)
+
+
 def changing(request: Request) -> SignedIn:
     """The signed-in member of a state-changing API call, which must carry X-CSRF-Token."""
     who = require_member(request)
@@ -128,7 +134,7 @@ async def asked_community(request: Request, who: SignedIn, *, prefer: int | None
     raw = request.query_params.get("community", "")
     if not raw and prefer is not None and prefer in {c.id for c in choices}:
         raw = str(prefer)
-    own = int(who.member.community_id)  # type: ignore[attr-defined]
+    own = int(who.member.community_id)
     if not raw and choices and own not in {c.id for c in choices}:
         return Asked(choices[0], choices)
     wanted = policy.community_asked(who, raw)

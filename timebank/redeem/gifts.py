@@ -94,7 +94,7 @@ async def donate(
         target = await ledger.wallet(to_member.id)
     else:
         target = await ledger.community_account(
-            member.community_id,  # type: ignore[attr-defined]
+            member.community_id,
             AccountKind.POOL,
         )
     posted = await ledger.donate(
@@ -108,7 +108,7 @@ async def donate(
     if posted.created:
         await audit.record(
             actor, "redeem.donate", target_type="member", target_id=member.id,
-            community_id=member.community_id,  # type: ignore[attr-defined]
+            community_id=member.community_id,
             detail={"to": to_member.id if to_member else "pool", "minutes": minutes},
         )  # fmt: skip
     return posted
@@ -152,7 +152,7 @@ def _checked_reason(ask: GrantAsk, community: Community) -> str:
         raise Invalid("Please give a reason.", "请填写原因。", code="reason_required")
     if len(reason) > 300:
         raise Invalid("The reason is too long.", "原因太长。", code="reason_too_long")
-    if ask.member.community_id != community.id:  # type: ignore[attr-defined]
+    if ask.member.community_id != community.id:
         raise Forbidden("This member is in another community.", "该成员属于其他社区。",
                         code="other_community")  # fmt: skip
     return reason
@@ -197,14 +197,14 @@ async def request_grant(actor: Actor, community: Community, ask: GrantAsk, key: 
 async def grant_for(actor: Actor, who: SignedIn, body: dict[str, Any]) -> Grant:
     """Grant hours (``NewGrant``) as a coordinator of the member's community."""
     member = await members.get_member(inputs.record_id(body.get("member"), "member"))
-    policy.require(policy.coordinates(who, member.community_id))  # type: ignore[attr-defined]
+    policy.require(policy.coordinates(who, member.community_id))
     try:
         source = GrantSource(str(body.get("source") or "fund"))
     except ValueError:
         raise BadRequest(
             "source must be fund or pool.", "来源只能是 fund 或 pool。", code="invalid_parameter"
         ) from None
-    community = await get_community(member.community_id)  # type: ignore[attr-defined]
+    community = await get_community(member.community_id)
     ask = GrantAsk(
         member=member,
         minutes=_minutes(body.get("minutes")),

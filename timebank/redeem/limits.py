@@ -80,7 +80,7 @@ async def may_redeem(
     """The checks before any redemption: offered, same community, family, age."""
     if not item.active:
         raise Conflict("This item is not offered now.", "该兑换项已下架。", code="item_inactive")
-    if member.community_id != item.community_id:  # type: ignore[attr-defined]
+    if member.community_id != item.community_id:
         raise Forbidden("This item is in another community.", "这是其他社区的兑换项。",
                         code="other_community")  # fmt: skip
     if beneficiary.id != member.id and not await policy.is_family(
@@ -91,7 +91,7 @@ async def may_redeem(
             "只能为本人或登记的家属兑换。",
             code="not_family",
         )
-    community = await Community.get(id=member.community_id)  # type: ignore[attr-defined]
+    community = await Community.get(id=member.community_id)
     await check_age(community, beneficiary, calendar.local_today(tz))
     return community
 

@@ -46,7 +46,7 @@ async def use_hours_page(request: Request, who: SignedIn) -> Response:
         "redeem/use.html",
         {
             "balance": await ledger.balance(wallet.id),
-            "items": await items.items_of(member.community_id),  # type: ignore[attr-defined]
+            "items": await items.items_of(member.community_id),
             "today": calendar.local_today(calendar.tz_of(request)).isoformat(),
             "family": [link.relative for link in links],
             "mine": mine,

@@ -171,13 +171,13 @@ async def _rollups(figures: list[Figures]) -> list[Figures]:
     parents: dict[int, Figures] = {}
     communities = {c.id: c for c in await Community.all()}
     for one in figures:
-        parent_id = communities[one.community_id].parent_id  # type: ignore[attr-defined]
+        parent_id = communities[one.community_id].parent_id
         while parent_id is not None:
             parent = communities[parent_id]
             total = parents.setdefault(
                 parent.id, Figures(parent.id, parent.name, parent.level.value)
             )
             total.add(one)
-            parent_id = parent.parent_id  # type: ignore[attr-defined]
+            parent_id = parent.parent_id
     order = {Level.SUBDISTRICT.value: 0, Level.DISTRICT.value: 1}
     return sorted(parents.values(), key=lambda f: (order.get(f.level, 2), f.name))

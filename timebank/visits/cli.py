@@ -56,7 +56,7 @@ async def _write(settings: Settings, out: Path, community_id: int | None) -> lis
             folder = out if community_id is not None else out / str(community.id)
             ids = await MemberRole.filter(role=Role.RESIDENT, member__community_id=community.id)
             residents = await Member.filter(
-                id__in=[r.member_id for r in ids],  # type: ignore[attr-defined]
+                id__in=[r.member_id for r in ids],
                 is_active=True,
             ).order_by("member_no")
             if not residents:

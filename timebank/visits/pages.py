@@ -41,7 +41,7 @@ async def office(community_id: int) -> list[Member]:
     """The coordinators of a community: whom to call."""
     ids = await MemberRole.filter(role=Role.COORDINATOR, member__community_id=community_id)
     return list(
-        await Member.filter(id__in=[r.member_id for r in ids], is_active=True).order_by("name")  # type: ignore[attr-defined]
+        await Member.filter(id__in=[r.member_id for r in ids], is_active=True).order_by("name")
     )
 
 
@@ -53,7 +53,7 @@ async def service_names(community_id: int, lang: str) -> dict[str, str]:
 
 async def _refused(request: Request, error: TimebankError, helper: Member | None) -> Response:
     lang = request_lang(request)
-    callers = await office(helper.community_id) if helper else []  # type: ignore[attr-defined]
+    callers = await office(helper.community_id) if helper else []
     return render(
         request,
         "visits/refused.html",
@@ -254,7 +254,7 @@ async def visits_page(request: Request, who: SignedIn) -> Response:
 async def placard_page(request: Request, who: SignedIn) -> Response:
     """A resident's printable placard (A6), with reissue and PIN forms for the office."""
     resident = await placard_resident(who, request.path_params["member_id"])
-    community = await Community.get(id=resident.community_id)  # type: ignore[attr-defined]
+    community = await Community.get(id=resident.community_id)
     return flash.render_page(
         request,
         "visits/placard.html",
@@ -309,7 +309,7 @@ async def placard_sheet(request: Request, who: SignedIn) -> Response:
     community = asked.community
     ids = await MemberRole.filter(role=Role.RESIDENT, member__community_id=community.id)
     residents = await Member.filter(
-        id__in=[r.member_id for r in ids],  # type: ignore[attr-defined]
+        id__in=[r.member_id for r in ids],
         is_active=True,
     ).order_by("member_no")
     return render(

@@ -89,7 +89,7 @@ async def reissue(actor: Actor, resident: Member) -> Placard:
             "placard.reissue",
             target_type="member",
             target_id=resident.id,
-            community_id=resident.community_id,  # type: ignore[attr-defined]
+            community_id=resident.community_id,
         )
     return await Placard.get(id=placard.id)
 
@@ -110,7 +110,7 @@ async def set_pin(actor: Actor, resident: Member, pin: str) -> Placard:
             "placard.pin" if pin else "placard.pin_clear",
             target_type="member",
             target_id=resident.id,
-            community_id=resident.community_id,  # type: ignore[attr-defined]
+            community_id=resident.community_id,
         )
     return await Placard.get(id=placard.id)
 

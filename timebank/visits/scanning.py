@@ -70,11 +70,11 @@ async def scan(secret: str, token: str, helper: Member, *, at: datetime | None =
     now = at or datetime.now(UTC)
     if not helper.is_active or not await has_role(helper, Role.HELPER):
         raise refusals.not_a_helper()
-    if helper.community_id != resident.community_id:  # type: ignore[attr-defined]
+    if helper.community_id != resident.community_id:
         raise refusals.other_community()
     if helper.id == resident.id:
         raise refusals.same_person()
-    community = await Community.get(id=resident.community_id)  # type: ignore[attr-defined]
+    community = await Community.get(id=resident.community_id)
     open_visit = await Visit.get_or_none(open_helper_id=helper.id)
     elsewhere = None
     if open_visit is not None and open_visit.resident_id != resident.id:

@@ -159,7 +159,7 @@ def _tap(secret: str, token: str, helper: Member, where: Where) -> steps.Tap:
     now = datetime.now(UTC)
     return steps.Tap(
         helper_id=helper.id,
-        helper_community=helper.community_id,  # type: ignore[attr-defined]
+        helper_community=helper.community_id,
         resident_id=resident_id,
         generation=generation,
         event_id=where.event_id,
