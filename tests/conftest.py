@@ -275,6 +275,12 @@ async def signed_in_client(
     return client, {"x-csrf-token": await sign_in_client(client, member)}
 
 
+async def page_client(stack: AsyncExitStack, app: Starlette, member: Any) -> httpx.AsyncClient:
+    """A client signed in as ``member`` (closed with ``stack``), for pages: their forms
+    carry their own CSRF token."""
+    return (await signed_in_client(stack, app, member))[0]
+
+
 async def as_(w: dict[str, Any], name: str) -> tuple[httpx.AsyncClient, dict[str, str]]:
     """A client signed in as ``w[name]``, with its CSRF header (``w``: a world fixture
     holding the ``app`` and the ``stack`` that closes its clients)."""
