@@ -23,12 +23,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from datetime import time as dtime
 from pathlib import Path
@@ -40,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from bench.databases import add_database_options, on_each_database  # noqa: E402
 from bench.district_data import build  # noqa: E402
 from timebank import db  # noqa: E402
 from timebank.app import create_app  # noqa: E402
@@ -186,26 +184,9 @@ async def main() -> None:
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--visits", type=int, default=300_000)
     parser.add_argument("--entries", type=int, default=1_000_000)
-    parser.add_argument("--postgres", default=os.environ.get("TIMEBANK_TEST_POSTGRES_URL", ""))
-    parser.add_argument("--skip-sqlite", action="store_true")
+    add_database_options(parser)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        if not args.skip_sqlite:
-            url = f"sqlite://{Path(tmp) / 'district.sqlite3'}"
-            await measure(url, args, "SQLite", tmp)
-        if args.postgres:
-            import asyncpg
-
-            admin_url = args.postgres.replace("postgres://", "postgresql://", 1)
-            name = f"timebank_bench_{uuid.uuid4().hex[:8]}"
-            admin = await asyncpg.connect(admin_url)
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            try:
-                await measure(args.postgres.rsplit("/", 1)[0] + f"/{name}", args,
-                              "PostgreSQL", tmp)  # fmt: skip
-            finally:
-                await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-                await admin.close()
+    await on_each_database(args, "district.sqlite3", measure)
 
 
 if __name__ == "__main__":

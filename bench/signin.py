@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from bench.databases import add_database_options, on_each_database  # noqa: E402
 from timebank import db  # noqa: E402
 from timebank.app import create_app  # noqa: E402
 from timebank.people import auth  # noqa: E402
@@ -159,25 +157,9 @@ async def measure(url: str, args: argparse.Namespace, label: str, data_dir: str)
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--postgres", default=os.environ.get("TIMEBANK_TEST_POSTGRES_URL", ""))
-    parser.add_argument("--skip-sqlite", action="store_true")
+    add_database_options(parser)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        if not args.skip_sqlite:
-            await measure(f"sqlite://{Path(tmp) / 'signin.sqlite3'}", args, "SQLite", tmp)
-        if args.postgres:
-            import asyncpg
-
-            admin_url = args.postgres.replace("postgres://", "postgresql://", 1)
-            name = f"timebank_bench_{uuid.uuid4().hex[:8]}"
-            admin = await asyncpg.connect(admin_url)
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            try:
-                await measure(args.postgres.rsplit("/", 1)[0] + f"/{name}", args,
-                              "PostgreSQL", tmp)  # fmt: skip
-            finally:
-                await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-                await admin.close()
+    await on_each_database(args, "signin.sqlite3", measure)
 
 
 if __name__ == "__main__":
