@@ -1,5 +1,5 @@
-"""The databases a benchmark runs on: a fresh SQLite file, and a scratch PostgreSQL database
-(created on the server ``--postgres`` names, dropped afterwards)."""
+"""What a benchmark runs on: a fresh SQLite file, a scratch PostgreSQL database (created on
+the server ``--postgres`` names, dropped afterwards), and the app, in-process, on either."""
 
 from __future__ import annotations
 
@@ -10,6 +10,11 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+
+from starlette.applications import Starlette
+
+from timebank.app import create_app
+from timebank.settings import Settings
 
 
 def add_database_options(parser: argparse.ArgumentParser) -> None:
@@ -35,15 +40,30 @@ async def scratch_postgres(server_url: str) -> AsyncIterator[str]:
 
 
 async def on_each_database(
-    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
     sqlite_file: str,
     measure: Callable[[str, argparse.Namespace, str, str], Awaitable[None]],
 ) -> None:
-    """``measure(url, args, label, data_dir)`` on SQLite (unless ``--skip-sqlite``), then on
+    """With the command line read by ``parser`` and the database options:
+    ``measure(url, args, label, data_dir)`` on SQLite (unless ``--skip-sqlite``), then on
     a scratch PostgreSQL database (with ``--postgres``), in one temporary directory."""
+    add_database_options(parser)
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_sqlite:
             await measure(f"sqlite://{Path(tmp) / sqlite_file}", args, "SQLite", tmp)
         if args.postgres:
             async with scratch_postgres(args.postgres) as url:
                 await measure(url, args, "PostgreSQL", tmp)
+
+
+@asynccontextmanager
+async def running_app(url: str, data_dir: str) -> AsyncIterator[Starlette]:
+    """The app on the database at ``url``, started up, without its background jobs."""
+    settings = Settings.from_env(
+        {}, data_dir=data_dir, db_url=url, base_url="http://bench", jobs="off",
+        timezone="Asia/Shanghai",
+    )  # fmt: skip
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
