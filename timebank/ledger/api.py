@@ -98,7 +98,6 @@ async def get_account(request: Request) -> Response:
     ---
     summary: An account and its balance (own wallet, or a coordinated community's)
     tags: [ledger]
-    parameters: [{name: account_id, in: path, required: true, schema: {type: integer}}]
     responses: {"200": "Account: The account."}
     errors: [403]
     """
@@ -113,7 +112,6 @@ async def get_statement(request: Request) -> Response:
     summary: An account's movements, paged by seq, optionally for a period
     tags: [ledger]
     parameters:
-      - {name: account_id, in: path, required: true, schema: {type: integer}}
       - {name: after, in: query, schema: {type: integer, minimum: 0, maximum: 9223372036854775807}}
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
       - {name: since, in: query, schema: {type: string, format: date-time}}
@@ -131,7 +129,6 @@ async def get_transaction(request: Request) -> Response:
     ---
     summary: A transaction with its entries
     tags: [ledger]
-    parameters: [{name: txn_id, in: path, required: true, schema: {type: integer}}]
     responses: {"200": "Transaction: The transaction."}
     errors: [403]
     """
@@ -146,7 +143,6 @@ async def reverse_transaction(request: Request) -> Response:
     ---
     summary: Reverse a transaction (coordinators of every community it touches; reason needed)
     tags: [ledger]
-    parameters: [{name: txn_id, in: path, required: true, schema: {type: integer}}]
     requestBody: Reversal
     responses:
       "201": "Transaction: The reversal."

@@ -71,7 +71,6 @@ async def get_order(request: Request) -> Response:
     ---
     summary: One order
     tags: [orders]
-    parameters: [{name: order_id, in: path, required: true, schema: {type: integer}}]
     responses: {"200": "Order: The order"}
     errors: [403]
     """
@@ -85,7 +84,6 @@ async def transition_order(request: Request) -> Response:
     ---
     summary: Take (helpers), assign or mark no-show (coordinators), release, or cancel
     tags: [orders]
-    parameters: [{name: order_id, in: path, required: true, schema: {type: integer}}]
     requestBody: OrderMove
     responses: {"200": "Order: The order after the change"}
     errors: [409]

@@ -21,7 +21,6 @@ async def list_catalog(request: Request) -> Response:
     ---
     summary: A community's redemption catalogue (goods, privileges, services)
     tags: [redeem]
-    parameters: [{name: community_id, in: path, required: true, schema: {type: integer}}]
     responses: {"200": "ItemList: items"}
     errors: [403]
     """
@@ -37,7 +36,6 @@ async def create_item(request: Request) -> Response:
     ---
     summary: Add an item to the catalogue
     tags: [redeem]
-    parameters: [{name: community_id, in: path, required: true, schema: {type: integer}}]
     requestBody: NewItem
     responses: {"201": "Item: The item"}
     """
@@ -53,7 +51,6 @@ async def update_item(request: Request) -> Response:
     ---
     summary: Change an item (names, price, stock, offered or not)
     tags: [redeem]
-    parameters: [{name: catalog_item_id, in: path, required: true, schema: {type: integer}}]
     requestBody: ItemChange
     responses: {"200": "Item: The item"}
     """
@@ -108,7 +105,6 @@ async def hand_over(request: Request) -> Response:
     ---
     summary: Hand the goods of a redemption over (核销)
     tags: [redeem]
-    parameters: [{name: redemption_id, in: path, required: true, schema: {type: integer}}]
     responses: {"200": "Redemption: The redemption, handed over"}
     errors: [409]
     """
@@ -173,7 +169,6 @@ async def decide_grant(request: Request) -> Response:
     ---
     summary: Approve or reject a grant waiting for a second coordinator
     tags: [redeem]
-    parameters: [{name: grant_id, in: path, required: true, schema: {type: integer}}]
     requestBody: GrantDecision
     responses: {"200": "Grant: The grant"}
     errors: [409]
