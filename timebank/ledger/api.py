@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from timebank.errors import Invalid
-from timebank.http import read_json
+from timebank.http import post, read_json
 from timebank.ledger import passbook
 from timebank.ledger import service as ledger
 from timebank.ledger.models import Entry, LedgerTxn
@@ -222,8 +222,8 @@ routes = [
     Route(ACCOUNT, get_account, name="ledger_account"),
     Route(f"{ACCOUNT}/statement", get_statement, name="ledger_statement"),
     Route(TXN, get_transaction, name="ledger_transaction"),
-    Route(f"{TXN}/reversal", reverse_transaction, methods=["POST"], name="ledger_reversal"),
+    post(f"{TXN}/reversal", reverse_transaction, name="ledger_reversal"),
     Route(CHECKPOINTS, list_checkpoints, methods=["GET"], name="ledger_checkpoints"),
-    Route(CHECKPOINTS, create_checkpoint, methods=["POST"], name="ledger_checkpoint_create"),
+    post(CHECKPOINTS, create_checkpoint, name="ledger_checkpoint_create"),
     Route("/statements/{statement}", check_statement, methods=["GET"]),
 ]

@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from timebank import inputs
 from timebank.calendar import tz_of
-from timebank.http import read_json
+from timebank.http import post, read_json
 from timebank.inputs import body_int, int_query
 from timebank.pairing import records, service
 from timebank.pairing.suggest import suggest
@@ -166,10 +166,10 @@ async def suggestions(request: Request) -> Response:
 
 routes = [
     Route("/pairings", list_pairings, methods=["GET"]),
-    Route("/pairings", create_pairing, methods=["POST"]),
+    post("/pairings", create_pairing),
     Route("/pairings/{pairing_id:int}", get_pairing, methods=["GET"]),
-    Route("/pairings/{pairing_id:int}/transitions", transition_pairing, methods=["POST"]),
-    Route("/pairings/{pairing_id:int}/plan", add_plan, methods=["POST"]),
+    post("/pairings/{pairing_id:int}/transitions", transition_pairing),
+    post("/pairings/{pairing_id:int}/plan", add_plan),
     Route("/pairings/{pairing_id:int}/plan/{item_id:int}", remove_plan, methods=["DELETE"]),
     Route("/members/{member_id:int}/suggestions", suggestions, methods=["GET"]),
 ]

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from timebank.errors import BadRequest, NotFound
-from timebank.http import read_json
+from timebank.http import post, read_json
 from timebank.inputs import int_query
 from timebank.people import (
     audit,
@@ -292,15 +292,15 @@ def _id_query(request: Request, name: str, high: int = 2**31 - 1) -> int | None:
 
 routes = [
     Route("/members", list_members, methods=["GET"]),
-    Route("/members", create_member, methods=["POST"]),
+    post("/members", create_member),
     Route("/members/{member_id:int}", get_member, methods=["GET"]),
     Route("/members/{member_id:int}", update_member, methods=["PATCH"]),
-    Route("/members/{member_id:int}/signin-code", issue_code, methods=["POST"]),
-    Route("/members/{member_id:int}/family", add_family, methods=["POST"]),
+    post("/members/{member_id:int}/signin-code", issue_code),
+    post("/members/{member_id:int}/family", add_family),
     Route("/members/{member_id:int}/family/{link_id:int}", remove_family, methods=["DELETE"]),
     Route("/communities", list_communities, methods=["GET"]),
     Route("/communities/{community_id:int}", get_community_settings, methods=["GET"]),
     Route("/communities/{community_id:int}", update_community_settings, methods=["PATCH"]),
-    Route("/communities/{community_id:int}/import", import_members, methods=["POST"]),
+    post("/communities/{community_id:int}/import", import_members),
     Route("/audit", list_audit, methods=["GET"]),
 ]

@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from timebank import inputs
 from timebank.calendar import tz_of
-from timebank.http import read_json
+from timebank.http import post, read_json
 from timebank.people import policy
 from timebank.people.service import get_community, member_names
 from timebank.people.web import actor_of, changing, require_member
@@ -185,13 +185,13 @@ async def decide_grant(request: Request) -> Response:
 
 routes = [
     Route("/communities/{community_id:int}/catalog", list_catalog, methods=["GET"]),
-    Route("/communities/{community_id:int}/catalog", create_item, methods=["POST"]),
+    post("/communities/{community_id:int}/catalog", create_item),
     Route("/catalog/{catalog_item_id:int}", update_item, methods=["PATCH"]),
     Route("/redemptions", list_redemptions, methods=["GET"]),
-    Route("/redemptions", create_redemption, methods=["POST"]),
-    Route("/redemptions/{redemption_id:int}/hand-over", hand_over, methods=["POST"]),
-    Route("/me/donations", create_donation, methods=["POST"]),
+    post("/redemptions", create_redemption),
+    post("/redemptions/{redemption_id:int}/hand-over", hand_over),
+    post("/me/donations", create_donation),
     Route("/grants", list_grants, methods=["GET"]),
-    Route("/grants", create_grant, methods=["POST"]),
-    Route("/grants/{grant_id:int}/decision", decide_grant, methods=["POST"]),
+    post("/grants", create_grant),
+    post("/grants/{grant_id:int}/decision", decide_grant),
 ]

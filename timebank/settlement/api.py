@@ -11,6 +11,7 @@ from starlette.routing import Route
 from timebank import calendar
 from timebank.catalog.service import service_names
 from timebank.errors import BadRequest
+from timebank.http import post
 from timebank.i18n import request_lang
 from timebank.people import policy
 from timebank.people.auth import SignedIn
@@ -93,11 +94,7 @@ async def export_settlement(request: Request) -> Response:
 
 routes = [
     Route("/communities/{community_id:int}/settlements/{month}", get_settlement, methods=["GET"]),
-    Route(
-        "/communities/{community_id:int}/settlements/{month}/close",
-        close_settlement,
-        methods=["POST"],
-    ),
+    post("/communities/{community_id:int}/settlements/{month}/close", close_settlement),
     Route(
         "/communities/{community_id:int}/settlements/{month}/export",
         export_settlement,

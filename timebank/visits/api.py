@@ -11,7 +11,7 @@ from starlette.routing import Route
 from timebank.calendar import tz_of
 from timebank.catalog.service import service_json
 from timebank.errors import BadRequest
-from timebank.http import read_json
+from timebank.http import post, read_json
 from timebank.inputs import int_query
 from timebank.orders.service import order_json
 from timebank.people import policy
@@ -239,13 +239,13 @@ async def set_pin(request: Request) -> Response:
 
 routes = [
     Route("/placards/{token}", get_placard_scan, methods=["GET"]),
-    Route("/placards/{token}/check-in", check_in, methods=["POST"]),
-    Route("/placards/{token}/check-out", check_out, methods=["POST"]),
+    post("/placards/{token}/check-in", check_in),
+    post("/placards/{token}/check-out", check_out),
     Route("/visits", list_visits, methods=["GET"]),
     Route("/visits/{visit_id:int}", get_visit, methods=["GET"]),
-    Route("/visits/{visit_id:int}/review", review_visit, methods=["POST"]),
-    Route("/visits/{visit_id:int}/rating", rate_visit, methods=["POST"]),
+    post("/visits/{visit_id:int}/review", review_visit),
+    post("/visits/{visit_id:int}/rating", rate_visit),
     Route("/members/{member_id:int}/placard", get_placard, methods=["GET"]),
-    Route("/members/{member_id:int}/placard", reissue_placard, methods=["POST"]),
+    post("/members/{member_id:int}/placard", reissue_placard),
     Route("/members/{member_id:int}/placard/pin", set_pin, methods=["PUT"]),
 ]
