@@ -258,6 +258,20 @@ async def signin_form_token(client: httpx.AsyncClient, path: str = "/signin") ->
     return page.text[start : page.text.index('"', start)]
 
 
+async def sign_in_page(client: httpx.AsyncClient, member: Any, **form: str) -> httpx.Response:
+    """Sign ``client`` in as ``member`` through the sign-in form (``form``: more fields,
+    such as ``next``); returns the form's answer."""
+    return await client.post(
+        "/signin",
+        data={
+            "phone": member.phone,
+            "password": PASSWORD,
+            **form,
+            "signin_token": await signin_form_token(client),
+        },
+    )
+
+
 @asynccontextmanager
 async def clients_of(app: Starlette, *members: Any) -> AsyncIterator[list[httpx.AsyncClient]]:
     """A client per member, each signed in through the API, all closed at the end."""

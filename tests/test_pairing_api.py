@@ -14,8 +14,8 @@ import pytest
 from tests.conftest import (
     make_community,
     make_signed_up,
+    sign_in_page,
     signed_in_client,
-    signin_form_token,
 )
 from timebank.jobs import generate_soon
 from timebank.orders.models import Order
@@ -170,14 +170,7 @@ async def test_catalog_api(app: Any, world: dict[str, Any]) -> None:
 async def test_pages_approve_plan_and_the_helpers_day(
     app: Any, world: dict[str, Any], client: httpx.AsyncClient
 ) -> None:
-    await client.post(
-        "/signin",
-        data={
-            "phone": world["coordinator"].phone,
-            "password": "a-good-password",
-            "signin_token": await signin_form_token(client),
-        },
-    )
+    await sign_in_page(client, world["coordinator"])
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', (await client.get("/me")).text)
     assert csrf
     token = csrf.group(1)
@@ -213,14 +206,7 @@ async def test_pages_approve_plan_and_the_helpers_day(
     assert board.status_code == 200 and "探视巡访" in board.text
     helper = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
     async with helper:
-        await helper.post(
-            "/signin",
-            data={
-                "phone": world["helper"].phone,
-                "password": "a-good-password",
-                "signin_token": await signin_form_token(helper),
-            },
-        )
+        await sign_in_page(helper, world["helper"])
         tasks = await helper.get("/tasks")
         assert tasks.status_code == 200
         assert re.search(r'data-testid="tasks">\s*<li data-testid="order-\d+">', tasks.text)
@@ -228,14 +214,7 @@ async def test_pages_approve_plan_and_the_helpers_day(
 
 
 async def test_catalog_page(client: httpx.AsyncClient, world: dict[str, Any]) -> None:
-    await client.post(
-        "/signin",
-        data={
-            "phone": world["coordinator"].phone,
-            "password": "a-good-password",
-            "signin_token": await signin_form_token(client),
-        },
-    )
+    await sign_in_page(client, world["coordinator"])
     url = f"/communities/{world['here'].id}/services"
     page = await client.get(url)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
