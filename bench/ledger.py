@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.databases import scratch_postgres  # noqa: E402
 from bench.ledger_data import fill  # noqa: E402
 from tests.conftest import make_community, make_member  # noqa: E402
 from timebank import db  # noqa: E402
@@ -237,14 +238,7 @@ async def main() -> None:
         await measure(f"sqlite://{Path(tmp) / 'big.sqlite3'}", args.entries, "SQLite, large")
 
     if args.postgres:
-        import asyncpg
-
-        admin_url = args.postgres.replace("postgres://", "postgresql://", 1)
-        name = f"timebank_bench_{uuid.uuid4().hex[:8]}"
-        admin = await asyncpg.connect(admin_url)
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        url = args.postgres.rsplit("/", 1)[0] + f"/{name}"
-        try:
+        async with scratch_postgres(args.postgres) as url:
             print("\nPostgreSQL")
             raw = await raw_postgres_commits(url, POSTS)
             line("baseline: asyncpg, one row per commit (commits/s)", f"{raw:,.0f}")
@@ -255,9 +249,6 @@ async def main() -> None:
                     f"credit_service, {processes} process(es) × {tasks} tasks (transfers/s)",
                     f"{rate:,.0f}",
                 )
-        finally:
-            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            await admin.close()
 
 
 if __name__ == "__main__":

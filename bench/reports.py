@@ -23,12 +23,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from datetime import time as dtime
 from pathlib import Path
@@ -40,13 +37,12 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from bench.databases import on_each_database, running_app  # noqa: E402
 from bench.district_data import build  # noqa: E402
 from timebank import db  # noqa: E402
-from timebank.app import create_app  # noqa: E402
 from timebank.calendar import next_month, previous_month  # noqa: E402
 from timebank.people.members import create_member  # noqa: E402
 from timebank.people.models import Community, Role  # noqa: E402
-from timebank.settings import Settings  # noqa: E402
 
 PASSWORD = "bench-password-1"
 TZ = ZoneInfo("Asia/Shanghai")
@@ -131,12 +127,7 @@ async def measure(url: str, args: argparse.Namespace, label: str, data_dir: str)
     await create_member(community=community, name="区管理员", phone="19900000002",
                         password=PASSWORD, roles=[Role.ADMIN])  # fmt: skip
     await db.close_db()
-    settings = Settings.from_env(
-        {}, data_dir=data_dir, db_url=url, base_url="http://bench", jobs="off",
-        timezone="Asia/Shanghai",
-    )  # fmt: skip
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
+    async with running_app(url, data_dir) as app:
         coordinator = await signed_in(app, "19900000001")
         admin = await signed_in(app, "19900000002")
         await timings(url, coordinator, admin, "as loaded")
@@ -186,26 +177,7 @@ async def main() -> None:
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--visits", type=int, default=300_000)
     parser.add_argument("--entries", type=int, default=1_000_000)
-    parser.add_argument("--postgres", default=os.environ.get("TIMEBANK_TEST_POSTGRES_URL", ""))
-    parser.add_argument("--skip-sqlite", action="store_true")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        if not args.skip_sqlite:
-            url = f"sqlite://{Path(tmp) / 'district.sqlite3'}"
-            await measure(url, args, "SQLite", tmp)
-        if args.postgres:
-            import asyncpg
-
-            admin_url = args.postgres.replace("postgres://", "postgresql://", 1)
-            name = f"timebank_bench_{uuid.uuid4().hex[:8]}"
-            admin = await asyncpg.connect(admin_url)
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            try:
-                await measure(args.postgres.rsplit("/", 1)[0] + f"/{name}", args,
-                              "PostgreSQL", tmp)  # fmt: skip
-            finally:
-                await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-                await admin.close()
+    await on_each_database(parser, "district.sqlite3", measure)
 
 
 if __name__ == "__main__":

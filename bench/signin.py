@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -33,13 +30,12 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from bench.databases import on_each_database, running_app  # noqa: E402
 from timebank import db  # noqa: E402
-from timebank.app import create_app  # noqa: E402
 from timebank.people import auth  # noqa: E402
 from timebank.people.members import create_member  # noqa: E402
 from timebank.people.models import Community, Level, Role, SignInAttempt  # noqa: E402
 from timebank.people.service import verify_password  # noqa: E402
-from timebank.settings import Settings  # noqa: E402
 
 PASSWORD = "bench-password-1"
 SIGNINS = 20
@@ -141,12 +137,7 @@ async def figures(app: Any, phones: list[str], rounds: int, label: str) -> None:
 async def measure(url: str, args: argparse.Namespace, label: str, data_dir: str) -> None:
     print(f"\n{label}", flush=True)
     phones = await setup(url)
-    settings = Settings.from_env(
-        {}, data_dir=data_dir, db_url=url, base_url="http://bench", jobs="off",
-        timezone="Asia/Shanghai",
-    )  # fmt: skip
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
+    async with running_app(url, data_dir) as app:
         await figures(app, phones, args.rounds, "as the product runs (argon2 in its pool)")
         ours = auth.verify_password_off_loop
         auth.verify_password_off_loop = on_the_loop  # type: ignore[assignment]
@@ -159,25 +150,7 @@ async def measure(url: str, args: argparse.Namespace, label: str, data_dir: str)
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--postgres", default=os.environ.get("TIMEBANK_TEST_POSTGRES_URL", ""))
-    parser.add_argument("--skip-sqlite", action="store_true")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        if not args.skip_sqlite:
-            await measure(f"sqlite://{Path(tmp) / 'signin.sqlite3'}", args, "SQLite", tmp)
-        if args.postgres:
-            import asyncpg
-
-            admin_url = args.postgres.replace("postgres://", "postgresql://", 1)
-            name = f"timebank_bench_{uuid.uuid4().hex[:8]}"
-            admin = await asyncpg.connect(admin_url)
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            try:
-                await measure(args.postgres.rsplit("/", 1)[0] + f"/{name}", args,
-                              "PostgreSQL", tmp)  # fmt: skip
-            finally:
-                await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-                await admin.close()
+    await on_each_database(parser, "signin.sqlite3", measure)
 
 
 if __name__ == "__main__":

@@ -258,6 +258,20 @@ async def signin_form_token(client: httpx.AsyncClient, path: str = "/signin") ->
     return page.text[start : page.text.index('"', start)]
 
 
+async def sign_in_page(client: httpx.AsyncClient, member: Any, **form: str) -> httpx.Response:
+    """Sign ``client`` in as ``member`` through the sign-in form (``form``: more fields,
+    such as ``next``); returns the form's answer."""
+    return await client.post(
+        "/signin",
+        data={
+            "phone": member.phone,
+            "password": PASSWORD,
+            **form,
+            "signin_token": await signin_form_token(client),
+        },
+    )
+
+
 @asynccontextmanager
 async def clients_of(app: Starlette, *members: Any) -> AsyncIterator[list[httpx.AsyncClient]]:
     """A client per member, each signed in through the API, all closed at the end."""
@@ -273,6 +287,12 @@ async def signed_in_client(
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
     )
     return client, {"x-csrf-token": await sign_in_client(client, member)}
+
+
+async def page_client(stack: AsyncExitStack, app: Starlette, member: Any) -> httpx.AsyncClient:
+    """A client signed in as ``member`` (closed with ``stack``), for pages: their forms
+    carry their own CSRF token."""
+    return (await signed_in_client(stack, app, member))[0]
 
 
 async def as_(w: dict[str, Any], name: str) -> tuple[httpx.AsyncClient, dict[str, str]]:

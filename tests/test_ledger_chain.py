@@ -15,19 +15,23 @@ from timebank.ledger.models import Phase
 
 ids = st.none() | st.integers(min_value=1, max_value=2**40)
 text = st.text(max_size=40)
+# A transaction's fields that go into its digest, besides its time.
+TXN_FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    "kind": text,
+    "actor_id": ids,
+    "on_behalf_of_id": ids,
+    "reason": text,
+    "ref_type": text,
+    "ref_id": text,
+    "idempotency_key": text,
+    "request_hash": text,
+    "reverses_id": ids,
+    "resolves_id": ids,
+}
 
 
 @given(
-    kind=text,
-    actor_id=ids,
-    on_behalf_of_id=ids,
-    reason=text,
-    ref_type=text,
-    ref_id=text,
-    idempotency_key=text,
-    request_hash=text,
-    reverses_id=ids,
-    resolves_id=ids,
+    **TXN_FIELDS,
     created_us=st.integers(min_value=0, max_value=2**62),
 )
 def test_transaction_digest_is_canonical(**fields: object) -> None:
@@ -76,16 +80,7 @@ def test_hours_display() -> None:
 
 
 @given(
-    kind=text,
-    actor_id=ids,
-    on_behalf_of_id=ids,
-    reason=text,
-    ref_type=text,
-    ref_id=text,
-    idempotency_key=text,
-    request_hash=text,
-    reverses_id=ids,
-    resolves_id=ids,
+    **TXN_FIELDS,
     created=st.datetimes(
         min_value=datetime(1970, 1, 1), max_value=datetime(9999, 1, 1), timezones=st.just(UTC)
     ),

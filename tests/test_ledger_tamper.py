@@ -30,6 +30,12 @@ async def drop_guards(db_url: str) -> None:
                 await conn.execute_script(f"DROP TRIGGER {table}_no_{op}")
 
 
+async def tamper(db_url: str, sql: str) -> None:
+    """Change the ledger behind the service's back: its guards dropped, ``sql`` run."""
+    await drop_guards(db_url)
+    await connections.get("default").execute_script(sql)
+
+
 def run_verify(db_url: str, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     env = clean_env(TIMEBANK_DB_URL=db_url, TIMEBANK_DATA_DIR=str(tmp_path / "cli"))
     return subprocess.run(
@@ -62,10 +68,7 @@ async def test_intact_ledger_verifies(history: dict[str, Any], db_url: str, tmp_
 async def test_altered_amount_is_named(
     history: dict[str, Any], db_url: str, tmp_path: Path
 ) -> None:
-    await drop_guards(db_url)
-    await connections.get("default").execute_script(
-        "UPDATE ledger_entry SET amount = 310 WHERE seq = 4"
-    )
+    await tamper(db_url, "UPDATE ledger_entry SET amount = 310 WHERE seq = 4")
     result = run_verify(db_url, tmp_path)
     assert result.returncode == 1
     assert "seq 4" in result.stdout and "hash does not match" in result.stdout
@@ -74,10 +77,7 @@ async def test_altered_amount_is_named(
 async def test_altered_transaction_is_named(
     history: dict[str, Any], db_url: str, tmp_path: Path
 ) -> None:
-    await drop_guards(db_url)
-    await connections.get("default").execute_script(
-        "UPDATE ledger_txn SET ref_id = '99' WHERE idempotency_key = 'k1'"
-    )
+    await tamper(db_url, "UPDATE ledger_txn SET ref_id = '99' WHERE idempotency_key = 'k1'")
     result = run_verify(db_url, tmp_path)
     assert result.returncode == 1
     assert "seq 3" in result.stdout and "altered" in result.stdout

@@ -7,20 +7,12 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import PASSWORD, make_community, make_signed_up, signin_form_token
+from tests.conftest import make_community, make_signed_up, sign_in_page, signin_form_token
 from timebank.people.models import Member
 
 
 async def signed_in_page(client: httpx.AsyncClient, member: Any) -> str:
-    response = await client.post(
-        "/signin",
-        data={
-            "phone": member.phone,
-            "password": PASSWORD,
-            "next": "/people",
-            "signin_token": await signin_form_token(client),
-        },
-    )
+    response = await sign_in_page(client, member, next="/people")
     assert response.status_code == 303
     page = await client.get("/people")
     assert page.status_code == 200

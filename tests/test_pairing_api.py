@@ -11,7 +11,12 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.conftest import make_community, make_signed_up, sign_in_client, signin_form_token
+from tests.conftest import (
+    make_community,
+    make_signed_up,
+    sign_in_page,
+    signed_in_client,
+)
 from timebank.jobs import generate_soon
 from timebank.orders.models import Order
 from timebank.pairing.models import Pairing
@@ -28,21 +33,10 @@ async def world(app: Any) -> dict[str, Any]:
     }
 
 
-async def signed_in(
-    stack: AsyncExitStack, app: Any, member: Any
-) -> tuple[httpx.AsyncClient, dict[str, str]]:
-    """A client of its own, signed in as ``member``, closed with ``stack``."""
-    transport = httpx.ASGITransport(app=app)
-    client = await stack.enter_async_context(
-        httpx.AsyncClient(transport=transport, base_url="http://testserver")
-    )
-    return client, {"x-csrf-token": await sign_in_client(client, member)}
-
-
 async def test_pairing_through_the_api(app: Any, world: dict[str, Any]) -> None:
     async with AsyncExitStack() as stack:
-        lead, lead_h = await signed_in(stack, app, world["coordinator"])
-        helper, helper_h = await signed_in(stack, app, world["helper"])
+        lead, lead_h = await signed_in_client(stack, app, world["coordinator"])
+        helper, helper_h = await signed_in_client(stack, app, world["helper"])
         # A helper may ask to serve a resident of their community, not for someone else.
         before = await helper.get(f"/api/v1/members/{world['resident'].id}")
         assert before.status_code == 403
@@ -96,9 +90,9 @@ async def test_pairing_through_the_api(app: Any, world: dict[str, Any]) -> None:
 async def test_orders_through_the_api(app: Any, world: dict[str, Any]) -> None:
     start = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
     async with AsyncExitStack() as stack:
-        resident, resident_h = await signed_in(stack, app, world["resident"])
-        helper, helper_h = await signed_in(stack, app, world["helper"])
-        lead, lead_h = await signed_in(stack, app, world["coordinator"])
+        resident, resident_h = await signed_in_client(stack, app, world["resident"])
+        helper, helper_h = await signed_in_client(stack, app, world["helper"])
+        lead, lead_h = await signed_in_client(stack, app, world["coordinator"])
         placed = await resident.post(
             "/api/v1/orders",
             json={
@@ -159,7 +153,7 @@ async def test_orders_through_the_api(app: Any, world: dict[str, Any]) -> None:
 
 async def test_catalog_api(app: Any, world: dict[str, Any]) -> None:
     async with AsyncExitStack() as stack:
-        lead, lead_h = await signed_in(stack, app, world["coordinator"])
+        lead, lead_h = await signed_in_client(stack, app, world["coordinator"])
         url = f"/api/v1/communities/{world['here'].id}/services"
         listed = (await lead.get(url)).json()["services"]
         assert {"code": "bathing", "name_zh": "助浴"}.items() <= next(
@@ -176,14 +170,7 @@ async def test_catalog_api(app: Any, world: dict[str, Any]) -> None:
 async def test_pages_approve_plan_and_the_helpers_day(
     app: Any, world: dict[str, Any], client: httpx.AsyncClient
 ) -> None:
-    await client.post(
-        "/signin",
-        data={
-            "phone": world["coordinator"].phone,
-            "password": "a-good-password",
-            "signin_token": await signin_form_token(client),
-        },
-    )
+    await sign_in_page(client, world["coordinator"])
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', (await client.get("/me")).text)
     assert csrf
     token = csrf.group(1)
@@ -219,14 +206,7 @@ async def test_pages_approve_plan_and_the_helpers_day(
     assert board.status_code == 200 and "探视巡访" in board.text
     helper = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
     async with helper:
-        await helper.post(
-            "/signin",
-            data={
-                "phone": world["helper"].phone,
-                "password": "a-good-password",
-                "signin_token": await signin_form_token(helper),
-            },
-        )
+        await sign_in_page(helper, world["helper"])
         tasks = await helper.get("/tasks")
         assert tasks.status_code == 200
         assert re.search(r'data-testid="tasks">\s*<li data-testid="order-\d+">', tasks.text)
@@ -234,14 +214,7 @@ async def test_pages_approve_plan_and_the_helpers_day(
 
 
 async def test_catalog_page(client: httpx.AsyncClient, world: dict[str, Any]) -> None:
-    await client.post(
-        "/signin",
-        data={
-            "phone": world["coordinator"].phone,
-            "password": "a-good-password",
-            "signin_token": await signin_form_token(client),
-        },
-    )
+    await sign_in_page(client, world["coordinator"])
     url = f"/communities/{world['here'].id}/services"
     page = await client.get(url)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)

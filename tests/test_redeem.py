@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from contextlib import AsyncExitStack
 from datetime import date
 from typing import Any
@@ -11,7 +10,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import make_community, make_signed_up, sign_in_client
+from tests.conftest import (
+    balance,
+    key,
+    make_community,
+    make_signed_up,
+    signed_in_client,
+)
 from timebank.ledger import service as ledger
 from timebank.ledger.models import Account, AccountKind, LedgerTxn, TxnKind
 from timebank.people.models import (
@@ -24,28 +29,11 @@ from timebank.people.models import (
 from timebank.redeem.models import RedeemItem, Redemption
 
 
-def key() -> str:
-    return uuid.uuid4().hex
-
-
-async def signed_in(
-    stack: AsyncExitStack, app: Any, member: Any
-) -> tuple[httpx.AsyncClient, dict[str, str]]:
-    client = await stack.enter_async_context(
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
-    )
-    return client, {"x-csrf-token": await sign_in_client(client, member)}
-
-
 async def give(member: Any, minutes: int, community: Any) -> None:
     await ledger.grant(
         community_id=community.id, member_id=member.id, minutes=minutes, key=key(),
         actor_id=member.id, reason="test",
     )  # fmt: skip
-
-
-async def balance(member: Any) -> int:
-    return (await ledger.balance((await ledger.wallet(member.id)).id)).available
 
 
 @pytest.fixture
@@ -79,7 +67,7 @@ async def w(app: Any) -> Any:
     async with AsyncExitStack() as stack:
         world["stack"] = stack
         for name in ("coordinator", "second", "elder", "son", "young"):
-            world[f"{name}_c"], world[f"{name}_h"] = await signed_in(stack, app, world[name])
+            world[f"{name}_c"], world[f"{name}_h"] = await signed_in_client(stack, app, world[name])
         yield world
 
 
@@ -184,7 +172,7 @@ async def test_races_for_the_last_hours_and_the_last_bag(w: dict[str, Any]) -> N
             member = await make_signed_up(w["here"], "resident", name=f"老人{n}")
             await Member.filter(id=member.id).update(birth_date=date(1940, 1, 1))
             await give(member, 200, w["here"])
-            clients.append(await signed_in(stack, w["app"], member))
+            clients.append(await signed_in_client(stack, w["app"], member))
             people.append(member)
         await give(w["elder"], 200, w["here"])
         clients.append((w["elder_c"], w["elder_h"]))
@@ -398,7 +386,7 @@ async def test_the_fund_budget(w: dict[str, Any]) -> None:
         headers=w["coordinator_h"],
     )  # fmt: skip
     assert refused.status_code == 403, refused.text
-    admin_c, admin_h = await signed_in(
+    admin_c, admin_h = await signed_in_client(
         w["stack"], w["app"], await make_signed_up(w["here"], "admin", name="区管理员")
     )
     set_budget = await admin_c.patch(

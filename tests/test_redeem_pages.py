@@ -7,33 +7,18 @@ from contextlib import AsyncExitStack
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import make_community, make_signed_up, sign_in_client
+from tests.conftest import csrf, make_community, make_signed_up, page_client
 from timebank.ledger import service as ledger
 from timebank.people.models import Community, FamilyLink, Member, Relation
 from timebank.redeem.models import Grant, RedeemItem, Redemption
-
-
-def csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found
-    return found.group(1)
 
 
 def form_key(html: str) -> str:
     found = re.search(r'name="key" value="([^"]+)"', html)
     assert found
     return found.group(1).split("-")[0]
-
-
-async def client_for(stack: AsyncExitStack, app: Any, member: Any) -> httpx.AsyncClient:
-    client = await stack.enter_async_context(
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
-    )
-    await sign_in_client(client, member)
-    return client
 
 
 @pytest.fixture
@@ -55,7 +40,7 @@ async def w(app: Any) -> Any:
     )
     async with AsyncExitStack() as stack:
         for name in ("lead", "second", "elder", "son"):
-            world[name + "_c"] = await client_for(stack, app, world[name])
+            world[name + "_c"] = await page_client(stack, app, world[name])
         yield world
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.conftest import make_community, make_signed_up, sign_in_client
+from tests.conftest import make_community, make_signed_up, signed_in_client
 from timebank.ledger.models import LedgerTxn
 from timebank.ledger.service import grant
 from timebank.orders.models import Order, OrderEvent, OrderStatus
@@ -29,16 +29,6 @@ TZ = ZoneInfo("Asia/Shanghai")  # the test settings' community zone
 
 def event() -> str:
     return uuid.uuid4().hex
-
-
-async def signed_in(
-    stack: AsyncExitStack, app: Any, member: Any
-) -> tuple[httpx.AsyncClient, dict[str, str]]:
-    transport = httpx.ASGITransport(app=app)
-    client = await stack.enter_async_context(
-        httpx.AsyncClient(transport=transport, base_url="http://testserver")
-    )
-    return client, {"x-csrf-token": await sign_in_client(client, member)}
 
 
 async def order_now(w: dict[str, Any], service: str = "meal_help", **extra: Any) -> Order:
@@ -92,8 +82,8 @@ async def w(app: Any) -> AsyncExitStack:  # type: ignore[misc]
     )
     async with AsyncExitStack() as stack:
         world["stack"] = stack
-        world["h"], world["hh"] = await signed_in(stack, app, world["helper"])
-        world["c"], world["ch"] = await signed_in(stack, app, world["coordinator"])
+        world["h"], world["hh"] = await signed_in_client(stack, app, world["helper"])
+        world["c"], world["ch"] = await signed_in_client(stack, app, world["coordinator"])
         yield world  # type: ignore[misc]
 
 
@@ -166,7 +156,7 @@ async def test_placard_tokens_that_do_not_work(w: dict[str, Any]) -> None:
     fine = await w["h"].get(f"/api/v1/placards/{new_token}")
     assert fine.status_code == 200 and fine.json()["action"] == "start"
     # No order and no pairing: refused, and said why.
-    other, other_h = await signed_in(w["stack"], w["app"], w["other_helper"])
+    other, other_h = await signed_in_client(w["stack"], w["app"], w["other_helper"])
     nothing = await other.get(f"/api/v1/placards/{new_token}")
     assert nothing.status_code == 403 and nothing.json()["error"]["code"] == "not_yours"
     assert "社区" in nothing.json()["error"]["messages"]["zh-CN"]
@@ -423,7 +413,7 @@ async def test_confirmation_pin_and_rating(w: dict[str, Any]) -> None:
     visit_id = unconfirmed.json()["id"]
     # The family rates it later: that confirms it, and it is verified and credited.
     async with AsyncExitStack() as stack:
-        family, family_h = await signed_in(stack, w["app"], w["family"])
+        family, family_h = await signed_in_client(stack, w["app"], w["family"])
         url = f"/api/v1/visits/{visit_id}/rating"
         too_high = await family.post(url, json={"rating": 6}, headers=family_h)
         assert too_high.status_code == 422
@@ -495,7 +485,7 @@ async def test_who_pays(w: dict[str, Any]) -> None:
     )
     assert approved.json()["status"] == "verified", approved.text
     async with AsyncExitStack() as stack:
-        resident, _ = await signed_in(stack, w["app"], w["resident"])
+        resident, _ = await signed_in_client(stack, w["app"], w["resident"])
         hours = (await resident.get("/api/v1/me/hours")).json()["balance"]
         assert hours["available_minutes"] == 90
     # A paid pairing (困困结对) accrues pay at the helper's rate and no hours.
@@ -556,7 +546,7 @@ async def test_the_order_history_records_review_and_rating(w: dict[str, Any]) ->
     unconfirmed = await flagged_visit(w, 60)
     assert unconfirmed["flags"] == ["unconfirmed"]
     async with AsyncExitStack() as stack:
-        family, family_h = await signed_in(stack, w["app"], w["family"])
+        family, family_h = await signed_in_client(stack, w["app"], w["family"])
         rated = await family.post(
             f"/api/v1/visits/{unconfirmed['id']}/rating", json={"rating": 5}, headers=family_h
         )

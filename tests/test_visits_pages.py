@@ -12,25 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import make_community, make_signed_up, sign_in_client
+from tests.conftest import csrf, make_community, make_signed_up, page_client
 from timebank.orders.models import Order, OrderStatus
 from timebank.people.models import AuditEvent
 from timebank.visits import placards
 from timebank.visits.models import Visit
-
-
-async def page_client(stack: AsyncExitStack, app: Any, member: Any) -> httpx.AsyncClient:
-    client = await stack.enter_async_context(
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
-    )
-    await sign_in_client(client, member)
-    return client
-
-
-def csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
 
 
 @pytest.fixture

@@ -9,7 +9,9 @@ responses (``answers``), id ranges, and these short forms:
   whose schema is the named component (``[Visit]`` for a list), with the text after the colon
   as its description;
 - ``requestBody: CheckIn`` is a required JSON body of that component schema;
-- ``errors: [409]`` adds the shared responses for statuses beyond the usual ones.
+- ``errors: [409]`` adds the shared responses for statuses beyond the usual ones;
+- a path's integer ids (``{order_id:int}`` in its route) need not be declared: an operation
+  gets each one its ``parameters`` do not name, first, as a required integer.
 
 Features add their ``api.routes`` to ``ROUTES`` and their component schemas (a module-level
 ``SCHEMAS`` dict, kept next to the code that parses the input) to ``FEATURE_SCHEMAS``.
@@ -212,7 +214,26 @@ def openapi_document(api_routes: list[BaseRoute]) -> dict[str, Any]:
             },
         }
     )
-    return complete(generator.get_schema([Mount("/api/v1", routes=api_routes)]))
+    document = generator.get_schema([Mount("/api/v1", routes=api_routes)])
+    return complete(with_path_ids(document, api_routes))
+
+
+def with_path_ids(document: dict[str, Any], api_routes: list[BaseRoute]) -> dict[str, Any]:
+    """Each operation with its path's integer ids declared (those its docstring leaves out)."""
+    for route in api_routes:
+        if not isinstance(route, Route):
+            continue
+        ids = [n for n, c in route.param_convertors.items() if isinstance(c.convert("1"), int)]
+        for operation in document["paths"].get("/api/v1" + route.path_format, {}).values():
+            named = {p["name"] for p in operation.get("parameters", [])}
+            missing = [
+                {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+                for name in ids
+                if name not in named
+            ]
+            if missing:
+                operation["parameters"] = missing + operation.get("parameters", [])
+    return document
 
 
 async def openapi(request: Request) -> Response:

@@ -48,6 +48,11 @@ INTERNAL = (
 )
 
 
+def post(path: str, endpoint: Any, *, name: str | None = None) -> Route:
+    """The route of a form or an API call that changes something: ``path`` taking POST."""
+    return Route(path, endpoint, methods=["POST"], name=name)
+
+
 def wants_json(request: Request) -> bool:
     """API paths, and clients that ask for JSON, get JSON errors; browsers get a page."""
     accept = request.headers.get("accept", "")

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REQUIRE_ALL, clean_env, running_server
+from timebank.demo import DEMO_PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -95,3 +96,13 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def sign_in(page: Any, live_server: str, phone: str, target: str) -> None:
+    """Sign ``page`` in as the demo member with ``phone`` through the form, landing on
+    ``target``."""
+    page.goto(f"{live_server}/signin?next={target}")
+    page.fill("input[name=phone]", phone)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}{target}")

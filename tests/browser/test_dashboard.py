@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
 
-from tests.browser.conftest import run_axe
-from timebank.demo import DEMO_PASSWORD
+from tests.browser.conftest import run_axe, sign_in
 
 DOCS = Path(__file__).parents[2] / "docs" / "screenshots"
 
@@ -19,11 +18,7 @@ DOCS = Path(__file__).parents[2] / "docs" / "screenshots"
 def test_dashboard_and_the_monthly_xlsx(browser: Any, live_server: str, tmp_path: Path) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
-    page.goto(f"{live_server}/signin?next=/dashboard")
-    page.fill("input[name=phone]", "13800000002")  # 李芳, 桂花社区
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/dashboard")
+    sign_in(page, live_server, "13800000002", "/dashboard")  # 李芳, 桂花社区
     overdue = page.get_by_test_id("overdue")
     items = overdue.locator("li")
     assert items.count() >= 1

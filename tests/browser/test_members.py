@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import run_axe, screenshot
-from timebank.demo import DEMO_PASSWORD
+from tests.browser.conftest import run_axe, screenshot, sign_in
 
 
 @pytest.fixture
@@ -26,11 +25,7 @@ def test_coordinator_registers_a_resident_and_finds_them(
     desktop_page: Any, live_server: str
 ) -> None:
     page = desktop_page
-    page.goto(f"{live_server}/signin?next=/people")
-    page.fill("input[name=phone]", "13800000002")
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/people")
+    sign_in(page, live_server, "13800000002", "/people")
     assert run_axe(page) == []
     page.get_by_test_id("register-link").click()
     page.wait_for_url(f"{live_server}/people/new")
@@ -61,11 +56,7 @@ def test_coordinator_pages_fit_a_phone(mobile_page: Any, live_server: str) -> No
     page.goto(f"{live_server}/signin/code")
     assert run_axe(page) == []
     screenshot(page, "signin-code-zh-360")
-    page.goto(f"{live_server}/signin?next=/people")
-    page.fill("input[name=phone]", "13800000002")
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/people")
+    sign_in(page, live_server, "13800000002", "/people")
     page.get_by_role("link", name="陈秀英").first.click()
     page.wait_for_url(f"{live_server}/people/*")
     detail = page.url.removeprefix(live_server)

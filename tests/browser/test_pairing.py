@@ -4,16 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.browser.conftest import run_axe, screenshot
-from timebank.demo import DEMO_PASSWORD
-
-
-def sign_in(page: Any, live_server: str, phone: str, target: str) -> None:
-    page.goto(f"{live_server}/signin?next={target}")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}{target}")
+from tests.browser.conftest import run_axe, screenshot, sign_in
 
 
 def test_coordinator_approves_and_the_helper_sees_the_task(

@@ -12,20 +12,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from tests.browser.conftest import run_axe, screenshot
+from tests.browser.conftest import run_axe, screenshot, sign_in
 from timebank.demo import DEMO_PASSWORD
 
 RESIDENT, HELPER, COORDINATOR = "13800000005", "13800000004", "13800000002"  # 陈秀英 刘小红 李芳
 DOCS = Path(__file__).parents[2] / "docs" / "screenshots"
 TZ = ZoneInfo("Asia/Shanghai")
-
-
-def sign_in(page: Any, live_server: str, phone: str, target: str) -> None:
-    page.goto(f"{live_server}/signin?next={target}")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}{target}")
 
 
 def prepare(live_server: str, starts: datetime) -> tuple[str, int]:

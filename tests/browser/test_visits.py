@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.conftest import run_axe, screenshot
+from tests.browser.conftest import run_axe, screenshot, sign_in
 from tests.conftest import REQUIRE_ALL
 from timebank.demo import DEMO_PASSWORD
 
@@ -143,11 +143,7 @@ def test_check_in_and_out_without_signal(
 ) -> None:
     resident, placard = order_for_now(live_server, 1)
     page = mobile_page
-    page.goto(f"{live_server}/signin?next={placard}")
-    page.fill("input[name=phone]", HELPER)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}{placard}")
+    sign_in(page, live_server, HELPER, f"{placard}")
     # The service worker keeps a copy of the page for when there is no signal.
     assert page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
     page.reload()
@@ -218,11 +214,7 @@ def test_printed_placard_scans(browser: Any, live_server: str, live_dir: Path) -
         expected = client.get(f"/api/v1/members/{resident['id']}/placard").json()["url"]
     context = browser.new_context(viewport={"width": 800, "height": 1100})
     page = context.new_page()
-    page.goto(f"{live_server}/signin?next=/people/{resident['id']}/placard")
-    page.fill("input[name=phone]", COORDINATOR)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/people/{resident['id']}/placard")
+    sign_in(page, live_server, COORDINATOR, f"/people/{resident['id']}/placard")
     page.emulate_media(media="print")
     shot = screenshot(page, "placard-print")
     page.screenshot(path=str(DOCS / "placard-print.png"), full_page=True)

@@ -18,7 +18,6 @@ async def list_services(request: Request) -> Response:
     ---
     summary: The services a community offers (its members and coordinators)
     tags: [catalog]
-    parameters: [{name: community_id, in: path, required: true, schema: {type: integer}}]
     responses: {"200": "ServiceList: service types"}
     errors: [403]
     """
@@ -36,7 +35,6 @@ async def update_service(request: Request) -> Response:
     summary: Change a service type (coordinators)
     tags: [catalog]
     parameters:
-      - {name: community_id, in: path, required: true, schema: {type: integer}}
       - {name: code, in: path, required: true, schema: {type: string}}
     requestBody: ServiceChange
     responses: {"200": "Service: The service type"}

@@ -18,7 +18,7 @@ from tortoise.fields import DateField, DatetimeField
 from tortoise.migrations.api import migrate as tortoise_migrate
 from tortoise.models import Model
 
-from timebank.errors import ConfigError
+from timebank.errors import ConfigError, NotFound
 
 M = TypeVar("M", bound=Model)
 APP_LABEL = "timebank"
@@ -214,3 +214,13 @@ def from_row(model: type[M], row: Mapping[str, Any]) -> M:
                 datetime.fromisoformat(value) if is_datetime else date.fromisoformat(value)
             )
     return model._init_from_db(**values)
+
+
+async def get_or_404(model: type[M], record_id: int, en: str, zh: str, code: str) -> M:
+    """The ``model`` row with this id, or a 404 naming what it is (``en``, ``zh``)."""
+    found = await model.get_or_none(id=record_id)
+    if found is None:
+        raise NotFound(
+            f"There is no {en} number {record_id}.", f"找不到编号为 {record_id} 的{zh}。", code=code
+        )
+    return found

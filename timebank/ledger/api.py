@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from timebank.errors import Invalid
-from timebank.http import read_json
+from timebank.http import post, read_json
 from timebank.ledger import passbook
 from timebank.ledger import service as ledger
 from timebank.ledger.models import Entry, LedgerTxn
@@ -98,7 +98,6 @@ async def get_account(request: Request) -> Response:
     ---
     summary: An account and its balance (own wallet, or a coordinated community's)
     tags: [ledger]
-    parameters: [{name: account_id, in: path, required: true, schema: {type: integer}}]
     responses: {"200": "Account: The account."}
     errors: [403]
     """
@@ -113,7 +112,6 @@ async def get_statement(request: Request) -> Response:
     summary: An account's movements, paged by seq, optionally for a period
     tags: [ledger]
     parameters:
-      - {name: account_id, in: path, required: true, schema: {type: integer}}
       - {name: after, in: query, schema: {type: integer, minimum: 0, maximum: 9223372036854775807}}
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
       - {name: since, in: query, schema: {type: string, format: date-time}}
@@ -131,7 +129,6 @@ async def get_transaction(request: Request) -> Response:
     ---
     summary: A transaction with its entries
     tags: [ledger]
-    parameters: [{name: txn_id, in: path, required: true, schema: {type: integer}}]
     responses: {"200": "Transaction: The transaction."}
     errors: [403]
     """
@@ -146,7 +143,6 @@ async def reverse_transaction(request: Request) -> Response:
     ---
     summary: Reverse a transaction (coordinators of every community it touches; reason needed)
     tags: [ledger]
-    parameters: [{name: txn_id, in: path, required: true, schema: {type: integer}}]
     requestBody: Reversal
     responses:
       "201": "Transaction: The reversal."
@@ -226,8 +222,8 @@ routes = [
     Route(ACCOUNT, get_account, name="ledger_account"),
     Route(f"{ACCOUNT}/statement", get_statement, name="ledger_statement"),
     Route(TXN, get_transaction, name="ledger_transaction"),
-    Route(f"{TXN}/reversal", reverse_transaction, methods=["POST"], name="ledger_reversal"),
+    post(f"{TXN}/reversal", reverse_transaction, name="ledger_reversal"),
     Route(CHECKPOINTS, list_checkpoints, methods=["GET"], name="ledger_checkpoints"),
-    Route(CHECKPOINTS, create_checkpoint, methods=["POST"], name="ledger_checkpoint_create"),
+    post(CHECKPOINTS, create_checkpoint, name="ledger_checkpoint_create"),
     Route("/statements/{statement}", check_statement, methods=["GET"]),
 ]

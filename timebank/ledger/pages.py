@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from timebank.http import post
 from timebank.ledger import passbook
 from timebank.ledger import service as ledger
 from timebank.ledger.hours import format_minutes
@@ -141,6 +142,5 @@ routes = [
     Route("/ledger/accounts", account_list, name="ledger_accounts_page"),
     Route(ACCOUNT, account_page, name="ledger_account_page"),
     Route(f"{ACCOUNT}/statement", account_statement, name="account_statement"),
-    Route("/ledger/transactions/{txn_id:int}/reverse", reverse_submit, methods=["POST"],
-          name="ledger_reverse_submit"),
+    post("/ledger/transactions/{txn_id:int}/reverse", reverse_submit, name="ledger_reverse_submit"),
 ]  # fmt: skip

@@ -284,13 +284,7 @@ async def accounts(*, communities: set[int] | None, limit: int = 500) -> list[Ac
 
 async def transaction(txn_id: int) -> tuple[LedgerTxn, list[Entry]]:
     """A transaction and its entries, or a 404."""
-    txn = await LedgerTxn.get_or_none(id=txn_id)
-    if txn is None:
-        raise NotFound(
-            f"There is no transaction number {txn_id}.",
-            f"找不到编号为 {txn_id} 的交易。",
-            code="txn_not_found",
-        )
+    txn = await db.get_or_404(LedgerTxn, txn_id, "transaction", "交易", "txn_not_found")
     return txn, await Entry.filter(txn_id=txn_id).order_by("seq")
 
 

@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from timebank import calendar, inputs
 from timebank.calendar import tz_of
-from timebank.http import read_json
+from timebank.http import post, read_json
 from timebank.orders import conduct, service
 from timebank.pairing.records import own_pairings, pairing_json
 from timebank.people import policy
@@ -71,7 +71,6 @@ async def get_order(request: Request) -> Response:
     ---
     summary: One order
     tags: [orders]
-    parameters: [{name: order_id, in: path, required: true, schema: {type: integer}}]
     responses: {"200": "Order: The order"}
     errors: [403]
     """
@@ -85,7 +84,6 @@ async def transition_order(request: Request) -> Response:
     ---
     summary: Take (helpers), assign or mark no-show (coordinators), release, or cancel
     tags: [orders]
-    parameters: [{name: order_id, in: path, required: true, schema: {type: integer}}]
     requestBody: OrderMove
     responses: {"200": "Order: The order after the change"}
     errors: [409]
@@ -125,8 +123,8 @@ async def my_tasks(request: Request) -> Response:
 
 routes = [
     Route("/orders", list_orders, methods=["GET"]),
-    Route("/orders", create_order, methods=["POST"]),
+    post("/orders", create_order),
     Route("/orders/{order_id:int}", get_order, methods=["GET"]),
-    Route("/orders/{order_id:int}/transitions", transition_order, methods=["POST"]),
+    post("/orders/{order_id:int}/transitions", transition_order),
     Route("/me/tasks", my_tasks, methods=["GET"]),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import ClassVar
 
 from tortoise import fields
 from tortoise.models import Model
@@ -26,6 +27,7 @@ class OrderStatus(StrEnum):
 class Order(Model):
     """One visit wanted: placed by a resident or for them, taken by or given to a helper."""
 
+    audit_name: ClassVar[str] = "order"  # its name in the audit log
     id = fields.IntField(primary_key=True)
     community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
         "timebank.Community", related_name="orders", on_delete=fields.RESTRICT

@@ -16,7 +16,7 @@ from timebank import calendar, inputs
 from timebank.calendar import tz_of
 from timebank.catalog.service import catalog
 from timebank.errors import Invalid, TimebankError
-from timebank.http import local_path
+from timebank.http import local_path, post
 from timebank.i18n import request_lang
 from timebank.orders import conduct, service
 from timebank.pairing.records import own_pairings, pairing_json
@@ -179,7 +179,7 @@ async def tasks_page(request: Request, who: SignedIn) -> Response:
 
 routes = [
     Route("/orders", board_page, name="orders_board"),
-    Route("/orders/{order_id:int}/act", act_submit, methods=["POST"], name="order_act"),
+    post("/orders/{order_id:int}/act", act_submit, name="order_act"),
     Route("/order", order_page, methods=["GET", "POST"], name="order_service"),
     Route("/tasks", tasks_page, name="my_tasks"),
 ]

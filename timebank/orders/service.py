@@ -21,8 +21,9 @@ from tortoise.transactions import in_transaction
 
 from timebank import calendar
 from timebank.catalog.service import service_type
+from timebank.db import get_or_404
 from timebank.db.steps import run
-from timebank.errors import Conflict, Forbidden, Invalid, NotFound
+from timebank.errors import Conflict, Forbidden, Invalid
 from timebank.orders import steps
 from timebank.orders.models import Order, OrderEvent, OrderStatus
 from timebank.orders.steps import MOVES as MOVES
@@ -44,14 +45,7 @@ MAX_TEXT = 500
 
 async def get_order(order_id: int) -> Order:
     """The order with this id, or a 404."""
-    found = await Order.get_or_none(id=order_id)
-    if found is None:
-        raise NotFound(
-            f"There is no order number {order_id}.",
-            f"找不到编号为 {order_id} 的订单。",
-            code="order_not_found",
-        )
-    return found
+    return await get_or_404(Order, order_id, "order", "订单", "order_not_found")
 
 
 async def place(
@@ -89,12 +83,10 @@ async def place(
             funded=funded,
         )
         await OrderEvent.create(order=order, actor_id=actor.member_id, to_status=S.OPEN)
-        await audit.record(
+        await audit.record_about(
             actor,
             "order.place",
-            target_type="order",
-            target_id=order.id,
-            community_id=community.id,
+            order,
             on_behalf_of_id=resident.id if on_behalf else None,
             detail={"service": service.code},
         )
@@ -188,12 +180,10 @@ async def move(
                 reason=reason,
             )
         )  # fmt: skip
-        await audit.record(
+        await audit.record_about(
             actor,
             f"order.{action}",
-            target_type="order",
-            target_id=order.id,
-            community_id=order.community_id,
+            order,
             detail={"helper": helper.id} if helper is not None else None,
         )
     if action in ("cancel", "no_show"):

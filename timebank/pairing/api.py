@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from timebank import inputs
 from timebank.calendar import tz_of
-from timebank.http import read_json
+from timebank.http import post, read_json
 from timebank.inputs import body_int, int_query
 from timebank.pairing import records, service
 from timebank.pairing.suggest import suggest
@@ -79,7 +79,6 @@ async def get_pairing(request: Request) -> Response:
     ---
     summary: A pairing with its history and plan
     tags: [pairings]
-    parameters: [{name: pairing_id, in: path, required: true, schema: {type: integer}}]
     responses: {"200": "Pairing: The pairing"}
     errors: [403]
     """
@@ -93,7 +92,6 @@ async def transition_pairing(request: Request) -> Response:
     ---
     summary: Approve, reject, suspend, resume or end a pairing (coordinators)
     tags: [pairings]
-    parameters: [{name: pairing_id, in: path, required: true, schema: {type: integer}}]
     requestBody: PairingMove
     responses: {"200": "Pairing: The pairing after the change"}
     errors: [409]
@@ -116,7 +114,6 @@ async def add_plan(request: Request) -> Response:
     ---
     summary: Add a recurring visit to a pairing's plan (coordinators)
     tags: [pairings]
-    parameters: [{name: pairing_id, in: path, required: true, schema: {type: integer}}]
     requestBody: PlanVisit
     responses: {"201": "Pairing: The pairing with its plan"}
     errors: [409]
@@ -142,9 +139,6 @@ async def remove_plan(request: Request) -> Response:
     ---
     summary: Stop a recurring visit of a pairing's plan (coordinators)
     tags: [pairings]
-    parameters:
-      - {name: pairing_id, in: path, required: true, schema: {type: integer}}
-      - {name: item_id, in: path, required: true, schema: {type: integer}}
     responses: {"204": {description: "Stopped"}}
     """
     who = changing(request)
@@ -159,7 +153,6 @@ async def suggestions(request: Request) -> Response:
     summary: Helpers who suit a resident, best first, with the reasons
     tags: [pairings]
     parameters:
-      - {name: member_id, in: path, required: true, schema: {type: integer}}
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 50}}
     responses: {"200": "SuggestionList: suggestions"}
     errors: [403]
@@ -173,10 +166,10 @@ async def suggestions(request: Request) -> Response:
 
 routes = [
     Route("/pairings", list_pairings, methods=["GET"]),
-    Route("/pairings", create_pairing, methods=["POST"]),
+    post("/pairings", create_pairing),
     Route("/pairings/{pairing_id:int}", get_pairing, methods=["GET"]),
-    Route("/pairings/{pairing_id:int}/transitions", transition_pairing, methods=["POST"]),
-    Route("/pairings/{pairing_id:int}/plan", add_plan, methods=["POST"]),
+    post("/pairings/{pairing_id:int}/transitions", transition_pairing),
+    post("/pairings/{pairing_id:int}/plan", add_plan),
     Route("/pairings/{pairing_id:int}/plan/{item_id:int}", remove_plan, methods=["DELETE"]),
     Route("/members/{member_id:int}/suggestions", suggestions, methods=["GET"]),
 ]

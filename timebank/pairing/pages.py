@@ -11,6 +11,7 @@ from starlette.routing import Route
 from timebank import inputs
 from timebank.calendar import tz_of
 from timebank.catalog.service import catalog
+from timebank.http import post
 from timebank.pairing import records, service
 from timebank.pairing.records import pairing_json, visible_pairing
 from timebank.pairing.suggest import suggest
@@ -121,19 +122,13 @@ async def propose_submit(request: Request, who: SignedIn) -> Response:
 
 routes = [
     Route("/pairings", queue_page, name="pairing_queue"),
-    Route("/pairings/propose", propose_submit, methods=["POST"], name="pairing_propose"),
+    post("/pairings/propose", propose_submit, name="pairing_propose"),
     Route("/pairings/{pairing_id:int}", detail_page, name="pairing_detail"),
-    Route(
-        "/pairings/{pairing_id:int}/transition",
-        transition_submit,
-        methods=["POST"],
-        name="pairing_transition",
-    ),
-    Route("/pairings/{pairing_id:int}/plan", plan_submit, methods=["POST"], name="pairing_plan"),
-    Route(
+    post("/pairings/{pairing_id:int}/transition", transition_submit, name="pairing_transition"),
+    post("/pairings/{pairing_id:int}/plan", plan_submit, name="pairing_plan"),
+    post(
         "/pairings/{pairing_id:int}/plan/{item_id:int}/delete",
         plan_remove_submit,
-        methods=["POST"],
         name="pairing_plan_remove",
     ),
     Route("/people/{member_id:int}/suggestions", suggest_page, name="pairing_suggest"),

@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from timebank import calendar
 from timebank.catalog.service import service_type
+from timebank.db import get_or_404
 from timebank.db.steps import run
 from timebank.errors import Conflict, Forbidden, Invalid, NotFound
 from timebank.orders import steps as order_steps
@@ -119,13 +120,8 @@ async def propose(
         await PairingEvent.create(
             pairing=pairing, actor_id=actor.member_id, to_status=PairingStatus.PROPOSED, reason=note
         )
-        await audit.record(
-            actor,
-            "pairing.propose",
-            target_type="pairing",
-            target_id=pairing.id,
-            community_id=community_id,
-            detail={"helper": helper.id, "resident": resident.id},
+        await audit.record_about(
+            actor, "pairing.propose", pairing, detail={"helper": helper.id, "resident": resident.id}
         )
     return pairing
 
@@ -186,13 +182,8 @@ async def transition(
             to_status=target.value,
             reason=reason,
         )
-        await audit.record(
-            actor,
-            f"pairing.{action}",
-            target_type="pairing",
-            target_id=pairing.id,
-            community_id=community.id,
-            detail={"reason": reason} if reason else None,
+        await audit.record_about(
+            actor, f"pairing.{action}", pairing, detail={"reason": reason} if reason else None
         )
     if target is PairingStatus.APPROVED:
         await generate_soon(tz, pairing_id=pairing.id)
@@ -261,14 +252,7 @@ def _wrong_state(action: str, status: PairingStatus) -> Conflict:
 
 async def get_pairing(pairing_id: int) -> Pairing:
     """The pairing with this id, or a 404."""
-    found = await Pairing.get_or_none(id=pairing_id)
-    if found is None:
-        raise NotFound(
-            f"There is no pairing number {pairing_id}.",
-            f"找不到编号为 {pairing_id} 的结对。",
-            code="pairing_not_found",
-        )
-    return found
+    return await get_or_404(Pairing, pairing_id, "pairing", "结对", "pairing_not_found")
 
 
 def parse_time_of_day(text: str) -> int:
@@ -324,12 +308,10 @@ async def add_plan_item(
             start_minute=start_minute,
             duration_minutes=minutes,
         )
-        await audit.record(
+        await audit.record_about(
             actor,
             "pairing.plan",
-            target_type="pairing",
-            target_id=pairing.id,
-            community_id=community.id,
+            pairing,
             detail={"service": service.code, "every_days": every_days, "start": start},
         )
     if schedule_in is not None and pairing.status is PairingStatus.APPROVED:
@@ -345,14 +327,7 @@ async def remove_plan_item(actor: Actor, pairing: Pairing, item_id: int) -> None
         )
         if not changed:
             raise NotFound("There is no such plan item.", "找不到该计划项。", code="plan_not_found")
-        await audit.record(
-            actor,
-            "pairing.plan_remove",
-            target_type="pairing",
-            target_id=pairing.id,
-            community_id=pairing.community_id,
-            detail={"item": item_id},
-        )
+        await audit.record_about(actor, "pairing.plan_remove", pairing, detail={"item": item_id})
 
 
 def is_due(item: PlanItem, started_on: date, day: date) -> bool:

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from timebank.errors import Invalid, TimebankError
-from timebank.http import read_json
+from timebank.http import post, read_json
 from timebank.people import auth, members
 from timebank.people.auth import SESSION_COOKIE, SignedIn, sign_in, sign_in_with_code, sign_out
 from timebank.people.directory import card
@@ -184,9 +184,9 @@ def consent_json(member: Member) -> dict[str, Any]:
 
 
 routes = [
-    Route("/session", create_session, methods=["POST"], name="session_create"),
+    post("/session", create_session, name="session_create"),
     Route("/session", delete_session, methods=["DELETE"], name="session_delete"),
-    Route("/session/code", session_with_code, methods=["POST"], name="session_code"),
+    post("/session/code", session_with_code, name="session_code"),
     Route("/me", who_am_i, methods=["GET"], name="me"),
     Route("/me/password", change_password, methods=["PUT"]),
     Route("/me/consent", my_consent, methods=["PUT"]),

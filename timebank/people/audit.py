@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tortoise.models import Model
+
 from timebank.db.steps import Query, Steps
-from timebank.people.models import AuditEvent
+from timebank.people.models import AuditEvent, Community
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,36 @@ async def record(
         ip=actor.ip[:64],
         detail=_detail(detail),
     )
+
+
+async def record_about(
+    actor: Actor,
+    action: str,
+    target: Model,
+    *,
+    on_behalf_of_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit event about ``target``, in the target's community.
+
+    The target's type is its model's ``audit_name`` if it has one (an order is ``order``,
+    not its table's ``service_order``), else its table's name; a community is in itself.
+    """
+    return await record(
+        actor,
+        action,
+        target_type=target_type(target),
+        target_id=target.pk,
+        community_id=target.pk if isinstance(target, Community) else target.community_id,  # type: ignore[attr-defined]
+        on_behalf_of_id=on_behalf_of_id,
+        detail=detail,
+    )
+
+
+def target_type(target: Model) -> str:
+    """The name an audit event gives the kind of ``target``."""
+    name: str = getattr(type(target), "audit_name", None) or target._meta.db_table
+    return name
 
 
 def record_steps(

@@ -173,14 +173,7 @@ async def issue_code(actor: Actor, member: Member) -> str:
             issued_by_id=actor.member_id,
             expires_at=now + timedelta(hours=CODE_HOURS),
         )
-        await audit.record(
-            actor,
-            "member.signin_code",
-            target_type="member",
-            target_id=member.id,
-            community_id=member.community_id,
-            on_behalf_of_id=member.id,
-        )
+        await audit.record_about(actor, "member.signin_code", member, on_behalf_of_id=member.id)
     return code
 
 
@@ -197,13 +190,7 @@ async def sign_in_with_code(
     if not await SignInCode.filter(id=found.id, used_at=None).update(used_at=now):
         raise _bad_code()
     await _succeeded(attempt)
-    await audit.record(
-        Actor(member.id, ip),
-        "member.signin_code_used",
-        target_type="member",
-        target_id=member.id,
-        community_id=member.community_id,
-    )
+    await audit.record_about(Actor(member.id, ip), "member.signin_code_used", member)
     return await _open_session(member, ip, user_agent, secret_key)
 
 
@@ -247,13 +234,7 @@ async def change_password(signed_in: SignedIn, *, current: str, new: str, ip: st
             .exclude(id=signed_in.session.id)
             .update(revoked_at=datetime.now(UTC))
         )
-        await audit.record(
-            Actor(member.id, ip),
-            "member.password",
-            target_type="member",
-            target_id=member.id,
-            community_id=member.community_id,
-        )
+        await audit.record_about(Actor(member.id, ip), "member.password", member)
 
 
 async def _signed_in(member: Member, session: Session) -> SignedIn:

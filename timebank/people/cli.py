@@ -51,13 +51,8 @@ async def _set_password(settings: Settings, phone: str, password: str) -> str:
         async with in_transaction():
             await Member.filter(id=member.id).update(password_hash=new_hash)
             ended = await end_sessions(member.id)
-            await audit.record(
-                Actor.system(),
-                "member.password_reset",
-                target_type="member",
-                target_id=member.id,
-                community_id=member.community_id,
-                on_behalf_of_id=member.id,
+            await audit.record_about(
+                Actor.system(), "member.password_reset", member, on_behalf_of_id=member.id
             )
     return (
         f"password set for {member.name} ({member.phone}); {ended} session(s) ended"

@@ -103,13 +103,8 @@ async def update_settings(
     async with in_transaction():
         if values:
             await Community.filter(id=community.id).update(**values)
-        await audit.record(
-            actor,
-            "community.settings",
-            target_type="community",
-            target_id=community.id,
-            community_id=community.id,
-            detail={"before": before, "after": values},
+        await audit.record_about(
+            actor, "community.settings", community, detail={"before": before, "after": values}
         )
     if "fund_budget_minutes" in values:  # the ledger enforces it: the fund's floor
         from timebank.ledger.service import set_fund_budget

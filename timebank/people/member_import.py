@@ -166,12 +166,5 @@ async def import_csv(
     async with in_transaction():
         for values in parsed_rows:
             created.append(await enrol(community, values, actor=actor))
-        await audit.record(
-            actor,
-            "member.import",
-            target_type="community",
-            target_id=community.id,
-            community_id=community.id,
-            detail={"count": len(created)},
-        )
+        await audit.record_about(actor, "member.import", community, detail={"count": len(created)})
     return ImportResult(created)

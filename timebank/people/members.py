@@ -15,7 +15,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from timebank.errors import Conflict, Invalid, NotFound
+from timebank.db import get_or_404
+from timebank.errors import Conflict, Invalid
 from timebank.labels import (
     RELATION_NAMES,
     ZH_CODES,
@@ -47,7 +48,6 @@ from timebank.people.service import (
     next_member_no,
     normalize_phone,
     phone_taken,
-    record_or_404,
 )
 
 INVERSE = {
@@ -148,10 +148,10 @@ async def enrol(community: Community, values: dict[str, Any], *, actor: Actor | 
             await _grant(member, roles, community.id)
             if actor is not None:
                 await _apply_profiles(member, set(roles), values)
-                await audit.record(
+                await audit.record_about(
                     actor,
                     "member.register",
-                    **_about(member),
+                    member,
                     detail={"name": member.name, "roles": [r.value for r in roles]},
                 )
     except IntegrityError:
@@ -165,11 +165,6 @@ async def enrol(community: Community, values: dict[str, Any], *, actor: Actor | 
             code="member_no_clash",
         ) from None
     return member
-
-
-def _about(member: Member) -> dict[str, Any]:
-    """An audit event's target: ``member``, in their community."""
-    return {"target_type": "member", "target_id": member.id, "community_id": member.community_id}
 
 
 async def _grant(member: Member, roles: Iterable[Role], community_id: int) -> None:
@@ -219,10 +214,10 @@ async def update(actor: Actor, member: Member, data: Mapping[str, Any], *, admin
                 await end_sessions(member.id)
             if isinstance(active, bool) and active != member.is_active:
                 await _record_active(actor, member, active)
-            await audit.record(
+            await audit.record_about(
                 actor,
                 "member.update",
-                **_about(member),
+                member,
                 on_behalf_of_id=member.id if actor.member_id != member.id else None,
                 detail={"fields": changed},
             )
@@ -247,10 +242,10 @@ async def set_consent(actor: Actor, member: Member, given: bool) -> Member:
             await Member.filter(id=member.id, consent_at=None).update(consent_at=datetime.now(UTC))
         else:
             await Member.filter(id=member.id).update(consent_at=None)
-        await audit.record(
+        await audit.record_about(
             actor,
             "member.consent" if given else "member.consent_withdrawn",
-            **_about(member),
+            member,
         )
     return await Member.get(id=member.id)
 
@@ -265,17 +260,16 @@ async def set_active(actor: Actor, member: Member, active: bool) -> None:
 
 
 async def _record_active(actor: Actor, member: Member, active: bool) -> None:
-    await audit.record(
+    await audit.record_about(
         actor,
         "member.activate" if active else "member.deactivate",
-        **_about(member),
+        member,
     )
 
 
 async def get_member(member_id: int) -> Member:
     """The member with this id, or a 404."""
-    en, zh = f"There is no member number {member_id}.", f"找不到编号为 {member_id} 的成员。"
-    return await record_or_404(Member, member_id, NotFound(en, zh, code="member_not_found"))
+    return await get_or_404(Member, member_id, "member", "成员", "member_not_found")
 
 
 # Family ---------------------------------------------------------------------------------
@@ -307,10 +301,10 @@ async def link_family(actor: Actor, member: Member, relative: Member, relation: 
         async with in_transaction():
             link = await FamilyLink.create(member=member, relative=relative, relation=kind)
             await FamilyLink.create(member=relative, relative=member, relation=INVERSE[kind])
-            await audit.record(
+            await audit.record_about(
                 actor,
                 "family.link",
-                **_about(member),
+                member,
                 detail={"relative": relative.id, "relation": kind.value},
             )
     except IntegrityError:
@@ -331,9 +325,9 @@ async def unlink_family(actor: Actor, link: FamilyLink) -> None:
             Q(member_id=member_id, relative_id=relative_id)
             | Q(member_id=relative_id, relative_id=member_id)
         ).delete()
-        await audit.record(
+        await audit.record_about(
             actor,
             "family.unlink",
-            **_about(member),
+            member,
             detail={"relative": relative_id},
         )

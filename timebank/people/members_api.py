@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from timebank.errors import BadRequest, NotFound
-from timebank.http import read_json
+from timebank.http import post, read_json
 from timebank.inputs import int_query
 from timebank.people import (
     audit,
@@ -112,7 +112,6 @@ async def get_member(request: Request) -> Response:
     ---
     summary: One member with profiles and family
     tags: [people]
-    parameters: [{name: member_id, in: path, required: true, schema: {type: integer}}]
     responses: {"200": "Member: The member"}
     errors: [403]
     """
@@ -127,7 +126,6 @@ async def update_member(request: Request) -> Response:
     ---
     summary: Change a member's fields, roles or profiles (only the fields sent)
     tags: [people]
-    parameters: [{name: member_id, in: path, required: true, schema: {type: integer}}]
     requestBody: MemberChange
     responses: {"200": "Member: The member after the change"}
     errors: [409]
@@ -144,7 +142,6 @@ async def issue_code(request: Request) -> Response:
     ---
     summary: Issue a one-time sign-in code for a member (shown once, valid 24 hours)
     tags: [people]
-    parameters: [{name: member_id, in: path, required: true, schema: {type: integer}}]
     responses: {"201": "SigninCode: code and hours valid"}
     """
     who, member = await managing(request)
@@ -158,7 +155,6 @@ async def add_family(request: Request) -> Response:
     ---
     summary: Link a relative to a member (both directions)
     tags: [people]
-    parameters: [{name: member_id, in: path, required: true, schema: {type: integer}}]
     requestBody: NewFamilyLink
     responses: {"201": "Member: The member with their family"}
     errors: [409]
@@ -183,9 +179,6 @@ async def remove_family(request: Request) -> Response:
     ---
     summary: Remove a family link (both directions)
     tags: [people]
-    parameters:
-      - {name: member_id, in: path, required: true, schema: {type: integer}}
-      - {name: link_id, in: path, required: true, schema: {type: integer}}
     responses: {"204": {description: "Removed"}}
     """
     who, member = await managing(request)
@@ -216,7 +209,6 @@ async def get_community_settings(request: Request) -> Response:
     ---
     summary: A community and its settings
     tags: [people]
-    parameters: [{name: community_id, in: path, required: true, schema: {type: integer}}]
     responses: {"200": "Community: The community"}
     errors: [403]
     """
@@ -231,7 +223,6 @@ async def update_community_settings(request: Request) -> Response:
     ---
     summary: Change a community's settings (coordinators)
     tags: [people]
-    parameters: [{name: community_id, in: path, required: true, schema: {type: integer}}]
     requestBody: SettingsChange
     responses: {"200": "Community: The community after the change"}
     """
@@ -251,7 +242,6 @@ async def import_members(request: Request) -> Response:
     ---
     summary: Import members from a CSV file (all rows or none)
     tags: [people]
-    parameters: [{name: community_id, in: path, required: true, schema: {type: integer}}]
     requestBody: {content: {text/csv: {schema: {type: string}}}}
     responses: {"201": "Imported: How many were registered, and who"}
     """
@@ -302,15 +292,15 @@ def _id_query(request: Request, name: str, high: int = 2**31 - 1) -> int | None:
 
 routes = [
     Route("/members", list_members, methods=["GET"]),
-    Route("/members", create_member, methods=["POST"]),
+    post("/members", create_member),
     Route("/members/{member_id:int}", get_member, methods=["GET"]),
     Route("/members/{member_id:int}", update_member, methods=["PATCH"]),
-    Route("/members/{member_id:int}/signin-code", issue_code, methods=["POST"]),
-    Route("/members/{member_id:int}/family", add_family, methods=["POST"]),
+    post("/members/{member_id:int}/signin-code", issue_code),
+    post("/members/{member_id:int}/family", add_family),
     Route("/members/{member_id:int}/family/{link_id:int}", remove_family, methods=["DELETE"]),
     Route("/communities", list_communities, methods=["GET"]),
     Route("/communities/{community_id:int}", get_community_settings, methods=["GET"]),
     Route("/communities/{community_id:int}", update_community_settings, methods=["PATCH"]),
-    Route("/communities/{community_id:int}/import", import_members, methods=["POST"]),
+    post("/communities/{community_id:int}/import", import_members),
     Route("/audit", list_audit, methods=["GET"]),
 ]

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from timebank import inputs
 from timebank.errors import NotFound, TimebankError
+from timebank.http import post
 from timebank.i18n import request_lang
 from timebank.people import audit, auth, communities, directory, member_import, members, policy
 from timebank.people.auth import SignedIn
@@ -386,14 +387,11 @@ routes = [
     Route("/people/import", import_page, methods=["GET", "POST"], name="people_import"),
     Route("/people/{member_id:int}", member_page, name="people_detail"),
     Route("/people/{member_id:int}/edit", edit_page, methods=["GET", "POST"], name="people_edit"),
-    Route("/people/{member_id:int}/code", code_submit, methods=["POST"], name="people_code"),
-    Route("/people/{member_id:int}/active", active_submit, methods=["POST"], name="people_active"),
-    Route("/people/{member_id:int}/family", family_submit, methods=["POST"], name="people_family"),
-    Route(
-        "/people/{member_id:int}/family/{link_id:int}/delete",
-        unlink_submit,
-        methods=["POST"],
-        name="people_unlink",
+    post("/people/{member_id:int}/code", code_submit, name="people_code"),
+    post("/people/{member_id:int}/active", active_submit, name="people_active"),
+    post("/people/{member_id:int}/family", family_submit, name="people_family"),
+    post(
+        "/people/{member_id:int}/family/{link_id:int}/delete", unlink_submit, name="people_unlink"
     ),
     Route(
         "/communities/{community_id:int}/settings",

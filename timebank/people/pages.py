@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from timebank.errors import Forbidden, TimebankError
-from timebank.http import local_path, set_site_cookie
+from timebank.http import local_path, post, set_site_cookie
 from timebank.i18n import request_lang
 from timebank.people import auth, members
 from timebank.people.auth import (
@@ -178,8 +178,8 @@ async def code_signin_page(request: Request) -> Response:
 
 routes = [
     Route("/signin", signin_page, methods=["GET"], name="signin"),
-    Route("/signin", signin_submit, methods=["POST"], name="signin_submit"),
-    Route("/signout", signout, methods=["POST"], name="signout"),
+    post("/signin", signin_submit, name="signin_submit"),
+    post("/signout", signout, name="signout"),
     Route("/me", my_profile, name="me"),
     Route("/me/password", password_page, methods=["GET", "POST"], name="my_password"),
     Route("/me/consent", consent_page, methods=["GET", "POST"], name="my_consent"),

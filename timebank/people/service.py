@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
-from tortoise.models import Model
 
-from timebank.errors import Conflict, Invalid, NotFound
+from timebank.db import get_or_404
+from timebank.errors import Conflict, Invalid
 from timebank.people.models import AuditEvent, Community, Level, Member
 
 PHONE = re.compile(r"^\+?[0-9]{5,15}$")
@@ -161,26 +161,9 @@ def phone_taken(phone: str) -> Conflict:
     )
 
 
-R = TypeVar("R", bound=Model)
-
-
-async def record_or_404(model: type[R], record_id: int, missing: NotFound) -> R:
-    """The ``model`` record with this id, or ``missing`` (a 404 naming what is missing)."""
-    found = await model.get_or_none(id=record_id)
-    if found is None:
-        raise missing
-    return found
-
-
 async def get_community(community_id: int) -> Community:
     """The community with this id, or a 404."""
-    en, zh = (
-        f"There is no community number {community_id}.",
-        f"找不到编号为 {community_id} 的社区。",
-    )
-    return await record_or_404(
-        Community, community_id, NotFound(en, zh, code="community_not_found")
-    )
+    return await get_or_404(Community, community_id, "community", "社区", "community_not_found")
 
 
 async def member_names(ids: Iterable[int | None]) -> dict[int, str]:

@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from timebank import inputs
 from timebank.calendar import tz_of
-from timebank.http import read_json
+from timebank.http import post, read_json
 from timebank.people import policy
 from timebank.people.service import get_community, member_names
 from timebank.people.web import actor_of, changing, require_member
@@ -21,7 +21,6 @@ async def list_catalog(request: Request) -> Response:
     ---
     summary: A community's redemption catalogue (goods, privileges, services)
     tags: [redeem]
-    parameters: [{name: community_id, in: path, required: true, schema: {type: integer}}]
     responses: {"200": "ItemList: items"}
     errors: [403]
     """
@@ -37,7 +36,6 @@ async def create_item(request: Request) -> Response:
     ---
     summary: Add an item to the catalogue
     tags: [redeem]
-    parameters: [{name: community_id, in: path, required: true, schema: {type: integer}}]
     requestBody: NewItem
     responses: {"201": "Item: The item"}
     """
@@ -53,7 +51,6 @@ async def update_item(request: Request) -> Response:
     ---
     summary: Change an item (names, price, stock, offered or not)
     tags: [redeem]
-    parameters: [{name: catalog_item_id, in: path, required: true, schema: {type: integer}}]
     requestBody: ItemChange
     responses: {"200": "Item: The item"}
     """
@@ -108,7 +105,6 @@ async def hand_over(request: Request) -> Response:
     ---
     summary: Hand the goods of a redemption over (核销)
     tags: [redeem]
-    parameters: [{name: redemption_id, in: path, required: true, schema: {type: integer}}]
     responses: {"200": "Redemption: The redemption, handed over"}
     errors: [409]
     """
@@ -173,7 +169,6 @@ async def decide_grant(request: Request) -> Response:
     ---
     summary: Approve or reject a grant waiting for a second coordinator
     tags: [redeem]
-    parameters: [{name: grant_id, in: path, required: true, schema: {type: integer}}]
     requestBody: GrantDecision
     responses: {"200": "Grant: The grant"}
     errors: [409]
@@ -190,13 +185,13 @@ async def decide_grant(request: Request) -> Response:
 
 routes = [
     Route("/communities/{community_id:int}/catalog", list_catalog, methods=["GET"]),
-    Route("/communities/{community_id:int}/catalog", create_item, methods=["POST"]),
+    post("/communities/{community_id:int}/catalog", create_item),
     Route("/catalog/{catalog_item_id:int}", update_item, methods=["PATCH"]),
     Route("/redemptions", list_redemptions, methods=["GET"]),
-    Route("/redemptions", create_redemption, methods=["POST"]),
-    Route("/redemptions/{redemption_id:int}/hand-over", hand_over, methods=["POST"]),
-    Route("/me/donations", create_donation, methods=["POST"]),
+    post("/redemptions", create_redemption),
+    post("/redemptions/{redemption_id:int}/hand-over", hand_over),
+    post("/me/donations", create_donation),
     Route("/grants", list_grants, methods=["GET"]),
-    Route("/grants", create_grant, methods=["POST"]),
-    Route("/grants/{grant_id:int}/decision", decide_grant, methods=["POST"]),
+    post("/grants", create_grant),
+    post("/grants/{grant_id:int}/decision", decide_grant),
 ]

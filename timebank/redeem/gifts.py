@@ -12,6 +12,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from timebank import inputs
+from timebank.db import get_or_404
 from timebank.errors import BadRequest, Conflict, Forbidden, Invalid
 from timebank.ledger import service as ledger
 from timebank.ledger.models import AccountKind
@@ -22,7 +23,7 @@ from timebank.people.auth import SignedIn
 from timebank.people.models import Community, Member
 from timebank.people.service import get_community
 from timebank.redeem.limits import check_key, own_decision
-from timebank.redeem.models import Grant, GrantSource, GrantStatus, get_or_404
+from timebank.redeem.models import Grant, GrantSource, GrantStatus
 
 KEY = {"type": "string", "minLength": 8, "maxLength": 100}
 # The bodies donate_for, grant_for and decide_grant read, for the API document.
@@ -106,11 +107,12 @@ async def donate(
         reason=reason,
     )
     if posted.created:
-        await audit.record(
-            actor, "redeem.donate", target_type="member", target_id=member.id,
-            community_id=member.community_id,
+        await audit.record_about(
+            actor,
+            "redeem.donate",
+            member,
             detail={"to": to_member.id if to_member else "pool", "minutes": minutes},
-        )  # fmt: skip
+        )
     return posted
 
 
@@ -184,11 +186,12 @@ async def request_grant(actor: Actor, community: Community, ask: GrantAsk, key: 
                 decided_by_id=actor.member_id if posted else None,
                 decided_at=datetime.now(UTC) if posted else None, key=key,
             )  # fmt: skip
-            await audit.record(
-                actor, "grant.request", target_type="grant", target_id=grant.id,
-                community_id=community.id,
+            await audit.record_about(
+                actor,
+                "grant.request",
+                grant,
                 detail={"member": ask.member.id, "minutes": ask.minutes, "review": review},
-            )  # fmt: skip
+            )
     except IntegrityError:  # the same request, sent twice at once
         return await Grant.get(key=key)
     return grant
@@ -259,10 +262,7 @@ async def decide_grant(actor: Actor, grant: Grant, approve: bool, note: str = ""
             ledger_txn_id=posted.txn.id if posted else None,
         )
         if moved:
-            await audit.record(
-                actor, "grant.approve" if approve else "grant.reject", target_type="grant",
-                target_id=grant.id, community_id=grant.community_id,
-            )  # fmt: skip
+            await audit.record_about(actor, "grant.approve" if approve else "grant.reject", grant)
     if not moved and not approve:
         raise Conflict("This grant was already decided.", "该补贴已处理。", code="wrong_state")
     return await Grant.get(id=grant.id)

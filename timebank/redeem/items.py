@@ -7,11 +7,12 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from timebank.db import get_or_404
 from timebank.people import audit
 from timebank.people.audit import Actor
 from timebank.people.member_fields import FieldError, invalid_fields
 from timebank.people.models import Community
-from timebank.redeem.models import ItemKind, RedeemItem, get_or_404
+from timebank.redeem.models import ItemKind, RedeemItem
 
 MAX_PRICE = 100 * 60  # 100 hours
 MAX_STOCK = 100_000
@@ -120,10 +121,7 @@ async def create_item(actor: Actor, community: Community, data: dict[str, Any]) 
         await service_type(community, values["service_code"])
     async with in_transaction():
         item = await RedeemItem.create(community=community, **values)
-        await audit.record(
-            actor, "redeem.item_create", target_type="redeem_item", target_id=item.id,
-            community_id=community.id, detail={"name": item.name_zh},
-        )  # fmt: skip
+        await audit.record_about(actor, "redeem.item_create", item, detail={"name": item.name_zh})
     return item
 
 
@@ -135,11 +133,12 @@ async def update_item(actor: Actor, item: RedeemItem, data: dict[str, Any]) -> R
     async with in_transaction():
         if values:
             await RedeemItem.filter(id=item.id).update(**values)
-        await audit.record(
-            actor, "redeem.item_update", target_type="redeem_item", target_id=item.id,
-            community_id=item.community_id,
+        await audit.record_about(
+            actor,
+            "redeem.item_update",
+            item,
             detail={k: v for k, v in values.items() if k != "active"},
-        )  # fmt: skip
+        )
     return await RedeemItem.get(id=item.id)
 
 

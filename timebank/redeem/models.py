@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TypeVar
+from typing import ClassVar
 
 from tortoise import fields
 from tortoise.models import Model
 
-from timebank.errors import NotFound
 from timebank.people.models import Community, Member
-
-M = TypeVar("M", bound=Model)
-
-
-async def get_or_404(model: type[M], record_id: int, en: str, zh: str, code: str) -> M:
-    """The ``model`` row with this id, or a 404 naming what it is (``en``, ``zh``)."""
-    found = await model.get_or_none(id=record_id)
-    if found is None:
-        raise NotFound(
-            f"There is no {en} number {record_id}.", f"找不到编号为 {record_id} 的{zh}。", code=code
-        )
-    return found
-
 
 # Model docstrings become table comments, and tortoise's SQLite schema editor splits its
 # statements on ";": no semicolons in the docstrings below.
@@ -121,6 +107,7 @@ class GrantStatus(StrEnum):
 class Grant(Model):
     """Hours a coordinator grants a member, with the reason, and who approved it."""
 
+    audit_name: ClassVar[str] = "grant"  # its name in the audit log
     id = fields.IntField(primary_key=True)
     community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
         "timebank.Community", related_name="grants", on_delete=fields.RESTRICT

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from timebank import calendar, flash, inputs
 from timebank.catalog.service import catalog
 from timebank.errors import TimebankError
+from timebank.http import post
 from timebank.ledger import service as ledger
 from timebank.ledger.models import AccountKind
 from timebank.people import policy
@@ -225,23 +226,13 @@ async def grant_decision_submit(request: Request, who: SignedIn) -> Response:
 
 routes = [
     Route("/redeem", use_hours_page, name="use_hours"),
-    Route("/redeem", redeem_submit, methods=["POST"], name="redeem_submit"),
-    Route("/redeem/donate", donate_submit, methods=["POST"], name="donate_submit"),
+    post("/redeem", redeem_submit, name="redeem_submit"),
+    post("/redeem/donate", donate_submit, name="donate_submit"),
     Route("/redeem/catalog", catalog_page, name="redeem_catalog"),
-    Route("/redeem/catalog", catalog_submit, methods=["POST"], name="redeem_catalog_submit"),
+    post("/redeem/catalog", catalog_submit, name="redeem_catalog_submit"),
     Route("/redeem/handover", handover_page, name="handover"),
-    Route(
-        "/redeem/handover/{redemption_id:int}",
-        handover_submit,
-        methods=["POST"],
-        name="handover_submit",
-    ),
+    post("/redeem/handover/{redemption_id:int}", handover_submit, name="handover_submit"),
     Route("/grants", grants_page, name="grants"),
-    Route("/grants", grant_submit, methods=["POST"], name="grant_submit"),
-    Route(
-        "/grants/{grant_id:int}/decision",
-        grant_decision_submit,
-        methods=["POST"],
-        name="grant_decision",
-    ),
+    post("/grants", grant_submit, name="grant_submit"),
+    post("/grants/{grant_id:int}/decision", grant_decision_submit, name="grant_decision"),
 ]

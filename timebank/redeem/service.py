@@ -18,6 +18,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from timebank import inputs
+from timebank.db import get_or_404
 from timebank.errors import Conflict, Forbidden, Invalid
 from timebank.ledger import service as ledger
 from timebank.ledger.models import LedgerTxn, TxnKind
@@ -32,7 +33,6 @@ from timebank.redeem.models import (
     RedeemItem,
     Redemption,
     RedemptionStatus,
-    get_or_404,
 )
 
 # The body of POST /redemptions (redeem_for reads it), for the API document.
@@ -128,11 +128,13 @@ async def redeem(
     posted = await ledger.redeem(key=f"redeem:{key}", **spending.ledger_arguments(status))
     redemption = await Redemption.get(id=int(posted.txn.ref_id))
     if posted.created:
-        await audit.record(
-            actor, "redeem.redeem", target_type="redemption", target_id=redemption.id,
-            community_id=spending.community.id, on_behalf_of_id=member.id if on_behalf else None,
+        await audit.record_about(
+            actor,
+            "redeem.redeem",
+            redemption,
+            on_behalf_of_id=member.id if on_behalf else None,
             detail={"item": item.id, "minutes": item.price_minutes, "for": beneficiary.id},
-        )  # fmt: skip
+        )
     return redemption
 
 
@@ -288,10 +290,7 @@ async def hand_over(actor: Actor, redemption: Redemption) -> Redemption:
                 "这笔兑换不在待核销状态。",
                 code="wrong_state",
             )
-        await audit.record(
-            actor, "redeem.hand_over", target_type="redemption", target_id=redemption.id,
-            community_id=redemption.community_id,
-        )  # fmt: skip
+        await audit.record_about(actor, "redeem.hand_over", redemption)
     return await Redemption.get(id=redemption.id)
 
 

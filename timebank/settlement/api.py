@@ -11,6 +11,7 @@ from starlette.routing import Route
 from timebank import calendar
 from timebank.catalog.service import service_names
 from timebank.errors import BadRequest
+from timebank.http import post
 from timebank.i18n import request_lang
 from timebank.people import policy
 from timebank.people.auth import SignedIn
@@ -36,7 +37,6 @@ async def get_settlement(request: Request) -> Response:
     summary: A month's settlement of paid helpers (closed, or what closing would pay)
     tags: [settlement]
     parameters:
-      - {name: community_id, in: path, required: true, schema: {type: integer}}
       - {name: month, in: path, required: true, schema: {type: string, example: "2026-10"}}
     responses: {"200": "Settlement: totals per helper and every visit"}
     errors: [403, 422]
@@ -52,7 +52,6 @@ async def close_settlement(request: Request) -> Response:
     summary: Close a month that is over (its lines are written once, for good)
     tags: [settlement]
     parameters:
-      - {name: community_id, in: path, required: true, schema: {type: integer}}
       - {name: month, in: path, required: true, schema: {type: string}}
     responses: {"200": "Settlement: The closed settlement"}
     errors: [409, 422]
@@ -68,7 +67,6 @@ async def export_settlement(request: Request) -> Response:
     summary: Download a month's settlement for the finance office (CSV or XLSX)
     tags: [settlement]
     parameters:
-      - {name: community_id, in: path, required: true, schema: {type: integer}}
       - {name: month, in: path, required: true, schema: {type: string}}
       - {name: format, in: query, schema: {type: string, enum: [csv, xlsx]}}
     responses:
@@ -96,11 +94,7 @@ async def export_settlement(request: Request) -> Response:
 
 routes = [
     Route("/communities/{community_id:int}/settlements/{month}", get_settlement, methods=["GET"]),
-    Route(
-        "/communities/{community_id:int}/settlements/{month}/close",
-        close_settlement,
-        methods=["POST"],
-    ),
+    post("/communities/{community_id:int}/settlements/{month}/close", close_settlement),
     Route(
         "/communities/{community_id:int}/settlements/{month}/export",
         export_settlement,

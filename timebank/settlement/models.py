@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -13,6 +15,7 @@ from timebank.people.models import Community, Member
 class SettlementMonth(Model):
     """A community's month closed for paid helpers' pay: no later change reaches it."""
 
+    audit_name: ClassVar[str] = "settlement"  # its name in the audit log
     id = fields.IntField(primary_key=True)
     community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
         "timebank.Community", related_name="settlements", on_delete=fields.RESTRICT

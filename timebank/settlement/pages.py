@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from timebank import calendar, flash
 from timebank.errors import TimebankError
+from timebank.http import post
 from timebank.i18n import request_lang
 from timebank.people import policy
 from timebank.people.auth import SignedIn
@@ -66,10 +67,9 @@ async def close_submit(request: Request, who: SignedIn) -> Response:
 
 routes = [
     Route("/settlements", settlement_page, name="settlements"),
-    Route(
+    post(
         "/communities/{community_id:int}/settlements/{month}/close",
         close_submit,
-        methods=["POST"],
         name="settlement_close",
     ),
 ]

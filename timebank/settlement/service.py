@@ -195,12 +195,16 @@ async def close(actor: Actor, community: Community, month: date, tz: ZoneInfo) -
                     for line in found.lines
                 ]
             )
-            await audit.record(
-                actor, "settlement.close", target_type="settlement", target_id=closed.id,
-                community_id=community.id,
-                detail={"month": closed.month, "visits": closed.visits,
-                        "amount_fen": closed.amount_fen},
-            )  # fmt: skip
+            await audit.record_about(
+                actor,
+                "settlement.close",
+                closed,
+                detail={
+                    "month": closed.month,
+                    "visits": closed.visits,
+                    "amount_fen": closed.amount_fen,
+                },
+            )
     except IntegrityError:  # closed, or a visit paid, by someone else at the same moment
         raise Conflict(
             f"{month:%Y-%m} was closed at the same moment.",

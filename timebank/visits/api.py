@@ -11,7 +11,7 @@ from starlette.routing import Route
 from timebank.calendar import tz_of
 from timebank.catalog.service import service_json
 from timebank.errors import BadRequest
-from timebank.http import read_json
+from timebank.http import post, read_json
 from timebank.inputs import int_query
 from timebank.orders.service import order_json
 from timebank.people import policy
@@ -153,7 +153,6 @@ async def get_visit(request: Request) -> Response:
     ---
     summary: One visit
     tags: [visits]
-    parameters: [{name: visit_id, in: path, required: true, schema: {type: integer}}]
     responses: {"200": "Visit: The visit"}
     errors: [403]
     """
@@ -167,7 +166,6 @@ async def review_visit(request: Request) -> Response:
     ---
     summary: Review a flagged visit (approve, adjust the minutes with a reason, or reject)
     tags: [visits]
-    parameters: [{name: visit_id, in: path, required: true, schema: {type: integer}}]
     requestBody: VisitReview
     responses: {"200": "Visit: The visit after review (verified and credited, or rejected)"}
     errors: [409]
@@ -184,7 +182,6 @@ async def rate_visit(request: Request) -> Response:
     ---
     summary: Rate a finished visit, 1 to 5 (the resident or their family); this confirms it
     tags: [visits]
-    parameters: [{name: visit_id, in: path, required: true, schema: {type: integer}}]
     requestBody: VisitRating
     responses: {"200": "Visit: The visit"}
     errors: [409]
@@ -202,7 +199,6 @@ async def get_placard(request: Request) -> Response:
     ---
     summary: A resident's placard (the URL its QR code holds)
     tags: [visits]
-    parameters: [{name: member_id, in: path, required: true, schema: {type: integer}}]
     responses: {"200": "Placard: url, generation, pin_set"}
     errors: [403, 422]
     """
@@ -216,7 +212,6 @@ async def reissue_placard(request: Request) -> Response:
     ---
     summary: Reissue a resident's placard (every earlier placard stops working at once)
     tags: [visits]
-    parameters: [{name: member_id, in: path, required: true, schema: {type: integer}}]
     responses: {"200": "Placard: The new placard"}
     errors: [422]
     """
@@ -231,7 +226,6 @@ async def set_pin(request: Request) -> Response:
     ---
     summary: Set or clear the PIN a resident types to confirm a visit
     tags: [visits]
-    parameters: [{name: member_id, in: path, required: true, schema: {type: integer}}]
     requestBody: PinChange
     responses: {"200": "Placard: The placard"}
     """
@@ -245,13 +239,13 @@ async def set_pin(request: Request) -> Response:
 
 routes = [
     Route("/placards/{token}", get_placard_scan, methods=["GET"]),
-    Route("/placards/{token}/check-in", check_in, methods=["POST"]),
-    Route("/placards/{token}/check-out", check_out, methods=["POST"]),
+    post("/placards/{token}/check-in", check_in),
+    post("/placards/{token}/check-out", check_out),
     Route("/visits", list_visits, methods=["GET"]),
     Route("/visits/{visit_id:int}", get_visit, methods=["GET"]),
-    Route("/visits/{visit_id:int}/review", review_visit, methods=["POST"]),
-    Route("/visits/{visit_id:int}/rating", rate_visit, methods=["POST"]),
+    post("/visits/{visit_id:int}/review", review_visit),
+    post("/visits/{visit_id:int}/rating", rate_visit),
     Route("/members/{member_id:int}/placard", get_placard, methods=["GET"]),
-    Route("/members/{member_id:int}/placard", reissue_placard, methods=["POST"]),
+    post("/members/{member_id:int}/placard", reissue_placard),
     Route("/members/{member_id:int}/placard/pin", set_pin, methods=["PUT"]),
 ]

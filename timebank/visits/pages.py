@@ -16,6 +16,7 @@ from timebank import flash
 from timebank.calendar import tz_of
 from timebank.catalog.service import catalog
 from timebank.errors import TimebankError
+from timebank.http import post
 from timebank.i18n import request_lang
 from timebank.ledger import service as ledger
 from timebank.people import policy
@@ -332,28 +333,14 @@ async def service_worker(request: Request) -> Response:
 routes = [
     Route("/v/sw.js", service_worker, name="checkin_sw"),
     Route("/v/{token}", checkin_page, name="checkin"),
-    Route("/v/{token}", checkin_submit, methods=["POST"], name="checkin_submit"),
+    post("/v/{token}", checkin_submit, name="checkin_submit"),
     Route("/visits", visits_page, name="visits"),
     Route("/visits/{visit_id:int}", visit_page, name="visit"),
-    Route(
-        "/visits/{visit_id:int}/review", visit_review_submit, methods=["POST"], name="visit_review"
-    ),
-    Route(
-        "/visits/{visit_id:int}/rating", visit_rating_submit, methods=["POST"], name="visit_rating"
-    ),
+    post("/visits/{visit_id:int}/review", visit_review_submit, name="visit_review"),
+    post("/visits/{visit_id:int}/rating", visit_rating_submit, name="visit_rating"),
     Route("/people/{member_id:int}/placard", placard_page, name="placard"),
     Route("/people/{member_id:int}/placard.png", placard_png, name="placard_png"),
-    Route(
-        "/people/{member_id:int}/placard",
-        placard_reissue_submit,
-        methods=["POST"],
-        name="placard_reissue",
-    ),
-    Route(
-        "/people/{member_id:int}/placard/pin",
-        placard_pin_submit,
-        methods=["POST"],
-        name="placard_pin",
-    ),
+    post("/people/{member_id:int}/placard", placard_reissue_submit, name="placard_reissue"),
+    post("/people/{member_id:int}/placard/pin", placard_pin_submit, name="placard_pin"),
     Route("/placards", placard_sheet, name="placard_sheet"),
 ]

@@ -84,13 +84,7 @@ async def reissue(actor: Actor, resident: Member) -> Placard:
         await Placard.filter(id=placard.id).update(
             generation=F("generation") + 1, issued_by_id=actor.member_id
         )
-        await audit.record(
-            actor,
-            "placard.reissue",
-            target_type="member",
-            target_id=resident.id,
-            community_id=resident.community_id,
-        )
+        await audit.record_about(actor, "placard.reissue", resident)
     return await Placard.get(id=placard.id)
 
 
@@ -105,13 +99,7 @@ async def set_pin(actor: Actor, resident: Member, pin: str) -> Placard:
     pin_hash = await in_argon2_pool(_pins.hash, pin) if pin else ""  # off the event loop
     async with in_transaction():
         await Placard.filter(id=placard.id).update(pin_hash=pin_hash)
-        await audit.record(
-            actor,
-            "placard.pin" if pin else "placard.pin_clear",
-            target_type="member",
-            target_id=resident.id,
-            community_id=resident.community_id,
-        )
+        await audit.record_about(actor, "placard.pin" if pin else "placard.pin_clear", resident)
     return await Placard.get(id=placard.id)
 
 

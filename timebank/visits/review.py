@@ -139,12 +139,10 @@ async def review(
             )
         if visit.order_id and action != "reject":  # a rejected visit's order stays flagged
             await _verify_order(visit.order_id, actor)
-        await audit.record(
+        await audit.record_about(
             actor,
             f"visit.{action}",
-            target_type="visit",
-            target_id=visit.id,
-            community_id=visit.community_id,
+            visit,
             detail={"minutes": minutes, "reason": reason} if minutes else {"reason": reason},
         )
     return await credit(await Visit.get(id=visit.id), actor)
@@ -232,12 +230,5 @@ async def rate(actor: Actor, visit: Visit, rating: int, comment: str = "") -> Vi
             )
         if verify_now and visit.order_id:
             await _verify_order(visit.order_id, actor)
-        await audit.record(
-            actor,
-            "visit.rate",
-            target_type="visit",
-            target_id=visit.id,
-            community_id=visit.community_id,
-            detail={"rating": rating},
-        )
+        await audit.record_about(actor, "visit.rate", visit, detail={"rating": rating})
     return await credit(await Visit.get(id=visit.id), actor)

@@ -27,9 +27,9 @@ from tortoise.expressions import F, Q
 
 from timebank import inputs
 from timebank.catalog.service import catalog
-from timebank.db import from_row
+from timebank.db import from_row, get_or_404
 from timebank.db.steps import Steps, run
-from timebank.errors import Conflict, Invalid, NotFound, TimebankError
+from timebank.errors import Conflict, Invalid, TimebankError
 from timebank.people.audit import Actor
 from timebank.people.models import Community, Member
 from timebank.people.service import in_argon2_pool, member_names
@@ -352,14 +352,7 @@ async def close_forgotten(*, helper_id: int | None = None, tz: ZoneInfo) -> int:
 
 async def get_visit(visit_id: int) -> Visit:
     """The visit with this id, or a 404."""
-    found = await Visit.get_or_none(id=visit_id)
-    if found is None:
-        raise NotFound(
-            f"There is no visit number {visit_id}.",
-            f"找不到编号为 {visit_id} 的服务记录。",
-            code="visit_not_found",
-        )
-    return found
+    return await get_or_404(Visit, visit_id, "visit", "服务记录", "visit_not_found")
 
 
 def visible_visits(query: Any, *, member_id: int, communities: set[int] | None) -> Any:
