@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from timebank import calendar
@@ -298,11 +297,3 @@ def order_json(order: Order, people: dict[int, str] | None = None) -> dict[str, 
         "due_on": order.due_on.isoformat() if order.due_on else None,
         "reason": order.reason,
     }
-
-
-def visible_orders(query: Any, *, member_id: int, communities: set[int] | None) -> Any:
-    """Narrow ``query`` to orders the member may see (own, served, or coordinated)."""
-    own = Q(resident_id=member_id) | Q(helper_id=member_id)
-    if communities is None:
-        return query
-    return query.filter(own | Q(community_id__in=sorted(communities)))

@@ -41,7 +41,6 @@ RESIDENT_FIELDS = (
     "notes",
 )
 NEW_PASSWORD = "new password"  # not a field name: never stored, audited or shown
-HELPER_FIELDS = ("helper_kind", "hourly_rate", "skills", "capacity", "availability")
 
 
 @dataclass

@@ -41,14 +41,6 @@ class Scan:
         return "finish" if self.open_visit is not None else "start"
 
 
-def window(order: Order, community: Community) -> tuple[datetime, datetime]:
-    """When an order's visit may be checked in: early before it starts to late after its end."""
-    return (
-        order.starts_at - timedelta(minutes=community.checkin_early_minutes),
-        order.ends_at + timedelta(minutes=community.checkin_late_minutes),
-    )
-
-
 async def _order_now(
     helper: Member, resident: Member, community: Community, at: datetime
 ) -> Order | None:
