@@ -233,3 +233,34 @@ async def test_catalog_page(client: httpx.AsyncClient, world: dict[str, Any]) ->
     assert bad.status_code == 422 and "不能少于通常时长" in bad.text
     good = await client.post(url, data={**form, "max_minutes": "90"})
     assert good.status_code == 200 and 'value="Bath"' in good.text
+
+
+async def test_a_helper_sees_today_and_the_week_to_come(app: Any, world: dict[str, Any]) -> None:
+    """A task taken late in the evening for just after midnight is not lost between
+    "today" and nowhere: the helper's page and API list the next seven days too."""
+    tz = ZoneInfo("Asia/Shanghai")
+    today = datetime.now(tz).date()
+    midnight = datetime(today.year, today.month, today.day, tzinfo=tz)
+
+    async def assigned(starts: datetime, code: str) -> Order:
+        return await Order.create(
+            community=world["here"], resident=world["resident"], helper=world["helper"],
+            service_code=code, starts_at=starts, ends_at=starts + timedelta(minutes=30),
+            status="assigned",
+        )  # fmt: skip
+
+    night = await assigned(midnight - timedelta(minutes=10), "meal")  # till 00:20
+    now = await assigned(midnight + timedelta(minutes=1), "cleaning")
+    soon = await assigned(midnight + timedelta(days=1, minutes=5), "haircut")
+    last = await assigned(midnight + timedelta(days=7, hours=23), "visit")
+    later = await assigned(midnight + timedelta(days=8, minutes=1), "bathing")
+    async with AsyncExitStack() as stack:
+        helper, _ = await signed_in_client(stack, app, world["helper"])
+        body = (await helper.get("/api/v1/me/tasks")).json()
+        assert [o["id"] for o in body["tasks"]] == [night.id, now.id]
+        assert [o["id"] for o in body["coming"]] == [soon.id, last.id]
+        page = (await helper.get("/tasks")).text
+        section = page.split('data-testid="coming"', 1)[1].split("</ul>", 1)[0]
+        assert f'data-testid="order-{soon.id}"' in section
+        assert f'data-testid="order-{last.id}"' in section
+        assert f"order-{later.id}" not in page and f"order-{now.id}" not in section

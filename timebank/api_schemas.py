@@ -251,7 +251,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Suggestion": obj(helper="int", name="str", score="num", free="int",
                       reasons={"type": "array", "items": {"type": "object"}}),
     "SuggestionList": listing("suggestions", "Suggestion"),
-    "Tasks": obj(date="date", tasks="[Order]", open="[Order]", pairings="[Pairing]"),
+    "Tasks": obj(date="date", tasks="[Order]", coming="[Order]", open="[Order]", pairings="[Pairing]"),
     "Item": obj(id="int", community="int", kind=enum(ItemKind), name_zh="str", name_en="str",
                 price_minutes="int", stock="int?", service="str?", active="bool"),
     "ItemList": listing("items", "Item"),

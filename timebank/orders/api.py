@@ -97,7 +97,7 @@ async def transition_order(request: Request) -> Response:
 async def my_tasks(request: Request) -> Response:
     """
     ---
-    summary: "A helper's day: tasks, open orders to take, pairings"
+    summary: "A helper's day: tasks, the next seven days', open orders to take, pairings"
     tags: [orders]
     parameters: [{name: date, in: query, schema: {type: string, format: date}}]
     responses: {"200": "Tasks: tasks, open orders and pairings"}
@@ -109,12 +109,14 @@ async def my_tasks(request: Request) -> Response:
     day = inputs.parse_day(raw, "date") if raw else calendar.local_today(tz)
     me = await Member.get(id=who.member.id)
     tasks = await service.tasks(me, day, tz=tz)
+    coming = await service.coming(me, day, tz=tz)
     offered = await service.open_for(me) if who.has(Role.HELPER) else []
-    people = await service.names(tasks + offered)
+    people = await service.names(tasks + coming + offered)
     return JSONResponse(
         {
             "date": day.isoformat(),
             "tasks": [service.order_json(o, people) for o in tasks],
+            "coming": [service.order_json(o, people) for o in coming],
             "open": [service.order_json(o, people) for o in offered],
             "pairings": [await pairing_json(p, full=False) for p in await own_pairings(who)],
         }

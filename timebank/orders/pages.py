@@ -158,19 +158,21 @@ async def order_page(request: Request, who: SignedIn) -> Response:
 
 @signed_in
 async def tasks_page(request: Request, who: SignedIn) -> Response:
-    """A helper's day: today's tasks, open orders to take, my pairings."""
+    """A helper's day: today's tasks, the week's to come, open orders to take, my pairings."""
     policy.require(who.has(Role.HELPER))
     helper = await Member.get(id=who.member.id)
     today = calendar.local_today(tz_of(request))
     tasks = await service.tasks(helper, today, tz=tz_of(request))
+    coming = await service.coming(helper, today, tz=tz_of(request))
     offered = await service.open_for(helper)
-    people = await service.names(tasks + offered)
+    people = await service.names(tasks + coming + offered)
     return render(
         request,
         "orders/tasks.html",
         {
             "today": today,
             "tasks": [service.order_json(o, people) for o in tasks],
+            "coming": [service.order_json(o, people) for o in coming],
             "offered": [service.order_json(o, people) for o in offered],
             "pairings": [await pairing_json(p, full=False) for p in await own_pairings(who)],
         },

@@ -206,12 +206,27 @@ async def serves(helper_id: int, resident_id: int) -> bool:
 
 
 async def tasks(helper: Member, day: date, *, tz: ZoneInfo) -> list[Order]:
-    """The helper's orders for a local day, assigned or under way, by time."""
+    """The helper's orders on a local day (begun by its end, not over by its start),
+    assigned or under way, by time: one from 23:50 to 00:20 is on both days."""
     start, end = calendar.day_bounds(day, tz)
     return list(
         await Order.filter(
-            helper=helper, status__in=BUSY, starts_at__gte=start, starts_at__lt=end
+            helper=helper, status__in=BUSY, starts_at__lt=end, ends_at__gt=start
         ).order_by("starts_at")
+    )
+
+
+async def coming(helper: Member, after: date, *, tz: ZoneInfo, days: int = 7) -> list[Order]:
+    """The helper's orders on the local days after ``after`` (a week by default), by time.
+
+    A task taken late in the evening for just after midnight belongs here, not to "today".
+    """
+    start = calendar.day_bounds(after + timedelta(days=1), tz)[0]
+    end = calendar.day_bounds(after + timedelta(days=days), tz)[1]
+    return list(
+        await Order.filter(helper=helper, status__in=BUSY, starts_at__gte=start, starts_at__lt=end)
+        .order_by("starts_at")
+        .limit(100)
     )
 
 
