@@ -83,6 +83,8 @@ class Member(Model):
     lon = fields.FloatField(null=True)
     languages = fields.CharField(max_length=100, default="")  # comma-separated codes
     consent_at = fields.DatetimeField(null=True)  # consent to the use of their data
+    # 长辈版: larger text and targets on their pages, remembered across devices.
+    elder_mode = fields.BooleanField(default=False)
 
     roles: fields.ReverseRelation[MemberRole]
 
@@ -235,6 +237,10 @@ class FamilyLink(Model):
     relative_id: int
     relation = fields.CharEnumField(Relation, max_length=12)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # When ``member`` agreed that ``relative`` may act for them (order, book, rate), and who
+    # recorded it; none: the relative may not act for them.
+    consent_at = fields.DatetimeField(null=True)
+    consent_by_id = fields.IntField(null=True)
 
     class Meta:
         table = "family_link"
