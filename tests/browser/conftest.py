@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,6 +96,20 @@ def screenshot(page: Any, name: str) -> Path:
     SCREENSHOTS.mkdir(exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+README_SHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+
+
+def readme_shot(page: Any, name: str) -> Path:
+    """A screenshot the README shows: saved under tests/browser/screenshots/ (not committed)
+    on every run, and over ``docs/screenshots/`` only when ``TIMEBANK_README_SCREENSHOTS=1``
+    asks to regenerate the README's pictures deliberately."""
+    path = screenshot(page, name)
+    if os.environ.get("TIMEBANK_README_SCREENSHOTS") == "1":
+        README_SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, README_SHOTS / f"{name}.png")
     return path
 
 

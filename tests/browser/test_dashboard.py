@@ -10,9 +10,7 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
 
-from tests.browser.conftest import run_axe, sign_in
-
-DOCS = Path(__file__).parents[2] / "docs" / "screenshots"
+from tests.browser.conftest import readme_shot, run_axe, sign_in
 
 
 def test_dashboard_and_the_monthly_xlsx(browser: Any, live_server: str, tmp_path: Path) -> None:
@@ -25,7 +23,7 @@ def test_dashboard_and_the_monthly_xlsx(browser: Any, live_server: str, tmp_path
     assert "逾期" in items.first.inner_text() and "派人上门" in items.first.inner_text()
     assert "陈秀英" not in overdue.inner_text()  # visited every day by her son
     assert run_axe(page) == []
-    page.screenshot(path=str(DOCS / "dashboard-1280.png"), full_page=True)
+    readme_shot(page, "dashboard-1280")
     page.get_by_test_id("reports-link").click()
     page.wait_for_url(f"{live_server}/reports")
     month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")

@@ -12,11 +12,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from tests.browser.conftest import run_axe, screenshot, sign_in
+from tests.browser.conftest import readme_shot, run_axe, screenshot, sign_in
 from timebank.demo import DEMO_PASSWORD
 
 RESIDENT, HELPER, COORDINATOR = "13800000005", "13800000004", "13800000002"  # 陈秀英 刘小红 李芳
-DOCS = Path(__file__).parents[2] / "docs" / "screenshots"
 TZ = ZoneInfo("Asia/Shanghai")
 
 
@@ -79,7 +78,7 @@ def test_a_resident_redeems_a_service_and_rates_it(
         "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
     )
     assert run_axe(page) == []
-    page.screenshot(path=str(DOCS / "redeem-book-360.png"), full_page=True)
+    readme_shot(page, "redeem-book-360")
     # 刘小红 takes it on her phone and serves it at the placard.
     helper = browser.new_context(viewport={"width": 360, "height": 740}).new_page()
     sign_in(helper, live_server, HELPER, "/tasks")
@@ -126,7 +125,7 @@ def test_a_resident_redeems_a_service_and_rates_it(
     page.wait_for_url(f"{live_server}/visits/{visit_id}")
     assert "★★★★★" in page.get_by_test_id("visit").inner_text()
     assert run_axe(page) == []
-    page.screenshot(path=str(DOCS / "redeem-rated-360.png"), full_page=True)
+    readme_shot(page, "redeem-rated-360")
     page.goto(f"{live_server}/me/hours")
     assert page.get_by_test_id("available").inner_text() == "1小时15分"
     screenshot(page, "passbook-after-redeem-zh-360")

@@ -15,13 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.conftest import run_axe, screenshot, sign_in
+from tests.browser.conftest import readme_shot, run_axe, screenshot, sign_in
 from tests.conftest import REQUIRE_ALL
 from timebank.demo import DEMO_PASSWORD
 
 HELPER = "13800000006"  # 赵德海, resident and helper of 枫林社区
 COORDINATOR = "13800000007"  # 周桂兰, coordinator of 枫林社区
-DOCS = Path(__file__).parents[2] / "docs" / "screenshots"
 PAGE_BUDGET = 60 * 1024
 
 
@@ -116,8 +115,7 @@ def test_helper_checks_in_and_out_on_a_phone(
         "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
     )
     assert run_axe(page) == []
-    DOCS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS / "checkin-start-360.png"), full_page=True)
+    readme_shot(page, "checkin-start-360")
     button.click()
     page.wait_for_url(f"{live_server}/visits/*")
     assert page.get_by_test_id("visit-status").inner_text() == "服务中"
@@ -126,7 +124,7 @@ def test_helper_checks_in_and_out_on_a_phone(
     # Scan again on leaving: one big Finish button.
     page.goto(f"{live_server}{placard}")
     assert page.get_by_test_id("visit-button").inner_text() == "结束服务"
-    page.screenshot(path=str(DOCS / "checkin-finish-360.png"), full_page=True)
+    readme_shot(page, "checkin-finish-360")
     page.get_by_test_id("visit-button").click()
     page.wait_for_url(f"{live_server}/visits/{visit_id}")
     assert page.get_by_test_id("visit-status").inner_text() == "已核验"
@@ -134,7 +132,7 @@ def test_helper_checks_in_and_out_on_a_phone(
     assert "45分" in credited, credited
     assert page.get_by_test_id("balance").is_visible()
     assert run_axe(page) == []
-    page.screenshot(path=str(DOCS / "visit-credited-360.png"), full_page=True)
+    readme_shot(page, "visit-credited-360")
     assert page.console_errors == []  # type: ignore[attr-defined]
 
 
@@ -173,7 +171,7 @@ def test_check_in_and_out_without_signal(
     )
     page.wait_for_function("() => document.querySelectorAll('#visit-queue li').length === 2")
     assert kept.locator("li").all_inner_texts()[1].startswith("结束服务 · ")
-    page.screenshot(path=str(DOCS / "checkin-offline-360.png"), full_page=True)
+    readme_shot(page, "checkin-offline-360")
     with sqlite3.connect(live_dir / "var" / "timebank.sqlite3", timeout=30) as conn:
         before = conn.execute(
             "SELECT COUNT(*) FROM visit WHERE resident_id = ? AND in_event NOT LIKE ?",
@@ -217,7 +215,7 @@ def test_printed_placard_scans(browser: Any, live_server: str, live_dir: Path) -
     sign_in(page, live_server, COORDINATOR, f"/people/{resident['id']}/placard")
     page.emulate_media(media="print")
     shot = screenshot(page, "placard-print")
-    page.screenshot(path=str(DOCS / "placard-print.png"), full_page=True)
+    readme_shot(page, "placard-print")
     context.close()
     decoded = subprocess.run(
         [zbarimg, "--quiet", "--raw", str(shot)], capture_output=True, text=True, check=True
