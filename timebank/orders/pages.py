@@ -159,7 +159,7 @@ async def order_page(request: Request, who: SignedIn) -> Response:
 @signed_in
 async def tasks_page(request: Request, who: SignedIn) -> Response:
     """A helper's day: today's tasks, the week's to come, open orders to take, my pairings."""
-    policy.require(who.has(Role.HELPER))
+    policy.require(policy.is_helper(who))
     helper = await Member.get(id=who.member.id)
     today = calendar.local_today(tz_of(request))
     tasks = await service.tasks(helper, today, tz=tz_of(request))
