@@ -156,8 +156,13 @@ async def test_placard_pages(w: dict[str, Any]) -> None:
     png = await w["c"].get(f"/people/{resident.id}/placard.png")
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
     assert (await w["h"].get(f"/people/{resident.id}/placard.png")).status_code == 403
-    reissued = await w["c"].post(
+    asked = await w["c"].post(
         f"/people/{resident.id}/placard", data={"csrf_token": csrf(page.text)}
+    )
+    assert asked.status_code == 200 and "旧码会立即失效" in asked.text  # asked first
+    assert (await placards.placard_of(resident)).generation == 1
+    reissued = await w["c"].post(
+        f"/people/{resident.id}/placard", data={"csrf_token": csrf(page.text), "confirmed": "yes"}
     )
     assert reissued.status_code == 303
     assert (await placards.placard_of(resident)).generation == 2

@@ -72,6 +72,10 @@ def test_a_resident_redeems_a_service_and_rates_it(
     item.locator("input[name=day]").fill(starts.date().isoformat())
     item.locator("input[name=time]").fill(starts.strftime("%H:%M"))
     item.get_by_role("button", name="预约").click()
+    # Asked first, in plain words: what is set aside and what is left.
+    asked = page.get_by_test_id("confirm-what").inner_text()
+    assert "上门理发" in asked and "45分" in asked and "1小时15分" in asked
+    page.get_by_test_id("confirm-yes").click()
     page.wait_for_url(f"{live_server}/redeem?done=booked")
     assert page.get_by_test_id("book-done").is_visible()
     assert page.get_by_test_id("available").inner_text() == "1小时15分"  # 45 minutes held

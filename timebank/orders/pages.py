@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from timebank import calendar, inputs, notices
+from timebank import calendar, confirm, inputs, notices
 from timebank.calendar import tz_of
 from timebank.catalog.service import catalog
 from timebank.errors import Invalid, TimebankError
@@ -38,12 +38,8 @@ DONE = {
 }
 
 
-async def done_message(request: Request, who: SignedIn) -> str:
-    """What the move this page was sent back from did, if the reader may see the order."""
-    found = notices.asked(request, DONE, "order")
-    order = await Order.get_or_none(id=found[1]) if found else None
-    if found is None or order is None or not policy.can_see_order(who, order):
-        return ""
+async def _described(request: Request, order: Order) -> dict[str, str]:
+    """The order as a message names it: what, for whom, when; and its helper."""
     people = await service.names([order])
     what = " · ".join(
         (
@@ -52,8 +48,16 @@ async def done_message(request: Request, who: SignedIn) -> str:
             notices.when(request, order.starts_at, tz_of(request)),
         )
     )
-    helper = people.get(order.helper_id or 0, "")
-    return notices.say(request, DONE[found[0]], what=what, helper=helper)
+    return {"what": what, "helper": people.get(order.helper_id or 0, "")}
+
+
+async def done_message(request: Request, who: SignedIn) -> str:
+    """What the move this page was sent back from did, if the reader may see the order."""
+    found = notices.asked(request, DONE, "order")
+    order = await Order.get_or_none(id=found[1]) if found else None
+    if found is None or order is None or not policy.can_see_order(who, order):
+        return ""
+    return notices.say(request, DONE[found[0]], **await _described(request, order))
 
 
 @signed_in
@@ -89,6 +93,19 @@ async def act_submit(request: Request, who: SignedIn) -> Response:
     order = await conduct.visible_order(who, request.path_params["order_id"])
     body = {k: form.get(k) for k in ("action", "helper", "reason")}
     action = str(body.get("action", ""))
+    if action == "no_show" and not confirm.confirmed(form):
+        policy.require(policy.can_move_order(who, order, action))
+        return confirm.ask(
+            request,
+            form,
+            question=_(
+                "Mark %(what)s as not visited? %(helper)s gets no hours for it, and hours the "
+                "resident set aside for it are given back. This cannot be undone."
+            ),
+            button=_("Yes, mark as not visited"),
+            back=local_path(str(form.get("next", "")), default="/orders"),
+            **await _described(request, order),
+        )
     await conduct.act(actor_of(request, who), who, order, body)
     back = local_path(str(form.get("next", "")), default="/")
     return RedirectResponse(notices.back_to(back, action, order=order.id), status_code=303)

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from timebank import flash, notices
+from timebank import confirm, flash, notices
 from timebank.calendar import tz_of
 from timebank.catalog.service import catalog
 from timebank.errors import TimebankError
@@ -318,8 +318,20 @@ async def placard_png(request: Request, who: SignedIn) -> Response:
 @signed_in
 async def placard_reissue_submit(request: Request, who: SignedIn) -> Response:
     """Reissue: the old placard stops working at once."""
-    await posted_form(request, who)
+    form = await posted_form(request, who)
     resident = await placard_resident(who, request.path_params["member_id"])
+    if not confirm.confirmed(form):
+        return confirm.ask(
+            request,
+            form,
+            question=_(
+                "Issue a new placard for %(name)s? The placard on their door stops working at "
+                "once: helpers cannot check in there until the new one is printed and put up."
+            ),
+            button=_("Yes, issue a new placard"),
+            back=f"/people/{resident.id}/placard",
+            name=resident.name,
+        )
     await placards.reissue(actor_of(request, who), resident)
     return RedirectResponse(f"/people/{resident.id}/placard?done=reissued", status_code=303)
 
