@@ -3,6 +3,7 @@ at the placard; the held hours go to the helper; the resident rates the visit.""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -91,7 +92,9 @@ def test_a_resident_redeems_a_service_and_rates_it(
         helper.get_by_test_id("offered").locator("li", has_text="陈秀英").filter(has_text="理发")
     )
     offered.get_by_role("button", name="接单").first.click()
-    helper.wait_for_url(f"{live_server}/tasks")
+    helper.wait_for_url(re.compile(r".*/tasks\?done=take&order=\d+$"))
+    # Told what was taken, wherever in the week it falls.
+    assert helper.get_by_test_id("done").inner_text().startswith("已接单：理发 · 陈秀英 · ")
     # Today's list or the week's to come: 10 minutes from now may be past midnight.
     mine = (
         helper.get_by_test_id("tasks").inner_text() + helper.get_by_test_id("coming").inner_text()
