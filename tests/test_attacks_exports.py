@@ -262,7 +262,12 @@ async def test_refusals_still_show_after_the_redirect(office: dict[str, Any]) ->
     page = await elder.get("/redeem")
     refused = await elder.post(
         "/redeem",
-        data={"csrf_token": csrf(page.text), "item": office["rice"].id, "key": form_key(page.text)},
+        data={
+            "csrf_token": csrf(page.text),
+            "item": office["rice"].id,
+            "key": form_key(page.text),
+            "confirmed": "yes",
+        },  # fmt: skip
     )
     await refused_then_shown(elder, refused, "/redeem", "时间余额不足")
     # A grant over the community fund's budget (the form used to lose it: a second "?").
@@ -313,7 +318,12 @@ async def test_a_flashed_message_is_the_servers_own(office: dict[str, Any]) -> N
     page = await elder.get("/redeem")
     refused = await elder.post(
         "/redeem",
-        data={"csrf_token": csrf(page.text), "item": office["rice"].id, "key": form_key(page.text)},
+        data={
+            "csrf_token": csrf(page.text),
+            "item": office["rice"].id,
+            "key": form_key(page.text),
+            "confirmed": "yes",
+        },  # fmt: skip
     )
     flashed = refused.cookies["tb_flash"]
     # In the reader's language.

@@ -49,16 +49,20 @@ async def test_use_my_hours(w: dict[str, Any]) -> None:
     assert page.status_code == 200 and "大米" in page.text and "5小时" in page.text
     token, key = csrf(page.text), form_key(page.text)
     done = await w["elder_c"].post(
-        "/redeem", data={"csrf_token": token, "item": w["rice"].id, "key": f"{key}-1"}
+        "/redeem",
+        data={"csrf_token": token, "item": w["rice"].id, "key": f"{key}-1", "confirmed": "yes"},
     )
     assert done.status_code == 303 and done.headers["location"] == "/redeem?done=redeemed"
     again = await w["elder_c"].post(  # the same form sent twice: one redemption
-        "/redeem", data={"csrf_token": token, "item": w["rice"].id, "key": f"{key}-1"}
+        "/redeem",
+        data={"csrf_token": token, "item": w["rice"].id, "key": f"{key}-1", "confirmed": "yes"},
     )
     assert again.status_code == 303 and await Redemption.all().count() == 1
     shown = await w["elder_c"].get("/redeem?done=redeemed")
     assert "3小时" in shown.text and "待领取" in shown.text
-    bad = await w["elder_c"].post("/redeem", data={"csrf_token": token, "item": w["rice"].id})
+    bad = await w["elder_c"].post(
+        "/redeem", data={"csrf_token": token, "item": w["rice"].id, "confirmed": "yes"}
+    )
     assert bad.status_code == 303 and bad.headers["location"] == "/redeem"  # no text in the URL
     assert "唯一编号" in (await w["elder_c"].get("/redeem")).text  # the message, from the server
     # Giving hours: to family, to the pool; to a stranger refused.
@@ -153,7 +157,7 @@ async def test_settlement_page(w: dict[str, Any]) -> None:
     assert bad.status_code == 422 and "2026-10" in bad.text
     closed = await w["lead_c"].post(
         f"/communities/{w['here'].id}/settlements/{last}/close",
-        data={"csrf_token": csrf(page.text)},
+        data={"csrf_token": csrf(page.text), "confirmed": "yes"},
     )
     assert closed.status_code == 303
     shown = await w["lead_c"].get(closed.headers["location"])

@@ -128,9 +128,13 @@ async def test_review_and_rating_forms(w: dict[str, Any]) -> None:
         data={"csrf_token": csrf(queue.text), "action": "adjust", "minutes": "30",
               "reason": "电话核实", "back": "queue"},
     )  # fmt: skip
-    assert approved.status_code == 303 and approved.headers["location"] == "/visits?status=flagged"
+    back = f"/visits?status=flagged&done=adjust&visit={visit.id}"
+    assert approved.status_code == 303 and approved.headers["location"] == back
     visit = await Visit.get()
     assert visit.status.value == "verified" and visit.credit_minutes == 30 and visit.ledger_txn_id
+    # The queue says what the review did, from the visit itself.
+    said = (await w["c"].get(back)).text
+    assert "已按您填写的分钟数通过：助餐 · 陈秀英 ·" in said and "张建国 获得 30分。" in said
     # The resident rates it from the visit page.
     page = await w["r"].get(f"/visits/{visit.id}")
     assert 'data-testid="rating-form"' in page.text
@@ -152,8 +156,13 @@ async def test_placard_pages(w: dict[str, Any]) -> None:
     png = await w["c"].get(f"/people/{resident.id}/placard.png")
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
     assert (await w["h"].get(f"/people/{resident.id}/placard.png")).status_code == 403
-    reissued = await w["c"].post(
+    asked = await w["c"].post(
         f"/people/{resident.id}/placard", data={"csrf_token": csrf(page.text)}
+    )
+    assert asked.status_code == 200 and "旧码会立即失效" in asked.text  # asked first
+    assert (await placards.placard_of(resident)).generation == 1
+    reissued = await w["c"].post(
+        f"/people/{resident.id}/placard", data={"csrf_token": csrf(page.text), "confirmed": "yes"}
     )
     assert reissued.status_code == 303
     assert (await placards.placard_of(resident)).generation == 2

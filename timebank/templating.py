@@ -37,6 +37,7 @@ from timebank.labels import (
     VISIT_STATUS_NAMES,
 )
 from timebank.ledger.hours import format_minutes
+from timebank.menu import menu_for
 
 
 def web_dir() -> Path:
@@ -62,8 +63,10 @@ def _ngettext(context: jinja2.runtime.Context, singular: str, plural: str, n: in
 
 def _common_context(request: Request) -> dict[str, Any]:
     lang = request_lang(request)
+    me = getattr(request.state, "me", None)
     return {
-        "me": getattr(request.state, "me", None),
+        "me": me,
+        "menu": menu_for(me),
         "role_names": ROLE_NAMES,
         "kind_names": KIND_NAMES,
         "phase_names": PHASE_NAMES,

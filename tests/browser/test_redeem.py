@@ -3,6 +3,7 @@ at the placard; the held hours go to the helper; the resident rates the visit.""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -71,6 +72,10 @@ def test_a_resident_redeems_a_service_and_rates_it(
     item.locator("input[name=day]").fill(starts.date().isoformat())
     item.locator("input[name=time]").fill(starts.strftime("%H:%M"))
     item.get_by_role("button", name="预约").click()
+    # Asked first, in plain words: what is set aside and what is left.
+    asked = page.get_by_test_id("confirm-what").inner_text()
+    assert "上门理发" in asked and "45分" in asked and "1小时15分" in asked
+    page.get_by_test_id("confirm-yes").click()
     page.wait_for_url(f"{live_server}/redeem?done=booked")
     assert page.get_by_test_id("book-done").is_visible()
     assert page.get_by_test_id("available").inner_text() == "1小时15分"  # 45 minutes held
@@ -86,7 +91,9 @@ def test_a_resident_redeems_a_service_and_rates_it(
         helper.get_by_test_id("offered").locator("li", has_text="陈秀英").filter(has_text="理发")
     )
     offered.get_by_role("button", name="接单").first.click()
-    helper.wait_for_url(f"{live_server}/tasks")
+    helper.wait_for_url(re.compile(r".*/tasks\?done=take&order=\d+$"))
+    # Told what was taken, wherever in the week it falls.
+    assert helper.get_by_test_id("done").inner_text().startswith("已接单：理发 · 陈秀英 · ")
     # Today's list or the week's to come: 10 minutes from now may be past midnight.
     mine = (
         helper.get_by_test_id("tasks").inner_text() + helper.get_by_test_id("coming").inner_text()

@@ -12,19 +12,52 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from timebank import calendar, inputs
+from timebank import calendar, confirm, inputs, notices
 from timebank.calendar import tz_of
 from timebank.catalog.service import catalog
 from timebank.errors import Invalid, TimebankError
 from timebank.http import local_path, post
 from timebank.i18n import request_lang
+from timebank.labels import _
 from timebank.orders import conduct, service
-from timebank.pairing.records import own_pairings, pairing_json
+from timebank.orders.models import Order
+from timebank.pairing.records import own_pairings, paired_helpers, pairing_json
 from timebank.people import policy
 from timebank.people.auth import SignedIn
 from timebank.people.models import Community, Member, MemberRole, Role
 from timebank.people.web import Asked, actor_of, asked_community, posted_form, signed_in
 from timebank.templating import render
+
+# What a move did, said on the page the form comes back to (see timebank.notices).
+DONE = {
+    "take": _("Taken: %(what)s"),
+    "assign": _("Sent to %(helper)s: %(what)s"),
+    "release": _("Given back for someone else to take: %(what)s"),
+    "cancel": _("Cancelled: %(what)s"),
+    "no_show": _("Marked as not visited: %(what)s"),
+}
+
+
+async def _described(request: Request, order: Order) -> dict[str, str]:
+    """The order as a message names it: what, for whom, when; and its helper."""
+    people = await service.names([order])
+    what = " · ".join(
+        (
+            notices.service_name(request, order.service_code),
+            people.get(order.resident_id, ""),
+            notices.when(request, order.starts_at, tz_of(request)),
+        )
+    )
+    return {"what": what, "helper": people.get(order.helper_id or 0, "")}
+
+
+async def done_message(request: Request, who: SignedIn) -> str:
+    """What the move this page was sent back from did, if the reader may see the order."""
+    found = notices.asked(request, DONE, "order")
+    order = await Order.get_or_none(id=found[1]) if found else None
+    if found is None or order is None or not policy.can_see_order(who, order):
+        return ""
+    return notices.say(request, DONE[found[0]], **await _described(request, order))
 
 
 @signed_in
@@ -47,6 +80,8 @@ async def board_page(request: Request, who: SignedIn) -> Response:
             "open": [service.order_json(o, people) for o in found.open],
             "assigned": [service.order_json(o, people) for o in found.assigned],
             "helpers": helpers,
+            "paired": await paired_helpers([o.resident_id for o in everyone]),
+            "done": await done_message(request, who),
         },
     )
 
@@ -57,8 +92,23 @@ async def act_submit(request: Request, who: SignedIn) -> Response:
     form = await posted_form(request, who)
     order = await conduct.visible_order(who, request.path_params["order_id"])
     body = {k: form.get(k) for k in ("action", "helper", "reason")}
+    action = str(body.get("action", ""))
+    if action == "no_show" and not confirm.confirmed(form):
+        policy.require(policy.can_move_order(who, order, action))
+        return confirm.ask(
+            request,
+            form,
+            question=_(
+                "Mark %(what)s as not visited? %(helper)s gets no hours for it, and hours the "
+                "resident set aside for it are given back. This cannot be undone."
+            ),
+            button=_("Yes, mark as not visited"),
+            back=local_path(str(form.get("next", "")), default="/orders"),
+            **await _described(request, order),
+        )
     await conduct.act(actor_of(request, who), who, order, body)
-    return RedirectResponse(local_path(str(form.get("next", "")), default="/"), status_code=303)
+    back = local_path(str(form.get("next", "")), default="/")
+    return RedirectResponse(notices.back_to(back, action, order=order.id), status_code=303)
 
 
 def _moment(day: str, clock: str, tz: ZoneInfo) -> datetime:
@@ -153,13 +203,14 @@ async def order_page(request: Request, who: SignedIn) -> Response:
             status = exc.status
     mine = await service.upcoming(await Member.get(id=who.member.id))
     context["upcoming"] = [service.order_json(o, await service.names(mine)) for o in mine]
+    context["done"] = await done_message(request, who)
     return render(request, "orders/order.html", context, status=status)
 
 
 @signed_in
 async def tasks_page(request: Request, who: SignedIn) -> Response:
     """A helper's day: today's tasks, the week's to come, open orders to take, my pairings."""
-    policy.require(who.has(Role.HELPER))
+    policy.require(policy.is_helper(who))
     helper = await Member.get(id=who.member.id)
     today = calendar.local_today(tz_of(request))
     tasks = await service.tasks(helper, today, tz=tz_of(request))
@@ -175,6 +226,7 @@ async def tasks_page(request: Request, who: SignedIn) -> Response:
             "coming": [service.order_json(o, people) for o in coming],
             "offered": [service.order_json(o, people) for o in offered],
             "pairings": [await pairing_json(p, full=False) for p in await own_pairings(who)],
+            "done": await done_message(request, who),
         },
     )
 

@@ -4,6 +4,8 @@ and suggestions for a resident with one-click proposals.
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -12,6 +14,8 @@ from timebank import inputs
 from timebank.calendar import tz_of
 from timebank.catalog.service import catalog
 from timebank.http import post
+from timebank.i18n import gettext_for, request_lang
+from timebank.labels import _
 from timebank.pairing import records, service
 from timebank.pairing.records import pairing_json, visible_pairing
 from timebank.pairing.suggest import suggest
@@ -20,6 +24,26 @@ from timebank.people.auth import SignedIn
 from timebank.people.models import Community
 from timebank.people.web import actor_of, posted_form, signed_in
 from timebank.templating import render
+
+# What an action on the pairing did, said on its page (a fixed code in the URL: ?done=approve).
+DONE = {
+    "approve": _("Approved: %(helper)s will serve %(resident)s."),
+    "reject": _("Rejected: %(helper)s will not serve %(resident)s."),
+    "suspend": _("Paused: %(helper)s's visits to %(resident)s stop until resumed."),
+    "resume": _("Resumed: %(helper)s serves %(resident)s again."),
+    "end": _("Ended: %(helper)s no longer serves %(resident)s."),
+    "plan": _("Added to the visit plan."),
+    "plan_remove": _("Removed from the visit plan."),
+}
+
+
+def done_message(request: Request, p: dict[str, Any]) -> str:
+    """What the action this page was sent back from did (``p``: the pairing's record)."""
+    code = request.query_params.get("done", "")
+    if code not in DONE:
+        return ""
+    names = {"helper": p["helper_name"], "resident": p["resident_name"]}
+    return gettext_for(request_lang(request), DONE[code]) % names
 
 
 @signed_in
@@ -39,11 +63,13 @@ async def detail_page(request: Request, who: SignedIn) -> Response:
     """One pairing: who, status, plan, history, and the actions a coordinator may take."""
     p = await visible_pairing(who, request.path_params["pairing_id"], manage=False)
     community = await Community.get(id=p.community_id)
+    shown = await pairing_json(p)
     return render(
         request,
         "pairing/detail.html",
         {
-            "p": await pairing_json(p),
+            "p": shown,
+            "done": done_message(request, shown),
             "manage": policy.can_manage_pairing(who, p),
             "services": [s for s in await catalog(community) if s.active],
             "actions": [a for a, (sources, _, _) in service.ACTIONS.items() if p.status in sources],
@@ -56,14 +82,12 @@ async def transition_submit(request: Request, who: SignedIn) -> Response:
     """Approve, reject, suspend, resume or end, from the detail page."""
     form = await posted_form(request, who)
     p = await visible_pairing(who, request.path_params["pairing_id"], manage=True)
+    action = str(form.get("action", ""))
+    reason = str(form.get("reason", ""))
     p = await service.transition(
-        actor_of(request, who),
-        p,
-        str(form.get("action", "")),
-        reason=str(form.get("reason", "")),
-        tz=tz_of(request),
+        actor_of(request, who), p, action, reason=reason, tz=tz_of(request)
     )
-    return RedirectResponse(f"/pairings/{p.id}", status_code=303)
+    return RedirectResponse(f"/pairings/{p.id}?done={action}", status_code=303)
 
 
 @signed_in
@@ -82,7 +106,7 @@ async def plan_submit(request: Request, who: SignedIn) -> Response:
         start=str(form.get("start", "")),
         schedule_in=tz_of(request),
     )
-    return RedirectResponse(f"/pairings/{p.id}", status_code=303)
+    return RedirectResponse(f"/pairings/{p.id}?done=plan", status_code=303)
 
 
 @signed_in
@@ -91,7 +115,7 @@ async def plan_remove_submit(request: Request, who: SignedIn) -> Response:
     await posted_form(request, who)
     p = await visible_pairing(who, request.path_params["pairing_id"], manage=True)
     await service.remove_plan_item(actor_of(request, who), p, int(request.path_params["item_id"]))
-    return RedirectResponse(f"/pairings/{p.id}", status_code=303)
+    return RedirectResponse(f"/pairings/{p.id}?done=plan_remove", status_code=303)
 
 
 @signed_in

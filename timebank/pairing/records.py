@@ -132,3 +132,11 @@ async def propose_as(
         across_communities=policy.is_admin(who),
         funded=body.get("funded") is not False and str(body.get("funded")) != "off",
     )
+
+
+async def paired_helpers(resident_ids: list[int]) -> dict[int, int]:
+    """Resident → the helper of their approved pairing (the one to send first)."""
+    found = await Pairing.filter(
+        resident_id__in=sorted(set(resident_ids)), status=PairingStatus.APPROVED
+    ).order_by("id")
+    return {p.resident_id: p.helper_id for p in found}

@@ -339,11 +339,14 @@ def is_due(item: PlanItem, started_on: date, day: date) -> bool:
 # Plans become orders -----------------------------------------------------------------------
 
 
-async def generate(day: date, *, tz: ZoneInfo, pairing_id: int | None = None) -> int:
+async def generate(
+    day: date, *, tz: ZoneInfo, pairing_id: int | None = None, after: datetime | None = None
+) -> int:
     """Create the orders the active pairings' plans want on ``day``; returns how many.
 
     Safe to run again (and from several processes): one order per plan item and day.
     ``pairing_id``: only that pairing's (right after it is approved or its plan changes).
+    ``after``: none that would start before it (an order made late is overdue at birth).
     """
     active = Pairing.filter(status=PairingStatus.APPROVED, started_on__lte=day)
     if pairing_id is not None:
@@ -357,6 +360,8 @@ async def generate(day: date, *, tz: ZoneInfo, pairing_id: int | None = None) ->
         if pairing.started_on is None or not is_due(item, pairing.started_on, day):
             continue
         starts = calendar.at(day, tz, time(item.start_minute // 60, item.start_minute % 60))
+        if after is not None and starts < after:
+            continue
         made = await run(
             order_steps.open_planned(
                 community_id=pairing.community_id,
@@ -373,8 +378,10 @@ async def generate(day: date, *, tz: ZoneInfo, pairing_id: int | None = None) ->
 
 
 async def generate_soon(tz: ZoneInfo, *, pairing_id: int | None = None) -> int:
-    """Orders for today and tomorrow, in the community's time zone (of one pairing, or all)."""
-    today = calendar.local_today(tz)
-    return await generate(today, tz=tz, pairing_id=pairing_id) + await generate(
-        today + timedelta(days=1), tz=tz, pairing_id=pairing_id
+    """Orders for today and tomorrow, in the community's time zone (of one pairing, or all),
+    except today's whose time has passed: a pairing approved at three would otherwise get a
+    nine o'clock visit that is already late."""
+    today, now = calendar.local_today(tz), datetime.now(UTC)
+    return await generate(today, tz=tz, pairing_id=pairing_id, after=now) + await generate(
+        today + timedelta(days=1), tz=tz, pairing_id=pairing_id, after=now
     )

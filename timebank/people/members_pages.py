@@ -11,10 +11,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from timebank import inputs
+from timebank import confirm, inputs
 from timebank.errors import NotFound, TimebankError
 from timebank.http import post
 from timebank.i18n import request_lang
+from timebank.labels import _
 from timebank.people import audit, auth, communities, directory, member_import, members, policy
 from timebank.people.auth import SignedIn
 from timebank.people.models import Community, FamilyLink, Member
@@ -244,6 +245,18 @@ async def active_submit(request: Request, who: SignedIn) -> Response:
     """Deactivate or reactivate a member."""
     member = await _managed(request, who)
     form = await posted_form(request, who)
+    if form.get("active") != "1" and not confirm.confirmed(form):
+        return confirm.ask(
+            request,
+            form,
+            question=_(
+                "Deactivate %(name)s? They are signed out at once and can no longer sign in; "
+                "everything they did stays on record. You can reactivate them later."
+            ),
+            button=_("Yes, deactivate"),
+            back=f"/people/{member.id}",
+            name=member.name,
+        )
     await members.set_active(actor_of(request, who), member, form.get("active") == "1")
     return RedirectResponse(f"/people/{member.id}", status_code=303)
 
@@ -278,10 +291,24 @@ async def family_submit(request: Request, who: SignedIn) -> Response:
 async def unlink_submit(request: Request, who: SignedIn) -> Response:
     """Remove a family link."""
     member = await _managed(request, who)
-    await posted_form(request, who)
+    form = await posted_form(request, who)
     link = await FamilyLink.get_or_none(id=int(request.path_params["link_id"]), member=member)
     if link is not None:
         policy.require(await policy.can_unlink_family(who, link))
+        if not confirm.confirmed(form):
+            relative = await Member.get(id=link.relative_id)
+            return confirm.ask(
+                request,
+                form,
+                question=_(
+                    "Remove %(relative)s as family of %(name)s? %(relative)s will no longer "
+                    "see %(name)s's visits and hours, nor rate them."
+                ),
+                button=_("Yes, remove the link"),
+                back=f"/people/{member.id}",
+                relative=relative.name,
+                name=member.name,
+            )
         await members.unlink_family(actor_of(request, who), link)
     return RedirectResponse(f"/people/{member.id}", status_code=303)
 

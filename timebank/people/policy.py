@@ -272,6 +272,21 @@ def can_move_order(who: SignedIn, order: Order, action: str) -> bool:
     return coordinator
 
 
+def is_helper(who: SignedIn) -> bool:
+    """A helper: sees their tasks (today's and the week's) and takes open orders."""
+    return who.has(Role.HELPER)
+
+
+def orders_for_self(who: SignedIn) -> bool:
+    """A resident, who orders services for themself."""
+    return who.has(Role.RESIDENT)
+
+
+def gives_or_gets_services(who: SignedIn) -> bool:
+    """A helper or a resident: someone with visits of their own."""
+    return who.has(Role.HELPER) or who.has(Role.RESIDENT)
+
+
 def can_order(who: SignedIn) -> bool:
     """Order services at all: a resident (for themself) or a coordinator (for residents)."""
     return who.has(Role.RESIDENT) or coordinates_any(who)

@@ -10,11 +10,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from timebank import calendar, flash, inputs
+from timebank import calendar, confirm, flash, inputs
 from timebank.catalog.service import catalog
 from timebank.errors import TimebankError
 from timebank.http import post
+from timebank.i18n import request_lang
+from timebank.labels import _
 from timebank.ledger import service as ledger
+from timebank.ledger.hours import format_minutes
 from timebank.ledger.models import AccountKind
 from timebank.people import policy
 from timebank.people.auth import SignedIn
@@ -66,12 +69,37 @@ async def redeem_submit(request: Request, who: SignedIn) -> Response:
     if form.get("day"):  # a service: its local date and time
         body["starts_at"] = f"{form.get('day')}T{form.get('time') or '09:00'}"
     try:
+        if not confirm.confirmed(form):
+            return await _ask_to_spend(request, who, form)
         await service.redeem_for(actor_of(request, who), who, body, calendar.tz_of(request))
     except TimebankError as error:
         if error.status == 403:
             raise
         return _back("/redeem", error=error, request=request)
     return _back("/redeem", request=request, done="booked" if form.get("day") else "redeemed")
+
+
+async def _ask_to_spend(request: Request, who: SignedIn, form: Any) -> Response:
+    """How many hours this will spend and how many are left: asked before spending them."""
+    item = await items.get_item(inputs.record_id(form.get("item"), "item"))
+    lang = request_lang(request)
+    available = (await ledger.balance((await ledger.wallet(who.member.id)).id)).available
+    booking = bool(form.get("day"))
+    return confirm.ask(
+        request,
+        form,
+        question=_(
+            "Book “%(item)s”? %(hours)s of your hours are set aside now and spent when the "
+            "service is given; %(left)s are left to use."
+        )
+        if booking
+        else _("Redeem “%(item)s”? This spends %(hours)s of your hours; %(left)s are left."),
+        button=_("Yes, book it") if booking else _("Yes, redeem it"),
+        back="/redeem",
+        item=item.name_en if lang == "en" else item.name_zh,
+        hours=format_minutes(item.price_minutes, lang),
+        left=format_minutes(available - item.price_minutes, lang),
+    )
 
 
 @signed_in

@@ -8,10 +8,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from timebank import calendar, flash
+from timebank import calendar, confirm, flash
 from timebank.errors import TimebankError
 from timebank.http import post
 from timebank.i18n import request_lang
+from timebank.labels import _
 from timebank.people import policy
 from timebank.people.auth import SignedIn
 from timebank.people.service import get_community
@@ -50,14 +51,34 @@ async def settlement_page(request: Request, who: SignedIn) -> Response:
 @signed_in
 async def close_submit(request: Request, who: SignedIn) -> Response:
     """Close the month from the page."""
-    await posted_form(request, who)
+    form = await posted_form(request, who)
     community = await get_community(int(request.path_params["community_id"]))
     policy.require(policy.coordinates(who, community.id))
     label = request.path_params["month"]
     back = f"/settlements?community={community.id}&month={quote(label)}"
     try:
         month = calendar.parse_month(label)
-        await service.close(actor_of(request, who), community, month, calendar.tz_of(request))
+        tz = calendar.tz_of(request)
+        found = await service.compute(community, month, tz)
+        # A month not over or closed already is refused at once, not asked about first.
+        closable = found.closed is None and calendar.local_today(tz) >= calendar.next_month(month)
+        if closable and not confirm.confirmed(form):
+            return confirm.ask(
+                request,
+                form,
+                question=_(
+                    "Close %(month)s for %(community)s? The pay of %(count)s helpers, "
+                    "¥%(amount)s in all, is fixed as shown now and cannot be changed; a later "
+                    "correction is paid with next month."
+                ),
+                button=_("Yes, close the month"),
+                back=back,
+                month=f"{month:%Y-%m}",
+                community=community.name,
+                count=str(len(found.helpers)),
+                amount=f"{found.amount_fen / 100:.2f}",
+            )
+        await service.close(actor_of(request, who), community, month, tz)
     except TimebankError as error:
         if error.status == 403:
             raise

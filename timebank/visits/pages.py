@@ -12,13 +12,15 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from timebank import flash
+from timebank import confirm, flash, notices
 from timebank.calendar import tz_of
 from timebank.catalog.service import catalog
 from timebank.errors import TimebankError
 from timebank.http import post
 from timebank.i18n import request_lang
+from timebank.labels import _
 from timebank.ledger import service as ledger
+from timebank.ledger.hours import format_minutes
 from timebank.people import policy
 from timebank.people.audit import Actor
 from timebank.people.auth import SignedIn
@@ -153,6 +155,37 @@ async def checkin_submit(request: Request, who: SignedIn) -> Response:
     return RedirectResponse(f"/visits/{visit.id}", status_code=303)
 
 
+# What a review did, said on the page it comes back to (?done=approve&visit=ID).
+REVIEWED = {
+    "approve": _("Approved: %(what)s. %(hours)s go to %(helper)s."),
+    "adjust": _("Approved with the minutes you set: %(what)s. %(hours)s go to %(helper)s."),
+    "reject": _("Rejected: %(what)s. No hours are credited."),
+}
+
+
+async def review_message(request: Request, who: SignedIn) -> str:
+    """What the review this page was sent back from did, if the reader may see the visit."""
+    found = notices.asked(request, REVIEWED, "visit")
+    visit = await Visit.get_or_none(id=found[1]) if found else None
+    if found is None or visit is None or not await policy.can_see_visit(who, visit):
+        return ""
+    people = await service.names([visit])
+    what = " · ".join(
+        (
+            notices.service_name(request, visit.service_code),
+            people.get(visit.resident_id, ""),
+            notices.when(request, visit.checked_in_at, tz_of(request)),
+        )
+    )
+    return notices.say(
+        request,
+        REVIEWED[found[0]],
+        what=what,
+        hours=format_minutes(visit.credit_minutes or 0, request_lang(request)),
+        helper=people.get(visit.helper_id, ""),
+    )
+
+
 @signed_in
 async def visit_page(request: Request, who: SignedIn) -> Response:
     """One visit: times, minutes, hours credited, flags; rating and review forms."""
@@ -176,6 +209,7 @@ async def visit_page(request: Request, who: SignedIn) -> Response:
             and await policy.may_rate_visit(who, visit),
             "can_review": visit.status is VisitStatus.FLAGGED
             and policy.can_review_visit(who, visit),
+            "done": await review_message(request, who),
         },
     )
 
@@ -192,10 +226,9 @@ async def visit_review_submit(request: Request, who: SignedIn) -> Response:
         if error.status == 403:
             raise
         return await _visit_again(request, visit, error)
-    return RedirectResponse(
-        "/visits?status=flagged" if form.get("back") == "queue" else f"/visits/{visit.id}",
-        status_code=303,
-    )
+    back = "/visits?status=flagged" if form.get("back") == "queue" else f"/visits/{visit.id}"
+    done = notices.back_to(back, str(body.get("action")), visit=visit.id)
+    return RedirectResponse(done, status_code=303)
 
 
 async def _visit_again(request: Request, visit: Visit, error: TimebankError) -> Response:
@@ -245,6 +278,8 @@ async def visits_page(request: Request, who: SignedIn) -> Response:
         context[key] = [service.visit_json(v, people) for v in found]
     context["service_names_here"] = names
     context["me_id"] = who.member.id
+    context["own_visits"] = policy.gives_or_gets_services(who)
+    context["done"] = await review_message(request, who)
     return render(request, "visits/list.html", context)
 
 
@@ -283,8 +318,20 @@ async def placard_png(request: Request, who: SignedIn) -> Response:
 @signed_in
 async def placard_reissue_submit(request: Request, who: SignedIn) -> Response:
     """Reissue: the old placard stops working at once."""
-    await posted_form(request, who)
+    form = await posted_form(request, who)
     resident = await placard_resident(who, request.path_params["member_id"])
+    if not confirm.confirmed(form):
+        return confirm.ask(
+            request,
+            form,
+            question=_(
+                "Issue a new placard for %(name)s? The placard on their door stops working at "
+                "once: helpers cannot check in there until the new one is printed and put up."
+            ),
+            button=_("Yes, issue a new placard"),
+            back=f"/people/{resident.id}/placard",
+            name=resident.name,
+        )
     await placards.reissue(actor_of(request, who), resident)
     return RedirectResponse(f"/people/{resident.id}/placard?done=reissued", status_code=303)
 
