@@ -238,3 +238,8 @@ async def test_a_cursor_past_32_bits_is_fine(app: Any) -> None:
             assert page.status_code == 200 and "+30分" in page.text
             api = await mine.get("/api/v1/me/hours", params={"before": before})
             assert api.status_code == 200 and len(api.json()["lines"]) == 1
+        # And the cursor is a cursor: before the only movement there is nothing.
+        seq = api.json()["lines"][0]["seq"]
+        empty = await mine.get("/me/hours", params={"before": seq}, headers=HTML)
+        assert empty.status_code == 200 and "+30分" not in empty.text
+        assert (await mine.get("/api/v1/me/hours", params={"before": seq})).json()["lines"] == []
