@@ -127,9 +127,11 @@ async def test_my_hours_api_and_passbook(client: httpx.AsyncClient, helper: Any)
     body = (await client.get("/api/v1/me/hours", params={"limit": 2})).json()
     assert body["balance"]["available_minutes"] == 270
     assert [line["amount_minutes"] for line in body["lines"]] == [90, 90]
-    rest = (await client.get("/api/v1/me/hours", params={"after": body["next_after"]})).json()
-    assert [line["available_after_minutes"] for line in rest["lines"]] == [270]
-    assert rest["next_after"] is None
+    # Newest first: the next page is the older one.
+    assert [line["available_after_minutes"] for line in body["lines"]] == [270, 180]
+    rest = (await client.get("/api/v1/me/hours", params={"before": body["next_before"]})).json()
+    assert [line["available_after_minutes"] for line in rest["lines"]] == [90]
+    assert rest["next_before"] is None
     for bad in ({"limit": "x"}, {"limit": 0}, {"since": "2026-10-01"}):
         response = await client.get("/api/v1/me/hours", params=bad)
         assert response.status_code == 422, bad

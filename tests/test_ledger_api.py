@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import make_community, make_signed_up, sign_in_client
+from tests.conftest import clients_of, make_community, make_signed_up, sign_in_client
 from timebank.ledger import service as ledger
 from timebank.ledger.models import LedgerTxn
+from timebank.visits.models import Visit, VisitStatus
 
 HTML = {"accept": "text/html"}
 
@@ -144,3 +148,98 @@ async def test_coordinator_pages_and_form_reversal(
     assert await LedgerTxn.filter(kind="reversal").count() == 1
     other = await client.get(f"/ledger/accounts/{town['wallet']}", headers=HTML)
     assert "0分" in other.text
+
+
+async def _served(community: Any, helper: Any, resident: Any, code: str) -> Any:
+    """A finished visit of ``helper`` at ``resident``'s home (what a credit refers to)."""
+    at = datetime.now(UTC) - timedelta(hours=2)
+    return await Visit.create(
+        community=community, resident=resident, helper=helper, service_code=code,
+        status=VisitStatus.VERIFIED, in_event=uuid.uuid4().hex, checked_in_at=at,
+        received_in_at=at, checked_out_at=at + timedelta(minutes=45), raw_minutes=45,
+        served_minutes=45, credit_minutes=45,
+    )  # fmt: skip
+
+
+async def test_my_hours_is_newest_first_paged_and_says_for_whom(app: Any) -> None:
+    """56 movements: the page shows the 50 newest, the newest on top saying whom it served,
+    and a link to the older ones; the coordinator's account page and the API the same."""
+    here = await make_community("桂花社区")
+    helper = await make_signed_up(here, "helper", name="张建国")
+    elder = await make_signed_up(here, "resident", name="陈秀英")
+    lead = await make_signed_up(here, "coordinator", name="李芳")
+    for n in range(55):
+        await ledger.grant(community_id=here.id, member_id=helper.id, minutes=30,
+                           key=f"old-{n}", actor_id=lead.id, reason=f"第{n + 1}次补贴")  # fmt: skip
+    haircut = await _served(here, helper, elder, "haircut")
+    await ledger.credit_service(helper_id=helper.id, community_id=here.id, minutes=45,
+                                visit_id=haircut.id, key="haircut")  # fmt: skip
+    wallet = (await ledger.wallet(helper.id)).id
+    async with clients_of(app, helper, lead) as (mine, office):
+        page = await mine.get("/me/hours", headers=HTML)
+        assert page.status_code == 200
+        items = page.text.split('<ol class="movements">')[1].split("</ol>")[0].split("<li>")[1:]
+        assert len(items) == 50
+        assert "为 陈秀英 上门理发" in items[0] and "+45分" in items[0]
+        assert "来自 社区补贴" in items[1] and "第55次补贴" in items[1]
+        assert "第6次补贴" not in page.text and "第7次补贴" in page.text  # 6 on the next page
+        older = re.search(r'href="\?before=(\d+)"[^>]*data-testid="movements-older"', page.text)
+        assert older, "no link to the older movements"
+        rest = await mine.get(f"/me/hours?before={older.group(1)}", headers=HTML)
+        assert rest.status_code == 200 and "第1次补贴" in rest.text and "第6次补贴" in rest.text
+        assert "第7次补贴" not in rest.text and "movements-older" not in rest.text
+        assert "回到最新记录" in rest.text
+        # The coordinator's view of the account: the same order, the same link.
+        account = await office.get(f"/ledger/accounts/{wallet}", headers=HTML)
+        first = account.text.split('<ol class="movements">')[1].split("<li>")[1]
+        assert "为 陈秀英 上门理发" in first and "movements-older" in account.text
+        # The API: newest first, paged by next_before.
+        body = (await mine.get("/api/v1/me/hours", params={"limit": 50})).json()
+        assert body["order"] == "newest_first" and body["lines"][0]["amount_minutes"] == 45
+        assert body["next_after"] is None and body["next_before"] == int(older.group(1))
+        tail = (await mine.get("/api/v1/me/hours", params={"before": body["next_before"]})).json()
+        assert len(tail["lines"]) == 6 and tail["next_before"] is None
+        seqs = [x["seq"] for x in body["lines"] + tail["lines"]]
+        assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == 56
+        statement = await office.get(f"/api/v1/ledger/accounts/{wallet}/statement?limit=1")
+        assert statement.json()["lines"][0]["amount_minutes"] == 45
+        # Following new movements oldest first still works with after.
+        ascending = (await mine.get("/api/v1/me/hours", params={"after": 0, "limit": 2})).json()
+        assert ascending["order"] == "oldest_first" and ascending["next_after"] is not None
+        assert ascending["lines"][0]["reason"] == "第1次补贴"
+
+
+@pytest.mark.parametrize("raw", ["abc", "0", "-1", "1.5", str(2**63), "9" * 30])
+async def test_a_bad_page_cursor_is_a_clear_4xx(app: Any, raw: str) -> None:
+    here = await make_community("桂花社区")
+    helper = await make_signed_up(here, "helper", name="张建国")
+    lead = await make_signed_up(here, "coordinator", name="李芳")
+    wallet = (await ledger.wallet(helper.id)).id
+    async with clients_of(app, helper, lead) as (mine, office):
+        for client, path in ((mine, "/me/hours"), (office, f"/ledger/accounts/{wallet}")):
+            page = await client.get(path, params={"before": raw}, headers=HTML)
+            assert page.status_code == 422, (path, raw, page.status_code)
+            assert "更早的记录" in page.text  # names the field as the page calls it
+        api = await mine.get("/api/v1/me/hours", params={"before": raw})
+        assert api.status_code == 422 and api.json()["error"]["details"]["field"] == "before"
+        both = await mine.get("/api/v1/me/hours", params={"before": 5, "after": 1})
+        assert both.status_code == 422
+
+
+async def test_a_cursor_past_32_bits_is_fine(app: Any) -> None:
+    """Sequence numbers are 64-bit: a cursor past 2**31 reads, on PostgreSQL too."""
+    here = await make_community("桂花社区")
+    helper = await make_signed_up(here, "helper", name="张建国")
+    await ledger.credit_service(helper_id=helper.id, community_id=here.id, minutes=30,
+                                visit_id=1, key="one")  # fmt: skip
+    async with clients_of(app, helper) as (mine,):
+        for before in (2**31, 2**40, 2**63 - 1):
+            page = await mine.get("/me/hours", params={"before": before}, headers=HTML)
+            assert page.status_code == 200 and "+30分" in page.text
+            api = await mine.get("/api/v1/me/hours", params={"before": before})
+            assert api.status_code == 200 and len(api.json()["lines"]) == 1
+        # And the cursor is a cursor: before the only movement there is nothing.
+        seq = api.json()["lines"][0]["seq"]
+        empty = await mine.get("/me/hours", params={"before": seq}, headers=HTML)
+        assert empty.status_code == 200 and "+30分" not in empty.text
+        assert (await mine.get("/api/v1/me/hours", params={"before": seq})).json()["lines"] == []

@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 
 from tests.conftest import make_community, make_signed_up, sign_in_page, signin_form_token
+from timebank.people import audit
+from timebank.people.audit import Actor
 from timebank.people.models import Member
 
 
@@ -102,3 +104,53 @@ async def test_code_sign_in_page_then_set_password(client: httpx.AsyncClient) ->
     assert ok.status_code == 303 and ok.headers["location"] == "/me/password"
     form = await client.get("/me/password")
     assert "当前密码" in form.text  # this member already has a password
+
+
+async def test_errors_name_fields_by_their_labels(client: httpx.AsyncClient) -> None:
+    """ "请修改：电话号码。", never "请修改：phone。"; an imported list's bad columns by the
+    headers a coordinator writes (电话, 出生日期), and the audit log in words, not codes."""
+    community = await make_community("桂花社区")
+    coordinator = await make_signed_up(community, "coordinator", name="李芳")
+    csrf = await signed_in_page(client, coordinator)
+    form = {"csrf_token": csrf, "community": str(community.id), "name": "陈秀英",
+            "phone": "12", "roles": "resident", "consent": "on"}  # fmt: skip
+    bad = await client.post("/people/new", data=form)
+    assert bad.status_code == 422 and "请修改：电话号码。" in bad.text
+    assert "phone。" not in bad.text and "请修改：phone" not in bad.text
+    api = await client.post(
+        "/api/v1/members",
+        json={"community": community.id, "name": "陈秀英", "phone": "12", "birth_date": "x",
+              "roles": ["resident"], "consent": True},
+        headers={"x-csrf-token": csrf},
+    )  # fmt: skip
+    messages = api.json()["error"]["messages"]
+    assert api.status_code == 422 and messages["zh-CN"].startswith("请修改：电话号码、出生日期。")
+    assert messages["en"].startswith("Please correct: Phone number, Birth date.")
+    assert [f["field"] for f in api.json()["error"]["details"]["fields"]] == ["phone", "birth_date"]
+    csv = "姓名,电话,出生日期\n乙,1,1950-01-01\n丙,13911110003,昨天\n".encode()
+    listed = await client.post(
+        "/people/import",
+        data={"csrf_token": csrf, "community": str(community.id)},
+        files={"file": ("list.csv", csv, "text/csv")},
+    )
+    assert listed.status_code == 422
+    columns = re.findall(r"<tr><td>\d+</td><td>([^<]*)</td>", listed.text)
+    assert columns == ["电话", "出生日期"]
+    english = await client.post(
+        "/people/import?lang=en",
+        data={"csrf_token": csrf, "community": str(community.id)},
+        files={"file": ("list.csv", csv, "text/csv")},
+    )
+    assert re.findall(r"<tr><td>\d+</td><td>([^<]*)</td>", english.text) == [
+        "Phone number",
+        "Birth date",
+    ]
+    actor = Actor(coordinator.id)
+    for action in ("order.take", "visit.adjust", "some.future_action"):
+        await audit.record(actor, action, target_type="order", target_id=1,
+                           community_id=community.id)  # fmt: skip
+    log = await client.get("/audit")
+    assert "接了服务工单" in log.text and "调整了服务时长" in log.text
+    assert "做了一项修改" in log.text  # an action this version has no words for
+    assert "order.take" not in log.text and "visit.adjust" not in log.text
+    assert "some.future_action" not in log.text

@@ -170,3 +170,28 @@ async def test_settlement_page(w: dict[str, Any]) -> None:
     shown = await w["lead_c"].get(twice.headers["location"])
     assert 'data-testid="settlement-error"' in shown.text
     assert (await w["son_c"].get("/settlements")).status_code == 403
+
+
+async def test_giving_hours_in_hours_and_minutes(w: dict[str, Any]) -> None:
+    """The form asks 小时 and 分钟, as the balance is shown; a wrong number is refused with
+    the box's own name, never the code name ``minutes``."""
+    page = await w["elder_c"].get("/redeem")
+    assert 'name="hours"' in page.text and "转赠多少时间" in page.text
+    token, key = csrf(page.text), form_key(page.text)
+    gave = await w["elder_c"].post(
+        "/redeem/donate",
+        data={"csrf_token": token, "to": "pool", "hours": "1", "minutes": "30",
+              "key": f"{key}-give"},
+    )  # fmt: skip
+    assert gave.headers["location"] == "/redeem?done=donated"
+    assert "3小时30分" in (await w["elder_c"].get("/redeem")).text  # 5 h less 1 h 30
+    bad = await w["elder_c"].post(
+        "/redeem/donate",
+        data={"csrf_token": token, "to": "pool", "hours": "", "minutes": "abc",
+              "key": f"{key}-bad"},
+    )  # fmt: skip
+    assert bad.headers["location"] == "/redeem"
+    shown = await w["elder_c"].get("/redeem")
+    error = re.search(r'data-testid="redeem-error">([^<]*)<', shown.text)
+    assert error and error.group(1).startswith("分钟必须是"), error
+    assert not re.search(r"[A-Za-z]{2,}", error.group(1))

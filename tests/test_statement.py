@@ -124,3 +124,32 @@ async def test_a_long_history_starts_with_the_balance_brought_forward(
         await sign_in_client(mine, elder)
         whole = await mine.get("/me/statement")
         assert 'data-testid="brought-forward"' not in whole.text and "第1次" in whole.text
+
+
+async def test_passbook_and_statement_in_plain_words_and_hours(app: Any) -> None:
+    """An elder reads 预约占用 / 已退回, not 冻结 / 解冻, and every amount on the statement
+    in hours and minutes like her balance, not a bare count of minutes."""
+    here = await make_community("桂花社区")
+    elder = await make_signed_up(here, "resident", name="陈秀英")
+    lead = await make_signed_up(here, "coordinator", name="李芳")
+    await ledger.grant(community_id=here.id, member_id=elder.id, minutes=150,
+                       key="plain-grant", actor_id=lead.id, reason="兜底")  # fmt: skip
+    held = await ledger.reserve(member_id=elder.id, minutes=60, key="plain-hold",
+                                actor_id=elder.id)  # fmt: skip
+    await ledger.void(reserve_id=held.txn.id, key="plain-void", actor_id=elder.id)
+    await ledger.reserve(member_id=elder.id, minutes=45, key="plain-hold-2", actor_id=elder.id)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as mine:
+        await sign_in_client(mine, elder)
+        hours = await mine.get("/me/hours")
+        statement = await mine.get("/me/statement")
+        for page in (hours, statement):
+            assert page.status_code == 200
+            assert "冻结" not in page.text and "解冻" not in page.text
+            assert "预约占用" in page.text and "已退回" in page.text
+        assert re.search(r"预约占用：\s*45分", hours.text)
+        cells = re.findall(r'<td class="num">([^<]*)</td>', statement.text)
+        assert cells[:2] == ["+2小时30分", "2小时30分"], cells
+        assert all(re.fullmatch(r"[-+]?(\d+小时)?(\d+分)?", c) for c in cells), cells
+        assert "分钟数" not in statement.text

@@ -184,3 +184,26 @@ async def test_placard_pages(w: dict[str, Any]) -> None:
     assert (await w["h"].get("/placards")).status_code == 403
     worker = await w["h"].get("/v/sw.js")
     assert worker.status_code == 200 and worker.headers["service-worker-allowed"] == "/v/"
+
+
+async def test_a_visit_says_its_time_in_hours_and_minutes(app: Any) -> None:
+    """ "服务时长 15分（从签到到签退共 0分）", not "服务分钟数 15 (实测: 0)"."""
+    here = await make_community("桂花社区")
+    helper = await make_signed_up(here, "helper", name="张建国")
+    elder = await make_signed_up(here, "resident", name="陈秀英")
+    at = datetime.now(UTC) - timedelta(hours=2)
+    visit = await Visit.create(
+        community=here, resident=elder, helper=helper, service_code="haircut",
+        status="flagged", flags="too_short", in_event=uuid.uuid4().hex, checked_in_at=at,
+        received_in_at=at, checked_out_at=at, raw_minutes=0, served_minutes=15,
+        credit_minutes=15,
+    )  # fmt: skip
+    async with AsyncExitStack() as stack:
+        mine = await page_client(stack, app, helper)
+        page = await mine.get(f"/visits/{visit.id}")
+        assert page.status_code == 200
+        served = re.search(r'data-testid="time-served">([^<]*)<', page.text)
+        assert served and served.group(1) == "15分（从签到到签退共 0分）", served
+        assert "服务分钟数" not in page.text and "实测" not in page.text
+        listing = await mine.get("/visits")
+        assert "15分" in listing.text and "15 分钟" not in listing.text

@@ -52,6 +52,9 @@ def field(spec: str | dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+PAGE_ORDER = {"type": "string", "enum": ["newest_first", "oldest_first"]}
+
+
 def enum(kind: type[StrEnum], *, nullable: bool = False) -> dict[str, Any]:
     """A string that is one of ``kind``'s values."""
     schema: dict[str, Any] = {"type": "string", "enum": [k.value for k in kind]}
@@ -302,8 +305,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "StatementLine": obj(seq="int", transaction="int", kind=enum(TxnKind), phase=enum(Phase),
                          amount_minutes="int", available_after_minutes="int", reason="str",
                          ref={**REF, "nullable": True}, at="date-time"),
-    "MyHours": obj(balance="Balance", lines="[StatementLine]", next_after="int?"),
-    "Statement": obj(account="Account", lines="[StatementLine]", next_after="int?"),
+    "MyHours": obj(balance="Balance", lines="[StatementLine]", order=PAGE_ORDER,
+                   next_before="int?", next_after="int?"),
+    "Statement": obj(account="Account", lines="[StatementLine]", order=PAGE_ORDER,
+                     next_before="int?", next_after="int?"),
     "Entry": obj(seq="int", account="int", amount_minutes="int", phase=enum(Phase), hash="str"),
     "Transaction": obj(id="int", kind=enum(TxnKind), reason="str", ref={**REF, "nullable": True},
                        actor="int?", on_behalf_of="int?", reverses="int?", resolves="int?",

@@ -8,6 +8,7 @@ so no compiled ``.mo`` file can fall out of step with its source.
 from __future__ import annotations
 
 import gettext
+import re
 from functools import cache
 from io import BytesIO
 from pathlib import Path
@@ -16,6 +17,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from starlette.requests import Request
 
+from timebank.labels import FIELD_LABELS
 from timebank.settings import SUPPORTED_LANGS
 
 LOCALE_DIR = Path(__file__).parent / "locale"
@@ -59,3 +61,24 @@ def request_lang(request: Request) -> str:
         request.query_params.get("lang"),
         request.app.state.settings.lang,
     )
+
+
+_CJK = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def memo_in(text: str, lang: str) -> str:
+    """A stored note written in both languages, "中文 / English", as the reader's part alone.
+
+    Notes typed by people (a grant's reason, an order's note) are shown as typed; only a
+    note whose halves are plainly Chinese and plainly not is cut.
+    """
+    zh, sep, en = (text or "").partition(" / ")
+    if not sep or not _CJK.search(zh) or _CJK.search(en) or not en.strip():
+        return text
+    return en.strip() if lang == "en" else zh.strip()
+
+
+def field_label(field: str, lang: str) -> str:
+    """What a form called ``field``, in ``lang`` (the field itself when no form shows it)."""
+    label = FIELD_LABELS.get(field)
+    return gettext_for(lang, label) if label is not None else field

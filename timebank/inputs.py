@@ -19,6 +19,7 @@ from urllib.parse import unquote_to_bytes
 from starlette.convertors import Convertor, register_url_convertor
 
 from timebank.errors import BadRequest, Invalid
+from timebank.i18n import field_label
 
 ID_MAX = 2**31 - 1  # every id column is a 32-bit integer on PostgreSQL
 SEQ_MAX = 2**63 - 1  # ledger sequence numbers are 64-bit
@@ -38,6 +39,11 @@ _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 E = TypeVar("E", bound=enum.Enum)
 
 
+def named(field: str) -> tuple[str, str]:
+    """What the form called ``field``, in English and Chinese, for a message about it."""
+    return field_label(field, "en"), field_label(field, "zh-CN")
+
+
 def text_problem(value: str) -> str | None:
     """Why ``value`` cannot be stored as text (a NUL or a lone surrogate), or None."""
     found = _BAD_TEXT.search(value)
@@ -48,9 +54,10 @@ def text_problem(value: str) -> str | None:
 
 def refuse_text(field: str) -> BadRequest:
     """The error for text containing a NUL character or a broken (surrogate) character."""
+    en, zh = named(field)
     return BadRequest(
-        f"{field} contains a character that is not allowed (a NUL or a broken character).",
-        f"{field} 含有不允许的字符（空字符或损坏的字符）。",
+        f"{en} contains a character that is not allowed (a NUL or a broken character).",
+        f"{zh}含有不允许的字符（空字符或损坏的字符）。",
         code="invalid_text",
         details={"field": field},
     )
@@ -145,9 +152,10 @@ def thousandths(raw: Any) -> int:
 
 
 def _not_whole(field: str, low: int, high: int) -> Invalid:
+    en, zh = named(field)
     return Invalid(
-        f"{field} must be a whole number from {low} to {high}.",
-        f"{field} 必须是 {low} 到 {high} 之间的整数。",
+        f"{en} must be a whole number from {low} to {high}.",
+        f"{zh}必须是 {low} 到 {high} 之间的整数。",
         code="invalid_number",
         details={"field": field},
     )
@@ -181,9 +189,10 @@ def int_query(request: Any, name: str, default: int, low: int, high: int) -> int
         return default
     value = int(raw) if is_whole(raw) else low - 1
     if not low <= value <= high:
+        en, zh = named(name)
         raise BadRequest(
-            f"{name} must be a whole number from {low} to {high}.",
-            f"{name} 必须是 {low} 到 {high} 之间的整数。",
+            f"{en} must be a whole number from {low} to {high}.",
+            f"{zh}必须是 {low} 到 {high} 之间的整数。",
             code="invalid_parameter",
         )
     return value
@@ -201,9 +210,10 @@ def parse_day(raw: Any, field: str, *, first: date = FIRST_DAY, last: date = LAS
             raise ValueError
         day = date.fromisoformat(raw.strip())
     except ValueError:
+        en, zh = named(field)
         raise Invalid(
-            f"{field} must be a date like 2026-11-23.",
-            f"{field} 必须是日期，例如 2026-11-23。",
+            f"{en} must be a date like 2026-11-23.",
+            f"{zh}必须是日期，例如 2026-11-23。",
             code="bad_date",
             details={"field": field},
         ) from None
@@ -214,9 +224,10 @@ def parse_day(raw: Any, field: str, *, first: date = FIRST_DAY, last: date = LAS
 
 def out_of_window(field: str, first: date, last: date) -> Invalid:
     """The error for a date or time outside the window this service accepts."""
+    en, zh = named(field)
     return Invalid(
-        f"{field} must be between {first.isoformat()} and {last.isoformat()}.",
-        f"{field} 必须在 {first.isoformat()} 到 {last.isoformat()} 之间。",
+        f"{en} must be between {first.isoformat()} and {last.isoformat()}.",
+        f"{zh}必须在 {first.isoformat()} 到 {last.isoformat()} 之间。",
         code="date_out_of_range",
         details={"field": field},
     )
@@ -236,9 +247,10 @@ def parse_moment(raw: Any, field: str, *, tz: tzinfo | None = None) -> datetime:
         moment = None
     if moment is None or (moment.tzinfo is None and tz is None):
         zone = ("", "") if tz is not None else (" with its zone", "带时区的")
+        en, zh = named(field)
         raise Invalid(
-            f"{field} must be a time{zone[0]}, e.g. 2026-10-01T09:00:00+08:00.",
-            f"{field} 必须是{zone[1]}时间，例如 2026-10-01T09:00:00+08:00。",
+            f"{en} must be a time{zone[0]}, e.g. 2026-10-01T09:00:00+08:00.",
+            f"{zh}必须是{zone[1]}时间，例如 2026-10-01T09:00:00+08:00。",
             code="bad_time",
             details={"field": field},
         )
@@ -254,9 +266,10 @@ def parse_month(raw: Any, field: str = "month") -> date:
     if found is None or not 1 <= int(found.group(2)) <= 12:
         # The field, not what was typed: a month often comes from a link's URL, and text
         # from a URL is never shown as the site's own message.
+        en, zh = named(field)
         raise Invalid(
-            f"{field} must be a month like 2026-10.",
-            f"{field} 必须是月份，例如 2026-10。",
+            f"{en} must be a month like 2026-10.",
+            f"{zh}必须是月份，例如 2026-10。",
             code="bad_month",
             details={"field": field},
         )
@@ -273,9 +286,10 @@ def choice(raw: Any, field: str, kind: type[E]) -> E:
         if member.value == raw:
             return member
     allowed = ", ".join(str(m.value) for m in kind)
+    en, zh = named(field)
     raise BadRequest(
-        f"{field} must be one of: {allowed}.",
-        f"{field} 只能是以下之一：{allowed}。",
+        f"{en} must be one of: {allowed}.",
+        f"{zh}只能是以下之一：{allowed}。",
         code="invalid_choice",
         details={"field": field, "allowed": [m.value for m in kind]},
     )

@@ -13,10 +13,11 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from timebank import __version__
-from timebank.i18n import LANG_NAMES, gettext_for, request_lang, translations
+from timebank.i18n import LANG_NAMES, gettext_for, memo_in, request_lang, translations
 from timebank.labels import (
     ACCOUNT_KIND_NAMES,
     AUDIT_ACTION_NAMES,
+    AUDIT_ACTION_OTHER,
     CARE_LEVEL_NAMES,
     COMPENSATION_NAMES,
     FLAG_NAMES,
@@ -72,6 +73,7 @@ def _common_context(request: Request) -> dict[str, Any]:
         "phase_names": PHASE_NAMES,
         "account_kind_names": ACCOUNT_KIND_NAMES,
         "audit_action_names": AUDIT_ACTION_NAMES,
+        "audit_action_other": AUDIT_ACTION_OTHER,
         "care_level_names": CARE_LEVEL_NAMES,
         "compensation_names": COMPENSATION_NAMES,
         "order_action_names": ORDER_ACTION_NAMES,
@@ -124,6 +126,12 @@ def _minutes(context: jinja2.runtime.Context, minutes: int) -> str:
 
 
 @jinja2.pass_context
+def _memo(context: jinja2.runtime.Context, text: str) -> str:
+    # A stored "中文 / English" note: the reader's half only.
+    return memo_in(text, context.get("lang", "zh-CN"))
+
+
+@jinja2.pass_context
 def _local_clock(context: jinja2.runtime.Context, moment: datetime | str) -> str:
     # Only the time of day (HH:MM), for the end of a window shown beside its start.
     return str(_local_time(context, moment))[-5:]
@@ -146,6 +154,7 @@ def make_templates() -> Jinja2Templates:
     env.filters["local_time"] = _local_time
     env.filters["local_clock"] = _local_clock
     env.filters["minutes"] = _minutes
+    env.filters["memo"] = _memo
     return templates
 
 

@@ -14,7 +14,7 @@ from timebank.http import post, read_json
 from timebank.ledger import passbook
 from timebank.ledger import service as ledger
 from timebank.ledger.models import Entry, LedgerTxn
-from timebank.ledger.queries import PAGE, statement_asked, whole_param
+from timebank.ledger.queries import statement_asked
 from timebank.ledger.rules import actor_key, check_key
 from timebank.people import policy
 from timebank.people.web import changing, require_member
@@ -66,23 +66,19 @@ def txn_json(txn: LedgerTxn, entries: list[Entry]) -> dict[str, Any]:
 
 
 async def _statement_json(request: Request, account_id: int) -> dict[str, Any]:
-    """The lines the query asks for, with where the next page starts (None on the last)."""
-    lines = await statement_asked(account_id, request.query_params)
-    full = len(lines) == whole_param(request.query_params.get("limit"), "limit", PAGE, low=1)
-    return {
-        "lines": [line.as_json() for line in lines],
-        "next_after": lines[-1].seq if full else None,
-    }
+    """The page the query asks for, with where the next page starts (None on the last)."""
+    return (await statement_asked(account_id, request.query_params)).as_json()
 
 
 async def my_hours(request: Request) -> Response:
     """
     ---
-    summary: My hours balance and statement (passbook), paged by seq
+    summary: My hours balance and movements (passbook), newest first, paged
     tags: [ledger]
     parameters:
-      - {name: after, in: query, description: last seq seen, schema: {type: integer, minimum: 0, maximum: 9223372036854775807}}
-      - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
+      - {name: before, in: query, description: "newest first (the default): next_before of the page before", schema: {type: integer, minimum: 1, maximum: 9223372036854775807}}
+      - {name: after, in: query, description: "oldest first from here: the last seq seen (not with before)", schema: {type: integer, minimum: 0, maximum: 9223372036854775807}}
+      - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500, default: 50}}
       - {name: since, in: query, schema: {type: string, format: date-time}}
       - {name: until, in: query, schema: {type: string, format: date-time}}
     responses: {"200": "MyHours: Balance in minutes and the movements."}
@@ -109,16 +105,17 @@ async def get_account(request: Request) -> Response:
 async def get_statement(request: Request) -> Response:
     """
     ---
-    summary: An account's movements, paged by seq, optionally for a period
+    summary: An account's movements, newest first, paged, optionally for a period
     tags: [ledger]
     parameters:
-      - {name: after, in: query, schema: {type: integer, minimum: 0, maximum: 9223372036854775807}}
-      - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
+      - {name: before, in: query, description: "newest first (the default): next_before of the page before", schema: {type: integer, minimum: 1, maximum: 9223372036854775807}}
+      - {name: after, in: query, description: "oldest first from here: the last seq seen (not with before)", schema: {type: integer, minimum: 0, maximum: 9223372036854775807}}
+      - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500, default: 50}}
       - {name: since, in: query, schema: {type: string, format: date-time}}
       - {name: until, in: query, schema: {type: string, format: date-time}}
     responses: {"200": "Statement: The movements."}
     errors: [403, 422]
-    """
+    """  # noqa: E501
     who = require_member(request)
     view = await policy.viewable_account(who, int(request.path_params["account_id"]))
     return JSONResponse({"account": view.as_json(), **await _statement_json(request, view.id)})

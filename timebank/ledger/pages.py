@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from timebank.http import post
+from timebank.i18n import gettext_for, request_lang
 from timebank.ledger import passbook
 from timebank.ledger import service as ledger
+from timebank.ledger.describe import describe
 from timebank.ledger.hours import format_minutes
-from timebank.ledger.queries import PAGE, statement_asked, whole_param
+from timebank.ledger.queries import AccountView, statement_asked, whole_param
 from timebank.ledger.rules import actor_key
 from timebank.people import policy
 from timebank.people.auth import SignedIn
@@ -28,13 +31,27 @@ def _secret(request: Request) -> str:
     return str(request.app.state.settings.secret_key)
 
 
+async def _movements(request: Request, view: AccountView) -> dict[str, Any]:
+    """One page of an account's movements, newest first, each said in words, and the link
+    to the older ones (``?before=``, checked: a 422 naming it, never a 500)."""
+    page = await statement_asked(view.id, request.query_params)
+    lang = request_lang(request)
+    about = await describe(
+        page.lines,
+        account_id=view.id,
+        owner=view.member_id,
+        lang=lang,
+        translate=lambda message: gettext_for(lang, message),
+    )
+    return {"balance": view.balance, "page": page, "lines": page.lines, "about": about}
+
+
 @signed_in
 async def my_hours_page(request: Request, who: SignedIn) -> Response:
-    """The passbook page: balance in big type, then every movement with its balance."""
-    wallet = await ledger.wallet(who.member.id)
-    lines = await statement_asked(wallet.id, request.query_params)
-    context = {"balance": await ledger.balance(wallet.id), "lines": lines}
-    return render(request, "ledger/passbook.html", {**context, "hours": format_minutes})
+    """The passbook page: balance in big type, then my movements, newest first, paged."""
+    view = await ledger.account((await ledger.wallet(who.member.id)).id)
+    context = {**await _movements(request, view), "hours": format_minutes}
+    return render(request, "ledger/passbook.html", context)
 
 
 @signed_in
@@ -47,17 +64,12 @@ async def account_list(request: Request, who: SignedIn) -> Response:
 
 @signed_in
 async def account_page(request: Request, who: SignedIn) -> Response:
-    """One account's passbook, with a reversal form per transaction for coordinators."""
+    """One account's passbook, newest first and paged, with a reversal form per
+    transaction for coordinators."""
     view = await policy.viewable_account(who, int(request.path_params["account_id"]))
-    lines = await ledger.statement(
-        account_id=view.id,
-        after_seq=whole_param(request.query_params.get("after"), "after", 0),
-        limit=PAGE,
-    )
     context = {
+        **await _movements(request, view),
         "account": view,
-        "balance": view.balance,
-        "lines": lines,
         "hours": format_minutes,
         "can_reverse": policy.coordinates(who, view.community_id),
         # One key per page view: a double-submitted form reverses once.

@@ -133,12 +133,15 @@ async def statement(
     since: datetime | None = None,
     until: datetime | None = None,
     after_seq: int = 0,
+    before_seq: int | None = None,
+    newest_first: bool = False,
     limit: int = 50,
 ) -> list[StatementLine]:
     """Movements on an account in seq order, from ``since`` up to (not including) ``until``.
 
-    Paged by ``after_seq`` (the last seq of the previous page): keyset paging stays fast
-    however long the history.
+    Paged by ``after_seq`` (the last seq of the previous page) or, newest first, by
+    ``before_seq`` (the oldest seq of the previous page): keyset paging stays fast however
+    long the history.
     """
     if not 1 <= limit <= MAX_PAGE:
         raise Invalid(
@@ -159,13 +162,17 @@ async def statement(
         " JOIN ledger_txn t ON t.id = e.txn_id WHERE e.account_id = ? AND e.seq > ?"
     )
     params: list[Any] = [account_id, after_seq]
+    if before_seq is not None:
+        query += " AND e.seq < ?"
+        params.append(before_seq)
     for bound, op in ((since, ">="), (until, "<")):
         if bound is not None:
             if bound.tzinfo is None:
                 raise Invalid("Times need a time zone.", "时间必须带时区。", code="naive_time")
             query += f" AND t.created_at {op} ?"
             params.append(bound.astimezone(UTC))
-    rows = await db.fetch(query + " ORDER BY e.seq LIMIT ?", *params, limit)
+    order = " ORDER BY e.seq DESC LIMIT ?" if newest_first else " ORDER BY e.seq LIMIT ?"
+    rows = await db.fetch(query + order, *params, limit)
     return [
         StatementLine(
             seq=int(r["seq"]),
@@ -199,16 +206,62 @@ def _moment(value: str | None, name: str) -> datetime | None:
     return inputs.parse_moment(value, name) if value else None
 
 
-async def statement_asked(account_id: int, asked: Mapping[str, str]) -> list[StatementLine]:
-    """The statement lines a query string asks for (``after``, ``limit``, ``since``,
-    ``until``), each checked (a 422 naming it)."""
-    return await statement(
-        account_id=account_id,
-        since=_moment(asked.get("since"), "since"),
-        until=_moment(asked.get("until"), "until"),
-        after_seq=whole_param(asked.get("after"), "after", 0),
-        limit=whole_param(asked.get("limit"), "limit", PAGE, low=-inputs.SEQ_MAX),
-    )
+@dataclass(frozen=True)
+class StatementPage:
+    """One page of an account's movements and where the next page starts (None: no more).
+
+    Newest first unless the query asked ``after`` (oldest first from there, for a client
+    following new movements): ``next`` is then the ``after`` of the next page, otherwise
+    its ``before``."""
+
+    lines: list[StatementLine]
+    newest_first: bool
+    next: int | None
+    first_page: bool
+
+    def as_json(self) -> dict[str, Any]:
+        """For the API."""
+        return {
+            "lines": [line.as_json() for line in self.lines],
+            "order": "newest_first" if self.newest_first else "oldest_first",
+            "next_before": self.next if self.newest_first else None,
+            "next_after": None if self.newest_first else self.next,
+        }
+
+
+async def statement_asked(account_id: int, asked: Mapping[str, str]) -> StatementPage:
+    """The page of statement lines a query string asks for (``before`` or ``after``,
+    ``limit``, ``since``, ``until``), each checked (a 422 naming it)."""
+    after, before = asked.get("after") or None, asked.get("before") or None
+    if after is not None and before is not None:
+        raise Invalid(
+            "Give either after or before, not both.",
+            "翻页时只能给出 after 或 before 其中一个。",
+            code="invalid_paging",
+        )
+    newest_first = after is None
+
+    async def lines(after_seq: int, before_seq: int | None, limit: int) -> list[StatementLine]:
+        return await statement(
+            account_id=account_id,
+            since=_moment(asked.get("since"), "since"),
+            until=_moment(asked.get("until"), "until"),
+            after_seq=after_seq,
+            before_seq=before_seq,
+            newest_first=newest_first,
+            limit=limit,
+        )
+
+    limit = whole_param(asked.get("limit"), "limit", PAGE, low=-inputs.SEQ_MAX)
+    first = whole_param(after, "after", 0)
+    last = None if before is None else whole_param(before, "before", 0, low=1)
+    found = await lines(first, last, limit)
+    following = None
+    if len(found) == limit:
+        edge = found[-1].seq
+        more = await (lines(first, edge, 1) if newest_first else lines(edge, last, 1))
+        following = edge if more else None
+    return StatementPage(found, newest_first, following, after is None and before is None)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from timebank.errors import Invalid
+from timebank.i18n import field_label
 from timebank.labels import (
     CARE_LEVEL_NAMES,
     HARDSHIP_NAMES,
@@ -68,10 +69,12 @@ class Parsed:
 
 def invalid_fields(errors: list[FieldError]) -> Invalid:
     """A 422 naming every field to fix."""
-    names = ", ".join(dict.fromkeys(e.field for e in errors))
+    fields = list(dict.fromkeys(e.field for e in errors))
+    en = ", ".join(field_label(f, "en") for f in fields)
+    zh = "、".join(field_label(f, "zh-CN") for f in fields)
     return Invalid(
-        f"Please correct: {names}. " + " ".join(e.en for e in errors),
-        f"请修改：{names}。" + "".join(e.zh for e in errors),
+        f"Please correct: {en}. " + " ".join(e.en for e in errors),
+        f"请修改：{zh}。" + "".join(e.zh for e in errors),
         code="invalid_fields",
         details={"fields": [e.as_json() for e in errors]},
     )

@@ -11,6 +11,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from timebank.errors import Invalid
+from timebank.i18n import field_label
 from timebank.people import audit
 from timebank.people.audit import Actor
 from timebank.people.member_fields import can_grant, parse_member
@@ -46,6 +47,17 @@ HEADERS = {
     "可结对人数": "capacity",
     "服务时间": "availability",
 }
+
+# The name a list's column goes by in an error: its usual Chinese header (the first above),
+# or in English the label of the form's field.
+_COLUMNS = {field: header for header, field in reversed(HEADERS.items())}
+
+
+def column_name(field: str, lang: str) -> str:
+    """What a coordinator calls the column of ``field`` in a list, in ``lang``."""
+    if lang == "en":
+        return field_label(field, lang)
+    return _COLUMNS.get(field) or field_label(field, lang)
 
 
 @dataclass

@@ -345,7 +345,7 @@ async def import_page(request: Request, who: SignedIn) -> Response:
             context["rows"] = [
                 {
                     "line": r["line"],
-                    "field": r["field"],
+                    "field": member_import.column_name(str(r["field"]), lang),
                     "message": r["en" if lang == "en" else "zh"],
                 }
                 for r in exc.details.get("rows", [])

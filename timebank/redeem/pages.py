@@ -4,6 +4,7 @@ hand-over queue (核销) and grants."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -101,13 +102,20 @@ async def _ask_to_spend(request: Request, who: SignedIn, form: Any) -> Response:
         left=format_minutes(available - item.price_minutes, lang),
     )
 
+def _hours_and_minutes(form: Mapping[str, Any]) -> int:
+    """The time the form's 小时 and 分钟 boxes add up to, in minutes (either may be empty)."""
+    hours = inputs.whole_number(str(form.get("hours") or "0"), "hours", low=0, high=100_000)
+    minutes = inputs.whole_number(str(form.get("minutes") or "0"), "minutes", low=0, high=6_000_000)
+    return hours * 60 + minutes
+
 
 @signed_in
 async def donate_submit(request: Request, who: SignedIn) -> Response:
     """Give hours from the page."""
     form = await posted_form(request, who)
-    body = {k: form.get(k) for k in ("to", "minutes", "key", "reason")}
+    body: dict[str, Any] = {k: form.get(k) for k in ("to", "key", "reason")}
     try:
+        body["minutes"] = _hours_and_minutes(form)
         await gifts.donate_for(actor_of(request, who), who, body)
     except TimebankError as error:
         return _back("/redeem", error=error, request=request)
