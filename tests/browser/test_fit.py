@@ -50,6 +50,21 @@ def test_representative_pages_fit_people(browser: Any, live_server: str, width: 
     assert found == {}
 
 
+def test_the_statement_shows_every_column_on_a_phone(browser: Any, live_server: str) -> None:
+    """Not even inside a box that scrolls: an elderly reader sees 余额 without looking for it."""
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    sign_in(page, live_server, RESIDENT, "/me/statement")
+    outside = page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid=statement] :is(th, td)')]
+        .filter((cell) => cell.getBoundingClientRect().right > document.documentElement.clientWidth)
+        .map((cell) => cell.innerText)"""
+    )
+    assert page.get_by_role("columnheader", name="余额").is_visible()
+    assert outside == []
+    context.close()
+
+
 def test_elder_mode_is_larger_and_remembered(browser: Any, live_server: str) -> None:
     context = browser.new_context(viewport={"width": 360, "height": 740})
     page = context.new_page()
