@@ -250,6 +250,14 @@ async def set_consent(actor: Actor, member: Member, given: bool) -> Member:
     return await Member.get(id=member.id)
 
 
+async def set_elder_mode(member: Member, on: bool) -> Member:
+    """Remember whether the member reads the site in elder mode (长辈版: larger text and
+    larger buttons). A display choice of their own: not audited."""
+    await Member.filter(id=member.id).update(elder_mode=on)
+    member.elder_mode = on
+    return member
+
+
 async def set_active(actor: Actor, member: Member, active: bool) -> None:
     """Deactivate (no sign-in, kept in every record) or reactivate a member."""
     async with in_transaction():

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from timebank.errors import Forbidden, TimebankError
+from timebank.errors import Forbidden, Invalid, TimebankError
 from timebank.http import local_path, post, set_site_cookie
 from timebank.i18n import request_lang
 from timebank.people import auth, members
@@ -35,10 +35,18 @@ from timebank.people.web import (
 from timebank.templating import render
 
 
+def signin_reason(target: str) -> str:
+    """Why the sign-in page appeared, as a fixed code the template words (never text from
+    the URL): "placard" when a placard's check-in page sent the visitor here."""
+    return "placard" if target.startswith("/v/") else ""
+
+
 def signin_form(
     request: Request, template: str, context: dict[str, Any], *, status: int = 200
 ) -> Response:
     """A sign-in form with its pre-session token, in a hidden field and in a cookie."""
+    if "next" in context:
+        context = {**context, "reason": signin_reason(context["next"])}
     token = signin_token(request.cookies.get(SIGNIN_COOKIE), request.app.state.settings.secret_key)
     response = render(request, template, {**context, "signin_token": token}, status=status)
     set_site_cookie(request, response, SIGNIN_COOKIE, token)
@@ -154,6 +162,24 @@ async def consent_page(request: Request, who: SignedIn) -> Response:
     return render(request, "people/consent.html", context)
 
 
+ELDER_CHOICES = {"on": True, "off": False}
+
+
+@signed_in
+async def elder_mode_submit(request: Request, who: SignedIn) -> Response:
+    """Turn elder mode (长辈版) on or off for me, and go back to the page I was on."""
+    form = await posted_form(request, who)
+    choice = str(form.get("elder_mode", ""))
+    if choice not in ELDER_CHOICES:
+        raise Invalid(
+            "Elder mode: choose on or off.",
+            "长辈版：请选择开启或关闭。",
+            code="invalid_elder_mode",
+        )
+    await members.set_elder_mode(who.member, ELDER_CHOICES[choice])
+    return RedirectResponse(local_path(str(form.get("next", "")), default="/me"), status_code=303)
+
+
 async def code_signin_page(request: Request) -> Response:
     """Sign in with a one-time code from the coordinator."""
     context: dict[str, Any] = {"error": "", "phone": ""}
@@ -183,5 +209,6 @@ routes = [
     Route("/me", my_profile, name="me"),
     Route("/me/password", password_page, methods=["GET", "POST"], name="my_password"),
     Route("/me/consent", consent_page, methods=["GET", "POST"], name="my_consent"),
+    post("/me/elder-mode", elder_mode_submit, name="elder_mode"),
     Route("/signin/code", code_signin_page, methods=["GET", "POST"], name="signin_code"),
 ]

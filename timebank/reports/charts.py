@@ -86,14 +86,17 @@ def weeks(today: date, count: int) -> list[tuple[str, date, date]]:
     return list(reversed(ranges))
 
 
-WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 640, 220, 40, 28, 12
+# Drawn at its own size (the page scrolls a chart sideways on a phone, never shrinks it), so
+# that every label is 18 px, the least an elderly reader is asked to read.
+WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 760, 240, 64, 36, 14
+FONT, LEGEND_ROW, LEGEND_COLUMN = 18, 28, 176
 
 
 def _frame(title: str, body: list[str], legend: list[str] | None = None) -> str:
-    extra = 18 * ((len(legend) + 3) // 4) if legend else 0
+    extra = LEGEND_ROW * ((len(legend) + 3) // 4) + 8 if legend else 0
     return (
         f'<svg viewBox="0 0 {WIDTH} {HEIGHT + extra}" role="img" aria-label="{escape(title)}"'
-        f' class="chart" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+        f' width="{WIDTH}" class="chart" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
         + "".join(body)
         + "".join(legend or [])
         + "</svg>"
@@ -109,7 +112,7 @@ def _axis(top_value: float, unit: str) -> list[str]:
         y = TOP + plot_h * (1 - fraction)
         parts.append(
             f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH}" y2="{y:.1f}" stroke="#d0d7de"/>'
-            f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="11"'
+            f'<text x="{LEFT - 6}" y="{y + 6:.1f}" text-anchor="end" font-size="{FONT}"'
             f' fill="#57606a">{top_value * fraction:.0f}{escape(unit)}</text>'
         )
     return parts
@@ -136,14 +139,15 @@ def stacked_hours(found: list[Bucket], names: dict[str, str], title: str) -> str
                 f" {b.by_service[service] / 60:.1f} h</title></rect>"
             )
         body.append(
-            f'<text x="{x + slot * 0.3:.1f}" y="{HEIGHT - 10}" text-anchor="middle"'
-            f' font-size="11" fill="#1b1f24">{escape(b.label)}</text>'
+            f'<text x="{x + slot * 0.3:.1f}" y="{HEIGHT - 12}" text-anchor="middle"'
+            f' font-size="{FONT}" fill="#1b1f24">{escape(b.label)}</text>'
         )
     legend = [
-        f'<rect x="{LEFT + (j % 4) * 150}" y="{HEIGHT + 4 + 18 * (j // 4)}" width="10"'
-        f' height="10" fill="{COLOURS[j % len(COLOURS)]}"/>'
-        f'<text x="{LEFT + (j % 4) * 150 + 14}" y="{HEIGHT + 13 + 18 * (j // 4)}"'
-        f' font-size="11" fill="#1b1f24">{escape(names.get(s, s))}</text>'
+        f'<rect x="{LEFT + (j % 4) * LEGEND_COLUMN}" y="{HEIGHT + 8 + LEGEND_ROW * (j // 4)}"'
+        f' width="14" height="14" fill="{COLOURS[j % len(COLOURS)]}"/>'
+        f'<text x="{LEFT + (j % 4) * LEGEND_COLUMN + 20}"'
+        f' y="{HEIGHT + 21 + LEGEND_ROW * (j // 4)}"'
+        f' font-size="{FONT}" fill="#1b1f24">{escape(names.get(s, s))}</text>'
         for j, s in enumerate(services)
     ]
     return _frame(title, body, legend)
@@ -161,8 +165,8 @@ def bars(found: list[Bucket], title: str) -> str:
         body.append(
             f'<rect x="{x:.1f}" y="{TOP + plot_h - h:.1f}" width="{slot * 0.7:.1f}"'
             f' height="{h:.1f}" fill="#0a5cad"><title>{escape(b.label)}: {b.visits}</title></rect>'
-            f'<text x="{x + slot * 0.35:.1f}" y="{HEIGHT - 10}" text-anchor="middle"'
-            f' font-size="10" fill="#1b1f24">{escape(b.label)}</text>'
+            f'<text x="{x + slot * 0.35:.1f}" y="{HEIGHT - 12}" text-anchor="middle"'
+            f' font-size="{FONT}" fill="#1b1f24">{escape(b.label)}</text>'
         )
     return _frame(title, body)
 
@@ -176,7 +180,7 @@ def trend(found: list[Bucket], title: str) -> str:
     for i, b in enumerate(found):
         x = LEFT + i * slot + slot * 0.5
         body.append(
-            f'<text x="{x:.1f}" y="{HEIGHT - 10}" text-anchor="middle" font-size="11"'
+            f'<text x="{x:.1f}" y="{HEIGHT - 12}" text-anchor="middle" font-size="{FONT}"'
             f' fill="#1b1f24">{escape(b.label)}</text>'
         )
         if b.satisfaction is not None:
