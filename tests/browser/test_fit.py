@@ -30,7 +30,7 @@ CHECKS: dict[str, Callable[[Any], list[str]]] = {
     "faint focus ring": measure.faint_focus,
 }
 # A resident's own pages, in elder mode.
-ELDER_PAGES = ["/me", "/me/hours", "/order", "/visits", "/redeem"]
+ELDER_PAGES = ["/", "/me", "/me/hours", "/order", "/visits", "/redeem"]
 
 
 @pytest.mark.parametrize("width", WIDTHS, ids=list(WIDTHS))
