@@ -66,6 +66,7 @@ RULES = {
     ("POST", "/me/password"): MEMBER,
     ("GET", "/me/consent"): MEMBER,
     ("POST", "/me/consent"): MEMBER,
+    ("POST", "/me/elder-mode"): MEMBER,
     ("GET", "/people"): ANY_COORDINATOR,
     ("GET", "/people/new"): ANY_COORDINATOR,
     ("POST", "/people/new"): COORDINATOR,

@@ -304,6 +304,31 @@ FIELD_LABELS = {
     "month": _("Month"),
     "rating": _("Rating"),
     "pin": _("PIN"),
+    # a community's settings (the same words as people/settings.html)
+    "overdraft_minutes": _("Overdraft allowed (minutes)"),
+    "balance_cap_minutes": _("Most hours a wallet may hold (minutes, empty: no cap)"),
+    "daily_cap_minutes": _("Most a helper may earn in a day (minutes, empty: no cap)"),
+    "redeem_min_age": _("Youngest age that may redeem hours"),
+    "visit_radius_m": _("Check-in distance from the home (metres)"),
+    "time_unit_minutes": _("Visits are rounded to (minutes)"),
+    "checkin_early_minutes": _("Check-in may start before the visit (minutes)"),
+    "checkin_late_minutes": _("Check-in may end after the visit (minutes)"),
+    "redeem_daily_minutes": _("Most a member may redeem in a day (minutes, empty: no limit)"),
+    "redeem_monthly_minutes": _("Most a member may redeem in a month (minutes, empty: no limit)"),
+    "grant_review_minutes": _(
+        "Grants above this need a second coordinator (minutes, empty: never)"
+    ),
+    "fund_budget_minutes": _(
+        "Budget of the community fund: the most it may hand out in all (minutes, empty: no limit)"
+    ),
+    # the service catalog and the redemption catalogue
+    "name_zh": _("Chinese name"),
+    "name_en": _("English name"),
+    "typical_minutes": _("Usual minutes"),
+    "max_minutes": _("Most minutes"),
+    "min_minutes": _("Fewest minutes (shorter visits are reviewed)"),
+    "multiplier": _("Hours credited per hour served"),
+    "kind": _("Kind"),
     # paging and periods in a page's address
     "since": _("Start of the period"),
     "until": _("End of the period"),

@@ -54,7 +54,7 @@ _OVERFLOW = (
   for (const el of [document.documentElement, document.body,
                     ...document.body.querySelectorAll('*')]) {
     const style = getComputedStyle(el);
-    if (!['hidden', 'clip'].includes(style.overflowX) || offstage(el)) continue;
+    if (!['hidden', 'clip'].includes(style.overflowX) || !shown(el)) continue;
     if (el.scrollWidth > el.clientWidth + 1) {
       found.push(`${describe(el)} hides ${el.scrollWidth - el.clientWidth} px`
         + ` (overflow-x: ${style.overflowX})`);
@@ -231,7 +231,9 @@ _FIELD_BORDERS = (
     + """
 () => {
   const found = [];
-  const fields = 'input:not([type=hidden]):not([type=submit]):not([type=button]), select, textarea';
+  // A file field shows a button, not a box to type in.
+  const fields = 'input:not([type=hidden]):not([type=submit]):not([type=button]):not([type=file]),'
+    + ' select, textarea';
   for (const el of document.body.querySelectorAll(fields)) {
     if (!shown(el) || el === document.activeElement) continue;
     const style = getComputedStyle(el);

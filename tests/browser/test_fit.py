@@ -30,7 +30,7 @@ CHECKS: dict[str, Callable[[Any], list[str]]] = {
     "faint focus ring": measure.faint_focus,
 }
 # A resident's own pages, in elder mode.
-ELDER_PAGES = ["/me", "/me/hours", "/order", "/visits", "/redeem"]
+ELDER_PAGES = ["/", "/me", "/me/hours", "/order", "/visits", "/redeem"]
 
 
 @pytest.mark.parametrize("width", WIDTHS, ids=list(WIDTHS))
@@ -48,6 +48,37 @@ def test_representative_pages_fit_people(browser: Any, live_server: str, width: 
                     found[f"{path} {name}"] = problems[:5]
         context.close()
     assert found == {}
+
+
+def placard_path(browser: Any, live_server: str) -> str:
+    """The check-in address (/v/<token>) on a 桂花社区 resident's placard."""
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, live_server, COORDINATOR, "/me")
+    residents = page.request.get(f"{live_server}/api/v1/members?role=resident").json()
+    card = page.request.get(f"{live_server}/api/v1/members/{residents['members'][0]['id']}/placard")
+    url = str(card.json()["url"])
+    context.close()
+    return "/v/" + url.rsplit("/v/", 1)[1]
+
+
+@pytest.mark.parametrize("width", WIDTHS, ids=list(WIDTHS))
+def test_the_checkin_page_fits_people(browser: Any, live_server: str, width: str) -> None:
+    """The page a helper's phone opens at the door (its own light style sheet)."""
+    placard = placard_path(browser, live_server)
+    w, h = WIDTHS[width]
+    context = browser.new_context(viewport={"width": w, "height": h})
+    page = context.new_page()
+    page.goto(f"{live_server}{placard}")  # sent to sign in first, told why
+    page.wait_for_url(f"{live_server}/signin?next={placard}")
+    assert page.get_by_test_id("signin-reason").inner_text() == "请先登录，再为这位老人签到。"
+    found = {name: check(page) for name, check in CHECKS.items()}
+    sign_in(page, live_server, HELPER, placard)
+    for path in (placard, "/v/not-a-placard"):
+        page.goto(f"{live_server}{path}")
+        found |= {f"{path} {name}": check(page) for name, check in CHECKS.items()}
+    context.close()
+    assert {k: v for k, v in found.items() if v} == {}
 
 
 def test_the_statement_shows_every_column_on_a_phone(browser: Any, live_server: str) -> None:
