@@ -112,7 +112,7 @@ async def test_a_long_history_starts_with_the_balance_brought_forward(
         assert page.status_code == 200
         rows = page.text.split("<tbody>")[1].split("</tbody>")[0].split("<tr")[1:]
         assert len(rows) == 1 + 3
-        assert "承前余额（此前 2 笔收支未打印）" in rows[0] and ">165<" in rows[0]  # 120 + 45
+        assert "承前余额（此前 2 笔收支未打印）" in rows[0] and ">2小时45分<" in rows[0]  # 120 + 45
         assert "第3次" in rows[1] and "第5次" in rows[3] and "第1次" not in page.text
         assert "4小时30分" in page.text  # the balance: all five
         token = scanned(page.text, tmp_path, app.state.settings.base_url)

@@ -70,9 +70,10 @@ def _coordinate(raw: Any, name: str, limit: float) -> float | None:
     except ValueError:
         value = math.inf
     if not -limit <= value <= limit:
+        en, zh = inputs.named(name)
         raise Invalid(
-            f"{name} must be a number from {-limit:g} to {limit:g}.",
-            f"{name} 必须是 {-limit:g} 到 {limit:g} 之间的数。",
+            f"{en} must be a number from {-limit:g} to {limit:g}.",
+            f"{zh}必须是 {-limit:g} 到 {limit:g} 之间的数。",
             code="bad_location",
         )
     return value
