@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
@@ -126,9 +127,12 @@ def _minutes(context: jinja2.runtime.Context, minutes: int) -> str:
 
 
 @jinja2.pass_context
-def _memo(context: jinja2.runtime.Context, text: str) -> str:
-    # A stored "中文 / English" note: the reader's half only.
-    return memo_in(text, context.get("lang", "zh-CN"))
+def _memo(context: jinja2.runtime.Context, text: str) -> Markup:
+    # A stored "中文 / English" note: the reader's half only, marked as what someone wrote
+    # (translate="no"), not the site's own words in the page's language.
+    return Markup('<span translate="no">{}</span>').format(
+        memo_in(text, context.get("lang", "zh-CN"))
+    )
 
 
 @jinja2.pass_context
