@@ -6,7 +6,7 @@ Every figure is printed beside a baseline measured in the same run:
 - balance: the same read on a ledger of 1,000 and of 1,000,000 entries;
 - verify: ``verify()`` vs a raw scan that reads and SHA-256-hashes the same rows.
 
-    python bench/ledger.py [--entries 1000000] [--postgres URL]
+    python bench/ledger.py [--entries 1000000] [--postgres URL] [--posting-only]
 
 PostgreSQL runs when ``--postgres`` (or ``TIMEBANK_TEST_POSTGRES_URL``) names a server
 where databases may be created; each run creates and drops its own.
@@ -218,11 +218,43 @@ async def measure(url: str, entries: int, label: str) -> tuple[int, int]:
     return helper, community
 
 
+async def posting_only(postgres: str) -> None:
+    """The posting part alone: ``credit_service`` one after another against the raw
+    driver's commits, with the process's CPU time per posting (on PostgreSQL, the client's:
+    steadier than a rate when others share the machine)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = await raw_sqlite_commits(str(Path(tmp) / "raw.sqlite3"), POSTS)
+        await _posting(f"sqlite://{Path(tmp) / 'ledger.sqlite3'}", "SQLite", raw)
+    if postgres:
+        async with scratch_postgres(postgres) as url:
+            await _posting(url, "PostgreSQL", await raw_postgres_commits(url, POSTS))
+
+
+async def _posting(url: str, label: str, raw: float) -> None:
+    await db.migrate(url)
+    await db.open_db(url)
+    try:
+        cpu = time.process_time()
+        rate, _, _ = await posting_rate(POSTS)
+        cpu = time.process_time() - cpu
+    finally:
+        await db.close_db()
+    print(label)
+    line("baseline: one row per commit (commits/s)", f"{raw:,.0f}")
+    line("credit_service (transfers/s)", f"{rate:,.0f}")
+    line("ratio credit_service/baseline (target ≥ 0.5)", f"{rate / raw:.2f}")
+    line("CPU µs per posting (process; PostgreSQL: client)", f"{cpu / (POSTS + 1) * 1e6:,.0f}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--postgres", default=os.environ.get("TIMEBANK_TEST_POSTGRES_URL", ""))
+    parser.add_argument("--posting-only", action="store_true", help="only the posting part")
     args = parser.parse_args()
+    if args.posting_only:
+        await posting_only(args.postgres)
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         print("SQLite")

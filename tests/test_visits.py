@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from tortoise import connections
 
 from tests.conftest import make_community, make_signed_up, signed_in_client
 from timebank.ledger.models import LedgerTxn
@@ -569,3 +570,55 @@ async def test_an_unpaid_visit_sends_its_order_back_to_review_in_the_history(
     assert unpaid["flags"] == ["no_hours"]
     assert (await Order.get(id=order.id)).status is OrderStatus.FLAGGED
     assert (await history(order.id))[-2:] == [("completed", "verified"), ("verified", "flagged")]
+
+
+class Statements:
+    """Counts the statements the database is sent (SQLite: its trace callback; PostgreSQL:
+    asyncpg's query logger on every connection of the pool)."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+        self.client = connections.get("default")
+
+    def saw(self, *_: Any) -> None:
+        self.seen += 1
+
+    async def __aenter__(self) -> Statements:
+        if self.client.capabilities.dialect == "sqlite":
+            conn = self.client._connection
+            await conn._execute(conn._conn.set_trace_callback, self.saw)
+        else:
+            for holder in self.client._pool._holders:
+                if holder._con is not None:
+                    holder._con.add_query_logger(self.saw)
+        return self
+
+    async def __aexit__(self, *_: Any) -> None:
+        if self.client.capabilities.dialect == "sqlite":
+            conn = self.client._connection
+            await conn._execute(conn._conn.set_trace_callback, None)
+        else:
+            for holder in self.client._pool._holders:
+                if holder._con is not None:
+                    holder._con.remove_query_logger(self.saw)
+
+
+async def test_a_clean_check_in_and_out_costs_few_statements(w: dict[str, Any]) -> None:
+    """The tap at the door is the busiest request: a clean check-in and check-out (session
+    look-ups, transactions, order moves, audit rows and the ledger posting included) cost
+    at most 33 statements on SQLite, 27 on PostgreSQL (42 and 36 before issue 15's work)."""
+    for _ in range(2):  # the first opens the ledger accounts, the second finds their ids
+        await order_now(w)
+        warm = await start(w)
+        await backdate(warm.json()["id"], 50)
+        assert (await finish(w)).json()["status"] == "verified"
+        await push_back()
+    await order_now(w)
+    async with Statements() as checking_in:
+        opened = await start(w)
+    await backdate(opened.json()["id"], 50)
+    async with Statements() as checking_out:
+        closed = await finish(w)
+    assert closed.json()["status"] == "verified" and closed.json()["ledger_txn"] is not None
+    most = 33 if checking_in.client.capabilities.dialect == "sqlite" else 27
+    assert checking_in.seen + checking_out.seen <= most, (checking_in.seen, checking_out.seen)

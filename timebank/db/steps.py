@@ -63,7 +63,12 @@ Steps = Generator[Any, Any, T]  # yields Query | Operation, returns T
 
 
 async def run(steps: Steps[T]) -> T:
-    """Run ``steps`` in one transaction of the current connection and return its result."""
+    """Run ``steps`` in one transaction of the current connection and return its result.
+
+    Stable queries are answered from the client's memory when it has them; what they
+    learn is remembered once the transaction commits (not in a caller's transaction, which
+    may still roll back).
+    """
     client = connections.get("default")
     nested = isinstance(client, TransactionalDBClient)
     if client.capabilities.dialect == "sqlite":
@@ -72,35 +77,80 @@ async def run(steps: Steps[T]) -> T:
             return result
         async with client.acquire_connection() as conn:
             # aiosqlite's own way of running a function in its database thread.
-            result = await conn._execute(_run_sqlite, conn._conn, steps, nested)
+            answers = Remembered(stable_rows(client))
+            result = await conn._execute(_run_sqlite, conn._conn, steps, answers, True)
             return result
+    answers = Remembered(stable_rows(client))
     async with client.acquire_connection() as conn, conn.transaction():
-        return await _run_postgres(conn, steps)
+        result = await _drive(steps, partial(answers.answer_postgres, conn))
+    if not nested:
+        answers.keep()
+    return result
+
+
+Key = tuple[str, tuple[Any, ...]]
+
+
+def stable_rows(client: Any) -> dict[Key, Any]:
+    """The answers of stable queries the client (one database) has learnt."""
+    memo: dict[Key, Any] = client.__dict__.setdefault("_timebank_stable_rows", {})
+    return memo
+
+
+class Remembered:
+    """Answers stable queries from memory; what a transaction learns is kept (``keep``)
+    only once it committed, so a row it wrote and then rolled back is never remembered.
+    Only answers with rows are kept (an account's id, once found)."""
+
+    def __init__(self, memo: dict[Key, Any]) -> None:
+        self.memo = memo
+        self.learnt: dict[Key, Any] = {}
+
+    def known(self, request: Query | Operation) -> Any:
+        """The remembered rows of a stable query, else None (ask the database)."""
+        if not (isinstance(request, Query) and request.stable):
+            return None
+        key = (request.sql, request.params)
+        return self.memo.get(key) or self.learnt.get(key)
+
+    def learn(self, request: Query | Operation, rows: Any) -> Any:
+        if rows and isinstance(request, Query) and request.stable:
+            self.learnt[(request.sql, request.params)] = rows
+        return rows
+
+    def keep(self) -> None:
+        """The transaction committed: what it learnt holds for good."""
+        if len(self.memo) + len(self.learnt) > STABLE_ROWS:
+            self.memo.clear()
+        self.memo.update(self.learnt)
+        self.learnt.clear()
+
+    def forget(self) -> None:
+        """The transaction (or savepoint) rolled back."""
+        self.learnt.clear()
+
+    def answer_sqlite(self, conn: sqlite3.Connection, request: Query | Operation) -> Any:
+        rows = self.known(request)
+        return rows if rows is not None else self.learn(request, _sqlite_answer(conn, request))
+
+    async def answer_postgres(self, conn: Any, request: Query | Operation) -> Any:
+        rows = self.known(request)
+        if rows is None:
+            rows = self.learn(request, await _postgres_request(conn, request))
+        return rows
 
 
 async def look_up(client: Any, steps: Steps[T]) -> T:
     """Run read-only ``steps`` outside a transaction (PostgreSQL), answering stable queries
-    from memory.
-
-    The memory belongs to the client (one database) and keeps only answers with rows: an
-    account's id, once found, needs no round trip again.
-    """
-    memo: dict[tuple[str, tuple[Any, ...]], Any] = client.__dict__.setdefault(
-        "_timebank_stable_rows", {}
-    )
+    from memory: an account's id, once found, needs no round trip again."""
+    answers = Remembered(stable_rows(client))
 
     async def answer(request: Query | Operation) -> Any:
-        if not (isinstance(request, Query) and request.stable):
-            async with client.acquire_connection() as conn:
-                return await _postgres_request(conn, request)
-        rows = memo.get((request.sql, request.params))
+        rows = answers.known(request)
         if rows is None:
             async with client.acquire_connection() as conn:
-                rows = await _postgres_request(conn, request)
-            if rows:
-                if len(memo) >= STABLE_ROWS:
-                    memo.clear()
-                memo[(request.sql, request.params)] = rows
+                rows = answers.learn(request, await _postgres_request(conn, request))
+            answers.keep()  # read outside any transaction: committed rows
         return rows
 
     return await _drive(steps, answer)
@@ -128,14 +178,18 @@ async def _drive(steps: Steps[T], answer: Callable[[Any], Awaitable[Any]]) -> T:
 def plain(params: tuple[Any, ...]) -> tuple[Any, ...]:
     """Parameters for sqlite3: times as tortoise writes them (the default adapter is
     deprecated)."""
-    return tuple(p.isoformat(sep=" ") if isinstance(p, datetime) else p for p in params)
+    for value in params:
+        if isinstance(value, datetime):
+            return tuple(p.isoformat(sep=" ") if isinstance(p, datetime) else p for p in params)
+    return params  # most statements carry no time: nothing to copy
 
 
-def _run_sqlite(conn: sqlite3.Connection, steps: Steps[T], nested: bool) -> T:
+def _run_sqlite(conn: sqlite3.Connection, steps: Steps[T], answers: Remembered, nested: bool) -> T:
     conn.execute("SAVEPOINT step_sequence" if nested else "BEGIN IMMEDIATE")
     try:
-        result = _drive_sqlite(conn, steps)
+        result = _drive_sqlite(conn, steps, answers)
     except BaseException:
+        answers.forget()
         if nested:
             conn.execute("ROLLBACK TO step_sequence")
             conn.execute("RELEASE step_sequence")
@@ -143,6 +197,8 @@ def _run_sqlite(conn: sqlite3.Connection, steps: Steps[T], nested: bool) -> T:
             conn.execute("ROLLBACK")
         raise
     conn.execute("RELEASE step_sequence" if nested else "COMMIT")
+    if not nested:
+        answers.keep()
     return result
 
 
@@ -216,53 +272,61 @@ def gathering(client: Any, name: str, make: Callable[[], Gathering[A, R]]) -> Ga
 
 
 def _sqlite_group(client: Any) -> Gathering[Steps[Any], Any]:
+    memo = stable_rows(client)
+
     async def alone(steps: Steps[Any]) -> Any:
         async with client.acquire_connection() as conn:
             # aiosqlite's own way of running a function in its database thread.
-            return await conn._execute(_run_sqlite, conn._conn, steps, False)
+            return await conn._execute(_run_sqlite, conn._conn, steps, Remembered(memo), False)
 
     async def together(batch: list[Steps[Any]]) -> list[tuple[bool, Any]]:
         async with client.acquire_connection() as conn:
             outcomes: list[tuple[bool, Any]] = await conn._execute(
-                _run_sqlite_batch, conn._conn, batch
+                _run_sqlite_batch, conn._conn, batch, memo
             )
             return outcomes
 
     return gathering(client, "_timebank_sqlite_group", lambda: Gathering(alone, together))
 
 
-def _run_sqlite_batch(conn: sqlite3.Connection, batch: list[Steps[Any]]) -> list[tuple[bool, Any]]:
+def _run_sqlite_batch(
+    conn: sqlite3.Connection, batch: list[Steps[Any]], memo: dict[Key, Any]
+) -> list[tuple[bool, Any]]:
     if len(batch) == 1:  # no savepoint needed
         try:
-            return [(True, _run_sqlite(conn, batch[0], False))]
+            return [(True, _run_sqlite(conn, batch[0], Remembered(memo), False))]
         except Exception as exc:
             return [(False, exc)]
     outcomes: list[tuple[bool, Any]] = []
+    learnt = Remembered(memo)  # by the items kept, once the batch commits
     conn.execute("BEGIN IMMEDIATE")
     try:
         for steps in batch:
             conn.execute("SAVEPOINT batch_item")
+            answers = Remembered(memo)
             try:
-                value = _drive_sqlite(conn, steps)
+                value = _drive_sqlite(conn, steps, answers)
             except Exception as exc:
                 conn.execute("ROLLBACK TO batch_item")
                 conn.execute("RELEASE batch_item")
                 outcomes.append((False, exc))
                 continue
             conn.execute("RELEASE batch_item")
+            learnt.learnt.update(answers.learnt)
             outcomes.append((True, value))
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+    learnt.keep()
     return outcomes
 
 
-def _drive_sqlite(conn: sqlite3.Connection, steps: Steps[T]) -> T:
+def _drive_sqlite(conn: sqlite3.Connection, steps: Steps[T], answers: Remembered) -> T:
     done, value = _step(steps, None)
     while not done:
-        done, value = _step(steps, _sqlite_answer(conn, value))
+        done, value = _step(steps, answers.answer_sqlite(conn, value))
     return value  # type: ignore[no-any-return]
 
 
@@ -273,10 +337,6 @@ def _sqlite_answer(conn: sqlite3.Connection, request: Query | Operation) -> Any:
 
 
 # PostgreSQL ---------------------------------------------------------------------------------
-
-
-async def _run_postgres(conn: Any, steps: Steps[T]) -> T:
-    return await _drive(steps, partial(_postgres_request, conn))
 
 
 async def _postgres_request(conn: Any, request: Query | Operation) -> Any:

@@ -26,9 +26,8 @@ from timebank.visits.steps import (
     DEFAULT_SERVICE,
     SlowPath,
     Tap,
+    arrival,
     distance_to,
-    replayed,
-    resident_of,
     served_minutes,
 )
 
@@ -55,17 +54,25 @@ class Rules:
     needs_confirmation: bool
 
 
+RULES_COLUMNS = (
+    "c.time_unit_minutes, c.visit_radius_m, c.daily_cap_minutes, c.checkin_early_minutes,"
+    " c.checkin_late_minutes, s.min_minutes, s.max_minutes, s.multiplier_milli,"
+    " s.needs_confirmation, (SELECT COUNT(*) FROM service_type t WHERE t.community_id = c.id)"
+)
+
+
 def _rules(community_id: int, code: str) -> Steps[Rules]:
     rows = yield Query(
-        "SELECT c.time_unit_minutes, c.visit_radius_m, c.daily_cap_minutes,"
-        " c.checkin_early_minutes, c.checkin_late_minutes, s.min_minutes, s.max_minutes,"
-        " s.multiplier_milli, s.needs_confirmation,"
-        " (SELECT COUNT(*) FROM service_type t WHERE t.community_id = c.id)"
-        " FROM community c LEFT JOIN service_type s ON s.community_id = c.id AND s.code = ?"
-        " WHERE c.id = ?",
+        f"SELECT {RULES_COLUMNS} FROM community c"
+        " LEFT JOIN service_type s ON s.community_id = c.id AND s.code = ? WHERE c.id = ?",
         (code, community_id),
     )
-    unit, radius, cap, early, late, low, high, milli, confirm, offered = rows[0]
+    return _rules_of(community_id, tuple(rows[0]))
+
+
+def _rules_of(community_id: int, row: tuple[Any, ...]) -> Rules:
+    """The rules from a row of RULES_COLUMNS (the slow path when no service is offered)."""
+    unit, radius, cap, early, late, low, high, milli, confirm, offered = row
     if not offered:
         raise SlowPath(SlowPath.NO_CATALOG, community_id)
     if low is None:
@@ -169,6 +176,14 @@ def _order_of(order_id: int) -> Steps[tuple[Any, ...] | None]:
     return tuple(rows[0]) if rows else None
 
 
+@dataclass(frozen=True)
+class Known:
+    """What a check-out read together with the open visit."""
+
+    rules: Rules
+    order: tuple[Any, ...] | None  # starts_at, ends_at, status
+
+
 def close_steps(
     *,
     actor: Actor,
@@ -179,16 +194,26 @@ def close_steps(
     tz: ZoneInfo,
     confirmed: str,
     auto_closed: bool,
+    known: Known | None = None,
 ) -> Steps[int]:
-    """Close an open visit (``visit``: VISIT_COLUMNS), flag it or verify and credit it."""
+    """Close an open visit (``visit``: VISIT_COLUMNS), flag it or verify and credit it.
+    ``known``: its rules and order when the caller read them with the visit."""
     (visit_id, order_id, code, checked_in_at, in_distance, offline, _, funded, hours, pay_fen,
      community_id, resident_id, _) = visit  # fmt: skip
     start = stored_time(checked_in_at)
     helper_id = int(changes.pop("helper_id"))
-    rules = yield from _rules(int(community_id), str(code))
+    if known is None:
+        rules = yield from _rules(int(community_id), str(code))
+    else:
+        rules = known.rules
     rate = (yield from _hourly_rate(helper_id)) if pay_fen is not None else None
     measured = measure(start, end, rules, rate, pay_fen is not None)
-    order = (yield from _order_of(order_id)) if order_id is not None else None
+    if known is not None:
+        order = known.order
+    elif order_id is not None:
+        order = yield from _order_of(order_id)
+    else:
+        order = None
     closing = Closing(
         visit_id, helper_id, start, end, order, in_distance, changes.get("out_distance_m"),
         measured["credit_minutes"], measured["raw_minutes"], bool(hours), confirmed,
@@ -236,15 +261,11 @@ def _complete_order(
     order_id: int, status: str, flags: str, actor: Actor, helper_id: int, at: datetime
 ) -> Steps[None]:
     """The order of a closed visit: completed, then verified or flagged as the visit is."""
-    for action, source in (
-        ("complete", OrderStatus.IN_PROGRESS),
-        ("flag" if status == "flagged" else "verify", OrderStatus.COMPLETED),
-    ):
-        yield from orders.move(
-            order_id=order_id, action=action, source=source, actor_id=actor.member_id,
-            helper_id=helper_id, at=at, reason=flags if action == "flag" else "",
-            reason_kept=False,
-        )  # fmt: skip
+    then = ("flag", flags) if status == "flagged" else ("verify", "")
+    yield from orders.move_through(
+        order_id=order_id, actions=(("complete", ""), then), source=OrderStatus.IN_PROGRESS,
+        actor_id=actor.member_id, helper_id=helper_id, at=at, reason_kept=False,
+    )  # fmt: skip
 
 
 def credit_steps(
@@ -314,20 +335,29 @@ def _paid_from_hold(
     return posted.txn.id
 
 
+# The helper's open visit here (VISIT_COLUMNS), its order (starts_at, ends_at, status) and
+# its rules (RULES_COLUMNS), in one statement.
+OPEN_HERE = (
+    f"SELECT {', '.join('v.' + c.strip() for c in VISIT_COLUMNS.split(','))},"
+    f" o.starts_at, o.ends_at, o.status, {RULES_COLUMNS}"
+    " FROM visit v LEFT JOIN service_order o ON o.id = v.order_id"
+    " JOIN community c ON c.id = v.community_id"
+    " LEFT JOIN service_type s ON s.community_id = c.id AND s.code = v.service_code"
+    " WHERE v.open_helper_id = ? AND v.resident_id = ?"
+)
+
+
 def check_out_steps(*, actor: Actor, tap: Tap, confirmed: str, tz: ZoneInfo) -> Steps[int]:
     """Close the helper's open visit at this resident's home; verify and credit it at once
     when no rule is broken. A repeated event id returns the same visit."""
-    replay = yield from replayed("out_event", tap)
-    if replay is not None:
-        return replay
-    _, lat, lon, _, _ = yield from resident_of(tap)
-    rows = yield Query(
-        f"SELECT {VISIT_COLUMNS} FROM visit WHERE open_helper_id = ? AND resident_id = ?",
-        (tap.helper_id, tap.resident_id),
-    )
+    home = yield from arrival("out_event", tap)
+    if isinstance(home, int):  # a repeated event id
+        return home
+    rows = yield Query(OPEN_HERE, (tap.helper_id, tap.resident_id))
     if not rows:
         raise refusals.no_open_visit()
-    visit = tuple(rows[0])
+    visit, order = tuple(rows[0][:13]), tuple(rows[0][13:16])
+    known = Known(_rules_of(int(visit[10]), tuple(rows[0][16:])), order if order[2] else None)
     changes = {
         "helper_id": tap.helper_id,
         "out_event": tap.event_id,
@@ -335,7 +365,7 @@ def check_out_steps(*, actor: Actor, tap: Tap, confirmed: str, tz: ZoneInfo) -> 
         "client_out_at": tap.client_at,
         "out_lat": tap.lat,
         "out_lon": tap.lon,
-        "out_distance_m": distance_to(tap, lat, lon),
+        "out_distance_m": distance_to(tap, home.lat, home.lon),
         "offline": bool(visit[5]) or tap.offline,
     }
     return (
@@ -348,5 +378,6 @@ def check_out_steps(*, actor: Actor, tap: Tap, confirmed: str, tz: ZoneInfo) -> 
             tz=tz,
             confirmed=confirmed,
             auto_closed=False,
+            known=known,
         )  # fmt: skip
     )

@@ -79,33 +79,46 @@ def distance_to(tap: Tap, lat: Any, lon: Any) -> int | None:
     return distance_m(tap.lat, tap.lon, float(lat), float(lon))
 
 
-def replayed(column: str, tap: Tap) -> Steps[int | None]:
-    """The visit this tap's event id already made (``column``: in_event or out_event)."""
-    rows = yield Query(f"SELECT id, helper_id FROM visit WHERE {column} = ?", (tap.event_id,))
-    if not rows:
-        return None
-    if int(rows[0][1]) != tap.helper_id:
-        raise refusals.event_id_taken()
-    return int(rows[0][0])
+@dataclass(frozen=True)
+class Home:
+    """The placard's resident, as a tap needs them, and their community's window."""
+
+    community_id: int
+    lat: Any
+    lon: Any
+    early: int  # minutes a check-in may come before an order's window
+    late: int  # and after it
 
 
-def resident_of(tap: Tap) -> Steps[tuple[Any, ...]]:
-    """The placard's resident: (community id, lat, lon, name, pin hash), or a refusal."""
+def arrival(column: str, tap: Tap) -> Steps[int | Home]:
+    """The visit this tap's event id (``column``: in_event or out_event) already made;
+    else the placard's resident (a ``Home``), or a refusal.
+
+    One statement: the event id's visit and the placard, its resident and their community
+    are each at most one row, joined to one row that is always there.
+    """
     rows = yield Query(
-        "SELECT p.generation, m.community_id, m.lat, m.lon, m.name, p.pin_hash"
-        " FROM placard p JOIN member m ON m.id = p.resident_id WHERE p.resident_id = ?",
-        (tap.resident_id,),
+        "SELECT r.id, r.helper_id, p.generation, m.community_id, m.lat, m.lon,"
+        " c.checkin_early_minutes, c.checkin_late_minutes"
+        f" FROM (SELECT 1) AS one LEFT JOIN visit r ON r.{column} = ?"
+        " LEFT JOIN placard p ON p.resident_id = ? LEFT JOIN member m ON m.id = p.resident_id"
+        " LEFT JOIN community c ON c.id = m.community_id",
+        (tap.event_id, tap.resident_id),
     )
-    if not rows:
+    replay, replay_helper, current, community_id, lat, lon, early, late = rows[0]
+    if replay is not None:
+        if int(replay_helper) != tap.helper_id:
+            raise refusals.event_id_taken()
+        return int(replay)
+    if current is None:
         raise refusals.never_issued()
-    current, community_id, lat, lon, name, pin_hash = rows[0]
     if int(current) != tap.generation:
         raise refusals.revoked()
     if int(community_id) != tap.helper_community:
         raise refusals.other_community()
     if tap.resident_id == tap.helper_id:
         raise refusals.same_person()
-    return int(community_id), lat, lon, str(name), str(pin_hash or "")
+    return Home(int(community_id), lat, lon, int(early), int(late))
 
 
 def _terms(
@@ -119,19 +132,15 @@ def _terms(
 
 def check_in_steps(*, actor: Actor, tap: Tap, service_code: str) -> Steps[tuple[int, bool]]:
     """Open a visit; (visit id, created). A repeated event id returns the same visit."""
-    replay = yield from replayed("in_event", tap)
-    if replay is not None:
-        return replay, False
-    community_id, lat, lon, _, _ = yield from resident_of(tap)
+    home = yield from arrival("in_event", tap)
+    if isinstance(home, int):  # a repeated event id
+        return home, False
+    community_id = home.community_id
     helper_id, resident_id = tap.helper_id, tap.resident_id
-    ((early, late),) = yield Query(
-        "SELECT checkin_early_minutes, checkin_late_minutes FROM community WHERE id = ?",
-        (community_id,),
-    )
     open_id = yield from _open_visit(helper_id, resident_id, tap)
     if open_id is not None:  # a second scan: the visit is already open
         return open_id, False
-    order = yield from _order_now(helper_id, resident_id, tap.at, int(early), int(late))
+    order = yield from _order_now(helper_id, resident_id, tap.at, home.early, home.late)
     if order is not None:
         code = str(order[1])
         pairing = None
@@ -154,8 +163,8 @@ def check_in_steps(*, actor: Actor, tap: Tap, service_code: str) -> Steps[tuple[
         " RETURNING id",
         (community_id, resident_id, helper_id, order[0] if order else None,
          pairing[0] if pairing is not None else None, code, helper_id, tap.event_id, tap.at,
-         tap.now, tap.client_at, tap.lat, tap.lon, distance_to(tap, lat, lon), tap.offline,
-         funded, hours, 0 if paid else None),
+         tap.now, tap.client_at, tap.lat, tap.lon, distance_to(tap, home.lat, home.lon),
+         tap.offline, funded, hours, 0 if paid else None),
     )  # fmt: skip
     if order is not None:
         yield from orders.move(
