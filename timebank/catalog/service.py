@@ -145,7 +145,7 @@ def _int(errors: list[FieldError], name: str, raw: Any, low: int, high: int) -> 
     if isinstance(raw, int) and not isinstance(raw, bool):
         value = raw
     elif isinstance(raw, str) and inputs.is_whole(raw):
-        value = int(raw)
+        value = int(inputs.plain(raw))
     else:
         errors.append(FieldError(name, f"{raw!r} is not a whole number.", f"“{raw}”不是整数。"))
         return None

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from timebank import inputs
 from timebank.errors import Invalid
 from timebank.labels import (
     CARE_LEVEL_NAMES,
@@ -107,7 +108,7 @@ def _int(parsed: Parsed, name: str, value: Any, low: int, high: int) -> int | No
     if value is None or str(value).strip() == "":
         return None
     try:
-        number = int(str(value).strip())
+        number = int(inputs.plain(value))
     except ValueError:
         parsed.refuse(name, f"{value!r} is not a whole number.", f"“{value}”不是整数。")
         return None
@@ -121,7 +122,7 @@ def _float(parsed: Parsed, name: str, value: Any, bound: float) -> float | None:
     if value is None or str(value).strip() == "":
         return None
     try:
-        number = float(str(value).strip())
+        number = float(inputs.plain(value))
     except ValueError:
         parsed.refuse(name, f"{value!r} is not a number.", f"“{value}”不是数字。")
         return None
