@@ -175,3 +175,10 @@ async def test_placard_pages(w: dict[str, Any]) -> None:
     assert (await w["h"].get("/placards")).status_code == 403
     worker = await w["h"].get("/v/sw.js")
     assert worker.status_code == 200 and worker.headers["service-worker-allowed"] == "/v/"
+
+
+async def test_the_placard_page_shows_the_address_its_code_opens(w: dict[str, Any]) -> None:
+    """The office sees, before printing, the address the QR code holds (the base URL), so a
+    placard that would open nowhere (http://127.0.0.1:8000 …) is caught before it is hung."""
+    page = await w["c"].get(f"/people/{w['resident'].id}/placard")
+    assert f"{w['app'].state.settings.base_url}/v/{w['token']}" in page.text
