@@ -451,3 +451,32 @@ async def test_full_width_numbers_are_read_as_their_digits(client: httpx.AsyncCl
     )
     assert patched.status_code == 200, patched.text[:300]
     assert patched.json()["multiplier"] == 1.5 and patched.json()["max_minutes"] == 120
+
+
+async def test_a_name_too_long_says_too_long_with_the_limit(client: httpx.AsyncClient) -> None:
+    """10,000 characters of name: "too long, at most 60", not "please give the name"."""
+    community, _, _ = await signed_in(client, "coordinator")
+    body = {"name": "王" * 10_000, "phone": "13911112222", "roles": ["resident"]}
+    body["community"] = community.id
+    error = refused(await client.post("/api/v1/members", json=body), 422)
+    assert "60" in error["messages"]["zh-CN"] and "太长" in error["messages"]["zh-CN"]
+    assert "请填写姓名" not in error["messages"]["zh-CN"]
+    assert "Please give" not in error["messages"]["en"]
+
+
+async def test_an_order_without_a_service_says_choose_one(client: httpx.AsyncClient) -> None:
+    """An order with no service chosen says to choose one, on the page and in the API (it
+    used to say 本社区没有“”这项服务)."""
+    community, _, token = await signed_in(client, "coordinator")
+    resident = await make_signed_up(community, "resident")
+    body = {"resident": resident.id, "service": "", "starts_at": "2026-11-23T09:00:00+08:00",
+            "ends_at": "2026-11-23T10:00:00+08:00"}  # fmt: skip
+    error = refused(await client.post("/api/v1/orders", json=body), 422)
+    assert error["messages"]["zh-CN"] == "请选择服务项目。"
+    assert error["details"]["field"] == "service"
+    form = {"csrf_token": token, "resident": str(resident.id), "service": "",
+            "day": "2099-01-01", "start": "09:00", "end": "10:00"}  # fmt: skip
+    page = await client.post("/order", data=form, headers={"accept": "text/html"})
+    assert page.status_code == 422 and "“”" not in page.text
+    services = page.text[page.text.index('<fieldset class="services"') :]
+    assert "请选择服务项目" in services[: services.index("</fieldset>")]  # beside the choices

@@ -82,6 +82,11 @@ async def catalog(community: Community) -> list[ServiceType]:
 
 async def service_type(community: Community, code: str) -> ServiceType:
     """An active service type of the community, or a 422 naming the choices."""
+    if not code.strip():
+        raise Invalid(
+            "Please choose a service.", "请选择服务项目。", code="service_required",
+            details={"field": "service"},
+        )  # fmt: skip
     for service in await catalog(community):
         if service.code == code and service.active:
             return service

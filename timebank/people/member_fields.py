@@ -190,7 +190,8 @@ def _read_person(
                 )
             else:
                 values[name] = text
-    if (not partial or "name" in data) and not values.get("name"):
+    too_long = any(e.field == "name" for e in parsed.errors)  # not "please give the name"
+    if (not partial or "name" in data) and not values.get("name") and not too_long:
         parsed.refuse("name", "Please give the member's name.", "请填写姓名。")
     if not partial or "phone" in data:
         try:
