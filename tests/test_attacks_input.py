@@ -19,7 +19,8 @@ from tests.conftest import make_community, make_member, make_signed_up, sign_in_
 
 BIG = 2**31  # one past the largest id a PostgreSQL id column holds
 HUGE = "1234567890123456789012345"  # 25 digits
-WIDE = "１２３"  # full-width digits: int() reads them as 123
+WIDE = "１２３"  # full-width digits (a Chinese input method): read as 123 everywhere
+ARABIC = "١٢٣"  # Arabic-Indic digits: int() reads them as 123, the readers refuse them
 
 
 async def signed_in(client: httpx.AsyncClient, *roles: str) -> tuple[Any, Any, str]:
@@ -184,7 +185,7 @@ async def test_non_finite_json_numbers_are_400(client: httpx.AsyncClient, number
     refused(response, 400)
 
 
-@pytest.mark.parametrize("multiplier", ["inf", "-inf", "1e309", "nan", "NaN", "１", 1e300])
+@pytest.mark.parametrize("multiplier", ["inf", "-inf", "1e309", "nan", "NaN", "١", 1e300])
 async def test_absurd_multipliers_are_422(client: httpx.AsyncClient, multiplier: Any) -> None:
     community, _, _ = await signed_in(client, "coordinator")
     services = await client.get(f"/api/v1/communities/{community.id}/services")
@@ -222,7 +223,7 @@ async def test_ids_out_of_range_in_paths_are_404(
     assert response.status_code == 404, response.text[:200]
 
 
-@pytest.mark.parametrize("raw", [str(BIG), HUGE, WIDE, "1_0", "-1", "0x10"])
+@pytest.mark.parametrize("raw", [str(BIG), HUGE, ARABIC, "1_0", "-1", "0x10"])
 async def test_ids_out_of_range_in_queries_are_refused(client: httpx.AsyncClient, raw: str) -> None:
     _, member, _ = await signed_in(client, "admin")
     for path in (
@@ -233,7 +234,7 @@ async def test_ids_out_of_range_in_queries_are_refused(client: httpx.AsyncClient
         refused(await client.get(path), 400, 422)
 
 
-@pytest.mark.parametrize("raw", [str(2**63), HUGE, WIDE, "1_0", "-1"])
+@pytest.mark.parametrize("raw", [str(2**63), HUGE, ARABIC, "1_0", "-1"])
 async def test_statement_after_out_of_range_is_refused(client: httpx.AsyncClient, raw: str) -> None:
     await signed_in(client, "resident")
     refused(await client.get(f"/api/v1/me/hours?after={raw}"), 400, 422)
@@ -245,7 +246,7 @@ async def test_statement_after_out_of_range_is_refused(client: httpx.AsyncClient
         refused(await client.get(f"/api/v1/ledger/accounts/{wallet}/statement?after={raw}"), 422)
 
 
-@pytest.mark.parametrize("raw", [BIG, 10**25, WIDE, "1_0", -1, True, 1.5])
+@pytest.mark.parametrize("raw", [BIG, 10**25, ARABIC, "1_0", -1, True, 1.5])
 @pytest.mark.parametrize(
     ("path", "field"),
     [
@@ -428,9 +429,54 @@ async def test_check_in_with_a_clock_at_the_calendars_edges_is_422(
     assert refused(response, 422)["details"]["field"] == "client_time"
 
 
-@pytest.mark.parametrize("pin", ["１２３４", "١٢٣٤", "12 34"])
+@pytest.mark.parametrize("pin", ["١٢٣٤", "12 34", "１２ ３４"])
 async def test_a_pin_is_ascii_digits(client: httpx.AsyncClient, pin: str) -> None:
     community, _, _ = await signed_in(client, "coordinator")
     resident = await make_signed_up(community, "resident")
     response = await client.put(f"/api/v1/members/{resident.id}/placard/pin", json={"pin": pin})
     refused(response, 422)
+
+
+async def test_full_width_numbers_are_read_as_their_digits(client: httpx.AsyncClient) -> None:
+    """Numbers typed with a Chinese input method (full-width digits, a full-width space
+    around them) are the numbers they show, in a query, a JSON body and a form alike."""
+    community, _, _ = await signed_in(client, "coordinator")
+    listed = await client.get(f"/api/v1/members?limit={WIDE}")
+    assert listed.status_code == 200, listed.text[:300]
+    services = await client.get(f"/api/v1/communities/{community.id}/services")
+    code = services.json()["services"][0]["code"]
+    patched = await client.patch(
+        f"/api/v1/communities/{community.id}/services/{code}",
+        json={"multiplier": "　１．５", "max_minutes": "１２０"},
+    )
+    assert patched.status_code == 200, patched.text[:300]
+    assert patched.json()["multiplier"] == 1.5 and patched.json()["max_minutes"] == 120
+
+
+async def test_a_name_too_long_says_too_long_with_the_limit(client: httpx.AsyncClient) -> None:
+    """10,000 characters of name: "too long, at most 60", not "please give the name"."""
+    community, _, _ = await signed_in(client, "coordinator")
+    body = {"name": "王" * 10_000, "phone": "13911112222", "roles": ["resident"]}
+    body["community"] = community.id
+    error = refused(await client.post("/api/v1/members", json=body), 422)
+    assert "60" in error["messages"]["zh-CN"] and "太长" in error["messages"]["zh-CN"]
+    assert "请填写姓名" not in error["messages"]["zh-CN"]
+    assert "Please give" not in error["messages"]["en"]
+
+
+async def test_an_order_without_a_service_says_choose_one(client: httpx.AsyncClient) -> None:
+    """An order with no service chosen says to choose one, on the page and in the API (it
+    used to say 本社区没有“”这项服务)."""
+    community, _, token = await signed_in(client, "coordinator")
+    resident = await make_signed_up(community, "resident")
+    body = {"resident": resident.id, "service": "", "starts_at": "2026-11-23T09:00:00+08:00",
+            "ends_at": "2026-11-23T10:00:00+08:00"}  # fmt: skip
+    error = refused(await client.post("/api/v1/orders", json=body), 422)
+    assert error["messages"]["zh-CN"] == "请选择服务项目。"
+    assert error["details"]["field"] == "service"
+    form = {"csrf_token": token, "resident": str(resident.id), "service": "",
+            "day": "2099-01-01", "start": "09:00", "end": "10:00"}  # fmt: skip
+    page = await client.post("/order", data=form, headers={"accept": "text/html"})
+    assert page.status_code == 422 and "“”" not in page.text
+    services = page.text[page.text.index('<fieldset class="services"') :]
+    assert "请选择服务项目" in services[: services.index("</fieldset>")]  # beside the choices

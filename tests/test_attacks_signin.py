@@ -181,18 +181,35 @@ async def test_a_right_pin_does_not_use_up_a_try(w: dict[str, Any]) -> None:  # 
     assert (await Visit.get(id=opened.json()["id"])).pin_failures == 1
 
 
-async def test_a_pin_is_ascii_digits_hashed_off_the_event_loop(
+async def test_a_pin_is_hashed_off_the_event_loop(
     w: dict[str, Any],  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Full-width digits are not a PIN (the resident's keypad types ASCII ones), and setting a
-    PIN hashes it in the argon2 pool."""
+    """Setting a PIN hashes it in the argon2 pool; digits that are not 0-9 once made plain
+    (Arabic-Indic ones) are not a PIN."""
     url = f"/api/v1/members/{w['resident'].id}/placard/pin"
-    wide = await w["c"].put(url, json={"pin": "２５８０"}, headers=w["ch"])
-    assert wide.status_code == 422 and wide.json()["error"]["code"] == "bad_pin"
+    other = await w["c"].put(url, json={"pin": "٢٥٨٠"}, headers=w["ch"])
+    assert other.status_code == 422 and other.json()["error"]["code"] == "bad_pin"
     threads = hashing_threads(monkeypatch)
     assert (await w["c"].put(url, json={"pin": "2580"}, headers=w["ch"])).status_code == 200
     assert len(threads) == 1 and threads[0].startswith("argon2"), threads
+
+
+@pytest.mark.parametrize(("saved", "typed"), [("２５８０", "2580"), ("2580", "２５８０ ")])
+async def test_a_full_width_pin_is_the_same_pin(
+    w: dict[str, Any],  # noqa: F811
+    saved: str,
+    typed: str,
+) -> None:
+    """A PIN typed with a Chinese input method's full-width digits, at the office or at the
+    door, is the PIN in plain digits (it used to be saved and then never match)."""
+    url = f"/api/v1/members/{w['resident'].id}/placard/pin"
+    assert (await w["c"].put(url, json={"pin": saved}, headers=w["ch"])).status_code == 200
+    await order_now(w, service="bathing")
+    opened = await start(w)
+    await backdate(opened.json()["id"], 60)
+    right = await finish(w, pin=typed)
+    assert right.status_code == 200 and right.json()["confirmed_by"] == "pin", right.text
 
 
 # Item 5: argon2 off the event loop, and the same work for unknown phones.

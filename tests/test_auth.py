@@ -171,3 +171,36 @@ async def test_old_sign_in_records_are_deleted(client: httpx.AsyncClient, helper
     assert (await client.get("/api/v1/me")).status_code == 200
     again = await prune()
     assert (again.attempts, again.sessions, again.codes) == (0, 0, 0)
+
+
+def full_width(text: str) -> str:
+    """``text`` as a Chinese input method types it: digits and + full-width (U+FF01..)."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+async def test_full_width_phone_signs_in_on_the_form_and_the_api(
+    client: httpx.AsyncClient, helper: Any
+) -> None:
+    """A phone number typed in full-width digits is the same number: the right password
+    signs in (it used to answer "电话号码或密码错误", and count towards the lockout)."""
+    wide = "　" + full_width(helper.phone) + " "
+    token = await signin_form_token(client)
+    page = await client.post(
+        "/signin", data={"phone": wide, "password": PASSWORD, "signin_token": token}
+    )
+    assert page.status_code == 303, page.text[:300]
+    api = await client.post("/api/v1/session", json={"phone": wide, "password": PASSWORD})
+    assert api.status_code == 200, api.text
+    assert await SignInAttempt.filter(succeeded=False).count() == 0
+
+
+async def test_full_width_sign_in_code_is_the_same_code(
+    client: httpx.AsyncClient, helper: Any
+) -> None:
+    from timebank.people import auth
+    from timebank.people.audit import Actor
+
+    code = await auth.issue_code(Actor(helper.id, ""), helper)
+    body = {"phone": full_width(helper.phone), "code": full_width(code)}
+    response = await client.post("/api/v1/session/code", json=body)
+    assert response.status_code == 200, response.text

@@ -266,3 +266,44 @@ def test_settlement_export_of_the_demo(tmp_path: Path) -> None:
     month = timebank(tmp_path, "settlement", "--community", str(community), "--month",
                      "October", "--out", str(out))  # fmt: skip
     assert month.returncode == 1 and "必须是月份" in month.stderr
+
+
+def serve_in_process(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    *args: str,
+) -> tuple[str, str | None]:  # fmt: skip
+    """``timebank serve ARGS`` up to the point it would start uvicorn: what it printed to
+    standard error, and the base URL the app (and every worker) would read."""
+    import uvicorn
+
+    from timebank import cli
+
+    async def no_migrations(settings: object) -> None:
+        return None
+
+    for name in [k for k in os.environ if k.startswith("TIMEBANK_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("TIMEBANK_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setattr(cli, "_migrate", no_migrations)
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
+    assert cli.main(["serve", *args]) == 0
+    return capsys.readouterr().err, os.environ.get("TIMEBANK_BASE_URL")
+
+
+def test_serve_warns_when_placards_would_open_nowhere(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Listening on 0.0.0.0:8080 with the default base URL (127.0.0.1:8000) prints a loud
+    warning; --base-url sets the address placards hold, for the app and its workers."""
+    err, _ = serve_in_process(monkeypatch, capsys, tmp_path, "--host", "0.0.0.0", "--port", "8080")
+    assert "WARNING" in err and "http://127.0.0.1:8000" in err and "--base-url" in err
+    assert "警告" in err
+    err, url = serve_in_process(
+        monkeypatch, capsys, tmp_path,
+        "--host", "0.0.0.0", "--port", "8080", "--base-url", "http://192.168.1.20:8080/",
+    )  # fmt: skip
+    assert err == "" and url == "http://192.168.1.20:8080"
+    err, _ = serve_in_process(monkeypatch, capsys, tmp_path)  # loopback on both sides
+    assert err == ""
+    err, _ = serve_in_process(monkeypatch, capsys, tmp_path, "--port", "8080")
+    assert "WARNING" in err

@@ -195,3 +195,71 @@ async def test_giving_hours_in_hours_and_minutes(w: dict[str, Any]) -> None:
     error = re.search(r'data-testid="redeem-error">([^<]*)<', shown.text)
     assert error and error.group(1).startswith("分钟必须是"), error
     assert not re.search(r"[A-Za-z]{2,}", error.group(1))
+
+
+async def test_a_refused_gift_keeps_what_was_typed_beside_the_form(w: dict[str, Any]) -> None:
+    """Giving more hours than one has: the message is in the giving form, which still holds
+    the minutes, the recipient and the note (it used to come back empty, the message at the
+    top of the page)."""
+    page = await w["son_c"].get("/redeem")
+    refused = await w["son_c"].post(
+        "/redeem/donate",
+        data={"csrf_token": csrf(page.text), "to": "pool", "minutes": "999",
+              "reason": "给老邻居", "key": form_key(page.text) + "-give"},
+    )  # fmt: skip
+    assert refused.status_code == 303 and refused.headers["location"] == "/redeem"
+    shown = (await w["son_c"].get("/redeem")).text
+    form = shown[shown.index('data-testid="donate-form"') :]
+    form = form[: form.index("</form>")]
+    assert 'role="alert"' in form and 'value="999"' in form and 'value="给老邻居"' in form
+    assert 'value="pool" selected' in form
+    assert shown.count('role="alert"') == 1  # once, beside the form
+
+
+async def test_booking_with_the_defaults_works_in_the_afternoon(
+    w: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The booking form's default time is the next sensible slot ahead, not today 09:00
+    (which every afternoon was refused as in the past)."""
+    from zoneinfo import ZoneInfo
+
+    from timebank.redeem import pages
+
+    tz = ZoneInfo("Asia/Shanghai")
+    afternoon = datetime.combine(datetime.now(tz).date() + timedelta(days=1), datetime.min.time())
+    afternoon = afternoon.replace(hour=15, minute=10, tzinfo=tz)
+    monkeypatch.setattr(pages, "now_in", lambda zone: afternoon, raising=False)
+    await RedeemItem.create(
+        community=w["here"], kind="service", name_zh="理发", name_en="Haircut",
+        price_minutes=60, service_code="companionship",
+    )  # fmt: skip
+    page = await w["elder_c"].get("/redeem")
+    day = re.search(r'name="day" value="([^"]*)"', page.text)
+    clock = re.search(r'name="time" value="([^"]*)"', page.text)
+    assert day and clock
+    assert (day.group(1), clock.group(1)) == (afternoon.date().isoformat(), "16:00")
+    item = await RedeemItem.get(name_zh="理发")
+    booked = await w["elder_c"].post(
+        "/redeem",
+        data={"csrf_token": csrf(page.text), "item": item.id, "key": form_key(page.text) + "-b",
+              "day": day.group(1), "time": clock.group(1)},
+    )  # fmt: skip
+    assert booked.headers["location"] == "/redeem?done=booked"
+
+
+def test_the_default_booking_slot() -> None:
+    from zoneinfo import ZoneInfo
+
+    from timebank.redeem.pages import booking_slot
+
+    tz = ZoneInfo("Asia/Shanghai")
+
+    def at(hour: int, minute: int = 0) -> datetime:
+        return datetime(2026, 12, 3, hour, minute, tzinfo=tz)
+
+    assert booking_slot(at(6)) == {"day": "2026-12-03", "time": "09:00"}
+    assert booking_slot(at(9, 40)) == {"day": "2026-12-03", "time": "11:00"}
+    assert booking_slot(at(15, 10)) == {"day": "2026-12-03", "time": "16:00"}
+    assert booking_slot(at(17, 20)) == {"day": "2026-12-03", "time": "18:00"}
+    assert booking_slot(at(17, 40)) == {"day": "2026-12-04", "time": "09:00"}
+    assert booking_slot(at(23, 50)) == {"day": "2026-12-04", "time": "09:00"}

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from openpyxl import load_workbook
 
-from tests.conftest import make_community, make_signed_up, sign_in_client
+from tests.conftest import coordinate_street, make_community, make_signed_up, sign_in_client
 from timebank.ledger import service as ledger
 from timebank.people.models import Community, Level, ResidentProfile
 from timebank.people.service import create_community
@@ -93,7 +93,8 @@ async def test_october_figures(app: Any) -> None:
         bad = await office.get("/api/v1/reports/monthly?month=October")
         assert bad.status_code == 422
         page = await office.get("/reports?month=2026-10")
-        assert page.status_code == 200 and "桂花社区街道" in page.text
+        # 桂花社区街道 also holds 枫林社区, which 李芳 does not coordinate: no roll-up row.
+        assert page.status_code == 200 and "桂花社区街道" not in page.text
         assert (
             await office.get(f"/api/v1/reports/monthly?community={there.id}")
         ).status_code == 403
@@ -136,3 +137,41 @@ async def test_a_renamed_service_has_one_name(app: Any) -> None:
     await visit(here, r, h, at(date(2026, 10, 15), 10), 90, "cleaning")
     found = await report([here], OCT, NOV, tz=TZ)
     assert "家政保洁（人次）" in headers(found, await names_across({here.id}, "zh-CN"))
+
+
+async def test_roll_ups_only_for_levels_the_reader_fully_covers(app: Any) -> None:
+    """A community's coordinator gets their community's figures, not the same figures
+    labelled as the sub-district's and district's totals (page, JSON and Excel alike); a
+    sub-district's coordinator gets the sub-district's total, the admin every level."""
+    here = await make_community("桂花社区")
+    street = await Community.get(id=here.parent_id)  # type: ignore[attr-defined]
+    there = await create_community(name="枫林社区", level=Level.COMMUNITY, parent=street)
+    lead = await make_signed_up(here, "coordinator", name="李芳")
+    wu = await make_signed_up(here, "coordinator", name="吴涛")
+    await coordinate_street(wu, here)
+    admin = await make_signed_up(here, "admin", name="管理员")
+    h1 = await make_signed_up(here, "helper", name="张建国")
+    r1 = await make_signed_up(here, "resident", name="陈秀英")
+    h2 = await make_signed_up(there, "helper", name="赵德海")
+    r2 = await make_signed_up(there, "resident", name="周玉珍")
+    await visit(here, r1, h1, at(date(2026, 10, 15), 10), 60)
+    await visit(there, r2, h2, at(date(2026, 10, 16), 10), 60)
+    assert (await report([here], OCT, NOV, tz=TZ)).rollups == []
+    seen: dict[str, list[tuple[str, int]]] = {}
+    transport = httpx.ASGITransport(app=app)
+    for who in (lead, wu, admin):
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as office:
+            await sign_in_client(office, who)
+            body = (await office.get("/api/v1/reports/monthly?month=2026-10")).json()
+            seen[who.name] = [(f["name"], f["visits"]) for f in body["rollups"]]
+            page = await office.get("/reports?month=2026-10")
+            xlsx = await office.get("/api/v1/reports/monthly?month=2026-10&format=xlsx")
+            sheet = load_workbook(io.BytesIO(xlsx.content)).active
+            assert sheet is not None
+            rows = [str(r[0]) for r in sheet.iter_rows(values_only=True)]
+            for name, _ in seen[who.name]:
+                assert name in page.text and name in rows
+            if who is lead:
+                assert "桂花社区街道" not in page.text and "桂花社区街道" not in rows
+    assert seen["李芳"] == []
+    assert seen["吴涛"] == seen["管理员"] == [("桂花社区街道", 2), ("桂花社区区", 2)]

@@ -207,3 +207,35 @@ async def test_a_visit_says_its_time_in_hours_and_minutes(app: Any) -> None:
         assert "服务分钟数" not in page.text and "实测" not in page.text
         listing = await mine.get("/visits")
         assert "15分" in listing.text and "15 分钟" not in listing.text
+
+
+async def test_the_placard_page_shows_the_address_its_code_opens(w: dict[str, Any]) -> None:
+    """The office sees, before printing, the address the QR code holds (the base URL), so a
+    placard that would open nowhere (http://127.0.0.1:8000 …) is caught before it is hung."""
+    page = await w["c"].get(f"/people/{w['resident'].id}/placard")
+    assert f"{w['app'].state.settings.base_url}/v/{w['token']}" in page.text
+
+
+async def test_a_refused_review_keeps_what_was_typed_beside_the_form(
+    w: dict[str, Any],
+) -> None:
+    """Adjusting to 0 minutes is refused: the review form on the visit page says so and still
+    holds the minutes and the reason typed (they used to be lost, the message above)."""
+    url = f"/v/{w['token']}"
+    page = await w["h"].get(url)
+    token = csrf(page.text)
+    await w["h"].post(url, data={"csrf_token": token, "action": "start", "event_id": "a" * 16})
+    await w["h"].post(url, data={"csrf_token": token, "action": "finish", "event_id": "b" * 16})
+    visit = await Visit.get()
+    queue = await w["c"].get("/visits")
+    bad = await w["c"].post(
+        f"/visits/{visit.id}/review",
+        data={"csrf_token": csrf(queue.text), "action": "adjust", "minutes": "0",
+              "reason": "电话核实过", "back": "queue"},
+    )  # fmt: skip
+    assert bad.status_code == 303
+    shown = (await w["c"].get(bad.headers["location"])).text
+    form = shown[shown.index(f'data-testid="review-{visit.id}"') :]
+    form = form[: form.index("</form>")]
+    assert 'role="alert"' in form and 'value="0"' in form and 'value="电话核实过"' in form
+    assert shown.count('role="alert"') == 1

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
+import os
 import sys
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from timebank import __version__, db
 from timebank.calendar import zone
@@ -54,16 +57,55 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
     asyncio.run(_demo(settings))
 
 
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def unreachable_base_url(base_url: str, host: str, port: int) -> str | None:
+    """A warning when the base URL (what placard QR codes and links hold) is on this machine's
+    loopback while the server listens elsewhere: printed placards would open nowhere."""
+    parts = urlsplit(base_url)
+    if not _is_loopback(parts.hostname or ""):
+        return None  # a public name: whatever proxies to us is the operator's business
+    base_port = parts.port or (443 if parts.scheme == "https" else 80)
+    if _is_loopback(host) and base_port == port:
+        return None
+    rule = "!" * 78
+    return (
+        f"{rule}\n"
+        f"WARNING: the base URL is {base_url}, but the server listens on {host}:{port}.\n"
+        "Placard QR codes and links hold the base URL: printed placards would open nowhere.\n"
+        "Give the address phones reach, e.g. --base-url http://192.168.1.20:8080 (or set\n"
+        "TIMEBANK_BASE_URL).\n"
+        f"警告：基础网址是 {base_url}，但服务在 {host}:{port} 上监听。\n"
+        "上门服务码和链接使用基础网址：按现在的设置打印出来的服务码无法打开。\n"
+        "请用 --base-url 给出手机能访问的地址。\n"
+        f"{rule}"
+    )
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     """Apply migrations, optionally load demo data, then serve HTTP."""
     import uvicorn
 
+    if args.base_url:
+        # The app (and every worker) reads its settings from the environment.
+        settings = Settings.from_env(base_url=args.base_url)
+        os.environ["TIMEBANK_BASE_URL"] = settings.base_url
     asyncio.run(_migrate(settings))
     if args.demo:
         asyncio.run(_demo(settings))
     print(
         f"timebank {__version__} on http://{args.host}:{args.port}/  (base URL {settings.base_url})"
     )
+    warning = unreachable_base_url(settings.base_url, args.host, args.port)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     uvicorn.run(
         "timebank.app:create_app",
         factory=True,
@@ -164,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--base-url",
+        help="the address phones reach this site at, held by placard QR codes and links "
+        "(default: TIMEBANK_BASE_URL, else http://127.0.0.1:8000)",
+    )
     serve.add_argument("--demo", action="store_true", help="load demo data and print its logins")
     serve.set_defaults(func=cmd_serve)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import date, datetime, tzinfo
 from typing import Any, TypeVar
@@ -32,7 +33,8 @@ MAX_BODY_BYTES = 1024 * 1024
 MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around an uploaded file
 
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
-_WHOLE = re.compile(r"-?[0-9]{1,19}")  # ASCII digits only: int() also takes "１２３" and "1_0"
+# ASCII digits only, once made plain(): int() also takes "1_0" and Arabic-Indic digits.
+_WHOLE = re.compile(r"-?[0-9]{1,19}")
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?|-?\.[0-9]+")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
@@ -42,6 +44,16 @@ E = TypeVar("E", bound=enum.Enum)
 def named(field: str) -> tuple[str, str]:
     """What the form called ``field``, in English and Chinese, for a message about it."""
     return field_label(field, "en"), field_label(field, "zh-CN")
+
+
+def plain(raw: Any) -> str:
+    """What was typed, as plain trimmed text: NFKC turns the full-width digits, letters,
+    signs and spaces of a Chinese input method ("１３８", "＋", "：", U+3000) into ASCII.
+
+    Every phone number, code, PIN and number typed into a form or a JSON body goes through
+    here first, so "１２３４" and "1234" are the same PIN. (Dates and times come from pickers
+    and clocks, and stay strict.)"""
+    return unicodedata.normalize("NFKC", "" if raw is None else str(raw)).strip()
 
 
 def text_problem(value: str) -> str | None:
@@ -126,25 +138,26 @@ def path_is_clean(raw_path: bytes) -> bool:
 
 
 def is_whole(raw: str) -> bool:
-    """Whether ``raw`` is a whole number in ASCII digits (not "１２３", "1_0" or "0x10")."""
-    return _WHOLE.fullmatch(raw.strip()) is not None
+    """Whether ``raw`` is a whole number in digits, full-width ones too (not "1_0" or
+    "0x10")."""
+    return _WHOLE.fullmatch(plain(raw)) is not None
 
 
 def id_or_none(raw: Any) -> int | None:
     """``raw`` as the id of a stored record if it can be one, else None (for forms and links
     that fall back quietly rather than refuse)."""
-    text = str(raw if raw is not None else "").strip()
+    text = plain(raw)
     if not is_whole(text) or not 1 <= int(text) <= ID_MAX:
         return None
     return int(text)
 
 
 def thousandths(raw: Any) -> int:
-    """A decimal like 1.5 (a JSON number or ASCII text) in thousandths, or -1 when it is not
-    a finite number ("inf", "nan", "1e309" and full-width digits are not)."""
+    """A decimal like 1.5 (a JSON number or text, full-width digits too) in thousandths, or
+    -1 when it is not a finite number ("inf", "nan" and "1e309" are not)."""
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
         return -1
-    text = str(raw).strip()
+    text = plain(raw)
     if not _DECIMAL.fullmatch(text):
         return -1
     value = float(text)
@@ -162,13 +175,13 @@ def _not_whole(field: str, low: int, high: int) -> Invalid:
 
 
 def whole_number(raw: Any, field: str, *, low: int, high: int) -> int:
-    """``raw`` (a JSON integer or ASCII digits) as an int in ``low..high``, or a 422."""
+    """``raw`` (a JSON integer or digits) as an int in ``low..high``, or a 422."""
     if isinstance(raw, bool):
         raise _not_whole(field, low, high)
     if isinstance(raw, int):
         value = raw
-    elif isinstance(raw, str) and _WHOLE.fullmatch(raw.strip()):
-        value = int(raw.strip())
+    elif isinstance(raw, str) and _WHOLE.fullmatch(plain(raw)):
+        value = int(plain(raw))
     else:
         raise _not_whole(field, low, high)
     if not low <= value <= high:
@@ -187,7 +200,7 @@ def int_query(request: Any, name: str, default: int, low: int, high: int) -> int
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    value = int(raw) if is_whole(raw) else low - 1
+    value = int(plain(raw)) if is_whole(raw) else low - 1
     if not low <= value <= high:
         en, zh = named(name)
         raise BadRequest(

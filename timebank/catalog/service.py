@@ -82,6 +82,11 @@ async def catalog(community: Community) -> list[ServiceType]:
 
 async def service_type(community: Community, code: str) -> ServiceType:
     """An active service type of the community, or a 422 naming the choices."""
+    if not code.strip():
+        raise Invalid(
+            "Please choose a service.", "请选择服务项目。", code="service_required",
+            details={"field": "service"},
+        )  # fmt: skip
     for service in await catalog(community):
         if service.code == code and service.active:
             return service
@@ -145,7 +150,7 @@ def _int(errors: list[FieldError], name: str, raw: Any, low: int, high: int) -> 
     if isinstance(raw, int) and not isinstance(raw, bool):
         value = raw
     elif isinstance(raw, str) and inputs.is_whole(raw):
-        value = int(raw)
+        value = int(inputs.plain(raw))
     else:
         errors.append(FieldError(name, f"{raw!r} is not a whole number.", f"“{raw}”不是整数。"))
         return None

@@ -174,6 +174,7 @@ async def order_page(request: Request, who: SignedIn) -> Response:
         "residents": await _residents(community) if coordinator else [],
         "form": _blank_form(request, tz, coordinator),
         "error": "",
+        "error_field": "",
         "placed": request.query_params.get("placed") == "1",
     }
     status = 200
@@ -200,6 +201,7 @@ async def order_page(request: Request, who: SignedIn) -> Response:
             return RedirectResponse("/order?placed=1", status_code=303)
         except TimebankError as exc:
             context["error"] = exc.message(request_lang(request))
+            context["error_field"] = str((exc.details or {}).get("field") or "")
             status = exc.status
     mine = await service.upcoming(await Member.get(id=who.member.id))
     context["upcoming"] = [service.order_json(o, await service.names(mine)) for o in mine]

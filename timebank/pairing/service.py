@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
-from timebank import calendar
+from timebank import calendar, inputs
 from timebank.catalog.service import service_type
 from timebank.db import get_or_404
 from timebank.db.steps import run
@@ -258,7 +258,7 @@ async def get_pairing(pairing_id: int) -> Pairing:
 def parse_time_of_day(text: str) -> int:
     """``"09:30"`` as minutes after midnight, or a 422."""
     try:
-        hours, minutes = (int(p) for p in text.strip().split(":"))
+        hours, minutes = (int(p) for p in inputs.plain(text).split(":"))
         if not (0 <= hours < 24 and 0 <= minutes < 60):
             raise ValueError
     except ValueError:

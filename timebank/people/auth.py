@@ -25,6 +25,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
+from timebank import inputs
 from timebank.db import from_row, sql
 from timebank.errors import Forbidden, TimebankError, Unauthorized
 from timebank.people import audit
@@ -197,7 +198,8 @@ async def sign_in_with_code(
     """Sign in with a one-time code; it cannot be used again. Throttled like passwords."""
     attempt, member = await _attempt(phone, ip, _bad_code)
     now = datetime.now(UTC)
-    found = await _matching_code(member, code.strip(), now) if member is not None else None
+    code = inputs.plain(code)
+    found = await _matching_code(member, code, now) if member is not None else None
     if found is None or member is None:
         raise _bad_code()
     # Used once: the update only succeeds for the first of two racing requests.

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from timebank import inputs
 from timebank.errors import Invalid
 from timebank.i18n import field_label
 from timebank.labels import (
@@ -110,7 +111,7 @@ def _int(parsed: Parsed, name: str, value: Any, low: int, high: int) -> int | No
     if value is None or str(value).strip() == "":
         return None
     try:
-        number = int(str(value).strip())
+        number = int(inputs.plain(value))
     except ValueError:
         parsed.refuse(name, f"{value!r} is not a whole number.", f"“{value}”不是整数。")
         return None
@@ -124,7 +125,7 @@ def _float(parsed: Parsed, name: str, value: Any, bound: float) -> float | None:
     if value is None or str(value).strip() == "":
         return None
     try:
-        number = float(str(value).strip())
+        number = float(inputs.plain(value))
     except ValueError:
         parsed.refuse(name, f"{value!r} is not a number.", f"“{value}”不是数字。")
         return None
@@ -192,7 +193,8 @@ def _read_person(
                 )
             else:
                 values[name] = text
-    if (not partial or "name" in data) and not values.get("name"):
+    too_long = any(e.field == "name" for e in parsed.errors)  # not "please give the name"
+    if (not partial or "name" in data) and not values.get("name") and not too_long:
         parsed.refuse("name", "Please give the member's name.", "请填写姓名。")
     if not partial or "phone" in data:
         try:

@@ -15,6 +15,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
 
+from timebank import inputs
 from timebank.db import get_or_404
 from timebank.errors import Conflict, Invalid
 from timebank.people.models import AuditEvent, Community, Level, Member
@@ -109,8 +110,9 @@ async def verify_password_off_loop(password_hash: str | None, password: str) -> 
 
 
 def normalize_phone(phone: str) -> str:
-    """The phone number without spaces and dashes, or a 422 saying what is wrong."""
-    cleaned = re.sub(r"[\s-]", "", phone)
+    """The phone number in ASCII digits (full-width ones too) without spaces and dashes, or
+    a 422 saying what is wrong."""
+    cleaned = re.sub(r"[\s-]", "", inputs.plain(phone))
     if not PHONE.match(cleaned):
         raise Invalid(
             f"{phone!r} is not a phone number: use 5 to 15 digits, optionally starting with +.",

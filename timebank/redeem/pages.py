@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -28,14 +30,38 @@ from timebank.people.web import actor_of, asked_community, posted_form, signed_i
 from timebank.redeem import gifts, items, service
 from timebank.redeem.models import Grant, GrantStatus, RedeemItem, Redemption
 
+FIRST_SLOT, LAST_SLOT = 9, 18  # the hours a service booked with hours may start by default
+
 
 def _back(
-    path: str, *, error: TimebankError | None = None, request: Request, done: str = ""
+    path: str,
+    *,
+    error: TimebankError | None = None,
+    request: Request,
+    done: str = "",
+    at: str = "",
+    kept: dict[str, Any] | None = None,
 ) -> Response:
     if error is not None:
-        return flash.redirect(request, path, error)
+        return flash.redirect(request, path, error, at=at, kept=kept)
     separator = "&" if "?" in path else "?"
     return RedirectResponse(f"{path}{separator}done={done}" if done else path, status_code=303)
+
+
+def now_in(tz: ZoneInfo) -> datetime:
+    """The community's wall clock now."""
+    return datetime.now(tz)
+
+
+def booking_slot(now: datetime) -> dict[str, str]:
+    """The booking form's default: the next whole hour at least half an hour ahead, between
+    09:00 and 18:00, else 09:00 the next day (not today 09:00, refused every afternoon)."""
+    start = (now + timedelta(minutes=90)).replace(minute=0, second=0, microsecond=0)
+    if start.hour < FIRST_SLOT or start.date() > now.date():
+        start = start.replace(hour=FIRST_SLOT)
+    elif start.hour > LAST_SLOT:
+        start = (start + timedelta(days=1)).replace(hour=FIRST_SLOT)
+    return {"day": start.date().isoformat(), "time": f"{start.hour:02d}:00"}
 
 
 @signed_in
@@ -53,6 +79,7 @@ async def use_hours_page(request: Request, who: SignedIn) -> Response:
             "balance": await ledger.balance(wallet.id),
             "items": await items.items_of(member.community_id),
             "today": calendar.local_today(calendar.tz_of(request)).isoformat(),
+            "slot": booking_slot(now_in(calendar.tz_of(request))),
             "family": [link.relative for link in links],
             "mine": mine,
             "item_names": item_names,
@@ -76,7 +103,9 @@ async def redeem_submit(request: Request, who: SignedIn) -> Response:
     except TimebankError as error:
         if error.status == 403:
             raise
-        return _back("/redeem", error=error, request=request)
+        kept = {k: form.get(k) for k in ("for", "day", "time")}
+        at = f"item-{inputs.id_or_none(form.get('item')) or ''}"
+        return _back("/redeem", error=error, request=request, at=at, kept=kept)
     return _back("/redeem", request=request, done="booked" if form.get("day") else "redeemed")
 
 
@@ -102,6 +131,7 @@ async def _ask_to_spend(request: Request, who: SignedIn, form: Any) -> Response:
         left=format_minutes(available - item.price_minutes, lang),
     )
 
+
 def _hours_and_minutes(form: Mapping[str, Any]) -> int:
     """The time the form's 小时 and 分钟 boxes add up to, in minutes (either may be empty)."""
     hours = inputs.whole_number(str(form.get("hours") or "0"), "hours", low=0, high=100_000)
@@ -118,7 +148,8 @@ async def donate_submit(request: Request, who: SignedIn) -> Response:
         body["minutes"] = _hours_and_minutes(form)
         await gifts.donate_for(actor_of(request, who), who, body)
     except TimebankError as error:
-        return _back("/redeem", error=error, request=request)
+        kept = {k: form.get(k) for k in ("to", "hours", "minutes", "reason")}
+        return _back("/redeem", error=error, request=request, at="donate", kept=kept)
     return _back("/redeem", request=request, done="donated")
 
 

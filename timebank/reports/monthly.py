@@ -166,18 +166,34 @@ async def report(communities: list[Community], start: date, end: date, *, tz: Zo
     return Report(start, end, [found[i] for i in ids], await _rollups(list(found.values())))
 
 
+def _ancestors(communities: dict[int, Community], community_id: int) -> list[Community]:
+    found = []
+    parent_id = communities[community_id].parent_id
+    while parent_id is not None:
+        found.append(communities[parent_id])
+        parent_id = communities[parent_id].parent_id
+    return found
+
+
 async def _rollups(figures: list[Figures]) -> list[Figures]:
-    """Sub-district and district totals of the communities' figures."""
-    parents: dict[int, Figures] = {}
+    """Sub-district and district totals of the communities' figures, only for those whose
+    every community is in the report: a community's coordinator (or a report asked for one
+    community) gets no "sub-district" or "district" row that holds one community's figures."""
     communities = {c.id: c for c in await Community.all()}
+    counted = {one.community_id for one in figures}
+    uncovered = {
+        above.id
+        for c in communities.values()
+        if c.level is Level.COMMUNITY and c.id not in counted
+        for above in _ancestors(communities, c.id)
+    }
+    parents: dict[int, Figures] = {}
     for one in figures:
-        parent_id = communities[one.community_id].parent_id
-        while parent_id is not None:
-            parent = communities[parent_id]
-            total = parents.setdefault(
-                parent.id, Figures(parent.id, parent.name, parent.level.value)
-            )
-            total.add(one)
-            parent_id = parent.parent_id
+        for parent in _ancestors(communities, one.community_id):
+            if parent.id not in uncovered:
+                total = parents.setdefault(
+                    parent.id, Figures(parent.id, parent.name, parent.level.value)
+                )
+                total.add(one)
     order = {Level.SUBDISTRICT.value: 0, Level.DISTRICT.value: 1}
     return sorted(parents.values(), key=lambda f: (order.get(f.level, 2), f.name))

@@ -97,6 +97,8 @@ def cmd_placards(settings: Settings, args: argparse.Namespace) -> int:
         if path.suffix == ".html":
             print(f"{path}")
     print(f"{pngs} placard(s) written to {args.out} / 已生成 {pngs} 张上门服务码")
+    # Said every time: a placard printed with the wrong address opens nowhere.
+    print(f"they open {settings.base_url}/v/… / 扫码打开的地址：{settings.base_url}/v/…")
     return 0
 
 

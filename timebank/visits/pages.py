@@ -225,14 +225,18 @@ async def visit_review_submit(request: Request, who: SignedIn) -> Response:
     except TimebankError as error:
         if error.status == 403:
             raise
-        return await _visit_again(request, visit, error)
+        kept = {k: form.get(k) for k in ("minutes", "reason", "community_pays")}
+        return await _visit_again(request, visit, error, at="review", kept=kept)
     back = "/visits?status=flagged" if form.get("back") == "queue" else f"/visits/{visit.id}"
     done = notices.back_to(back, str(body.get("action")), visit=visit.id)
     return RedirectResponse(done, status_code=303)
 
 
-async def _visit_again(request: Request, visit: Visit, error: TimebankError) -> Response:
-    return flash.redirect(request, f"/visits/{visit.id}", error)
+async def _visit_again(
+    request: Request, visit: Visit, error: TimebankError, **form: Any
+) -> Response:
+    """Back to the visit's page, the message next to the form sent (``at``, ``kept``)."""
+    return flash.redirect(request, f"/visits/{visit.id}", error, **form)
 
 
 @signed_in
@@ -247,7 +251,7 @@ async def visit_rating_submit(request: Request, who: SignedIn) -> Response:
     except TimebankError as error:
         if error.status == 403:
             raise
-        return await _visit_again(request, visit, error)
+        return await _visit_again(request, visit, error, at="rating", kept=body)
     return RedirectResponse(f"/visits/{visit.id}", status_code=303)
 
 

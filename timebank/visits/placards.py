@@ -18,6 +18,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from timebank import inputs
 from timebank.errors import Invalid
 from timebank.people import audit
 from timebank.people.audit import Actor
@@ -27,7 +28,7 @@ from timebank.visits import refusals
 from timebank.visits.models import Placard
 
 SALT = "timebank.placard.v1"
-PIN_PATTERN = re.compile(r"[0-9]{4,6}")  # ASCII digits: \d would also take "１２３４"
+PIN_PATTERN = re.compile(r"[0-9]{4,6}")  # after inputs.plain(), which makes "１２３４" "1234"
 _pins = PasswordHasher()
 
 
@@ -97,7 +98,7 @@ async def reissue(actor: Actor, resident: Member) -> Placard:
 
 async def set_pin(actor: Actor, resident: Member, pin: str) -> Placard:
     """Set (or, with an empty ``pin``, clear) the PIN the resident types to confirm visits."""
-    pin = pin.strip()
+    pin = inputs.plain(pin)
     if pin and not PIN_PATTERN.fullmatch(pin):
         raise Invalid(
             "The PIN must be 4 to 6 digits.", "确认码须为 4 到 6 位数字。", code="bad_pin"
@@ -115,6 +116,7 @@ def pin_matches(placard: Placard, pin: str) -> bool:
     if not placard.pin_hash:
         return False
     try:
-        return bool(_pins.verify(placard.pin_hash, pin.strip().encode("utf-8", "surrogatepass")))
+        typed = inputs.plain(pin).encode("utf-8", "surrogatepass")
+        return bool(_pins.verify(placard.pin_hash, typed))
     except (VerificationError, InvalidHashError):
         return False
