@@ -79,7 +79,6 @@ async def my_hours(request: Request) -> Response:
     """
     ---
     summary: My hours balance and statement (passbook), paged by seq
-    tags: [ledger]
     parameters:
       - {name: after, in: query, description: last seq seen, schema: {type: integer, minimum: 0, maximum: 9223372036854775807}}
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
@@ -97,7 +96,6 @@ async def get_account(request: Request) -> Response:
     """
     ---
     summary: An account and its balance (own wallet, or a coordinated community's)
-    tags: [ledger]
     responses: {"200": "Account: The account."}
     errors: [403]
     """
@@ -110,7 +108,6 @@ async def get_statement(request: Request) -> Response:
     """
     ---
     summary: An account's movements, paged by seq, optionally for a period
-    tags: [ledger]
     parameters:
       - {name: after, in: query, schema: {type: integer, minimum: 0, maximum: 9223372036854775807}}
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
@@ -128,7 +125,6 @@ async def get_transaction(request: Request) -> Response:
     """
     ---
     summary: A transaction with its entries
-    tags: [ledger]
     responses: {"200": "Transaction: The transaction."}
     errors: [403]
     """
@@ -142,7 +138,6 @@ async def reverse_transaction(request: Request) -> Response:
     """
     ---
     summary: Reverse a transaction (coordinators of every community it touches; reason needed)
-    tags: [ledger]
     requestBody: Reversal
     responses:
       "201": "Transaction: The reversal."
@@ -167,7 +162,6 @@ async def list_checkpoints(request: Request) -> Response:
     """
     ---
     summary: Recorded checkpoints (coordinators and admins)
-    tags: [ledger]
     responses: {"200": "CheckpointList: Checkpoints, newest first."}
     errors: [403]
     """
@@ -179,7 +173,6 @@ async def create_checkpoint(request: Request) -> Response:
     """
     ---
     summary: Record the chain head as a checkpoint to print or publish
-    tags: [ledger]
     requestBody: NewCheckpoint
     responses: {"201": "Checkpoint: The checkpoint."}
     """
@@ -201,7 +194,6 @@ async def check_statement(request: Request) -> Response:
     """
     ---
     summary: Check a printed statement's QR against the ledger
-    tags: [ledger]
     parameters: [{name: statement, in: path, required: true, schema: {type: string}}]
     responses: {"200": "StatementCheck: matches, and the printed and ledger figures"}
     errors: [403]

@@ -45,7 +45,6 @@ async def list_pairings(request: Request) -> Response:
     """
     ---
     summary: Pairings one may see (coordinators, their communities'; others, their own)
-    tags: [pairings]
     parameters:
       - name: status
         in: query
@@ -61,7 +60,6 @@ async def create_pairing(request: Request) -> Response:
     """
     ---
     summary: Propose a pairing (a coordinator, or a helper asking to serve a resident)
-    tags: [pairings]
     requestBody: PairingProposal
     responses: {"201": "Pairing: The proposed pairing"}
     errors: [404, 409]
@@ -78,7 +76,6 @@ async def get_pairing(request: Request) -> Response:
     """
     ---
     summary: A pairing with its history and plan
-    tags: [pairings]
     responses: {"200": "Pairing: The pairing"}
     errors: [403]
     """
@@ -91,7 +88,6 @@ async def transition_pairing(request: Request) -> Response:
     """
     ---
     summary: Approve, reject, suspend, resume or end a pairing (coordinators)
-    tags: [pairings]
     requestBody: PairingMove
     responses: {"200": "Pairing: The pairing after the change"}
     errors: [409]
@@ -113,7 +109,6 @@ async def add_plan(request: Request) -> Response:
     """
     ---
     summary: Add a recurring visit to a pairing's plan (coordinators)
-    tags: [pairings]
     requestBody: PlanVisit
     responses: {"201": "Pairing: The pairing with its plan"}
     errors: [409]
@@ -138,7 +133,6 @@ async def remove_plan(request: Request) -> Response:
     """
     ---
     summary: Stop a recurring visit of a pairing's plan (coordinators)
-    tags: [pairings]
     responses: {"204": {description: "Stopped"}}
     """
     who = changing(request)
@@ -151,7 +145,6 @@ async def suggestions(request: Request) -> Response:
     """
     ---
     summary: Helpers who suit a resident, best first, with the reasons
-    tags: [pairings]
     parameters:
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 50}}
     responses: {"200": "SuggestionList: suggestions"}

@@ -72,7 +72,6 @@ async def create_session(request: Request) -> Response:
     """
     ---
     summary: Sign in with phone and password
-    tags: [people]
     requestBody: PasswordSignIn
     responses: {"200": "Session: Signed in; the cookie is set; use csrf_token for changes."}
     errors: [401]
@@ -84,7 +83,6 @@ async def session_with_code(request: Request) -> Response:
     """
     ---
     summary: Sign in with a one-time code from a coordinator
-    tags: [people]
     requestBody: CodeSignIn
     responses: {"200": "Session: Signed in; the cookie is set"}
     errors: [401]
@@ -114,7 +112,6 @@ async def delete_session(request: Request) -> Response:
     """
     ---
     summary: Sign out (needs the X-CSRF-Token header)
-    tags: [people]
     responses: {"204": {description: "Signed out; the session cannot be used again."}}
     """
     await sign_out(changing(request).session)
@@ -127,7 +124,6 @@ async def who_am_i(request: Request) -> Response:
     """
     ---
     summary: The signed-in member and their roles
-    tags: [people]
     responses: {"200": "Me: The member."}
     """
     return JSONResponse(member_json(require_member(request)))
@@ -140,7 +136,6 @@ async def change_password(request: Request) -> Response:
     description: >-
       A wrong current password counts as a failed sign-in of the member's phone: after 5 in
       15 minutes the answer is 429 (a stolen session cannot guess the password).
-    tags: [people]
     requestBody: PasswordChange
     responses: {"204": {description: "Changed"}}
     errors: [429]
@@ -160,7 +155,6 @@ async def my_consent(request: Request) -> Response:
     """
     ---
     summary: Give or withdraw my consent to the use of my data (and location at check-in)
-    tags: [people]
     requestBody: ConsentChange
     responses: {"200": "Consent: consent (true or false) and since when"}
     """
