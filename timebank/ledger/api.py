@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from timebank.bodies import body
 from timebank.errors import Invalid
 from timebank.http import post, read_json
 from timebank.ledger import passbook
@@ -21,18 +22,12 @@ from timebank.people.web import changing, require_member
 
 # The request bodies this module reads.
 SCHEMAS: dict[str, Any] = {
-    "Reversal": {
-        "type": "object",
-        "required": ["reason", "idempotency_key"],
-        "properties": {
-            "reason": {"type": "string"},
-            "idempotency_key": {"type": "string", "minLength": 1, "maxLength": 128},
-        },
-    },
-    "NewCheckpoint": {
-        "type": "object",
-        "properties": {"note": {"type": "string", "maxLength": 200}},
-    },
+    "Reversal": body(
+        ["reason", "idempotency_key"],
+        reason={"type": "string"},
+        idempotency_key={"type": "string", "minLength": 1, "maxLength": 128},
+    ),
+    "NewCheckpoint": body([], note={"type": "string", "maxLength": 200}),
 }
 
 

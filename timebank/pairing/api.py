@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from timebank import inputs
+from timebank.bodies import body
 from timebank.calendar import tz_of
 from timebank.http import post, read_json
 from timebank.inputs import body_int, int_query
@@ -20,24 +21,18 @@ from timebank.people.web import actor_of, changing, require_member
 # What the pairing's transitions and plan read (the proposal's is in records).
 SCHEMAS: dict[str, Any] = {
     **records.SCHEMAS,
-    "PairingMove": {
-        "type": "object",
-        "required": ["action"],
-        "properties": {
-            "action": {"type": "string", "enum": ["approve", "reject", "suspend", "resume", "end"]},
-            "reason": {"type": "string", "description": "needed to reject, suspend or end"},
-        },
-    },
-    "PlanVisit": {
-        "type": "object",
-        "required": ["service", "every_days", "start"],
-        "properties": {
-            "service": {"type": "string"},
-            "every_days": {"type": "integer"},
-            "start": {"type": "string", "example": "09:30"},
-            "duration_minutes": {"type": "integer"},
-        },
-    },
+    "PairingMove": body(
+        ["action"],
+        action={"type": "string", "enum": ["approve", "reject", "suspend", "resume", "end"]},
+        reason={"type": "string", "description": "needed to reject, suspend or end"},
+    ),
+    "PlanVisit": body(
+        ["service", "every_days", "start"],
+        service={"type": "string"},
+        every_days={"type": "integer"},
+        start={"type": "string", "example": "09:30"},
+        duration_minutes={"type": "integer"},
+    ),
 }
 
 

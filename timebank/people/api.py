@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from timebank.bodies import body
 from timebank.errors import Invalid, TimebankError
 from timebank.http import post, read_json
 from timebank.people import auth, members
@@ -18,18 +19,13 @@ from timebank.people.directory import card
 from timebank.people.models import Member
 from timebank.people.web import actor_of, changing, require_member, set_session_cookie
 
-
-def _body(required: list[str], **properties: Any) -> dict[str, Any]:
-    return {"type": "object", "required": required, "properties": properties}
-
-
 TEXT = {"type": "string"}
 # The request bodies read here, for the OpenAPI document (timebank.api.FEATURE_SCHEMAS).
 SCHEMAS: dict[str, Any] = {
-    "PasswordSignIn": _body(["phone", "password"], phone=TEXT, password=TEXT),
-    "CodeSignIn": _body(["phone", "code"], phone=TEXT, code=TEXT),
-    "PasswordChange": _body(["new"], current=TEXT, new={"type": "string", "minLength": 8}),
-    "ConsentChange": _body(["consent"], consent={"type": "boolean"}),
+    "PasswordSignIn": body(["phone", "password"], phone=TEXT, password=TEXT),
+    "CodeSignIn": body(["phone", "code"], phone=TEXT, code=TEXT),
+    "PasswordChange": body(["new"], current=TEXT, new={"type": "string", "minLength": 8}),
+    "ConsentChange": body(["consent"], consent={"type": "boolean"}),
 }
 
 

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from timebank.bodies import ID, body
 from timebank.errors import BadRequest, NotFound
 from timebank.http import post, read_json
 from timebank.inputs import int_query
@@ -29,14 +30,11 @@ from timebank.people.web import actor_of, changing, require_member
 # The request bodies read here (besides api_schemas' members and settings), for the OpenAPI
 # document (timebank.api.FEATURE_SCHEMAS).
 SCHEMAS: dict[str, Any] = {
-    "NewFamilyLink": {
-        "type": "object",
-        "required": ["relative", "relation"],
-        "properties": {
-            "relative": {"$ref": "#/components/schemas/Id"},
-            "relation": {"type": "string", "enum": [r.value for r in Relation]},
-        },
-    }
+    "NewFamilyLink": body(
+        ["relative", "relation"],
+        relative=ID,
+        relation={"type": "string", "enum": [r.value for r in Relation]},
+    )
 }
 
 
