@@ -17,7 +17,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
@@ -238,6 +238,54 @@ PASSWORD = "a-good-password"
 async def make_signed_up(community: Any, *roles: str, name: str = "成员") -> Any:
     """A member with ``PASSWORD`` set, able to sign in."""
     return await make_member(community, *roles, name=name, password=PASSWORD)
+
+
+# The people the tests' worlds are made of, by the key a test calls them: where they live
+# ("here", 桂花社区, or "there", 荷塘社区), their role and their name. Several keys may stand
+# for the same kind of person: a test names them by what they are to it.
+CAST: dict[str, tuple[str, str, str]] = {
+    "admin": ("here", "admin", "区管理员"),
+    "admin2": ("here", "admin", "区管理员二"),
+    "coordinator": ("here", "coordinator", "李芳"),
+    "lead": ("here", "coordinator", "李芳"),
+    "second": ("here", "coordinator", "周桂兰"),
+    "street": ("here", "coordinator", "街道协调员"),
+    "far": ("there", "coordinator", "王强"),
+    "elder": ("here", "resident", "陈秀英"),
+    "mother": ("here", "resident", "陈秀英"),
+    "resident": ("here", "resident", "陈秀英"),
+    "resident2": ("here", "resident", "赵德海"),
+    "family": ("here", "resident", "陈小明"),
+    "young": ("here", "resident", "王小明"),
+    "son": ("here", "helper", "张建国"),
+    "helper": ("here", "helper", "张建国"),
+    "helper2": ("here", "helper", "刘小红"),
+    "other_helper": ("here", "helper", "刘小红"),
+    "stranger": ("there", "resident", "孙丽"),
+    "far_helper": ("there", "helper", "赵德海"),
+}
+
+
+async def make_world(
+    *people: str, there: bool = False, make: Callable[..., Awaitable[Any]] = make_signed_up
+) -> dict[str, Any]:
+    """``here``, ``there`` (when asked, or when one of ``people`` lives there) and ``people``
+    of ``CAST``, made in that order by ``make``."""
+    world = {"here": await make_community("桂花社区")}
+    if there or any(CAST[name][0] == "there" for name in people):
+        world["there"] = await make_community("荷塘社区")
+    for name in people:
+        place, role, full_name = CAST[name]
+        world[name] = await make(world[place], role, name=full_name)
+    return world
+
+
+async def make_family(child: Any, parent: Any) -> None:
+    """Link ``child`` and ``parent`` both ways, as two family links."""
+    from timebank.people.models import FamilyLink, Relation
+
+    await FamilyLink.create(member=child, relative=parent, relation=Relation.PARENT)
+    await FamilyLink.create(member=parent, relative=child, relation=Relation.CHILD)
 
 
 async def sign_in_client(client: httpx.AsyncClient, member: Any) -> str:

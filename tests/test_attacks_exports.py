@@ -20,7 +20,14 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from tests.conftest import clients_of, csrf, make_community, make_signed_up, sign_in_client
+from tests.conftest import (
+    clients_of,
+    csrf,
+    make_community,
+    make_signed_up,
+    make_world,
+    sign_in_client,
+)
 from timebank.cells import cell, excel_csv
 from timebank.ledger import service as ledger
 from timebank.people.models import AuditEvent, HelperProfile, Member, ResidentProfile
@@ -193,13 +200,8 @@ def form_key(html: str) -> str:
 
 @pytest.fixture
 async def office(app: Any) -> Any:
-    here = await make_community("桂花社区")
-    world: dict[str, Any] = {
-        "here": here,
-        "lead": await make_signed_up(here, "coordinator", name="李芳"),
-        "elder": await make_signed_up(here, "resident", name="陈秀英"),
-        "helper": await make_signed_up(here, "helper", name="张建国"),
-    }
+    world = await make_world("lead", "elder", "helper")
+    here = world["here"]
     await Member.filter(id=world["elder"].id).update(birth_date=date(1940, 1, 1))
     world["rice"] = await RedeemItem.create(
         community=here, kind="goods", name_zh="大米", name_en="Rice", price_minutes=120, stock=5

@@ -20,8 +20,9 @@ from tests.conftest import (
     balance,
     coordinate_street,
     key,
-    make_community,
+    make_family,
     make_signed_up,
+    make_world,
 )
 from timebank.ledger import service as ledger
 from timebank.ledger.verify import verify
@@ -42,27 +43,13 @@ from timebank.visits.models import Visit, VisitStatus
 
 @pytest.fixture
 async def w(app: Any) -> Any:
-    here = await make_community("桂花社区")
-    there = await make_community("荷塘社区")
-    world: dict[str, Any] = {
-        "app": app,
-        "here": here,
-        "there": there,
-        "admin": await make_signed_up(here, "admin", name="区管理员"),
-        "admin2": await make_signed_up(here, "admin", name="区管理员二"),
-        "coordinator": await make_signed_up(here, "coordinator", name="李芳"),
-        "second": await make_signed_up(here, "coordinator", name="周桂兰"),
-        "far": await make_signed_up(there, "coordinator", name="王强"),
-        "street": await make_signed_up(here, "coordinator", name="街道协调员"),
-        "elder": await make_signed_up(here, "resident", name="陈秀英"),
-        "son": await make_signed_up(here, "helper", name="张建国"),
-        "stranger": await make_signed_up(there, "resident", name="孙丽"),
-    }
+    world = await make_world(
+        "admin", "admin2", "coordinator", "second", "far", "street", "elder", "son", "stranger"
+    )
+    world["app"] = app
     # A sub-district (街道) coordinator: coordinates every community of the street.
-    await coordinate_street(world["street"], here)
-    for a, b, rel in ((world["son"], world["elder"], Relation.PARENT),
-                      (world["elder"], world["son"], Relation.CHILD)):  # fmt: skip
-        await FamilyLink.create(member=a, relative=b, relation=rel)
+    await coordinate_street(world["street"], world["here"])
+    await make_family(world["son"], world["elder"])
     async with AsyncExitStack() as stack:
         world["stack"] = stack
         yield world
@@ -352,29 +339,22 @@ async def test_a_reset_or_deactivation_ends_every_session(w: dict[str, Any]) -> 
 
 async def test_idempotency_keys_belong_to_whoever_sent_them(w: dict[str, Any]) -> None:
     shared = "the-same-key-0001"
-    coordinator, h = await as_(w, "coordinator")
-    first = await coordinator.post(
-        "/api/v1/grants",
-        json={"member": w["elder"].id, "minutes": 30, "reason": "独居老人 秘密原因", "key": shared},
-        headers=h,
-    )
+    signed_in = {name: await as_(w, name) for name in ("coordinator", "far")}
+
+    async def grant(by: str, to: str, minutes: int, reason: str) -> Any:
+        client, headers = signed_in[by]
+        body = {"member": w[to].id, "minutes": minutes, "reason": reason, "key": shared}
+        return await client.post("/api/v1/grants", json=body, headers=headers)
+
+    first = await grant("coordinator", "elder", 30, "独居老人 秘密原因")
     assert first.status_code == 201, first.text
-    far, fh = await as_(w, "far")
-    theirs = await far.post(
-        "/api/v1/grants",
-        json={"member": w["stranger"].id, "minutes": 20, "reason": "孤寡", "key": shared},
-        headers=fh,
-    )
+    theirs = await grant("far", "stranger", 20, "孤寡")
     assert theirs.status_code == 201, theirs.text
     assert theirs.json()["id"] != first.json()["id"]
     assert theirs.json()["reason"] == "孤寡" and "秘密" not in theirs.text
     assert await balance(w["stranger"]) == 20 and await balance(w["elder"]) == 30
     # The same key again from the first coordinator: the first grant, once.
-    again = await coordinator.post(
-        "/api/v1/grants",
-        json={"member": w["elder"].id, "minutes": 30, "reason": "独居老人 秘密原因", "key": shared},
-        headers=h,
-    )
+    again = await grant("coordinator", "elder", 30, "独居老人 秘密原因")
     assert again.json()["id"] == first.json()["id"] and await balance(w["elder"]) == 30
     assert await Grant.all().count() == 2
     # Donations: the son's key does not stop the elder's own donation with the same key.

@@ -9,24 +9,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import as_, balance, coordinate_street, key, make_community, make_signed_up
+from tests.conftest import as_, balance, coordinate_street, key, make_signed_up, make_world
 from timebank.ledger import service as ledger
 from timebank.people.models import FamilyLink, MemberRole, Relation
 
 
 @pytest.fixture
 async def w(app: Any) -> Any:
-    here = await make_community("桂花社区")
-    world: dict[str, Any] = {
-        "app": app,
-        "here": here,
-        "admin": await make_signed_up(here, "admin", name="区管理员"),
-        "coordinator": await make_signed_up(here, "coordinator", name="李芳"),
-        "second": await make_signed_up(here, "coordinator", name="周桂兰"),
-        "street": await make_signed_up(here, "coordinator", name="街道协调员"),
-        "mother": await make_signed_up(here, "resident", name="陈秀英"),
-    }
-    await coordinate_street(world["street"], here)
+    world = await make_world("admin", "coordinator", "second", "street", "mother")
+    world["app"] = app
+    await coordinate_street(world["street"], world["here"])
     async with AsyncExitStack() as stack:
         world["stack"] = stack
         yield world

@@ -56,17 +56,13 @@ def test_migrate_then_demo_twice(tmp_path: Path) -> None:
     assert len(members(tmp_path)) == len(DEMO_PEOPLE) + 40  # the logins and the residents
 
 
+# Who ``create-user`` makes in these tests.
+ADMIN = ("--phone", "13900000001", "--name", "管理员")
+
+
 def test_create_user_reads_the_password_from_stdin(tmp_path: Path) -> None:
     result = timebank(
-        tmp_path,
-        "create-user",
-        "--phone",
-        "13900000001",
-        "--name",
-        "管理员",
-        "--district",
-        "示范区",
-        stdin="a-strong-password\n",
+        tmp_path, "create-user", *ADMIN, "--district", "示范区", stdin="a-strong-password\n"
     )
     assert result.returncode == 0, result.stderr
     assert "created admin 管理员 (13900000001) in 示范区" in result.stdout
@@ -77,16 +73,7 @@ def test_create_user_reads_the_password_from_stdin(tmp_path: Path) -> None:
 
 
 def test_create_user_never_takes_a_password_on_the_command_line(tmp_path: Path) -> None:
-    result = timebank(
-        tmp_path,
-        "create-user",
-        "--phone",
-        "13900000001",
-        "--name",
-        "X",
-        "--password",
-        "secret123",
-    )
+    result = timebank(tmp_path, "create-user", *ADMIN, "--password", "secret123")
     assert result.returncode == 2
     assert "unrecognized arguments: --password" in result.stderr
 

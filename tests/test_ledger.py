@@ -44,6 +44,18 @@ async def earn(p: dict[str, Any], minutes: int, key: str = "earn") -> Any:
     )
 
 
+async def grant(p: dict[str, Any], minutes: int, key: str, reason: str) -> Any:
+    """The coordinator grants the resident ``minutes``."""
+    return await ledger.grant(
+        community_id=p["community"].id,
+        member_id=p["resident"].id,
+        minutes=minutes,
+        key=key,
+        actor_id=p["coordinator"].id,
+        reason=reason,
+    )
+
+
 async def test_service_credit_moves_hours_from_the_fund(people: dict[str, Any]) -> None:
     posted = await earn(people, 90)
     assert posted.created and posted.txn.kind is TxnKind.SERVICE_CREDIT
@@ -99,23 +111,9 @@ async def test_configured_overdraft_and_cap(people: dict[str, Any]) -> None:
     assert (await ledger.balance(wallet.id)).available == -60
     with pytest.raises(Conflict):
         await ledger.redeem(member_id=people["resident"].id, minutes=1, key="b", actor_id=None)
-    await ledger.grant(
-        community_id=people["community"].id,
-        member_id=people["resident"].id,
-        minutes=180,
-        key="g",
-        actor_id=people["coordinator"].id,
-        reason="低保",
-    )
+    await grant(people, 180, key="g", reason="低保")
     with pytest.raises(Conflict) as caught:
-        await ledger.grant(
-            community_id=people["community"].id,
-            member_id=people["resident"].id,
-            minutes=1,
-            key="g2",
-            actor_id=people["coordinator"].id,
-            reason="x",
-        )
+        await grant(people, 1, key="g2", reason="x")
     assert caught.value.code == "balance_cap"
 
 
@@ -129,14 +127,7 @@ async def test_issuance_budget(people: dict[str, Any]) -> None:
 
 async def test_grant_needs_a_reason(people: dict[str, Any]) -> None:
     with pytest.raises(Invalid) as caught:
-        await ledger.grant(
-            community_id=people["community"].id,
-            member_id=people["resident"].id,
-            minutes=60,
-            key="g",
-            actor_id=people["coordinator"].id,
-            reason=" ",
-        )
+        await grant(people, 60, key="g", reason=" ")
     assert caught.value.code == "reason_required"
 
 
@@ -216,33 +207,20 @@ async def test_reversal_rules(people: dict[str, Any]) -> None:
 
 async def test_donation(people: dict[str, Any]) -> None:
     await earn(people, 60)
-    family = await ledger.wallet(people["resident"].id)
-    await ledger.donate(
-        from_member_id=people["helper"].id,
-        to_account_id=family.id,
-        minutes=20,
-        key="d",
-        actor_id=people["helper"].id,
-    )
+    helper = people["helper"].id
+
+    async def donate(to: Any, minutes: int, key: str, actor_id: int | None = None) -> None:
+        await ledger.donate(
+            from_member_id=helper, to_account_id=to.id, minutes=minutes, key=key, actor_id=actor_id
+        )
+
+    await donate(await ledger.wallet(people["resident"].id), 20, key="d", actor_id=helper)
     assert await available(people["resident"]) == 20
     with pytest.raises(Invalid):
-        own = await ledger.wallet(people["helper"].id)
-        await ledger.donate(
-            from_member_id=people["helper"].id,
-            to_account_id=own.id,
-            minutes=1,
-            key="d2",
-            actor_id=None,
-        )
+        await donate(await ledger.wallet(helper), 1, key="d2")
     fund = await ledger.community_account(people["community"].id, AccountKind.ISSUANCE)
     with pytest.raises(Invalid):
-        await ledger.donate(
-            from_member_id=people["helper"].id,
-            to_account_id=fund.id,
-            minutes=1,
-            key="d3",
-            actor_id=None,
-        )
+        await donate(fund, 1, key="d3")
 
 
 async def test_the_database_refuses_updates_and_deletes(

@@ -77,34 +77,39 @@ def machine(
         def available(self, m: int) -> int:
             return self.posted[m] - self.held[m]
 
+        def spend(
+            self, write: Callable[..., Coroutine[Any, Any, Any]], m: int, minutes: int
+        ) -> Any:
+            """``write`` (redeem or reserve) ``minutes`` of ``m``'s: refused beyond what they
+            have available, else its result."""
+            return self.attempt(
+                write(member_id=self.members[m].id, minutes=minutes, key=self.key(), actor_id=None),
+                minutes <= self.available(m),
+                "insufficient_hours",
+            )
+
+        def earning(self, m: int, minutes: int, key: str) -> Coroutine[Any, Any, Any]:
+            """``m`` credited ``minutes`` for a visit, ``key`` naming both."""
+            return ledger.credit_service(
+                helper_id=self.members[m].id,
+                community_id=self.community.id,
+                minutes=minutes,
+                visit_id=key,
+                key=key,
+            )
+
         @rule(m=who, minutes=amounts)
         def credit(self, m: int, minutes: int) -> None:
             key = self.key()
-            posted = self.attempt(
-                ledger.credit_service(
-                    helper_id=self.members[m].id,
-                    community_id=self.community.id,
-                    minutes=minutes,
-                    visit_id=key,
-                    key=key,
-                ),
-                ok=True,
-            )
+            posted = self.attempt(self.earning(m, minutes, key), ok=True)
             self.posted[m] += minutes
             self.reversible[posted.txn.id] = [(m, minutes)]
             self.calls[key] = ("credit", m, minutes, posted.txn.id)
 
         @rule(m=who, minutes=amounts)
         def redeem(self, m: int, minutes: int) -> None:
-            ok = minutes <= self.available(m)
-            posted = self.attempt(
-                ledger.redeem(
-                    member_id=self.members[m].id, minutes=minutes, key=self.key(), actor_id=None
-                ),
-                ok,
-                "insufficient_hours",
-            )
-            if ok:
+            posted = self.spend(ledger.redeem, m, minutes)
+            if posted is not None:
                 self.posted[m] -= minutes
                 self.reversible[posted.txn.id] = [(m, -minutes)]
 
@@ -131,15 +136,8 @@ def machine(
 
         @rule(m=who, minutes=amounts)
         def reserve(self, m: int, minutes: int) -> None:
-            ok = minutes <= self.available(m)
-            posted = self.attempt(
-                ledger.reserve(
-                    member_id=self.members[m].id, minutes=minutes, key=self.key(), actor_id=None
-                ),
-                ok,
-                "insufficient_hours",
-            )
-            if ok:
+            posted = self.spend(ledger.reserve, m, minutes)
+            if posted is not None:
                 self.held[m] += minutes
                 self.holds[posted.txn.id] = (m, minutes)
 
@@ -203,15 +201,7 @@ def machine(
         def replay(self, data: st.DataObject) -> None:
             key = data.draw(st.sampled_from(sorted(self.calls)))
             _, m, minutes, txn_id = self.calls[key]
-            again = self.run(
-                ledger.credit_service(
-                    helper_id=self.members[m].id,
-                    community_id=self.community.id,
-                    minutes=minutes,
-                    visit_id=key,
-                    key=key,
-                )
-            )
+            again = self.run(self.earning(m, minutes, key))
             assert not again.created and again.txn.id == txn_id
 
         @invariant()

@@ -65,22 +65,21 @@ async def test_intact_ledger_verifies(history: dict[str, Any], db_url: str, tmp_
     assert "ledger intact" in result.stdout and "6 entries" in result.stdout
 
 
-async def test_altered_amount_is_named(
-    history: dict[str, Any], db_url: str, tmp_path: Path
+@pytest.mark.parametrize(
+    ("change", "seq", "said"),
+    [
+        ("UPDATE ledger_entry SET amount = 310 WHERE seq = 4", "seq 4", "hash does not match"),
+        ("UPDATE ledger_txn SET ref_id = '99' WHERE idempotency_key = 'k1'", "seq 3", "altered"),
+    ],
+    ids=["amount", "transaction"],
+)
+async def test_an_altered_row_is_named(
+    history: dict[str, Any], db_url: str, tmp_path: Path, change: str, seq: str, said: str
 ) -> None:
-    await tamper(db_url, "UPDATE ledger_entry SET amount = 310 WHERE seq = 4")
+    await tamper(db_url, change)
     result = run_verify(db_url, tmp_path)
     assert result.returncode == 1
-    assert "seq 4" in result.stdout and "hash does not match" in result.stdout
-
-
-async def test_altered_transaction_is_named(
-    history: dict[str, Any], db_url: str, tmp_path: Path
-) -> None:
-    await tamper(db_url, "UPDATE ledger_txn SET ref_id = '99' WHERE idempotency_key = 'k1'")
-    result = run_verify(db_url, tmp_path)
-    assert result.returncode == 1
-    assert "seq 3" in result.stdout and "altered" in result.stdout
+    assert seq in result.stdout and said in result.stdout
 
 
 async def test_altered_cached_totals_are_caught(

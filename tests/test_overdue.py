@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from tests.conftest import make_community, make_signed_up, sign_in_client
+from tests.conftest import clients_of, make_community, make_signed_up, sign_in_client
 from timebank.pairing.models import Pairing, PairingStatus
 from timebank.people.models import Member, ResidentProfile
 from timebank.reports.dashboard import today as today_counts
@@ -90,13 +90,7 @@ async def test_dashboard_and_api(app: Any) -> None:
     await visited(alone, helper, datetime.now(UTC) - timedelta(minutes=20), status="open")
     counts = await today_counts({here.id}, tz=TZ)
     assert counts.in_progress == 1 and counts.visits_flagged == 0
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        httpx.AsyncClient(transport=transport, base_url="http://testserver") as office,
-        httpx.AsyncClient(transport=transport, base_url="http://testserver") as other,
-    ):
-        await sign_in_client(office, lead)
-        await sign_in_client(other, helper)
+    async with clients_of(app, lead, helper) as (office, other):
         page = await office.get("/dashboard")
         assert page.status_code == 200
         assert f'data-testid="overdue-{alone.id}"' in page.text and "逾期 13 天" in page.text

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import make_community, make_member
+from tests.conftest import make_member, make_world
 from timebank.catalog import service as catalog
 from timebank.errors import Conflict, Forbidden, Invalid
 from timebank.orders import service as orders
@@ -26,19 +26,16 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 @pytest.fixture
 async def world(orm: None) -> dict[str, Any]:
-    here = await make_community("桂花社区")
-    there = await make_community("枫林社区")
-    w = {
-        "here": here,
-        "there": there,
-        "coordinator": await make_member(here, "coordinator", name="李芳"),
-        "second": await make_member(here, "coordinator", name="王强"),
-        "helper": await make_member(here, "helper", name="张建国"),
-        "helper2": await make_member(here, "helper", name="刘小红"),
-        "resident": await make_member(here, "resident", name="陈秀英"),
-        "resident2": await make_member(here, "resident", name="赵德海"),
-        "far": await make_member(there, "resident", name="周桂兰"),
-    }
+    w = await make_world(
+        "coordinator",
+        "second",
+        "helper",
+        "helper2",
+        "resident",
+        "resident2",
+        "stranger",
+        make=make_member,
+    )
     w["actor"] = Actor(w["coordinator"].id, "127.0.0.1")
     return w
 
@@ -82,14 +79,14 @@ async def test_pairing_rules(world: dict[str, Any]) -> None:
         (world["helper"], world["helper"], "same_person"),
         (world["resident"], world["resident2"], "not_a_helper"),
         (world["helper"], world["helper2"], "not_a_resident"),
-        (world["helper"], world["far"], "other_community"),
+        (world["helper"], world["stranger"], "other_community"),
     ]
     for helper, resident, code in cases:
         with pytest.raises(Invalid) as caught:
             await pairing.propose(actor, helper=helper, resident=resident)
         assert caught.value.code == code
     cross = await pairing.propose(
-        actor, helper=world["helper"], resident=world["far"], across_communities=True
+        actor, helper=world["helper"], resident=world["stranger"], across_communities=True
     )
     assert cross.community_id == world["there"].id  # type: ignore[attr-defined]
     await pairing.propose(actor, helper=world["helper"], resident=world["resident"])

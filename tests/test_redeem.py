@@ -10,20 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import (
-    balance,
-    key,
-    make_community,
-    make_signed_up,
-    signed_in_client,
-)
+from tests.conftest import balance, key, make_family, make_signed_up, make_world, signed_in_client
 from timebank.ledger import service as ledger
 from timebank.ledger.models import Account, AccountKind, LedgerTxn, TxnKind
 from timebank.people.models import (
     Community,
-    FamilyLink,
     Member,
-    Relation,
     ResidentProfile,
 )
 from timebank.redeem.models import RedeemItem, Redemption
@@ -38,24 +30,13 @@ async def give(member: Any, minutes: int, community: Any) -> None:
 
 @pytest.fixture
 async def w(app: Any) -> Any:
-    here = await make_community("桂花社区")
-    other = await make_community("荷塘社区")
-    world: dict[str, Any] = {
-        "app": app,
-        "here": here,
-        "coordinator": await make_signed_up(here, "coordinator", name="李芳"),
-        "second": await make_signed_up(here, "coordinator", name="周桂兰"),
-        "elder": await make_signed_up(here, "resident", name="陈秀英"),
-        "son": await make_signed_up(here, "helper", name="张建国"),
-        "young": await make_signed_up(here, "resident", name="王小明"),
-        "stranger": await make_signed_up(other, "resident", name="孙丽"),
-    }
+    world = await make_world("coordinator", "second", "elder", "son", "young", "stranger")
+    world["app"] = app
+    here = world["here"]
     await Member.filter(id=world["elder"].id).update(birth_date=date(1948, 3, 1))
     await Member.filter(id=world["son"].id).update(birth_date=date(1975, 6, 1))
     await Member.filter(id=world["young"].id).update(birth_date=date(1990, 1, 1))
-    for a, b, rel in ((world["son"], world["elder"], Relation.PARENT),
-                      (world["elder"], world["son"], Relation.CHILD)):  # fmt: skip
-        await FamilyLink.create(member=a, relative=b, relation=rel)
+    await make_family(world["son"], world["elder"])
     world["rice"] = await RedeemItem.create(
         community=here, kind="goods", name_zh="大米 5 斤", name_en="Rice 2.5 kg",
         price_minutes=120, stock=3,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import csrf, make_community, make_signed_up, page_client
+from tests.conftest import csrf, make_world, page_client
 from timebank.ledger import service as ledger
 from timebank.people.models import Community, FamilyLink, Member, Relation
 from timebank.redeem.models import Grant, RedeemItem, Redemption
@@ -23,14 +23,8 @@ def form_key(html: str) -> str:
 
 @pytest.fixture
 async def w(app: Any) -> Any:
-    here = await make_community("桂花社区")
-    world: dict[str, Any] = {
-        "here": here,
-        "lead": await make_signed_up(here, "coordinator", name="李芳"),
-        "second": await make_signed_up(here, "coordinator", name="周桂兰"),
-        "elder": await make_signed_up(here, "resident", name="陈秀英"),
-        "son": await make_signed_up(here, "helper", name="张建国"),
-    }
+    world = await make_world("lead", "second", "elder", "son")
+    here = world["here"]
     await Member.filter(id=world["elder"].id).update(birth_date=date(1940, 1, 1))
     await FamilyLink.create(member=world["son"], relative=world["elder"], relation=Relation.PARENT)
     await ledger.grant(community_id=here.id, member_id=world["elder"].id, minutes=300,

@@ -12,7 +12,13 @@ from zoneinfo import ZoneInfo
 import httpx
 from openpyxl import load_workbook
 
-from tests.conftest import coordinate_street, make_community, make_signed_up, sign_in_client
+from tests.conftest import (
+    clients_of,
+    coordinate_street,
+    make_community,
+    make_signed_up,
+    sign_in_client,
+)
 from timebank.ledger import service as ledger
 from timebank.people.models import Community, Level, ResidentProfile
 from timebank.people.service import create_community
@@ -73,9 +79,7 @@ async def test_october_figures(app: Any) -> None:
     assert district_total.level == "district" and district_total.by_service["cleaning"] == [2, 210]
     # Hours earned and redeemed come from the ledger's postings in the period.
     assert a.earned == 0 and a.redeemed == 0
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as office:
-        await sign_in_client(office, lead)
+    async with clients_of(app, lead) as (office,):
         api = await office.get("/api/v1/reports/monthly?month=2026-10")
         assert api.status_code == 200
         mine = api.json()["communities"]

@@ -51,11 +51,17 @@ async def test_a_sub_district_coordinator_sees_its_communities(app: Any) -> None
         assert {"王秀英", "赵德海"} <= names and "孙玉珍" not in names
 
 
-async def test_office_pages_open_on_a_community_and_offer_the_others(app: Any) -> None:
+async def one_street() -> tuple[Any, Any, Any]:
+    """东湖街道 (of 江城区) and its two communities, 桂花社区 and 枫林社区."""
     district = await create_community(name="江城区", level=Level.DISTRICT, parent=None)
     east = await create_community(name="东湖街道", level=Level.SUBDISTRICT, parent=district)
     a = await create_community(name="桂花社区", level=Level.COMMUNITY, parent=east)
     b = await create_community(name="枫林社区", level=Level.COMMUNITY, parent=east)
+    return east, a, b
+
+
+async def test_office_pages_open_on_a_community_and_offer_the_others(app: Any) -> None:
+    east, a, b = await one_street()
     street_lead = await make_signed_up(east, "coordinator", name="街道主任")
     lead_a = await make_signed_up(a, "coordinator", name="李芳")
     async with clients_of(app, street_lead, lead_a) as (street, office):
@@ -79,10 +85,7 @@ async def test_office_pages_open_on_a_community_and_offer_the_others(app: Any) -
 
 
 async def test_the_order_form_offers_one_communitys_residents_at_a_time(app: Any) -> None:
-    district = await create_community(name="江城区", level=Level.DISTRICT, parent=None)
-    east = await create_community(name="东湖街道", level=Level.SUBDISTRICT, parent=district)
-    a = await create_community(name="桂花社区", level=Level.COMMUNITY, parent=east)
-    b = await create_community(name="枫林社区", level=Level.COMMUNITY, parent=east)
+    east, a, b = await one_street()
     street_lead = await make_signed_up(east, "coordinator", name="街道主任")
     in_a = await make_signed_up(a, "resident", name="王秀英")
     in_b = await make_signed_up(b, "resident", name="赵德海")

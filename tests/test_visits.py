@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,12 +14,12 @@ import httpx
 import pytest
 from tortoise import connections
 
-from tests.conftest import make_community, make_signed_up, signed_in_client
+from tests.conftest import make_family, make_world, signed_in_client
 from timebank.ledger.models import LedgerTxn
 from timebank.ledger.service import grant
 from timebank.orders.models import Order, OrderEvent, OrderStatus
 from timebank.pairing.models import Compensation, Pairing, PairingStatus, PlanItem
-from timebank.people.models import AuditEvent, Community, FamilyLink, HelperProfile, Relation
+from timebank.people.models import AuditEvent, Community, HelperProfile
 from timebank.visits import placards
 from timebank.visits.models import Visit
 from timebank.visits.service import close_forgotten
@@ -56,24 +57,14 @@ async def backdate(visit_id: int, minutes: int) -> None:
 
 @pytest.fixture
 async def w(app: Any) -> AsyncExitStack:  # type: ignore[misc]
-    here = await make_community("桂花社区")
-    there = await make_community("荷塘社区")
-    world: dict[str, Any] = {
-        "app": app,
-        "here": here,
-        "coordinator": await make_signed_up(here, "coordinator", name="李芳"),
-        "helper": await make_signed_up(here, "helper", name="张建国"),
-        "other_helper": await make_signed_up(here, "helper", name="刘小红"),
-        "resident": await make_signed_up(here, "resident", name="陈秀英"),
-        "family": await make_signed_up(here, "resident", name="陈小明"),
-        "stranger": await make_signed_up(there, "resident", name="赵德海"),
-        "far_helper": await make_signed_up(there, "helper", name="孙丽"),
-    }
+    world = await make_world(
+        "coordinator", "helper", "other_helper", "resident", "family", "stranger", "far_helper"
+    )
+    world["app"] = app
     resident = world["resident"]
     resident.lat, resident.lon = HOME
     await resident.save()
-    await FamilyLink.create(member=resident, relative=world["family"], relation=Relation.CHILD)
-    await FamilyLink.create(member=world["family"], relative=resident, relation=Relation.PARENT)
+    await make_family(world["family"], resident)
     secret = app.state.settings.secret_key
     placard = await placards.placard_of(resident)
     world["token"] = placards.make_token(secret, resident.id, placard.generation)
@@ -237,35 +228,35 @@ async def test_a_retry_that_lost_the_race_gets_the_first_result(
     from timebank.visits import refusals
     from timebank.visits import service as visits_service
 
+    async def race(
+        send: Any, status: int, refusal: Callable[[], Exception], refused: tuple[int, str]
+    ) -> httpx.Response:
+        """``send`` an event; then, the steps giving ``refusal``, the same event again (the
+        first answer's visit) and a new one (refused)."""
+        tap = event()
+        sent = await send(w, event_id=tap)
+        assert sent.status_code == status, sent.text
+
+        async def refuse(make: Any, **_: Any) -> Any:
+            raise refusal()
+
+        monkeypatch.setattr(visits_service, "_run_with_fixes", refuse)
+        again = await send(w, event_id=tap)
+        assert again.status_code == 200 and again.json()["id"] == sent.json()["id"]
+        # Without a visit of that event id the refusal stands.
+        other = await send(w, event_id=event())
+        assert (other.status_code, other.json()["error"]["code"]) == refused
+        monkeypatch.undo()
+        return again
+
     await order_now(w)
-    tap = event()
-    first = await start(w, event_id=tap)
-    assert first.status_code == 201, first.text
-
-    async def lost_the_race(make: Any, **_: Any) -> Any:
-        raise refusals.not_yours()
-
-    monkeypatch.setattr(visits_service, "_run_with_fixes", lost_the_race)
-    again = await start(w, event_id=tap)
-    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
-    # Without a visit of that event id the refusal stands.
-    other = await start(w, event_id=event())
-    assert other.status_code == 403 and other.json()["error"]["code"] == "not_yours"
-    monkeypatch.undo()
+    # Check-in: the retry lost the race to its first request.
+    first = await race(start, 201, refusals.not_yours, (403, "not_yours"))
     await backdate(first.json()["id"], 40)
-    out = event()
-    closed = await finish(w, event_id=out)
-    assert closed.status_code == 200, closed.text
-
-    async def found_it_closed(make: Any, **_: Any) -> Any:
-        raise refusals.no_open_visit()
-
-    monkeypatch.setattr(visits_service, "_run_with_fixes", found_it_closed)
-    retried = await finish(w, event_id=out)
-    assert retried.status_code == 200 and retried.json()["id"] == first.json()["id"]
+    # Check-out: the retry found the visit closed by its first request.
+    retried = await race(finish, 200, refusals.no_open_visit, (409, "no_open_visit"))
+    assert retried.json()["id"] == first.json()["id"]
     assert retried.json()["status"] == "verified"
-    nothing = await finish(w, event_id=event())
-    assert nothing.status_code == 409 and nothing.json()["error"]["code"] == "no_open_visit"
 
 
 async def test_bad_requests_are_clear(w: dict[str, Any]) -> None:

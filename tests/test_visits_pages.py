@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import csrf, make_community, make_signed_up, page_client
+from tests.conftest import csrf, make_world, page_client
 from timebank.orders.models import Order, OrderStatus
 from timebank.people.models import AuditEvent
 from timebank.visits import placards
@@ -21,14 +21,9 @@ from timebank.visits.models import Visit
 
 @pytest.fixture
 async def w(app: Any) -> Any:
-    here = await make_community("桂花社区")
-    world: dict[str, Any] = {
-        "app": app,
-        "here": here,
-        "coordinator": await make_signed_up(here, "coordinator", name="李芳"),
-        "helper": await make_signed_up(here, "helper", name="张建国"),
-        "resident": await make_signed_up(here, "resident", name="陈秀英"),
-    }
+    world = await make_world("coordinator", "helper", "resident")
+    world["app"] = app
+    here = world["here"]
     placard = await placards.placard_of(world["resident"])
     world["token"] = placards.make_token(
         app.state.settings.secret_key, world["resident"].id, placard.generation

@@ -10,6 +10,7 @@ responses (``answers``), id ranges, and these short forms:
   as its description;
 - ``requestBody: CheckIn`` is a required JSON body of that component schema;
 - ``errors: [409]`` adds the shared responses for statuses beyond the usual ones;
+- ``tags`` need not be written: an operation is tagged with its feature (``TAGS``);
 - a path's integer ids (``{order_id:int}`` in its route) need not be declared: an operation
   gets each one its ``parameters`` do not name, first, as a required integer.
 
@@ -215,7 +216,35 @@ def openapi_document(api_routes: list[BaseRoute]) -> dict[str, Any]:
         }
     )
     document = generator.get_schema([Mount("/api/v1", routes=api_routes)])
-    return complete(with_path_ids(document, api_routes))
+    return complete(with_tags(with_path_ids(document, api_routes), api_routes))
+
+
+# The tag that groups a feature's operations in the document, by the package serving them.
+TAGS = {
+    "catalog": "catalog",
+    "ledger": "ledger",
+    "orders": "orders",
+    "pairing": "pairings",
+    "people": "people",
+    "redeem": "redeem",
+    "reports": "reports",
+    "settlement": "settlement",
+    "visits": "visits",
+}
+
+
+def with_tags(document: dict[str, Any], api_routes: list[BaseRoute]) -> dict[str, Any]:
+    """Each operation its docstring leaves untagged tagged with its feature's ``TAGS``."""
+    for route in api_routes:
+        if not isinstance(route, Route) or not route.include_in_schema:
+            continue
+        operations = document["paths"].get("/api/v1" + route.path_format, {})
+        for method in route.methods or ():
+            operation = operations.get(method.lower())
+            if operation is not None and "tags" not in operation:
+                feature = route.endpoint.__module__.split(".")[1]  # timebank.<feature>.api
+                operation["tags"] = [TAGS[feature]]
+    return document
 
 
 def with_path_ids(document: dict[str, Any], api_routes: list[BaseRoute]) -> dict[str, Any]:

@@ -17,7 +17,6 @@ async def list_services(request: Request) -> Response:
     """
     ---
     summary: The services a community offers (its members and coordinators)
-    tags: [catalog]
     responses: {"200": "ServiceList: service types"}
     errors: [403]
     """
@@ -33,7 +32,6 @@ async def update_service(request: Request) -> Response:
     """
     ---
     summary: Change a service type (coordinators)
-    tags: [catalog]
     parameters:
       - {name: code, in: path, required: true, schema: {type: string}}
     requestBody: ServiceChange

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from tortoise import fields
-from tortoise.models import Model
 
+from timebank.db.tables import Table, refers_to
 from timebank.people.models import Community
 
 
-class ServiceType(Model):
+class ServiceType(Table):
     """One kind of help a community offers (助餐, 助浴 …)."""
 
-    id = fields.IntField(primary_key=True)
-    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
-        "timebank.Community", related_name="service_types", on_delete=fields.CASCADE
+    community: fields.ForeignKeyRelation[Community] = refers_to(
+        "Community", "service_types", on_delete=fields.CASCADE
     )
     community_id: int
     code = fields.CharField(max_length=30)

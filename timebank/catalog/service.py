@@ -10,6 +10,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from timebank import inputs
+from timebank.bodies import body
 from timebank.catalog.models import ServiceType
 from timebank.errors import Invalid, NotFound
 from timebank.i18n import gettext_for
@@ -26,20 +27,18 @@ def _bounded(kind: str, low: float, high: float) -> dict[str, Any]:
 
 # The body update_service reads, for the API document.
 SCHEMAS: dict[str, Any] = {
-    "ServiceChange": {
-        "type": "object",
-        "properties": {
-            "name_zh": {"type": "string", "minLength": 1, "maxLength": 40},
-            "name_en": {"type": "string", "minLength": 1, "maxLength": 60},
-            "typical_minutes": _bounded("integer", 5, 720),
-            "max_minutes": _bounded("integer", 5, 720),
-            "min_minutes": _bounded("integer", 0, 720),
-            "multiplier": _bounded("number", 0.1, 5),
-            "needs_confirmation": {"type": "boolean"},
-            "group_activity": {"type": "boolean"},
-            "active": {"type": "boolean"},
-        },
-    },
+    "ServiceChange": body(
+        [],
+        name_zh={"type": "string", "minLength": 1, "maxLength": 40},
+        name_en={"type": "string", "minLength": 1, "maxLength": 60},
+        typical_minutes=_bounded("integer", 5, 720),
+        max_minutes=_bounded("integer", 5, 720),
+        min_minutes=_bounded("integer", 0, 720),
+        multiplier=_bounded("number", 0.1, 5),
+        needs_confirmation={"type": "boolean"},
+        group_activity={"type": "boolean"},
+        active={"type": "boolean"},
+    ),
 }
 
 # code: (typical minutes, most minutes). The names are labels.SERVICE_NAMES: English there,

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from timebank.bodies import body
 from timebank.errors import Invalid
 from timebank.http import post, read_json
 from timebank.ledger import passbook
@@ -21,18 +22,12 @@ from timebank.people.web import changing, require_member
 
 # The request bodies this module reads.
 SCHEMAS: dict[str, Any] = {
-    "Reversal": {
-        "type": "object",
-        "required": ["reason", "idempotency_key"],
-        "properties": {
-            "reason": {"type": "string"},
-            "idempotency_key": {"type": "string", "minLength": 1, "maxLength": 128},
-        },
-    },
-    "NewCheckpoint": {
-        "type": "object",
-        "properties": {"note": {"type": "string", "maxLength": 200}},
-    },
+    "Reversal": body(
+        ["reason", "idempotency_key"],
+        reason={"type": "string"},
+        idempotency_key={"type": "string", "minLength": 1, "maxLength": 128},
+    ),
+    "NewCheckpoint": body([], note={"type": "string", "maxLength": 200}),
 }
 
 
@@ -74,7 +69,6 @@ async def my_hours(request: Request) -> Response:
     """
     ---
     summary: My hours balance and movements (passbook), newest first, paged
-    tags: [ledger]
     parameters:
       - {name: before, in: query, description: "newest first (the default): next_before of the page before", schema: {type: integer, minimum: 1, maximum: 9223372036854775807}}
       - {name: after, in: query, description: "oldest first from here: the last seq seen (not with before)", schema: {type: integer, minimum: 0, maximum: 9223372036854775807}}
@@ -93,7 +87,6 @@ async def get_account(request: Request) -> Response:
     """
     ---
     summary: An account and its balance (own wallet, or a coordinated community's)
-    tags: [ledger]
     responses: {"200": "Account: The account."}
     errors: [403]
     """
@@ -106,7 +99,6 @@ async def get_statement(request: Request) -> Response:
     """
     ---
     summary: An account's movements, newest first, paged, optionally for a period
-    tags: [ledger]
     parameters:
       - {name: before, in: query, description: "newest first (the default): next_before of the page before", schema: {type: integer, minimum: 1, maximum: 9223372036854775807}}
       - {name: after, in: query, description: "oldest first from here: the last seq seen (not with before)", schema: {type: integer, minimum: 0, maximum: 9223372036854775807}}
@@ -125,7 +117,6 @@ async def get_transaction(request: Request) -> Response:
     """
     ---
     summary: A transaction with its entries
-    tags: [ledger]
     responses: {"200": "Transaction: The transaction."}
     errors: [403]
     """
@@ -139,7 +130,6 @@ async def reverse_transaction(request: Request) -> Response:
     """
     ---
     summary: Reverse a transaction (coordinators of every community it touches; reason needed)
-    tags: [ledger]
     requestBody: Reversal
     responses:
       "201": "Transaction: The reversal."
@@ -164,7 +154,6 @@ async def list_checkpoints(request: Request) -> Response:
     """
     ---
     summary: Recorded checkpoints (coordinators and admins)
-    tags: [ledger]
     responses: {"200": "CheckpointList: Checkpoints, newest first."}
     errors: [403]
     """
@@ -176,7 +165,6 @@ async def create_checkpoint(request: Request) -> Response:
     """
     ---
     summary: Record the chain head as a checkpoint to print or publish
-    tags: [ledger]
     requestBody: NewCheckpoint
     responses: {"201": "Checkpoint: The checkpoint."}
     """
@@ -198,7 +186,6 @@ async def check_statement(request: Request) -> Response:
     """
     ---
     summary: Check a printed statement's QR against the ledger
-    tags: [ledger]
     parameters: [{name: statement, in: path, required: true, schema: {type: string}}]
     responses: {"200": "StatementCheck: matches, and the printed and ledger figures"}
     errors: [403]

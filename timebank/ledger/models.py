@@ -11,6 +11,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from timebank.db.tables import Table, one_of, refers_to
+
 # Model docstrings become table comments, and tortoise's SQLite schema editor splits its
 # statements on ";": no semicolons in the docstrings below.
 
@@ -46,20 +48,15 @@ class Phase(StrEnum):
     POSTED = "posted"
 
 
-class Account(Model):
+class Account(Table):
     """A wallet or system account with totals cached by the ledger service."""
 
-    id = fields.IntField(primary_key=True)
     kind = fields.CharEnumField(AccountKind, max_length=12)
     # The ledger knows its owners by reference only ("timebank.Community"): it depends on no
     # other feature, so the related objects are typed as plain models.
-    community: fields.ForeignKeyRelation[Model] = fields.ForeignKeyField(
-        "timebank.Community", related_name="accounts", on_delete=fields.RESTRICT
-    )
+    community: fields.ForeignKeyRelation[Model] = refers_to("Community", "accounts")
     community_id: int
-    member: fields.ForeignKeyNullableRelation[Model] = fields.ForeignKeyField(
-        "timebank.Member", related_name="accounts", null=True, on_delete=fields.RESTRICT
-    )
+    member: fields.ForeignKeyNullableRelation[Model] = refers_to("Member", "accounts", null=True)
     member_id: int | None
     # Lowest allowed available balance (None: no floor, e.g. the redemption sink).
     floor = fields.BigIntField(null=True, default=0)
@@ -87,18 +84,17 @@ class Account(Model):
         return self.posted_balance - int(self.pending_debits)
 
 
-class LedgerTxn(Model):
+class LedgerTxn(Table):
     """One balanced, immutable movement of hours."""
 
-    id = fields.IntField(primary_key=True)
     kind = fields.CharEnumField(TxnKind, max_length=16)
-    actor: fields.ForeignKeyNullableRelation[Model] = fields.ForeignKeyField(
-        "timebank.Member", related_name="ledger_actions", null=True, on_delete=fields.RESTRICT
+    actor: fields.ForeignKeyNullableRelation[Model] = refers_to(
+        "Member", "ledger_actions", null=True
     )
     actor_id: int | None
     # The member a coordinator acted for (hotline case), when not the actor.
-    on_behalf_of: fields.ForeignKeyNullableRelation[Model] = fields.ForeignKeyField(
-        "timebank.Member", related_name="ledger_on_behalf", null=True, on_delete=fields.RESTRICT
+    on_behalf_of: fields.ForeignKeyNullableRelation[Model] = refers_to(
+        "Member", "ledger_on_behalf", null=True
     )
     on_behalf_of_id: int | None
     reason = fields.CharField(max_length=500, default="")
@@ -107,12 +103,12 @@ class LedgerTxn(Model):
     idempotency_key = fields.CharField(max_length=128, unique=True)
     request_hash = fields.CharField(max_length=64)
     # Unique: a transaction is reversed at most once, a hold resolved at most once.
-    reverses: fields.ForeignKeyNullableRelation[LedgerTxn] = fields.OneToOneField(
-        "timebank.LedgerTxn", related_name="reversed_by", null=True, on_delete=fields.RESTRICT
+    reverses: fields.ForeignKeyNullableRelation[LedgerTxn] = one_of(
+        "LedgerTxn", "reversed_by", null=True
     )
     reverses_id: int | None
-    resolves: fields.ForeignKeyNullableRelation[LedgerTxn] = fields.OneToOneField(
-        "timebank.LedgerTxn", related_name="resolved_by", null=True, on_delete=fields.RESTRICT
+    resolves: fields.ForeignKeyNullableRelation[LedgerTxn] = one_of(
+        "LedgerTxn", "resolved_by", null=True
     )
     resolves_id: int | None
     digest = fields.CharField(max_length=64)
@@ -127,13 +123,9 @@ class Entry(Model):
     """One leg of a transaction, linked into the hash chain by ``prev_hash``."""
 
     seq = fields.BigIntField(primary_key=True, generated=False)
-    txn: fields.ForeignKeyRelation[LedgerTxn] = fields.ForeignKeyField(
-        "timebank.LedgerTxn", related_name="entries", on_delete=fields.RESTRICT
-    )
+    txn: fields.ForeignKeyRelation[LedgerTxn] = refers_to("LedgerTxn", "entries")
     txn_id: int
-    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
-        "timebank.Account", related_name="entries", on_delete=fields.RESTRICT
-    )
+    account: fields.ForeignKeyRelation[Account] = refers_to("Account", "entries")
     account_id: int
     amount = fields.BigIntField()
     phase = fields.CharEnumField(Phase, max_length=8)
@@ -157,14 +149,13 @@ class ChainHead(Model):
         table = "ledger_head"
 
 
-class Checkpoint(Model):
+class Checkpoint(Table):
     """A published (seq, hash) pair: a later rewrite of the chain before it is caught."""
 
-    id = fields.IntField(primary_key=True)
     seq = fields.BigIntField()
     hash = fields.CharField(max_length=64)
-    created_by: fields.ForeignKeyNullableRelation[Model] = fields.ForeignKeyField(
-        "timebank.Member", related_name="checkpoints", null=True, on_delete=fields.RESTRICT
+    created_by: fields.ForeignKeyNullableRelation[Model] = refers_to(
+        "Member", "checkpoints", null=True
     )
     created_by_id: int | None
     note = fields.CharField(max_length=200, default="")

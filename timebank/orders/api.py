@@ -22,7 +22,6 @@ async def list_orders(request: Request) -> Response:
     """
     ---
     summary: Orders board (coordinators) or my orders (residents and helpers)
-    tags: [orders]
     responses: {"200": "OrderBoard: open, assigned and overdue orders, or mine"}
     """
     who = require_member(request)
@@ -44,7 +43,6 @@ async def create_order(request: Request) -> Response:
     """
     ---
     summary: Order a service (a resident for themself, a coordinator for a resident)
-    tags: [orders]
     requestBody: OrderRequest
     responses: {"201": "Order: The order"}
     errors: [404]
@@ -70,7 +68,6 @@ async def get_order(request: Request) -> Response:
     """
     ---
     summary: One order
-    tags: [orders]
     responses: {"200": "Order: The order"}
     errors: [403]
     """
@@ -83,7 +80,6 @@ async def transition_order(request: Request) -> Response:
     """
     ---
     summary: Take (helpers), assign or mark no-show (coordinators), release, or cancel
-    tags: [orders]
     requestBody: OrderMove
     responses: {"200": "Order: The order after the change"}
     errors: [409]
@@ -98,7 +94,6 @@ async def my_tasks(request: Request) -> Response:
     """
     ---
     summary: "A helper's day: tasks, the next seven days', open orders to take, pairings"
-    tags: [orders]
     parameters: [{name: date, in: query, schema: {type: string, format: date}}]
     responses: {"200": "Tasks: tasks, open orders and pairings"}
     errors: [422]

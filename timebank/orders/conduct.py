@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from timebank import inputs
+from timebank.bodies import an_id, body
 from timebank.errors import BadRequest, Invalid
 from timebank.orders import service
 from timebank.orders.models import Order
@@ -19,37 +20,22 @@ from timebank.people.models import Member
 
 # What an order and a move read (the API's body; the pages' forms hold the same fields).
 SCHEMAS: dict[str, Any] = {
-    "OrderRequest": {
-        "type": "object",
-        "required": ["service", "starts_at", "ends_at"],
-        "properties": {
-            "resident": {
-                "allOf": [{"$ref": "#/components/schemas/Id"}],
-                "description": "left out: myself",
-            },
-            "service": {"type": "string"},
-            "starts_at": {"type": "string", "format": "date-time"},
-            "ends_at": {"type": "string", "format": "date-time"},
-            "notes": {"type": "string"},
-            "address": {"type": "string"},
-            "funded": {"type": "boolean", "description": "the fund pays (coordinators only)"},
-        },
-    },
-    "OrderMove": {
-        "type": "object",
-        "required": ["action"],
-        "properties": {
-            "action": {
-                "type": "string",
-                "enum": ["take", "assign", "release", "cancel", "no_show"],
-            },
-            "helper": {
-                "allOf": [{"$ref": "#/components/schemas/Id"}],
-                "description": "for assign",
-            },
-            "reason": {"type": "string", "description": "needed to cancel or mark no-show"},
-        },
-    },
+    "OrderRequest": body(
+        ["service", "starts_at", "ends_at"],
+        resident=an_id("left out: myself"),
+        service={"type": "string"},
+        starts_at={"type": "string", "format": "date-time"},
+        ends_at={"type": "string", "format": "date-time"},
+        notes={"type": "string"},
+        address={"type": "string"},
+        funded={"type": "boolean", "description": "the fund pays (coordinators only)"},
+    ),
+    "OrderMove": body(
+        ["action"],
+        action={"type": "string", "enum": ["take", "assign", "release", "cancel", "no_show"]},
+        helper=an_id("for assign"),
+        reason={"type": "string", "description": "needed to cancel or mark no-show"},
+    ),
 }
 
 LATER_ACTIONS = {"start", "complete", "verify", "flag"}  # check-in and verification

@@ -6,8 +6,8 @@ from enum import StrEnum
 from typing import ClassVar
 
 from tortoise import fields
-from tortoise.models import Model
 
+from timebank.db.tables import Table, refers_to
 from timebank.people.models import Community, Member
 
 
@@ -24,21 +24,16 @@ class OrderStatus(StrEnum):
     NO_SHOW = "no_show"
 
 
-class Order(Model):
+class Order(Table):
     """One visit wanted: placed by a resident or for them, taken by or given to a helper."""
 
     audit_name: ClassVar[str] = "order"  # its name in the audit log
-    id = fields.IntField(primary_key=True)
-    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
-        "timebank.Community", related_name="orders", on_delete=fields.RESTRICT
-    )
+    community: fields.ForeignKeyRelation[Community] = refers_to("Community", "orders")
     community_id: int
-    resident: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
-        "timebank.Member", related_name="orders", on_delete=fields.RESTRICT
-    )
+    resident: fields.ForeignKeyRelation[Member] = refers_to("Member", "orders")
     resident_id: int
-    helper: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
-        "timebank.Member", related_name="orders_taken", null=True, on_delete=fields.RESTRICT
+    helper: fields.ForeignKeyNullableRelation[Member] = refers_to(
+        "Member", "orders_taken", null=True
     )
     helper_id: int | None
     service_code = fields.CharField(max_length=30)
@@ -61,13 +56,10 @@ class Order(Model):
         unique_together = (("plan_item_id", "due_on"),)
 
 
-class OrderEvent(Model):
+class OrderEvent(Table):
     """One transition of an order."""
 
-    id = fields.IntField(primary_key=True)
-    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
-        "timebank.Order", related_name="events", on_delete=fields.CASCADE
-    )
+    order: fields.ForeignKeyRelation[Order] = refers_to("Order", "events", on_delete=fields.CASCADE)
     order_id: int
     at = fields.DatetimeField(auto_now_add=True)
     actor_id = fields.IntField(null=True)

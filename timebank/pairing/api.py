@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from timebank import inputs
+from timebank.bodies import body
 from timebank.calendar import tz_of
 from timebank.http import post, read_json
 from timebank.inputs import body_int, int_query
@@ -20,24 +21,18 @@ from timebank.people.web import actor_of, changing, require_member
 # What the pairing's transitions and plan read (the proposal's is in records).
 SCHEMAS: dict[str, Any] = {
     **records.SCHEMAS,
-    "PairingMove": {
-        "type": "object",
-        "required": ["action"],
-        "properties": {
-            "action": {"type": "string", "enum": ["approve", "reject", "suspend", "resume", "end"]},
-            "reason": {"type": "string", "description": "needed to reject, suspend or end"},
-        },
-    },
-    "PlanVisit": {
-        "type": "object",
-        "required": ["service", "every_days", "start"],
-        "properties": {
-            "service": {"type": "string"},
-            "every_days": {"type": "integer"},
-            "start": {"type": "string", "example": "09:30"},
-            "duration_minutes": {"type": "integer"},
-        },
-    },
+    "PairingMove": body(
+        ["action"],
+        action={"type": "string", "enum": ["approve", "reject", "suspend", "resume", "end"]},
+        reason={"type": "string", "description": "needed to reject, suspend or end"},
+    ),
+    "PlanVisit": body(
+        ["service", "every_days", "start"],
+        service={"type": "string"},
+        every_days={"type": "integer"},
+        start={"type": "string", "example": "09:30"},
+        duration_minutes={"type": "integer"},
+    ),
 }
 
 
@@ -45,7 +40,6 @@ async def list_pairings(request: Request) -> Response:
     """
     ---
     summary: Pairings one may see (coordinators, their communities'; others, their own)
-    tags: [pairings]
     parameters:
       - name: status
         in: query
@@ -61,7 +55,6 @@ async def create_pairing(request: Request) -> Response:
     """
     ---
     summary: Propose a pairing (a coordinator, or a helper asking to serve a resident)
-    tags: [pairings]
     requestBody: PairingProposal
     responses: {"201": "Pairing: The proposed pairing"}
     errors: [404, 409]
@@ -78,7 +71,6 @@ async def get_pairing(request: Request) -> Response:
     """
     ---
     summary: A pairing with its history and plan
-    tags: [pairings]
     responses: {"200": "Pairing: The pairing"}
     errors: [403]
     """
@@ -91,7 +83,6 @@ async def transition_pairing(request: Request) -> Response:
     """
     ---
     summary: Approve, reject, suspend, resume or end a pairing (coordinators)
-    tags: [pairings]
     requestBody: PairingMove
     responses: {"200": "Pairing: The pairing after the change"}
     errors: [409]
@@ -113,7 +104,6 @@ async def add_plan(request: Request) -> Response:
     """
     ---
     summary: Add a recurring visit to a pairing's plan (coordinators)
-    tags: [pairings]
     requestBody: PlanVisit
     responses: {"201": "Pairing: The pairing with its plan"}
     errors: [409]
@@ -138,7 +128,6 @@ async def remove_plan(request: Request) -> Response:
     """
     ---
     summary: Stop a recurring visit of a pairing's plan (coordinators)
-    tags: [pairings]
     responses: {"204": {description: "Stopped"}}
     """
     who = changing(request)
@@ -151,7 +140,6 @@ async def suggestions(request: Request) -> Response:
     """
     ---
     summary: Helpers who suit a resident, best first, with the reasons
-    tags: [pairings]
     parameters:
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 50}}
     responses: {"200": "SuggestionList: suggestions"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 
 from tortoise import fields
-from tortoise.models import Model
 
+from timebank.db.tables import Table, refers_to
 from timebank.people.models import Community, Member
 
 
@@ -28,21 +28,14 @@ class Compensation(StrEnum):
     BOTH = "both"
 
 
-class Pairing(Model):
+class Pairing(Table):
     """A helper serving a resident, approved by a coordinator."""
 
-    id = fields.IntField(primary_key=True)
-    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
-        "timebank.Community", related_name="pairings", on_delete=fields.RESTRICT
-    )
+    community: fields.ForeignKeyRelation[Community] = refers_to("Community", "pairings")
     community_id: int
-    helper: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
-        "timebank.Member", related_name="pairings_as_helper", on_delete=fields.RESTRICT
-    )
+    helper: fields.ForeignKeyRelation[Member] = refers_to("Member", "pairings_as_helper")
     helper_id: int
-    resident: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
-        "timebank.Member", related_name="pairings_as_resident", on_delete=fields.RESTRICT
-    )
+    resident: fields.ForeignKeyRelation[Member] = refers_to("Member", "pairings_as_resident")
     resident_id: int
     status = fields.CharEnumField(PairingStatus, max_length=12, default=PairingStatus.PROPOSED)
     compensation = fields.CharEnumField(Compensation, max_length=8, default=Compensation.HOURS)
@@ -59,12 +52,11 @@ class Pairing(Model):
         indexes = (("resident_id", "status"),)
 
 
-class PairingEvent(Model):
+class PairingEvent(Table):
     """One transition of a pairing: who, when, from what to what, and why."""
 
-    id = fields.IntField(primary_key=True)
-    pairing: fields.ForeignKeyRelation[Pairing] = fields.ForeignKeyField(
-        "timebank.Pairing", related_name="events", on_delete=fields.CASCADE
+    pairing: fields.ForeignKeyRelation[Pairing] = refers_to(
+        "Pairing", "events", on_delete=fields.CASCADE
     )
     pairing_id: int
     at = fields.DatetimeField(auto_now_add=True)
@@ -77,12 +69,11 @@ class PairingEvent(Model):
         table = "pairing_event"
 
 
-class PlanItem(Model):
+class PlanItem(Table):
     """A recurring visit of a pairing's plan: a service, every N days, at a time of day."""
 
-    id = fields.IntField(primary_key=True)
-    pairing: fields.ForeignKeyRelation[Pairing] = fields.ForeignKeyField(
-        "timebank.Pairing", related_name="plan", on_delete=fields.CASCADE
+    pairing: fields.ForeignKeyRelation[Pairing] = refers_to(
+        "Pairing", "plan", on_delete=fields.CASCADE
     )
     pairing_id: int
     service_code = fields.CharField(max_length=30)

@@ -8,6 +8,7 @@ from typing import Any
 
 from tortoise.expressions import Q
 
+from timebank.bodies import ID, body
 from timebank.errors import BadRequest
 from timebank.pairing import service
 from timebank.pairing.models import Pairing, PairingEvent, PairingStatus, PlanItem
@@ -18,17 +19,14 @@ from timebank.people.models import Member
 
 # What a proposal reads (the API's body, the suggestions page's form).
 SCHEMAS: dict[str, Any] = {
-    "PairingProposal": {
-        "type": "object",
-        "required": ["helper", "resident"],
-        "properties": {
-            "helper": {"$ref": "#/components/schemas/Id"},
-            "resident": {"$ref": "#/components/schemas/Id"},
-            "compensation": {"type": "string", "enum": ["hours", "paid", "both"]},
-            "funded": {"type": "boolean", "description": "true (default) - the fund pays (兜底)"},
-            "note": {"type": "string"},
-        },
-    },
+    "PairingProposal": body(
+        ["helper", "resident"],
+        helper=ID,
+        resident=ID,
+        compensation={"type": "string", "enum": ["hours", "paid", "both"]},
+        funded={"type": "boolean", "description": "true (default) - the fund pays (兜底)"},
+        note={"type": "string"},
+    ),
 }
 
 

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from timebank.bodies import body
 from timebank.errors import Invalid, TimebankError
 from timebank.http import post, read_json
 from timebank.people import auth, members
@@ -18,18 +19,13 @@ from timebank.people.directory import card
 from timebank.people.models import Member
 from timebank.people.web import actor_of, changing, require_member, set_session_cookie
 
-
-def _body(required: list[str], **properties: Any) -> dict[str, Any]:
-    return {"type": "object", "required": required, "properties": properties}
-
-
 TEXT = {"type": "string"}
 # The request bodies read here, for the OpenAPI document (timebank.api.FEATURE_SCHEMAS).
 SCHEMAS: dict[str, Any] = {
-    "PasswordSignIn": _body(["phone", "password"], phone=TEXT, password=TEXT),
-    "CodeSignIn": _body(["phone", "code"], phone=TEXT, code=TEXT),
-    "PasswordChange": _body(["new"], current=TEXT, new={"type": "string", "minLength": 8}),
-    "ConsentChange": _body(["consent"], consent={"type": "boolean"}),
+    "PasswordSignIn": body(["phone", "password"], phone=TEXT, password=TEXT),
+    "CodeSignIn": body(["phone", "code"], phone=TEXT, code=TEXT),
+    "PasswordChange": body(["new"], current=TEXT, new={"type": "string", "minLength": 8}),
+    "ConsentChange": body(["consent"], consent={"type": "boolean"}),
 }
 
 
@@ -72,7 +68,6 @@ async def create_session(request: Request) -> Response:
     """
     ---
     summary: Sign in with phone and password
-    tags: [people]
     requestBody: PasswordSignIn
     responses: {"200": "Session: Signed in; the cookie is set; use csrf_token for changes."}
     errors: [401]
@@ -84,7 +79,6 @@ async def session_with_code(request: Request) -> Response:
     """
     ---
     summary: Sign in with a one-time code from a coordinator
-    tags: [people]
     requestBody: CodeSignIn
     responses: {"200": "Session: Signed in; the cookie is set"}
     errors: [401]
@@ -114,7 +108,6 @@ async def delete_session(request: Request) -> Response:
     """
     ---
     summary: Sign out (needs the X-CSRF-Token header)
-    tags: [people]
     responses: {"204": {description: "Signed out; the session cannot be used again."}}
     """
     await sign_out(changing(request).session)
@@ -127,7 +120,6 @@ async def who_am_i(request: Request) -> Response:
     """
     ---
     summary: The signed-in member and their roles
-    tags: [people]
     responses: {"200": "Me: The member."}
     """
     return JSONResponse(member_json(require_member(request)))
@@ -140,7 +132,6 @@ async def change_password(request: Request) -> Response:
     description: >-
       A wrong current password counts as a failed sign-in of the member's phone: after 5 in
       15 minutes the answer is 429 (a stolen session cannot guess the password).
-    tags: [people]
     requestBody: PasswordChange
     responses: {"204": {description: "Changed"}}
     errors: [429]
@@ -160,7 +151,6 @@ async def my_consent(request: Request) -> Response:
     """
     ---
     summary: Give or withdraw my consent to the use of my data (and location at check-in)
-    tags: [people]
     requestBody: ConsentChange
     responses: {"200": "Consent: consent (true or false) and since when"}
     """

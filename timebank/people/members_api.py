@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from timebank.bodies import ID, body
 from timebank.errors import BadRequest, NotFound
 from timebank.http import post, read_json
 from timebank.inputs import int_query
@@ -29,14 +30,11 @@ from timebank.people.web import actor_of, changing, require_member
 # The request bodies read here (besides api_schemas' members and settings), for the OpenAPI
 # document (timebank.api.FEATURE_SCHEMAS).
 SCHEMAS: dict[str, Any] = {
-    "NewFamilyLink": {
-        "type": "object",
-        "required": ["relative", "relation"],
-        "properties": {
-            "relative": {"$ref": "#/components/schemas/Id"},
-            "relation": {"type": "string", "enum": [r.value for r in Relation]},
-        },
-    }
+    "NewFamilyLink": body(
+        ["relative", "relation"],
+        relative=ID,
+        relation={"type": "string", "enum": [r.value for r in Relation]},
+    )
 }
 
 
@@ -52,7 +50,6 @@ async def list_members(request: Request) -> Response:
     """
     ---
     summary: Search members of the communities one coordinates
-    tags: [people]
     parameters:
       - {name: q, in: query, schema: {type: string}, description: "name, phone or member number"}
       - {name: role, in: query, schema: {type: string, enum: [helper,resident,coordinator,admin]}}
@@ -86,7 +83,6 @@ async def create_member(request: Request) -> Response:
     """
     ---
     summary: Register a member (resident, helper or both) in a community
-    tags: [people]
     requestBody: NewMember
     responses: {"201": "Member: The member, with profiles"}
     errors: [404, 409]
@@ -111,7 +107,6 @@ async def get_member(request: Request) -> Response:
     """
     ---
     summary: One member with profiles and family
-    tags: [people]
     responses: {"200": "Member: The member"}
     errors: [403]
     """
@@ -125,7 +120,6 @@ async def update_member(request: Request) -> Response:
     """
     ---
     summary: Change a member's fields, roles or profiles (only the fields sent)
-    tags: [people]
     requestBody: MemberChange
     responses: {"200": "Member: The member after the change"}
     errors: [409]
@@ -141,7 +135,6 @@ async def issue_code(request: Request) -> Response:
     """
     ---
     summary: Issue a one-time sign-in code for a member (shown once, valid 24 hours)
-    tags: [people]
     responses: {"201": "SigninCode: code and hours valid"}
     """
     who, member = await managing(request)
@@ -154,7 +147,6 @@ async def add_family(request: Request) -> Response:
     """
     ---
     summary: Link a relative to a member (both directions)
-    tags: [people]
     requestBody: NewFamilyLink
     responses: {"201": "Member: The member with their family"}
     errors: [409]
@@ -178,7 +170,6 @@ async def remove_family(request: Request) -> Response:
     """
     ---
     summary: Remove a family link (both directions)
-    tags: [people]
     responses: {"204": {description: "Removed"}}
     """
     who, member = await managing(request)
@@ -194,7 +185,6 @@ async def list_communities(request: Request) -> Response:
     """
     ---
     summary: The communities one may see (coordinated ones, all for an admin, else one's own)
-    tags: [people]
     responses: {"200": "CommunityList: communities with settings"}
     """
     scope = policy.communities_seen(require_member(request))
@@ -208,7 +198,6 @@ async def get_community_settings(request: Request) -> Response:
     """
     ---
     summary: A community and its settings
-    tags: [people]
     responses: {"200": "Community: The community"}
     errors: [403]
     """
@@ -222,7 +211,6 @@ async def update_community_settings(request: Request) -> Response:
     """
     ---
     summary: Change a community's settings (coordinators)
-    tags: [people]
     requestBody: SettingsChange
     responses: {"200": "Community: The community after the change"}
     """
@@ -241,7 +229,6 @@ async def import_members(request: Request) -> Response:
     """
     ---
     summary: Import members from a CSV file (all rows or none)
-    tags: [people]
     requestBody: {content: {text/csv: {schema: {type: string}}}}
     responses: {"201": "Imported: How many were registered, and who"}
     """
@@ -266,7 +253,6 @@ async def list_audit(request: Request) -> Response:
     """
     ---
     summary: The audit log of the communities one coordinates, newest first
-    tags: [people]
     parameters:
       - {name: community, in: query, schema: {type: integer}}
       - {name: member, in: query, schema: {type: integer}}

@@ -7,6 +7,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from timebank.db.tables import Table, one_of, refers_to
+
 
 class Level(StrEnum):
     """Where a community sits in the civil-affairs hierarchy."""
@@ -29,14 +31,13 @@ class Role(StrEnum):
 # statements on ";": a semicolon in a model docstring breaks the migration.
 
 
-class Community(Model):
+class Community(Table):
     """A district, sub-district/town or community/village."""
 
-    id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=100)
     level = fields.CharEnumField(Level, max_length=12)
-    parent: fields.ForeignKeyNullableRelation[Community] = fields.ForeignKeyField(
-        "timebank.Community", related_name="children", null=True, on_delete=fields.RESTRICT
+    parent: fields.ForeignKeyNullableRelation[Community] = refers_to(
+        "Community", "children", null=True
     )
     parent_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -62,13 +63,10 @@ class Community(Model):
         unique_together = (("parent", "name"),)
 
 
-class Member(Model):
+class Member(Table):
     """A person known to the time bank, signing in with their phone number."""
 
-    id = fields.IntField(primary_key=True)
-    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
-        "timebank.Community", related_name="members", on_delete=fields.RESTRICT
-    )
+    community: fields.ForeignKeyRelation[Community] = refers_to("Community", "members")
     community_id: int
     name = fields.CharField(max_length=60)
     phone = fields.CharField(max_length=20, unique=True)
@@ -93,17 +91,16 @@ class Member(Model):
         unique_together = (("community", "member_no"),)
 
 
-class MemberRole(Model):
+class MemberRole(Table):
     """A role held by a member, coordinators holding theirs for one community."""
 
-    id = fields.IntField(primary_key=True)
-    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
-        "timebank.Member", related_name="roles", on_delete=fields.CASCADE
+    member: fields.ForeignKeyRelation[Member] = refers_to(
+        "Member", "roles", on_delete=fields.CASCADE
     )
     member_id: int
     role = fields.CharEnumField(Role, max_length=12)
-    community: fields.ForeignKeyNullableRelation[Community] = fields.ForeignKeyField(
-        "timebank.Community", related_name="role_holders", null=True, on_delete=fields.RESTRICT
+    community: fields.ForeignKeyNullableRelation[Community] = refers_to(
+        "Community", "role_holders", null=True
     )
     community_id: int | None
 
@@ -116,8 +113,8 @@ class Session(Model):
     """A signed-in browser or app, referenced by a signed cookie, revoked on sign-out."""
 
     id = fields.CharField(max_length=64, primary_key=True)
-    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
-        "timebank.Member", related_name="sessions", on_delete=fields.CASCADE
+    member: fields.ForeignKeyRelation[Member] = refers_to(
+        "Member", "sessions", on_delete=fields.CASCADE
     )
     member_id: int
     csrf_token = fields.CharField(max_length=64)
@@ -131,10 +128,9 @@ class Session(Model):
         table = "member_session"
 
 
-class SignInAttempt(Model):
+class SignInAttempt(Table):
     """A password sign-in attempt, kept to slow down guessing per phone and per address."""
 
-    id = fields.IntField(primary_key=True)
     phone = fields.CharField(max_length=20, db_index=True)
     ip = fields.CharField(max_length=64, db_index=True)
     succeeded = fields.BooleanField()
@@ -185,12 +181,11 @@ class Relation(StrEnum):
     OTHER = "other"
 
 
-class ResidentProfile(Model):
+class ResidentProfile(Table):
     """What a resident needs: care level, hardship, services, how often to visit."""
 
-    id = fields.IntField(primary_key=True)
-    member: fields.OneToOneRelation[Member] = fields.OneToOneField(
-        "timebank.Member", related_name="resident_profile", on_delete=fields.CASCADE
+    member: fields.OneToOneRelation[Member] = one_of(
+        "Member", "resident_profile", on_delete=fields.CASCADE
     )
     member_id: int
     care_level = fields.CharEnumField(CareLevel, max_length=12, default=CareLevel.SELF_CARE)
@@ -205,12 +200,11 @@ class ResidentProfile(Model):
         table = "resident_profile"
 
 
-class HelperProfile(Model):
+class HelperProfile(Table):
     """What a helper offers: skills, how many residents, when, and at what rate."""
 
-    id = fields.IntField(primary_key=True)
-    member: fields.OneToOneRelation[Member] = fields.OneToOneField(
-        "timebank.Member", related_name="helper_profile", on_delete=fields.CASCADE
+    member: fields.OneToOneRelation[Member] = one_of(
+        "Member", "helper_profile", on_delete=fields.CASCADE
     )
     member_id: int
     kind = fields.CharEnumField(HelperKind, max_length=12, default=HelperKind.VOLUNTEER)
@@ -223,16 +217,15 @@ class HelperProfile(Model):
         table = "helper_profile"
 
 
-class FamilyLink(Model):
+class FamilyLink(Table):
     """``relative`` is ``member``'s ``relation`` (both directions are stored)."""
 
-    id = fields.IntField(primary_key=True)
-    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
-        "timebank.Member", related_name="family", on_delete=fields.CASCADE
+    member: fields.ForeignKeyRelation[Member] = refers_to(
+        "Member", "family", on_delete=fields.CASCADE
     )
     member_id: int
-    relative: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
-        "timebank.Member", related_name="family_of", on_delete=fields.CASCADE
+    relative: fields.ForeignKeyRelation[Member] = refers_to(
+        "Member", "family_of", on_delete=fields.CASCADE
     )
     relative_id: int
     relation = fields.CharEnumField(Relation, max_length=12)
@@ -247,17 +240,16 @@ class FamilyLink(Model):
         unique_together = (("member", "relative"),)
 
 
-class SignInCode(Model):
+class SignInCode(Table):
     """A one-time sign-in code a coordinator gives a member who has no password."""
 
-    id = fields.IntField(primary_key=True)
-    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
-        "timebank.Member", related_name="signin_codes", on_delete=fields.CASCADE
+    member: fields.ForeignKeyRelation[Member] = refers_to(
+        "Member", "signin_codes", on_delete=fields.CASCADE
     )
     member_id: int
     code_hash = fields.CharField(max_length=64, unique=True)  # SHA-256 of the code
-    issued_by: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
-        "timebank.Member", related_name="codes_issued", null=True, on_delete=fields.SET_NULL
+    issued_by: fields.ForeignKeyNullableRelation[Member] = refers_to(
+        "Member", "codes_issued", null=True, on_delete=fields.SET_NULL
     )
     issued_by_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)

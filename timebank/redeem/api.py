@@ -20,7 +20,6 @@ async def list_catalog(request: Request) -> Response:
     """
     ---
     summary: A community's redemption catalogue (goods, privileges, services)
-    tags: [redeem]
     responses: {"200": "ItemList: items"}
     errors: [403]
     """
@@ -35,7 +34,6 @@ async def create_item(request: Request) -> Response:
     """
     ---
     summary: Add an item to the catalogue
-    tags: [redeem]
     requestBody: NewItem
     responses: {"201": "Item: The item"}
     """
@@ -50,7 +48,6 @@ async def update_item(request: Request) -> Response:
     """
     ---
     summary: Change an item (names, price, stock, offered or not)
-    tags: [redeem]
     requestBody: ItemChange
     responses: {"200": "Item: The item"}
     """
@@ -68,7 +65,6 @@ async def create_redemption(request: Request) -> Response:
     description: >
       Goods wait at the office for hand-over (核销); a service is booked as an order at
       starts_at, its hours held for the helper. A repeated key returns the first redemption.
-    tags: [redeem]
     requestBody: NewRedemption
     responses: {"201": "Redemption: The redemption"}
     errors: [404, 409]
@@ -83,7 +79,6 @@ async def list_redemptions(request: Request) -> Response:
     """
     ---
     summary: Redemptions - a coordinator's (e.g. status=to_hand_over), or mine
-    tags: [redeem]
     parameters:
       - name: status
         in: query
@@ -104,7 +99,6 @@ async def hand_over(request: Request) -> Response:
     """
     ---
     summary: Hand the goods of a redemption over (核销)
-    tags: [redeem]
     responses: {"200": "Redemption: The redemption, handed over"}
     errors: [409]
     """
@@ -119,7 +113,6 @@ async def create_donation(request: Request) -> Response:
     """
     ---
     summary: Give my hours to a linked family member or to the community's public pool
-    tags: [redeem]
     requestBody: NewDonation
     responses: {"201": "Donation: The ledger transaction"}
     errors: [404, 409]
@@ -136,7 +129,6 @@ async def create_grant(request: Request) -> Response:
     description: >
       Posted at once, or - above the community's grant_review_minutes - left pending
       for a second coordinator.
-    tags: [redeem]
     requestBody: NewGrant
     responses: {"201": "Grant: The grant (posted or pending)"}
     errors: [404, 409]
@@ -151,7 +143,6 @@ async def list_grants(request: Request) -> Response:
     """
     ---
     summary: Grants of my communities (status=pending - waiting for a second coordinator)
-    tags: [redeem]
     parameters:
       - {name: status, in: query, schema: {type: string, enum: [pending, posted, rejected]}}
     responses: {"200": "GrantList: grants, newest first"}
@@ -168,7 +159,6 @@ async def decide_grant(request: Request) -> Response:
     """
     ---
     summary: Approve or reject a grant waiting for a second coordinator
-    tags: [redeem]
     requestBody: GrantDecision
     responses: {"200": "Grant: The grant"}
     errors: [409]

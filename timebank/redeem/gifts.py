@@ -12,6 +12,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from timebank import inputs
+from timebank.bodies import ID, body
 from timebank.db import get_or_404
 from timebank.errors import BadRequest, Conflict, Forbidden, Invalid
 from timebank.ledger import service as ledger
@@ -28,37 +29,27 @@ from timebank.redeem.models import Grant, GrantSource, GrantStatus
 KEY = {"type": "string", "minLength": 8, "maxLength": 100}
 # The bodies donate_for, grant_for and decide_grant read, for the API document.
 SCHEMAS: dict[str, Any] = {
-    "NewDonation": {
-        "type": "object",
-        "required": ["to", "minutes", "key"],
-        "properties": {
-            "to": {"description": "a family member's id, or pool",
-                   "oneOf": [{"$ref": "#/components/schemas/Id"},
-                             {"type": "string", "enum": ["pool"]}]},
-            "minutes": {"type": "integer", "minimum": 1},
-            "key": KEY,
-            "reason": {"type": "string"},
-        },
-    },
-    "NewGrant": {
-        "type": "object",
-        "required": ["member", "minutes", "reason", "key"],
-        "properties": {
-            "member": {"$ref": "#/components/schemas/Id"},
-            "minutes": {"type": "integer", "minimum": 1, "maximum": 6000},
-            "source": {"type": "string", "enum": ["fund", "pool"]},
-            "reason": {"type": "string", "minLength": 1, "maxLength": 300},
-            "key": KEY,
-        },
-    },
-    "GrantDecision": {
-        "type": "object",
-        "required": ["approve"],
-        "properties": {
-            "approve": {"type": "boolean"},
-            "note": {"type": "string", "description": "needed to reject"},
-        },
-    },
+    "NewDonation": body(
+        ["to", "minutes", "key"],
+        to={"description": "a family member's id, or pool",
+            "oneOf": [ID, {"type": "string", "enum": ["pool"]}]},
+        minutes={"type": "integer", "minimum": 1},
+        key=KEY,
+        reason={"type": "string"},
+    ),
+    "NewGrant": body(
+        ["member", "minutes", "reason", "key"],
+        member=ID,
+        minutes={"type": "integer", "minimum": 1, "maximum": 6000},
+        source={"type": "string", "enum": ["fund", "pool"]},
+        reason={"type": "string", "minLength": 1, "maxLength": 300},
+        key=KEY,
+    ),
+    "GrantDecision": body(
+        ["approve"],
+        approve={"type": "boolean"},
+        note={"type": "string", "description": "needed to reject"},
+    ),
 }  # fmt: skip
 
 

@@ -6,8 +6,8 @@ from enum import StrEnum
 from typing import ClassVar
 
 from tortoise import fields
-from tortoise.models import Model
 
+from timebank.db.tables import Table, refers_to
 from timebank.people.models import Community, Member
 
 # Model docstrings become table comments, and tortoise's SQLite schema editor splits its
@@ -22,13 +22,10 @@ class ItemKind(StrEnum):
     SERVICE = "service"
 
 
-class RedeemItem(Model):
+class RedeemItem(Table):
     """One thing of a community's redemption catalogue, with its price in minutes."""
 
-    id = fields.IntField(primary_key=True)
-    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
-        "timebank.Community", related_name="redeem_items", on_delete=fields.RESTRICT
-    )
+    community: fields.ForeignKeyRelation[Community] = refers_to("Community", "redeem_items")
     community_id: int
     kind = fields.CharEnumField(ItemKind, max_length=10)
     name_zh = fields.CharField(max_length=60)
@@ -55,25 +52,16 @@ class RedemptionStatus(StrEnum):
     EXPIRED = "expired"  # never served, the hours given back
 
 
-class Redemption(Model):
+class Redemption(Table):
     """Hours spent by ``member`` for ``beneficiary`` (themself or a family member)."""
 
-    id = fields.IntField(primary_key=True)
-    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
-        "timebank.Community", related_name="redemptions", on_delete=fields.RESTRICT
-    )
+    community: fields.ForeignKeyRelation[Community] = refers_to("Community", "redemptions")
     community_id: int
-    item: fields.ForeignKeyRelation[RedeemItem] = fields.ForeignKeyField(
-        "timebank.RedeemItem", related_name="redemptions", on_delete=fields.RESTRICT
-    )
+    item: fields.ForeignKeyRelation[RedeemItem] = refers_to("RedeemItem", "redemptions")
     item_id: int
-    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
-        "timebank.Member", related_name="redemptions", on_delete=fields.RESTRICT
-    )
+    member: fields.ForeignKeyRelation[Member] = refers_to("Member", "redemptions")
     member_id: int
-    beneficiary: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
-        "timebank.Member", related_name="redemptions_received", on_delete=fields.RESTRICT
-    )
+    beneficiary: fields.ForeignKeyRelation[Member] = refers_to("Member", "redemptions_received")
     beneficiary_id: int
     actor_id = fields.IntField(null=True)
     on_behalf = fields.BooleanField(default=False)  # done by a coordinator for the member
@@ -104,18 +92,13 @@ class GrantStatus(StrEnum):
     REJECTED = "rejected"
 
 
-class Grant(Model):
+class Grant(Table):
     """Hours a coordinator grants a member, with the reason, and who approved it."""
 
     audit_name: ClassVar[str] = "grant"  # its name in the audit log
-    id = fields.IntField(primary_key=True)
-    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
-        "timebank.Community", related_name="grants", on_delete=fields.RESTRICT
-    )
+    community: fields.ForeignKeyRelation[Community] = refers_to("Community", "grants")
     community_id: int
-    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
-        "timebank.Member", related_name="grants", on_delete=fields.RESTRICT
-    )
+    member: fields.ForeignKeyRelation[Member] = refers_to("Member", "grants")
     member_id: int
     source = fields.CharEnumField(GrantSource, max_length=6)
     minutes = fields.IntField()

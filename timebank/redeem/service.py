@@ -18,6 +18,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from timebank import inputs
+from timebank.bodies import ID, an_id, body
 from timebank.db import get_or_404
 from timebank.errors import Conflict, Forbidden, Invalid
 from timebank.ledger import service as ledger
@@ -37,22 +38,15 @@ from timebank.redeem.models import (
 
 # The body of POST /redemptions (redeem_for reads it), for the API document.
 SCHEMAS: dict[str, Any] = {
-    "NewRedemption": {
-        "type": "object",
-        "required": ["item", "key"],
-        "properties": {
-            "item": {"$ref": "#/components/schemas/Id"},
-            "key": {"type": "string", "minLength": 8, "maxLength": 100,
-                    "description": "idempotency key"},
-            "for": {"allOf": [{"$ref": "#/components/schemas/Id"}],
-                    "description": "a linked family member (default myself)"},
-            "member": {"allOf": [{"$ref": "#/components/schemas/Id"}],
-                       "description": "coordinators - whose hours"},
-            "starts_at": {"type": "string", "format": "date-time",
-                          "description": "a service - when"},
-        },
-    },
-}  # fmt: skip
+    "NewRedemption": body(
+        ["item", "key"],
+        item=ID,
+        key={"type": "string", "minLength": 8, "maxLength": 100, "description": "idempotency key"},
+        **{"for": an_id("a linked family member (default myself)")},
+        member=an_id("coordinators - whose hours"),
+        starts_at={"type": "string", "format": "date-time", "description": "a service - when"},
+    ),
+}
 
 
 @dataclass(frozen=True)

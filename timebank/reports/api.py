@@ -37,7 +37,6 @@ async def overdue_api(request: Request) -> Response:
     """
     ---
     summary: Residents whose required visit is missed, most overdue first (safety net)
-    tags: [reports]
     parameters:
       - {name: format, in: query, schema: {type: string, enum: [json, csv]}}
     responses:
@@ -64,7 +63,6 @@ async def today_api(request: Request) -> Response:
     """
     ---
     summary: Today's counts for the dashboard (visits under way, due, late, to review …)
-    tags: [reports]
     responses: {"200": "Today: counts"}
     errors: [403]
     """
@@ -77,7 +75,6 @@ async def report_api(request: Request) -> Response:
     """
     ---
     summary: Figures for funders for a month or period - per community, rolled up
-    tags: [reports]
     parameters:
       - {name: month, in: query, schema: {type: string, example: "2026-10"}}
       - {name: from, in: query, schema: {type: string, format: date}}

@@ -35,7 +35,6 @@ async def get_settlement(request: Request) -> Response:
     """
     ---
     summary: A month's settlement of paid helpers (closed, or what closing would pay)
-    tags: [settlement]
     parameters:
       - {name: month, in: path, required: true, schema: {type: string, example: "2026-10"}}
     responses: {"200": "Settlement: totals per helper and every visit"}
@@ -50,7 +49,6 @@ async def close_settlement(request: Request) -> Response:
     """
     ---
     summary: Close a month that is over (its lines are written once, for good)
-    tags: [settlement]
     parameters:
       - {name: month, in: path, required: true, schema: {type: string}}
     responses: {"200": "Settlement: The closed settlement"}
@@ -65,7 +63,6 @@ async def export_settlement(request: Request) -> Response:
     """
     ---
     summary: Download a month's settlement for the finance office (CSV or XLSX)
-    tags: [settlement]
     parameters:
       - {name: month, in: path, required: true, schema: {type: string}}
       - {name: format, in: query, schema: {type: string, enum: [csv, xlsx]}}

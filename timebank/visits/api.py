@@ -46,7 +46,6 @@ async def get_placard_scan(request: Request) -> Response:
     """
     ---
     summary: What scanning a placard allows now (changes nothing)
-    tags: [visits]
     parameters: [{name: token, in: path, required: true, schema: {type: string}}]
     responses: {"200": "Scan: start or finish, the resident, the order or pairing"}
     errors: [403]
@@ -66,7 +65,6 @@ async def check_in(request: Request) -> Response:
       event_id is made by the phone once per tap: a repeated request with the same id
       returns the same visit (200) instead of opening another. Server time counts, except
       for a record sent late with offline=true (then client_time, flagged).
-    tags: [visits]
     parameters: [{name: token, in: path, required: true, schema: {type: string}}]
     requestBody: CheckIn
     responses:
@@ -90,7 +88,6 @@ async def check_out(request: Request) -> Response:
     """
     ---
     summary: Check out (finish the visit); a clean visit is verified and credited at once
-    tags: [visits]
     parameters: [{name: token, in: path, required: true, schema: {type: string}}]
     requestBody: CheckOut
     responses: {"200": "Visit: The visit, verified or flagged for review"}
@@ -125,7 +122,6 @@ async def list_visits(request: Request) -> Response:
     """
     ---
     summary: Visits - a coordinator's (filter by status, e.g. flagged for review), or mine
-    tags: [visits]
     parameters:
       - {name: status, in: query, schema: {type: string, enum: [open, verified, flagged, rejected]}}
       - {name: mine, in: query, schema: {type: boolean}, description: "only mine"}
@@ -152,7 +148,6 @@ async def get_visit(request: Request) -> Response:
     """
     ---
     summary: One visit
-    tags: [visits]
     responses: {"200": "Visit: The visit"}
     errors: [403]
     """
@@ -165,7 +160,6 @@ async def review_visit(request: Request) -> Response:
     """
     ---
     summary: Review a flagged visit (approve, adjust the minutes with a reason, or reject)
-    tags: [visits]
     requestBody: VisitReview
     responses: {"200": "Visit: The visit after review (verified and credited, or rejected)"}
     errors: [409]
@@ -181,7 +175,6 @@ async def rate_visit(request: Request) -> Response:
     """
     ---
     summary: Rate a finished visit, 1 to 5 (the resident or their family); this confirms it
-    tags: [visits]
     requestBody: VisitRating
     responses: {"200": "Visit: The visit"}
     errors: [409]
@@ -198,7 +191,6 @@ async def get_placard(request: Request) -> Response:
     """
     ---
     summary: A resident's placard (the URL its QR code holds)
-    tags: [visits]
     responses: {"200": "Placard: url, generation, pin_set"}
     errors: [403, 422]
     """
@@ -211,7 +203,6 @@ async def reissue_placard(request: Request) -> Response:
     """
     ---
     summary: Reissue a resident's placard (every earlier placard stops working at once)
-    tags: [visits]
     responses: {"200": "Placard: The new placard"}
     errors: [422]
     """
@@ -225,7 +216,6 @@ async def set_pin(request: Request) -> Response:
     """
     ---
     summary: Set or clear the PIN a resident types to confirm a visit
-    tags: [visits]
     requestBody: PinChange
     responses: {"200": "Placard: The placard"}
     """

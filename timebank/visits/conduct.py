@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from timebank import calendar
+from timebank.bodies import body
 from timebank.errors import Invalid, TimebankError
 from timebank.people import members, policy
 from timebank.people.audit import Actor
@@ -30,57 +31,32 @@ _TAP = {
 }
 # What each request about a visit reads (service.parse_where reads the tap's fields).
 SCHEMAS: dict[str, Any] = {
-    "CheckIn": {
-        "type": "object",
-        "required": ["event_id"],
-        "properties": {
-            **_TAP,
-            "service": {
-                "type": "string",
-                "description": "for a visit of a pairing without an order",
-            },
-        },
-    },
-    "CheckOut": {
-        "type": "object",
-        "required": ["event_id"],
-        "properties": {
-            **_TAP,
-            "pin": {
-                "type": "string",
-                "description": "the resident's PIN, typed by them (optional)",
-            },
-        },
-    },
-    "VisitReview": {
-        "type": "object",
-        "required": ["action"],
-        "properties": {
-            "action": {"type": "string", "enum": ["approve", "adjust", "reject"]},
-            "minutes": {"type": "integer", "description": "adjust - the minutes served"},
-            "reason": {"type": "string", "description": "needed to adjust or reject"},
-            "community_pays": {"type": "boolean", "description": "the fund pays"},
-        },
-    },
-    "VisitRating": {
-        "type": "object",
-        "required": ["rating"],
-        "properties": {
-            "rating": {"type": "integer", "minimum": 1, "maximum": 5},
-            "comment": {"type": "string"},
-        },
-    },
-    "PinChange": {
-        "type": "object",
-        "required": ["pin"],
-        "properties": {
-            "pin": {
-                "type": "string",
-                "pattern": "^([0-9]{4,6})?$",
-                "description": "empty clears it",
-            }
-        },
-    },
+    "CheckIn": body(
+        ["event_id"],
+        **_TAP,
+        service={"type": "string", "description": "for a visit of a pairing without an order"},
+    ),
+    "CheckOut": body(
+        ["event_id"],
+        **_TAP,
+        pin={"type": "string", "description": "the resident's PIN, typed by them (optional)"},
+    ),
+    "VisitReview": body(
+        ["action"],
+        action={"type": "string", "enum": ["approve", "adjust", "reject"]},
+        minutes={"type": "integer", "description": "adjust - the minutes served"},
+        reason={"type": "string", "description": "needed to adjust or reject"},
+        community_pays={"type": "boolean", "description": "the fund pays"},
+    ),
+    "VisitRating": body(
+        ["rating"],
+        rating={"type": "integer", "minimum": 1, "maximum": 5},
+        comment={"type": "string"},
+    ),
+    "PinChange": body(
+        ["pin"],
+        pin={"type": "string", "pattern": "^([0-9]{4,6})?$", "description": "empty clears it"},
+    ),
 }
 
 

@@ -5,21 +5,18 @@ from __future__ import annotations
 from enum import StrEnum
 
 from tortoise import fields
-from tortoise.models import Model
 
+from timebank.db.tables import Table, one_of, refers_to
 from timebank.people.models import Community, Member
 
 # Model docstrings become table comments, and tortoise's SQLite schema editor splits its
 # statements on ";": no semicolons in the docstrings below.
 
 
-class Placard(Model):
+class Placard(Table):
     """The QR placard of one resident: its generation and the resident's confirmation PIN."""
 
-    id = fields.IntField(primary_key=True)
-    resident: fields.OneToOneRelation[Member] = fields.OneToOneField(
-        "timebank.Member", related_name="placard", on_delete=fields.RESTRICT
-    )
+    resident: fields.OneToOneRelation[Member] = one_of("Member", "placard")
     resident_id: int
     generation = fields.IntField(default=1)  # bumped on reissue: older placards stop working
     pin_hash = fields.CharField(max_length=200, default="")  # empty: no PIN set
@@ -54,21 +51,14 @@ class Flag(StrEnum):
     NO_HOURS = "no_hours"  # the resident's wallet could not pay
 
 
-class Visit(Model):
+class Visit(Table):
     """One service at a resident's home, from check-in to check-out and verification."""
 
-    id = fields.IntField(primary_key=True)
-    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
-        "timebank.Community", related_name="visits", on_delete=fields.RESTRICT
-    )
+    community: fields.ForeignKeyRelation[Community] = refers_to("Community", "visits")
     community_id: int
-    resident: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
-        "timebank.Member", related_name="visits_received", on_delete=fields.RESTRICT
-    )
+    resident: fields.ForeignKeyRelation[Member] = refers_to("Member", "visits_received")
     resident_id: int
-    helper: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
-        "timebank.Member", related_name="visits_given", on_delete=fields.RESTRICT
-    )
+    helper: fields.ForeignKeyRelation[Member] = refers_to("Member", "visits_given")
     helper_id: int
     order_id = fields.IntField(null=True, unique=True)  # one visit per order
     pairing_id = fields.IntField(null=True)
