@@ -71,7 +71,11 @@ async def w(app: Any) -> AsyncExitStack:  # type: ignore[misc]
     resident = world["resident"]
     resident.lat, resident.lon = HOME
     await resident.save()
-    await FamilyLink.create(member=resident, relative=world["family"], relation=Relation.CHILD)
+    # She agreed that her son may act for her (rate and confirm her visits among others).
+    await FamilyLink.create(
+        member=resident, relative=world["family"], relation=Relation.CHILD,
+        consent_at=datetime.now(UTC), consent_by_id=resident.id,
+    )  # fmt: skip
     await FamilyLink.create(member=world["family"], relative=resident, relation=Relation.PARENT)
     secret = app.state.settings.secret_key
     placard = await placards.placard_of(resident)

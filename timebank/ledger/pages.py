@@ -30,10 +30,12 @@ def _secret(request: Request) -> str:
 
 @signed_in
 async def my_hours_page(request: Request, who: SignedIn) -> Response:
-    """The passbook page: balance in big type, then every movement with its balance."""
-    wallet = await ledger.wallet(who.member.id)
+    """The passbook page: balance in big type, then every movement with its balance; mine,
+    or (``?for=ID``) that of a family member who lets me act for them."""
+    elder = await policy.elder_asked(who, request.query_params.get("for"))
+    wallet = await ledger.wallet(elder.id if elder else who.member.id)
     lines = await statement_asked(wallet.id, request.query_params)
-    context = {"balance": await ledger.balance(wallet.id), "lines": lines}
+    context = {"balance": await ledger.balance(wallet.id), "lines": lines, "elder": elder}
     return render(request, "ledger/passbook.html", {**context, "hours": format_minutes})
 
 
