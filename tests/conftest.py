@@ -20,6 +20,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -280,12 +281,17 @@ async def make_world(
     return world
 
 
-async def make_family(child: Any, parent: Any) -> None:
-    """Link ``child`` and ``parent`` both ways, as two family links."""
+async def make_family(child: Any, parent: Any, *, consent: bool = False) -> None:
+    """Link ``child`` and ``parent`` both ways, as two family links; ``consent``: the parent
+    agreed that the child may act for them (recorded by the parent)."""
     from timebank.people.models import FamilyLink, Relation
 
     await FamilyLink.create(member=child, relative=parent, relation=Relation.PARENT)
-    await FamilyLink.create(member=parent, relative=child, relation=Relation.CHILD)
+    await FamilyLink.create(
+        member=parent, relative=child, relation=Relation.CHILD,
+        consent_at=datetime.now(UTC) if consent else None,
+        consent_by_id=parent.id if consent else None,
+    )  # fmt: skip
 
 
 async def sign_in_client(client: httpx.AsyncClient, member: Any) -> str:

@@ -79,6 +79,11 @@ RULES = {
     ("POST", "/people/{member_id}/active"): COORDINATOR,
     ("POST", "/people/{member_id}/family"): COORDINATOR,
     ("POST", "/people/{member_id}/family/{link_id}/delete"): COORDINATOR,
+    # Family acting for an elder: the relatives' page lists whom they may act for; the
+    # elder's consent is recorded by the elder or a coordinator who manages her.
+    ("GET", "/family"): MEMBER,
+    ("POST", "/people/{member_id}/family/{link_id}/consent"): SELF,
+    ("PUT", "/api/v1/members/{member_id}/family/{link_id}/consent"): SELF,
     ("GET", "/communities/{community_id}/settings"): COORDINATOR,
     ("POST", "/communities/{community_id}/settings"): COORDINATOR,
     ("GET", "/audit"): ANY_COORDINATOR,

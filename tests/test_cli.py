@@ -54,6 +54,15 @@ def test_migrate_then_demo_twice(tmp_path: Path) -> None:
         assert demo.returncode == 0, demo.stderr
         assert "13800000002" in demo.stdout and "coordinator" in demo.stdout
     assert len(members(tmp_path)) == len(DEMO_PEOPLE) + 40  # the logins and the residents
+    # 陈秀英 agreed that her son 张建国 may act for her: the family pages show in the demo.
+    with sqlite3.connect(tmp_path / "var" / "timebank.sqlite3") as conn:
+        consented = conn.execute(
+            "SELECT l.consent_by_id = m.id FROM family_link l JOIN member m ON m.id = l.member_id"
+            " JOIN member r ON r.id = l.relative_id"
+            " WHERE m.phone = '13800000005' AND r.phone = '13800000003'"
+            " AND l.consent_at IS NOT NULL"
+        ).fetchall()
+    assert consented == [(1,)]
 
 
 # Who ``create-user`` makes in these tests.

@@ -175,7 +175,7 @@ async def test_family_links_both_ways(client: httpx.AsyncClient, world: dict[str
     son_view = (await client.get(f"/api/v1/members/{son.id}")).json()
     assert son_view["family"] == [
         {"id": son_view["family"][0]["id"], "relative": mother["id"], "name": "陈秀英",
-         "relation": "parent"}
+         "relation": "parent", "consent": False}
     ]  # fmt: skip
     again = await client.post(url, json={"relative": son.id, "relation": "child"}, headers=headers)
     assert again.status_code == 409

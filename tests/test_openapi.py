@@ -216,7 +216,7 @@ async def path_values() -> dict[str, Any]:
     from timebank.ledger.models import LedgerTxn
     from timebank.orders.models import Order
     from timebank.pairing.models import Pairing
-    from timebank.people.models import Community, Member
+    from timebank.people.models import Community, FamilyLink, Member
     from timebank.redeem.models import Grant, RedeemItem
     from timebank.visits.models import Visit
 
@@ -235,6 +235,7 @@ async def path_values() -> dict[str, Any]:
         "code": "visit",
         "service_item": (await RedeemItem.filter(kind="service").first()).id,  # type: ignore[union-attr]
         "helper": (await Member.get(phone=HELPER)).id,
+        "link_id": (await FamilyLink.get(member_id=resident.id, relative__phone=HELPER)).id,
     }
 
 

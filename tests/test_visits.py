@@ -64,7 +64,8 @@ async def w(app: Any) -> AsyncExitStack:  # type: ignore[misc]
     resident = world["resident"]
     resident.lat, resident.lon = HOME
     await resident.save()
-    await make_family(world["family"], resident)
+    # She agreed that her son may act for her (rate and confirm her visits among others).
+    await make_family(world["family"], resident, consent=True)
     secret = app.state.settings.secret_key
     placard = await placards.placard_of(resident)
     world["token"] = placards.make_token(secret, resident.id, placard.generation)

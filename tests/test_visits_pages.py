@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import csrf, make_world, page_client
+from tests.conftest import csrf, make_community, make_signed_up, make_world, page_client
 from timebank.orders.models import Order, OrderStatus
 from timebank.people.models import AuditEvent
 from timebank.visits import placards

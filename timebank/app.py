@@ -19,7 +19,7 @@ from timebank.http import EXCEPTION_HANDLERS, InputGuard, SecurityHeaders
 from timebank.ledger import pages as ledger_pages
 from timebank.orders import pages as orders_pages
 from timebank.pairing import pages as pairing_pages
-from timebank.people import members_pages
+from timebank.people import family_pages, members_pages
 from timebank.people import pages as people_pages
 from timebank.people.service import prepare_dummy_hash
 from timebank.people.web import SignedInMember
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *home.routes,
             *people_pages.routes,
             *members_pages.routes,
+            *family_pages.routes,
             *pairing_pages.routes,
             *catalog_pages.routes,
             *orders_pages.routes,

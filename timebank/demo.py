@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from timebank import demo_hours
 from timebank.calendar import local_today
 from timebank.demo_history import load_history
-from timebank.people import members
+from timebank.people import family, members
 from timebank.people.audit import Actor
 from timebank.people.members import create_member
 from timebank.people.models import (
@@ -177,6 +177,10 @@ async def _demo_profiles(communities: dict[str, Community]) -> None:
     for a, b, relation in pairs:
         if a is not None and b is not None and not await FamilyLink.exists(member=a, relative=b):
             await members.link_family(system, a, b, relation)
+    # 陈秀英 agreed that her son may act for her (order, book, rate): recorded by herself.
+    link = await FamilyLink.get_or_none(member=mother, relative=son, consent_at=None)
+    if mother is not None and link is not None:
+        await family.set_consent(Actor(mother.id, ""), link, True)
 
 
 async def _demo_pairings_and_orders(tz: ZoneInfo) -> None:

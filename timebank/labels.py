@@ -122,6 +122,8 @@ AUDIT_ACTION_NAMES = {
     "member.signin_code_used": _("signed in with a one-time code"),
     "family.link": _("linked a relative"),
     "family.unlink": _("removed a family link"),
+    "family.consent": _("agreed a relative may act for them"),
+    "family.consent_withdrawn": _("withdrew a relative's right to act for them"),
     "community.settings": _("changed the community settings"),
     "member.consent": _("recorded consent to the use of personal data"),
     "member.consent_withdrawn": _("recorded that consent was withdrawn"),

@@ -48,9 +48,11 @@ async def _movements(request: Request, view: AccountView) -> dict[str, Any]:
 
 @signed_in
 async def my_hours_page(request: Request, who: SignedIn) -> Response:
-    """The passbook page: balance in big type, then my movements, newest first, paged."""
-    view = await ledger.account((await ledger.wallet(who.member.id)).id)
-    context = {**await _movements(request, view), "hours": format_minutes}
+    """The passbook page: balance in big type, then the movements, newest first, paged;
+    mine, or (``?for=ID``) those of a family member who lets me act for them."""
+    elder = await policy.elder_asked(who, request.query_params.get("for"))
+    view = await ledger.account((await ledger.wallet(elder.id if elder else who.member.id)).id)
+    context = {**await _movements(request, view), "hours": format_minutes, "elder": elder}
     return render(request, "ledger/passbook.html", context)
 
 

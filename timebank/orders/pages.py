@@ -158,11 +158,13 @@ async def _residents(community: Community) -> list[Member]:
 
 @signed_in
 async def order_page(request: Request, who: SignedIn) -> Response:
-    """Order a service: a resident for themself, or a coordinator for a resident."""
-    asked = await _ordering_for(request, who)
+    """Order a service: a resident for themself, a coordinator for a resident, or
+    (``?for=ID``) family for a member who lets them act for them."""
+    elder = await policy.elder_asked(who, request.query_params.get("for"))
+    asked = None if elder else await _ordering_for(request, who)
     coordinator = asked is not None
     if asked is None:
-        community = await Community.get(id=who.member.community_id)
+        community = await Community.get(id=(elder or who.member).community_id)
     else:
         community = asked.community
     tz = tz_of(request)
@@ -176,6 +178,7 @@ async def order_page(request: Request, who: SignedIn) -> Response:
         "error": "",
         "error_field": "",
         "placed": request.query_params.get("placed") == "1",
+        "elder": elder,
     }
     status = 200
     if request.method == "POST":
@@ -190,7 +193,7 @@ async def order_page(request: Request, who: SignedIn) -> Response:
             await conduct.place_as(
                 actor_of(request, who),
                 who,
-                resident_id=form.get("resident") if coordinator else None,
+                resident_id=elder.id if elder else form.get("resident") if coordinator else None,
                 service_code=values["service"],
                 starts_at=_moment(values["day"], values["start"], tz),
                 ends_at=_moment(values["day"], values["end"], tz),
@@ -198,14 +201,17 @@ async def order_page(request: Request, who: SignedIn) -> Response:
                 address="",
                 funded=coordinator and form.get("funded") == "on",
             )
-            return RedirectResponse("/order?placed=1", status_code=303)
+            placed = f"/order?for={elder.id}&placed=1" if elder else "/order?placed=1"
+            return RedirectResponse(placed, status_code=303)
         except TimebankError as exc:
             context["error"] = exc.message(request_lang(request))
             context["error_field"] = str((exc.details or {}).get("field") or "")
             status = exc.status
-    mine = await service.upcoming(await Member.get(id=who.member.id))
+    mine = await service.upcoming(await Member.get(id=(elder or who.member).id))
     context["upcoming"] = [service.order_json(o, await service.names(mine)) for o in mine]
     context["done"] = await done_message(request, who)
+    # Family acting for a member may cancel what they placed (what she placed is hers).
+    context["cancels"] = {o.id for o in mine if not elder or o.placed_by_id == who.member.id}
     return render(request, "orders/order.html", context, status=status)
 
 

@@ -119,6 +119,7 @@ async def member_json(member: Member, *, full: bool = True) -> dict[str, Any]:
             "relative": link.relative.id,
             "name": link.relative.name,
             "relation": link.relation.value,
+            "consent": link.consent_at is not None,
         }
         for link in links
     ]

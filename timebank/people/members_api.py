@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from timebank.bodies import ID, body
-from timebank.errors import BadRequest, NotFound
+from timebank.errors import BadRequest, Invalid, NotFound
 from timebank.http import post, read_json
 from timebank.inputs import int_query
 from timebank.people import (
@@ -17,6 +17,7 @@ from timebank.people import (
     auth,
     communities,
     directory,
+    family,
     member_import,
     members,
     policy,
@@ -181,6 +182,32 @@ async def remove_family(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def family_consent(request: Request) -> Response:
+    """
+    ---
+    summary: Record or withdraw the member's consent that a linked relative acts for them
+    description: The member themself, or a coordinator who manages them (never for their
+      own family). With consent the relative sees the member's visits, hours and orders,
+      orders and books for them and rates their visits.
+    tags: [people]
+    requestBody: ConsentChange
+    responses: {"200": "FamilyConsent: the link and its consent"}
+    """
+    who = changing(request)
+    member = await members.get_member(int(request.path_params["member_id"]))
+    link = await family.get_link(member.id, int(request.path_params["link_id"]))
+    policy.require(await policy.can_record_family_consent(who, link))
+    given = (await read_json(request)).get("consent")
+    if not isinstance(given, bool):
+        raise Invalid(
+            'Send {"consent": true} to agree or {"consent": false} to withdraw.',
+            '请发送 {"consent": true} 表示同意，或 {"consent": false} 表示撤回。',
+            code="bad_consent",
+        )
+    link = await family.set_consent(actor_of(request, who), link, given)
+    return JSONResponse(family.link_json(link))
+
+
 async def list_communities(request: Request) -> Response:
     """
     ---
@@ -284,6 +311,7 @@ routes = [
     post("/members/{member_id:int}/signin-code", issue_code),
     post("/members/{member_id:int}/family", add_family),
     Route("/members/{member_id:int}/family/{link_id:int}", remove_family, methods=["DELETE"]),
+    Route("/members/{member_id:int}/family/{link_id:int}/consent", family_consent, methods=["PUT"]),
     Route("/communities", list_communities, methods=["GET"]),
     Route("/communities/{community_id:int}", get_community_settings, methods=["GET"]),
     Route("/communities/{community_id:int}", update_community_settings, methods=["PATCH"]),

@@ -16,7 +16,16 @@ from timebank.errors import NotFound, TimebankError
 from timebank.http import post
 from timebank.i18n import request_lang
 from timebank.labels import _
-from timebank.people import audit, auth, communities, directory, member_import, members, policy
+from timebank.people import (
+    audit,
+    auth,
+    communities,
+    directory,
+    family,
+    member_import,
+    members,
+    policy,
+)
 from timebank.people.auth import SignedIn
 from timebank.people.models import Community, FamilyLink, Member
 from timebank.people.service import audit_events, get_community, member_names
@@ -171,10 +180,15 @@ async def _detail(
         else []
     )
     names = await member_names(e.actor_id for e in events)
+    links = await family.relatives_of(member.id)
     return render(
         request,
         "people/detail.html",
         {
+            "consent_rights": {
+                link.id for link in links if await policy.can_record_family_consent(who, link)
+            },
+            "consent_done": request.query_params.get("done", ""),
             "m": await directory.member_json(member),
             "community": await Community.get(id=member.community_id),
             "manage": manage,

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from timebank.errors import Forbidden, Invalid, TimebankError
 from timebank.http import local_path, post, set_site_cookie
 from timebank.i18n import request_lang
-from timebank.people import auth, members
+from timebank.people import auth, family, members
 from timebank.people.auth import (
     SESSION_COOKIE,
     SIGNIN_COOKIE,
@@ -116,9 +116,16 @@ async def signout(request: Request) -> Response:
 
 @signed_in
 async def my_profile(request: Request, who: SignedIn) -> Response:
-    """Who I am: name, member number, community, roles."""
+    """Who I am: name, member number, community, roles; my family, whether each may act
+    for me (and my choice), and whether I may act for any of them."""
     community = await Community.get(id=who.member.community_id)
-    return render(request, "people/me.html", {"community": community})
+    context = {
+        "community": community,
+        "relatives": await family.relatives_of(who.member.id),
+        "acts_for_someone": any(e.consented for e in await family.elders_of(who.member.id)),
+        "done": request.query_params.get("done", ""),
+    }
+    return render(request, "people/me.html", context)
 
 
 @signed_in

@@ -230,12 +230,12 @@ def require_helper(who: SignedIn) -> None:
 
 
 async def can_see_visit(who: SignedIn, visit: Visit) -> bool:
-    """The helper, the resident, their family, or a coordinator of the community."""
+    """The helper, the resident, family she lets act for her, or a coordinator."""
     if who.member.id in (visit.helper_id, visit.resident_id):
         return True
     if coordinates(who, visit.community_id):
         return True
-    return await is_family(relative=who.member.id, of=visit.resident_id)
+    return await acts_for(relative=who.member.id, of=visit.resident_id)
 
 
 def can_review_visit(who: SignedIn, visit: Visit) -> bool:
@@ -247,8 +247,9 @@ def can_review_visit(who: SignedIn, visit: Visit) -> bool:
 
 
 def can_see_order(who: SignedIn, order: Order) -> bool:
-    """The resident, the helper, a coordinator, or any helper of the community while open."""
-    if who.member.id in (order.resident_id, order.helper_id):
+    """The resident, the helper, whoever placed it, a coordinator, or any helper of the
+    community while open."""
+    if who.member.id in (order.resident_id, order.helper_id, order.placed_by_id):
         return True
     if coordinates(who, order.community_id):
         return True
@@ -293,9 +294,13 @@ def can_order(who: SignedIn) -> bool:
 
 
 async def can_order_for(who: SignedIn, resident: Member, *, on_behalf: bool, funded: bool) -> bool:
-    """Place an order for ``resident``: oneself, or ``on_behalf`` of a resident one manages;
-    only a coordinator of the resident's community may have the community fund pay (兜底)."""
-    if on_behalf and not await can_manage_member(who, resident):
+    """Place an order for ``resident``: oneself, or ``on_behalf`` of a resident one manages
+    or acts for (family with her consent); only a coordinator of the resident's community
+    may have the community fund pay (兜底)."""
+    if on_behalf and not (
+        await acts_for(relative=who.member.id, of=resident.id)
+        or await can_manage_member(who, resident)
+    ):
         return False
     return not funded or coordinates(who, resident.community_id)
 
@@ -331,14 +336,24 @@ def can_see_catalogs(who: SignedIn, community_id: int) -> bool:
 
 
 async def can_spend_for(who: SignedIn, member: Member) -> bool:
-    """Spend ``member``'s hours "on their behalf": whoever manages the member."""
+    """Spend ``member``'s hours "on their behalf": whoever manages the member, or family
+    the member lets act for them."""
+    if await acts_for(relative=who.member.id, of=member.id):
+        return True
     return await can_manage_member(who, member)
 
 
-async def spends_on_own(person: int | None, beneficiary: int, *, on_behalf: bool) -> bool:
+async def spends_on_own(
+    person: int | None, beneficiary: int, *, on_behalf: bool, member: int | None = None
+) -> bool:
     """Someone spending a member's hours on behalf of them, for themselves or their own
-    family: refused, whatever their role."""
-    return on_behalf and await own_or_family(person, beneficiary)
+    family: refused, whatever their role. Family the ``member`` lets act for them may spend
+    her hours on her, and on nobody else."""
+    if not on_behalf:
+        return False
+    if beneficiary == member and await acts_for(relative=person, of=beneficiary):
+        return False
+    return await own_or_family(person, beneficiary)
 
 
 async def can_hand_over(person: int | None, *, member: int, beneficiary: int) -> bool:
@@ -414,13 +429,13 @@ async def may_rate_visit(who: SignedIn, visit: Visit) -> bool:
 
 async def may_rate(person: int | None, *, helper: int, resident: int) -> bool:
     """Whether ``person`` may rate (and so confirm) a visit ``helper`` gave ``resident``:
-    the resident, or their linked family; never whoever served it, nor (unless they are
-    the resident) the helper's family - the hours are theirs."""
+    the resident, or family she lets act for her; never whoever served it, nor (unless
+    they are the resident) the helper's family - the hours are theirs."""
     if person is None or person == helper:
         return False
     if person == resident:
         return True
-    return await is_family(relative=person, of=resident) and not await is_family(
+    return await acts_for(relative=person, of=resident) and not await is_family(
         relative=person, of=helper
     )
 
@@ -449,3 +464,46 @@ def communities_seen(who: SignedIn) -> set[int] | None:
 def can_view_community(who: SignedIn, community_id: int) -> bool:
     """Read a community's settings: its members, and its coordinators."""
     return community_id == who.member.community_id or can_manage_community(who, community_id)
+
+
+# Family acting for an elder ------------------------------------------------------------
+# A linked relative acts for an elder (sees her visits, hours and orders; orders, books and
+# rates for her) only once her consent is recorded on the link (``FamilyLink.consent_at``).
+# The conflict checks above (``is_family``, ``own_or_family``) ignore consent on purpose:
+# a relative is family whether or not they may act.
+
+
+async def acts_for(*, relative: int | None, of: int) -> bool:
+    """Whether member ``relative`` is linked family of member ``of`` with ``of``'s consent
+    recorded that they act for them (never oneself)."""
+    if relative is None or relative == of:
+        return False
+    return await FamilyLink.exists(member_id=of, relative_id=relative, consent_at__isnull=False)
+
+
+async def elder_asked(who: SignedIn, raw: str | None) -> Member | None:
+    """The member a resident page is about when family acts for them (``?for=ID``): None
+    when not asked (or oneself), a 404 when no member has that id, a 403 unless ``who``
+    acts for them."""
+    if raw is None or raw == "":
+        return None
+    asked = inputs.id_or_none(raw)
+    member = None if asked is None else await Member.get_or_none(id=asked)
+    if member is None:
+        raise NotFound("There is no such member.", "找不到该成员。", code="member_not_found")
+    if member.id == who.member.id:
+        return None
+    require(await acts_for(relative=who.member.id, of=member.id))
+    return member
+
+
+async def can_record_family_consent(who: SignedIn, link: FamilyLink) -> bool:
+    """Record or withdraw a member's consent that a linked relative acts for them: the
+    member themself, or someone who manages the member and is neither of the two nor
+    family of either (or a coordinator would let herself, or her family, act alone)."""
+    if who.member.id == link.member_id:
+        return True
+    member = await Member.get_or_none(id=link.member_id)
+    if member is None or not await can_manage_member(who, member):
+        return False
+    return not await own_or_family_of(who, [link.member_id, link.relative_id])

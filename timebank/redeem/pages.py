@@ -66,10 +66,12 @@ def booking_slot(now: datetime) -> dict[str, str]:
 
 @signed_in
 async def use_hours_page(request: Request, who: SignedIn) -> Response:
-    """My hours: balance, what they can buy, giving them to family or the pool."""
-    member = await Member.get(id=who.member.id)
+    """My hours: balance, what they can buy, giving them to family or the pool; or
+    (``?for=ID``) a family member's, who lets me act for them, spent on them only."""
+    elder = await policy.elder_asked(who, request.query_params.get("for"))
+    member = elder or await Member.get(id=who.member.id)
     wallet = await ledger.wallet(member.id)
-    links = await FamilyLink.filter(member=member).prefetch_related("relative")
+    links = [] if elder else await FamilyLink.filter(member=member).prefetch_related("relative")
     mine = list(await Redemption.filter(member=member).order_by("-created_at").limit(30))
     item_names = {i.id: i for i in await RedeemItem.filter(id__in=[r.item_id for r in mine])}
     return flash.render_page(
@@ -85,6 +87,7 @@ async def use_hours_page(request: Request, who: SignedIn) -> Response:
             "item_names": item_names,
             "key": uuid.uuid4().hex,
             "done": request.query_params.get("done", ""),
+            "elder": elder,
         },
     )
 
@@ -93,9 +96,11 @@ async def use_hours_page(request: Request, who: SignedIn) -> Response:
 async def redeem_submit(request: Request, who: SignedIn) -> Response:
     """Redeem one item from the page."""
     form = await posted_form(request, who)
-    body: dict[str, Any] = {k: form.get(k) for k in ("item", "key", "for")}
+    body: dict[str, Any] = {k: form.get(k) for k in ("item", "key", "for", "member")}
     if form.get("day"):  # a service: its local date and time
         body["starts_at"] = f"{form.get('day')}T{form.get('time') or '09:00'}"
+    elder = inputs.id_or_none(form.get("member"))  # family acting for a member: back there
+    back = f"/redeem?for={elder}" if elder else "/redeem"
     try:
         if not confirm.confirmed(form):
             return await _ask_to_spend(request, who, form)
@@ -105,8 +110,8 @@ async def redeem_submit(request: Request, who: SignedIn) -> Response:
             raise
         kept = {k: form.get(k) for k in ("for", "day", "time")}
         at = f"item-{inputs.id_or_none(form.get('item')) or ''}"
-        return _back("/redeem", error=error, request=request, at=at, kept=kept)
-    return _back("/redeem", request=request, done="booked" if form.get("day") else "redeemed")
+        return _back(back, error=error, request=request, at=at, kept=kept)
+    return _back(back, request=request, done="booked" if form.get("day") else "redeemed")
 
 
 async def _ask_to_spend(request: Request, who: SignedIn, form: Any) -> Response:

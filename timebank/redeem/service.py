@@ -92,7 +92,9 @@ async def _spending(
     actor: Actor, member: Member, beneficiary: Member, item: RedeemItem, on_behalf: bool,
     tz: ZoneInfo,
 ) -> Spending:  # fmt: skip
-    if await policy.spends_on_own(actor.member_id, beneficiary.id, on_behalf=on_behalf):
+    if await policy.spends_on_own(
+        actor.member_id, beneficiary.id, on_behalf=on_behalf, member=member.id
+    ):
         raise own_decision()  # spending someone's hours on oneself or one's family
     community = await may_redeem(member, beneficiary, item, tz)
     return Spending(actor, member, beneficiary, item, on_behalf, community, tz)

@@ -257,11 +257,15 @@ async def visit_rating_submit(request: Request, who: SignedIn) -> Response:
 
 @signed_in
 async def visits_page(request: Request, who: SignedIn) -> Response:
-    """Coordinators: visits waiting for review and visits under way. Others: my visits."""
+    """Coordinators: visits waiting for review and visits under way. Others: my visits.
+    ``?for=ID``: the visits a family member who lets me act for them received."""
+    elder = await policy.elder_asked(who, request.query_params.get("for"))
+    if elder is not None:
+        return await _visits_of(request, elder)
     coordinator = policy.coordinates_any(who)
     communities = policy.coordinated_communities(who) if coordinator else set()
     mine = service.visible_visits(Visit.all(), member_id=who.member.id, communities=set())
-    context: dict[str, Any] = {"coordinator": coordinator}
+    context: dict[str, Any] = {"coordinator": coordinator, "elder": None}
     lists: dict[str, list[Visit]] = {}
     if coordinator:
         scope = service.visible_visits(Visit.all(), member_id=0, communities=communities)
@@ -285,6 +289,23 @@ async def visits_page(request: Request, who: SignedIn) -> Response:
     context["own_visits"] = policy.gives_or_gets_services(who)
     context["done"] = await review_message(request, who)
     return render(request, "visits/list.html", context)
+
+
+async def _visits_of(request: Request, elder: Member) -> Response:
+    """The visits ``elder`` received, newest first, for family acting for them."""
+    found = list(await Visit.filter(resident_id=elder.id).order_by("-checked_in_at").limit(100))
+    people = await service.names(found)
+    names = await service_names(elder.community_id, request_lang(request))
+    return render(
+        request,
+        "visits/list.html",
+        {
+            "coordinator": False,
+            "elder": elder,
+            "mine": [service.visit_json(v, people) for v in found],
+            "service_names_here": names,
+        },
+    )
 
 
 # Placards --------------------------------------------------------------------------------
