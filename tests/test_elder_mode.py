@@ -77,11 +77,17 @@ async def test_the_elder_mode_of_one_member_is_theirs_alone(client: httpx.AsyncC
     assert (await Member.get(id=other.id)).elder_mode is False
 
 
-async def test_an_office_account_is_not_shown_the_switch(client: httpx.AsyncClient) -> None:
+async def test_an_office_account_sees_the_switch_only_once_it_is_on(
+    client: httpx.AsyncClient,
+) -> None:
     community = await make_community()
     coordinator = await make_signed_up(community, "coordinator", name="李芳")
     await sign_in_page(client, coordinator, next="/me")
     assert 'data-testid="elder-switch"' not in (await client.get("/me")).text
+    csrf = await csrf_of(client)
+    await client.post("/me/elder-mode", data={"csrf_token": csrf, "elder_mode": "on"})
+    page = (await client.get("/me")).text
+    assert 'data-testid="elder-off"' in page and ELDER_CLASS.search(page)  # and can turn it off
 
 
 async def test_signin_says_a_placard_sent_you(client: httpx.AsyncClient) -> None:

@@ -130,14 +130,15 @@ _TARGETS = (
 """
 )
 
-# Buttons side by side or stacked must not touch: a slip must not hit the one next to it.
+# Buttons (and the summaries that open a costly step, such as 取消订单) side by side or
+# stacked must not touch: a slip must not hit the one next to it.
 _BUTTON_GAPS = (
     _DESCRIBE
     + """
 (gap) => {
   const found = [];
   const buttons = [...document.body.querySelectorAll(
-    'button, [role=button], input[type=submit], input[type=button]')]
+    'button, [role=button], input[type=submit], input[type=button], summary')]
     .filter(shown).map((el) => [el, el.getBoundingClientRect()])
     .filter(([, b]) => b.width > 0 && b.height > 0);
   for (let i = 0; i < buttons.length; i++) {
@@ -275,7 +276,7 @@ def small_targets(page: Any, minimum: float = 44, allowed: str = "") -> list[str
 
 
 def crowded_buttons(page: Any, gap: float = 8) -> list[str]:
-    """Pairs of buttons closer than ``gap`` px to each other."""
+    """Pairs of buttons (or summaries) closer than ``gap`` px to each other."""
     found: list[str] = page.evaluate(_BUTTON_GAPS, gap)
     return found
 
