@@ -376,6 +376,7 @@ async def test_405_lists_every_method_the_path_takes(
 async def test_nul_in_a_form_field_is_400_and_nothing_is_saved(
     client: httpx.AsyncClient, field: str
 ) -> None:
+    from timebank.i18n import field_label
     from timebank.people.models import Member
 
     community, _, token = await signed_in(client, "coordinator")
@@ -385,7 +386,8 @@ async def test_nul_in_a_form_field_is_400_and_nothing_is_saved(
     form[field] = "a\x00b"
     response = await client.post("/people/new", data=form)
     assert response.status_code == 400, response.text[:300]
-    assert field in response.text
+    # Named as the form labels it (issue 16, item 10), not by its code.
+    assert field_label(field, "zh-CN") in response.text
     assert await Member.all().count() == before
 
 

@@ -29,11 +29,11 @@ async def asked_then_done(
     assert question.status_code == 200 and 'data-testid="confirm"' in question.text, url
     what = re.search(r'data-testid="confirm-what">([^<]*)<', question.text)
     assert what and all(s in what.group(1) for s in says), (what, says)
-    action = re.search(r'<form method="post" action="([^"]+)"', question.text)
+    # The question's own form (the page has others, such as the elder-mode switch).
+    article = question.text[question.text.index('data-testid="confirm"') :]
+    action = re.search(r'<form method="post" action="([^"]+)"', article)
     assert action and action.group(1) == url.split("?")[0]
-    fields = dict(
-        re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', question.text)
-    )
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', article))
     assert fields["confirmed"] == "yes"
     return await client.post(action.group(1), data=fields)
 

@@ -124,7 +124,11 @@ async def test_orders_and_bookings_for_her_are_recorded_on_behalf(w: dict[str, A
     assert 'data-testid="donate-form"' not in page.text  # her hours go to her only
     form = {"csrf_token": csrf(page.text), "item": str(w["haircut"].id), "key": key(),
             "member": str(w["mother"].id), "day": tomorrow, "time": "10:00"}  # fmt: skip
-    booked = await w["son_c"].post("/redeem", data=form)
+    # Asked first, about her hours: what it costs her and what she has left.
+    asked = await w["son_c"].post("/redeem", data=form)
+    assert asked.status_code == 200 and "陈秀英的" in asked.text, asked.text
+    assert "还剩 9小时30分 可用" in asked.text  # her 10 hours less the 30-minute haircut
+    booked = await w["son_c"].post("/redeem", data={**form, "confirmed": "yes"})
     assert booked.status_code == 303, booked.text
     assert booked.headers["location"] == f"/redeem?for={w['mother'].id}&done=booked"
     redemption = await Redemption.get(member_id=w["mother"].id)
@@ -237,9 +241,12 @@ async def test_withdrawn_consent_refuses_again(w: dict[str, Any]) -> None:
 async def test_ids_past_32_bits_are_not_found(w: dict[str, Any]) -> None:
     assert (await consent(w, "mother", w["link"], True)).status_code == 200
     for path in FAMILY_PAGES:
-        for raw in (str(BIG), "99999999999999999999999", "²", "-1"):
+        for raw in (str(BIG), "99999999999999999999999", "٣", "-1"):
             page = await w["son_c"].get(f"{path}?for={raw}")
             assert page.status_code == 404, (path, raw, page.status_code)
+        # Numbers are read after NFKC (issue 16, item 9): "²" is the id 2, answered as "2" is.
+        plain = (await w["son_c"].get(f"{path}?for=2")).status_code
+        assert (await w["son_c"].get(f"{path}?for=²")).status_code == plain < 500, path
     api = f"/api/v1/members/{BIG}/family/1/consent"
     put = await w["admin_c"].put(api, json={"consent": True}, headers=w["admin_h"])
     assert put.status_code == 404

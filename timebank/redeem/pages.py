@@ -115,23 +115,41 @@ async def redeem_submit(request: Request, who: SignedIn) -> Response:
 
 
 async def _ask_to_spend(request: Request, who: SignedIn, form: Any) -> Response:
-    """How many hours this will spend and how many are left: asked before spending them."""
+    """How many hours this will spend and how many are left: asked before spending them.
+    Acting for a family member (``member``): their hours, said so."""
     item = await items.get_item(inputs.record_id(form.get("item"), "item"))
+    elder = await policy.elder_asked(who, form.get("member"))
     lang = request_lang(request)
-    available = (await ledger.balance((await ledger.wallet(who.member.id)).id)).available
+    owner = elder.id if elder else who.member.id
+    available = (await ledger.balance((await ledger.wallet(owner)).id)).available
     booking = bool(form.get("day"))
+    if elder:
+        question = (
+            _(
+                "Book “%(item)s” for %(name)s? %(hours)s of their hours are set aside now and "
+                "spent when the service is given; %(left)s are left to use."
+            )
+            if booking
+            else _("Redeem “%(item)s” for %(name)s? This spends %(hours)s of their hours; "
+                   "%(left)s are left.")
+        )  # fmt: skip
+    else:
+        question = (
+            _(
+                "Book “%(item)s”? %(hours)s of your hours are set aside now and spent when the "
+                "service is given; %(left)s are left to use."
+            )
+            if booking
+            else _("Redeem “%(item)s”? This spends %(hours)s of your hours; %(left)s are left.")
+        )
     return confirm.ask(
         request,
         form,
-        question=_(
-            "Book “%(item)s”? %(hours)s of your hours are set aside now and spent when the "
-            "service is given; %(left)s are left to use."
-        )
-        if booking
-        else _("Redeem “%(item)s”? This spends %(hours)s of your hours; %(left)s are left."),
+        question=question,
         button=_("Yes, book it") if booking else _("Yes, redeem it"),
-        back="/redeem",
+        back=f"/redeem?for={elder.id}" if elder else "/redeem",
         item=item.name_en if lang == "en" else item.name_zh,
+        name=elder.name if elder else "",
         hours=format_minutes(item.price_minutes, lang),
         left=format_minutes(available - item.price_minutes, lang),
     )

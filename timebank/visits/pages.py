@@ -302,6 +302,7 @@ async def _visits_of(request: Request, elder: Member) -> Response:
         {
             "coordinator": False,
             "elder": elder,
+            "done": None,
             "mine": [service.visit_json(v, people) for v in found],
             "service_names_here": names,
         },
