@@ -42,6 +42,8 @@ ENTRIES = (
     Entry("visits", _("My services"), "visits", _own_visits),
     Entry("my_hours_page", _("My hours"), "hours", lambda who: True),
     Entry("use_hours", _("Use hours"), "use-hours", policy.is_helper),
+    # Acting for an elder who agreed to it: anyone but office staff may be someone's family.
+    Entry("family", _("Act for my family"), "family", lambda who: not policy.coordinates_any(who)),
     Entry("dashboard", _("Dashboard"), "dashboard", policy.coordinates_any),
     Entry("people_list", _("Members"), "members", policy.coordinates_any),
     Entry("pairing_queue", _("Pairings"), "pairings", policy.coordinates_any),

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.browser import measure
-from tests.browser.conftest import run_axe, sign_in
+from tests.browser.conftest import readme_shot, run_axe, sign_in
 
 COORDINATOR, HELPER, RESIDENT = "13800000002", "13800000003", "13800000005"
 # Each person's pages: the statement and the passbook, a helper's tasks, the office's boards.
@@ -115,6 +115,8 @@ def test_elder_mode_is_larger_and_remembered(browser: Any, live_server: str) -> 
             found |= {f"{path} {k}": v[:5] for k, v in checks.items() if v}
         assert found == {}
         assert run_axe(page) == []
+        page.goto(f"{live_server}/me")
+        readme_shot(page, "phone-elder-mode")
         # Remembered for the member: a new browser signing in gets elder mode too.
         other = browser.new_context(viewport={"width": 360, "height": 740})
         again = other.new_page()

@@ -337,7 +337,10 @@ async def import_page(request: Request, who: SignedIn) -> Response:
         "error": "",
         "rows": [],
         "created": [],
-        "headers": list(member_import.HEADERS)[:8],
+        # The columns' Chinese names, or in English the field names the import also reads.
+        "headers": list(member_import.HEADERS)[:8]
+        if request_lang(request) != "en"
+        else list(dict.fromkeys(member_import.HEADERS.values()))[:8],
     }
     status = 200
     if request.method == "POST":
