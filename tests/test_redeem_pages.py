@@ -172,18 +172,12 @@ async def test_giving_hours_in_hours_and_minutes(w: dict[str, Any]) -> None:
     page = await w["elder_c"].get("/redeem")
     assert 'name="hours"' in page.text and "转赠多少时间" in page.text
     token, key = csrf(page.text), form_key(page.text)
-    gave = await w["elder_c"].post(
-        "/redeem/donate",
-        data={"csrf_token": token, "to": "pool", "hours": "1", "minutes": "30",
-              "key": f"{key}-give"},
-    )  # fmt: skip
+    give = {"csrf_token": token, "to": "pool", "key": f"{key}-give"}
+    gave = await w["elder_c"].post("/redeem/donate", data={**give, "hours": "1", "minutes": "30"})
     assert gave.headers["location"] == "/redeem?done=donated"
     assert "3小时30分" in (await w["elder_c"].get("/redeem")).text  # 5 h less 1 h 30
-    bad = await w["elder_c"].post(
-        "/redeem/donate",
-        data={"csrf_token": token, "to": "pool", "hours": "", "minutes": "abc",
-              "key": f"{key}-bad"},
-    )  # fmt: skip
+    wrong = {**give, "hours": "", "minutes": "abc", "key": f"{key}-bad"}
+    bad = await w["elder_c"].post("/redeem/donate", data=wrong)
     assert bad.headers["location"] == "/redeem"
     shown = await w["elder_c"].get("/redeem")
     error = re.search(r'data-testid="redeem-error">([^<]*)<', shown.text)
@@ -236,7 +230,7 @@ async def test_booking_with_the_defaults_works_in_the_afternoon(
     booked = await w["elder_c"].post(
         "/redeem",
         data={"csrf_token": csrf(page.text), "item": item.id, "key": form_key(page.text) + "-b",
-              "day": day.group(1), "time": clock.group(1)},
+              "day": day.group(1), "time": clock.group(1), "confirmed": "yes"},
     )  # fmt: skip
     assert booked.headers["location"] == "/redeem?done=booked"
 
