@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import coordinate_street, make_community, make_signed_up, page_client
+from tests.conftest import coordinate_street, make_world, page_client
 
 MENU_LINK = re.compile(r'<a href="([^"]+)" data-testid="menu-([a-z-]+)"')
 EXPECTED = {
-    "helper": ["tasks", "visits", "hours", "use-hours"],
-    "resident": ["order", "visits", "hours"],
+    "helper": ["tasks", "visits", "hours", "use-hours", "family"],
+    "resident": ["order", "visits", "hours", "family"],
     "coordinator": ["hours", "dashboard", "members", "pairings", "orders", "all-visits",
                     "handover", "reports", "grants", "placards", "settlements", "accounts",
                     "catalog", "audit"],
@@ -27,15 +27,9 @@ def menu_of(html: str) -> list[tuple[str, str]]:
 
 
 async def test_each_member_has_a_menu_whose_every_entry_opens(app: Any) -> None:
-    here = await make_community("桂花社区")
-    people = {
-        "helper": await make_signed_up(here, "helper", name="张建国"),
-        "resident": await make_signed_up(here, "resident", name="陈秀英"),
-        "coordinator": await make_signed_up(here, "coordinator", name="李芳"),
-        "street": await make_signed_up(here, "coordinator", name="赵街道"),
-        "admin": await make_signed_up(here, "admin", name="区管理员"),
-    }
-    await coordinate_street(people["street"], here)
+    world = await make_world("helper", "resident", "coordinator", "street", "admin")
+    people = {k: v for k, v in world.items() if k != "here"}
+    await coordinate_street(people["street"], world["here"])
     async with AsyncExitStack() as stack:
         for persona, member in people.items():
             client = await page_client(stack, app, member)
