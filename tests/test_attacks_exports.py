@@ -105,6 +105,17 @@ def assert_xlsx_safe(body: bytes, expected: tuple[str, ...]) -> None:
         assert "'" + text in texts, (text, texts)
 
 
+async def redeem_rice(office: dict[str, Any]) -> httpx.Response:
+    """The elder redeems the rice, confirmed, from her page (without enough hours: refused)."""
+    elder = office["elder_c"]
+    page = await elder.get("/redeem")
+    return await elder.post(
+        "/redeem",
+        data={"csrf_token": csrf(page.text), "item": office["rice"].id,
+              "key": form_key(page.text), "confirmed": "yes"},
+    )  # fmt: skip
+
+
 async def test_settlement_csv_and_xlsx_hold_no_formula(evil: dict[str, Any]) -> None:
     url = f"/api/v1/communities/{evil['here'].id}/settlements/{evil['month']}/export"
     as_csv = await evil["office"].get(f"{url}?format=csv")
@@ -261,16 +272,7 @@ async def refused_then_shown(
 async def test_refusals_still_show_after_the_redirect(office: dict[str, Any]) -> None:
     lead, elder, here = office["lead_c"], office["elder_c"], office["here"].id
     # A redemption without enough hours.
-    page = await elder.get("/redeem")
-    refused = await elder.post(
-        "/redeem",
-        data={
-            "csrf_token": csrf(page.text),
-            "item": office["rice"].id,
-            "key": form_key(page.text),
-            "confirmed": "yes",
-        },  # fmt: skip
-    )
+    refused = await redeem_rice(office)
     await refused_then_shown(elder, refused, "/redeem", "时间余额不足")
     # A grant over the community fund's budget (the form used to lose it: a second "?").
     await ledger.set_fund_budget(community_id=here, minutes=30)
@@ -317,16 +319,7 @@ async def test_refusals_still_show_after_the_redirect(office: dict[str, Any]) ->
 
 async def test_a_flashed_message_is_the_servers_own(office: dict[str, Any]) -> None:
     lead, elder = office["lead_c"], office["elder_c"]
-    page = await elder.get("/redeem")
-    refused = await elder.post(
-        "/redeem",
-        data={
-            "csrf_token": csrf(page.text),
-            "item": office["rice"].id,
-            "key": form_key(page.text),
-            "confirmed": "yes",
-        },  # fmt: skip
-    )
+    refused = await redeem_rice(office)
     flashed = refused.cookies["tb_flash"]
     # In the reader's language.
     assert "Not enough hours" in (await elder.get("/redeem?lang=en")).text

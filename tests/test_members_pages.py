@@ -23,6 +23,17 @@ async def signed_in_page(client: httpx.AsyncClient, member: Any) -> str:
     return found.group(1)
 
 
+async def import_list(
+    client: httpx.AsyncClient, csrf: str, community: int, csv: bytes
+) -> httpx.Response:
+    """Post ``csv`` as a list of members to import into ``community``."""
+    return await client.post(
+        "/people/import",
+        data={"csrf_token": csrf, "community": str(community)},
+        files={"file": ("list.csv", csv, "text/csv")},
+    )
+
+
 async def test_register_search_edit_and_errors(client: httpx.AsyncClient, app: Any) -> None:
     community = await make_community("桂花社区")
     coordinator = await make_signed_up(community, "coordinator", name="李芳")
@@ -73,11 +84,7 @@ async def test_import_page_lists_every_bad_line(client: httpx.AsyncClient) -> No
     coordinator = await make_signed_up(community, "coordinator")
     csrf = await signed_in_page(client, coordinator)
     csv = "姓名,电话,困难类别\n甲,13911110001,独居\n乙,1,\n丙,13911110003,有钱\n".encode()
-    response = await client.post(
-        "/people/import",
-        data={"csrf_token": csrf, "community": str(community.id)},
-        files={"file": ("list.csv", csv, "text/csv")},
-    )
+    response = await import_list(client, csrf, community.id, csv)
     assert response.status_code == 422
     assert re.findall(r"<tr><td>(\d+)</td>", response.text) == ["3", "4"]
     assert await Member.filter(community=community).count() == 1  # only the coordinator
@@ -128,11 +135,7 @@ async def test_errors_name_fields_by_their_labels(client: httpx.AsyncClient) -> 
     assert messages["en"].startswith("Please correct: Phone number, Birth date.")
     assert [f["field"] for f in api.json()["error"]["details"]["fields"]] == ["phone", "birth_date"]
     csv = "姓名,电话,出生日期\n乙,1,1950-01-01\n丙,13911110003,昨天\n".encode()
-    listed = await client.post(
-        "/people/import",
-        data={"csrf_token": csrf, "community": str(community.id)},
-        files={"file": ("list.csv", csv, "text/csv")},
-    )
+    listed = await import_list(client, csrf, community.id, csv)
     assert listed.status_code == 422
     columns = re.findall(r"<tr><td>\d+</td><td>([^<]*)</td>", listed.text)
     assert columns == ["电话", "出生日期"]

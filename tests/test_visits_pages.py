@@ -42,6 +42,17 @@ async def w(app: Any) -> Any:
         yield world
 
 
+async def a_short_visit(w: dict[str, Any]) -> tuple[Visit, str]:
+    """The helper starts and at once finishes a visit at the placard: too short, flagged.
+    Returns the visit and the helper's form token."""
+    url = f"/v/{w['token']}"
+    page = await w["h"].get(url)
+    token = csrf(page.text)
+    await w["h"].post(url, data={"csrf_token": token, "action": "start", "event_id": "a" * 16})
+    await w["h"].post(url, data={"csrf_token": token, "action": "finish", "event_id": "b" * 16})
+    return await Visit.get(), token
+
+
 async def test_check_in_and_out_with_the_form(w: dict[str, Any]) -> None:
     url = f"/v/{w['token']}"
     async with httpx.AsyncClient(
@@ -98,12 +109,7 @@ async def test_refused_pages_say_why_and_whom_to_call(w: dict[str, Any]) -> None
 
 
 async def test_review_and_rating_forms(w: dict[str, Any]) -> None:
-    url = f"/v/{w['token']}"
-    page = await w["h"].get(url)
-    token = csrf(page.text)
-    await w["h"].post(url, data={"csrf_token": token, "action": "start", "event_id": "a" * 16})
-    await w["h"].post(url, data={"csrf_token": token, "action": "finish", "event_id": "b" * 16})
-    visit = await Visit.get()
+    visit, token = await a_short_visit(w)
     assert visit.status.value == "flagged"  # a few seconds: too short
     queue = await w["c"].get("/visits")
     assert queue.status_code == 200 and f'data-testid="review-{visit.id}"' in queue.text
@@ -216,12 +222,7 @@ async def test_a_refused_review_keeps_what_was_typed_beside_the_form(
 ) -> None:
     """Adjusting to 0 minutes is refused: the review form on the visit page says so and still
     holds the minutes and the reason typed (they used to be lost, the message above)."""
-    url = f"/v/{w['token']}"
-    page = await w["h"].get(url)
-    token = csrf(page.text)
-    await w["h"].post(url, data={"csrf_token": token, "action": "start", "event_id": "a" * 16})
-    await w["h"].post(url, data={"csrf_token": token, "action": "finish", "event_id": "b" * 16})
-    visit = await Visit.get()
+    visit, _ = await a_short_visit(w)
     queue = await w["c"].get("/visits")
     bad = await w["c"].post(
         f"/visits/{visit.id}/review",

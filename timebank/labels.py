@@ -306,7 +306,7 @@ FIELD_LABELS = {
     "month": _("Month"),
     "rating": _("Rating"),
     "pin": _("PIN"),
-    # a community's settings (the same words as people/settings.html)
+    # a community's settings (the settings page lists them in SETTINGS' order)
     "overdraft_minutes": _("Overdraft allowed (minutes)"),
     "balance_cap_minutes": _("Most hours a wallet may hold (minutes, empty: no cap)"),
     "daily_cap_minutes": _("Most a helper may earn in a day (minutes, empty: no cap)"),
@@ -341,3 +341,14 @@ FIELD_LABELS = {
     "offset": _("Page"),
     "status": _("Status"),
 }
+
+# A community's settings page: each number it sets, in order, with its label (a msgid).
+SETTINGS = {
+    name: FIELD_LABELS[name]
+    for name in (
+        "overdraft_minutes", "balance_cap_minutes", "daily_cap_minutes", "redeem_min_age",
+        "visit_every_days", "visit_radius_m", "time_unit_minutes", "checkin_early_minutes",
+        "checkin_late_minutes", "redeem_daily_minutes", "redeem_monthly_minutes",
+        "grant_review_minutes", "fund_budget_minutes",
+    )
+} | {"visit_every_days": _("Visit residents at least every … days")}  # fmt: skip

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from timebank import inputs
 from timebank.errors import Invalid
@@ -107,29 +107,33 @@ def _codes(parsed: Parsed, name: str, value: Any, allowed: Mapping[str, str]) ->
     return codes
 
 
-def _int(parsed: Parsed, name: str, value: Any, low: int, high: int) -> int | None:
+N = TypeVar("N", int, float)
+
+
+def _number(
+    parsed: Parsed, name: str, value: Any, read: Callable[[str], N], kind: tuple[str, str]
+) -> N | None:
+    """``value`` read by ``read`` (int or float) after NFKC; None when empty or refused."""
     if value is None or str(value).strip() == "":
         return None
     try:
-        number = int(inputs.plain(value))
+        return read(inputs.plain(value))
     except ValueError:
-        parsed.refuse(name, f"{value!r} is not a whole number.", f"“{value}”不是整数。")
+        parsed.refuse(name, f"{value!r} is not {kind[0]}.", f"“{value}”不是{kind[1]}。")
         return None
-    if not low <= number <= high:
+
+
+def _int(parsed: Parsed, name: str, value: Any, low: int, high: int) -> int | None:
+    number = _number(parsed, name, value, int, ("a whole number", "整数"))
+    if number is not None and not low <= number <= high:
         parsed.refuse(name, f"must be between {low} and {high}.", f"必须在 {low} 到 {high} 之间。")
         return None
     return number
 
 
 def _float(parsed: Parsed, name: str, value: Any, bound: float) -> float | None:
-    if value is None or str(value).strip() == "":
-        return None
-    try:
-        number = float(inputs.plain(value))
-    except ValueError:
-        parsed.refuse(name, f"{value!r} is not a number.", f"“{value}”不是数字。")
-        return None
-    if not -bound <= number <= bound:
+    number = _number(parsed, name, value, float, ("a number", "数字"))
+    if number is not None and not -bound <= number <= bound:
         parsed.refuse(name, f"must be between -{bound} and {bound}.", f"必须在 ±{bound} 之内。")
         return None
     return number

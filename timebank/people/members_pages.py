@@ -15,18 +15,10 @@ from timebank import confirm, inputs
 from timebank.errors import NotFound, TimebankError
 from timebank.http import post
 from timebank.i18n import request_lang
-from timebank.labels import _
-from timebank.people import (
-    audit,
-    auth,
-    communities,
-    directory,
-    family,
-    member_import,
-    members,
-    policy,
-)
+from timebank.labels import SETTINGS, _
+from timebank.people import audit, auth, communities, directory, member_import, members, policy
 from timebank.people.auth import SignedIn
+from timebank.people.family import relatives_of
 from timebank.people.models import Community, FamilyLink, Member
 from timebank.people.service import audit_events, get_community, member_names
 from timebank.people.web import actor_of, posted_form, signed_in
@@ -180,7 +172,7 @@ async def _detail(
         else []
     )
     names = await member_names(e.actor_id for e in events)
-    links = await family.relatives_of(member.id)
+    links = await relatives_of(member.id)
     return render(
         request,
         "people/detail.html",
@@ -384,6 +376,7 @@ async def settings_page(request: Request, who: SignedIn) -> Response:
         "saved": False,
         "values": {},
         "safeguards": () if policy.can_change_safeguards(who) else communities.SAFEGUARDS,
+        "labels": SETTINGS,
     }
     status = 200
     if request.method == "POST":
