@@ -10,6 +10,8 @@ responses (``answers``), id ranges, and these short forms:
   as its description;
 - ``requestBody: CheckIn`` is a required JSON body of that component schema;
 - ``errors: [409]`` adds the shared responses for statuses beyond the usual ones;
+- a parameter written as a name, ``parameters: [before, limit]``, is the shared query
+  parameter of that name in ``PARAMETERS`` (the paging of a ledger's movements);
 - ``tags`` need not be written: an operation is tagged with its feature (``TAGS``);
 - a path's integer ids (``{order_id:int}`` in its route) need not be declared: an operation
   gets each one its ``parameters`` do not name, first, as a required integer.
@@ -147,8 +149,25 @@ def _json_content(name: str) -> dict[str, Any]:
     return {"application/json": {"schema": _schema_ref(name)}}
 
 
+_SEQ = {"type": "integer", "maximum": 9223372036854775807}
+PARAMETERS: dict[str, dict[str, Any]] = {
+    "before": {"name": "before", "in": "query", "schema": {**_SEQ, "minimum": 1},
+               "description": "newest first (the default): next_before of the page before"},
+    "after": {"name": "after", "in": "query", "schema": {**_SEQ, "minimum": 0},
+              "description": "oldest first from here: the last seq seen (not with before)"},
+    "limit": {"name": "limit", "in": "query",
+              "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+    "since": {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+    "until": {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+}  # fmt: skip
+
+
 def expand(operation: dict[str, Any]) -> None:
     """Turn the short forms of an operation's docstring into OpenAPI (see the module doc)."""
+    if "parameters" in operation:
+        operation["parameters"] = [
+            dict(PARAMETERS[p]) if isinstance(p, str) else p for p in operation["parameters"]
+        ]
     for status, response in list(operation.get("responses", {}).items()):
         if isinstance(response, str):
             name, _, text = response.partition(":")
@@ -254,7 +273,9 @@ def with_path_ids(document: dict[str, Any], api_routes: list[BaseRoute]) -> dict
             continue
         ids = [n for n, c in route.param_convertors.items() if isinstance(c.convert("1"), int)]
         for operation in document["paths"].get("/api/v1" + route.path_format, {}).values():
-            named = {p["name"] for p in operation.get("parameters", [])}
+            named = {
+                p if isinstance(p, str) else p["name"] for p in operation.get("parameters", [])
+            }
             missing = [
                 {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
                 for name in ids

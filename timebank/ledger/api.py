@@ -69,15 +69,10 @@ async def my_hours(request: Request) -> Response:
     """
     ---
     summary: My hours balance and movements (passbook), newest first, paged
-    parameters:
-      - {name: before, in: query, description: "newest first (the default): next_before of the page before", schema: {type: integer, minimum: 1, maximum: 9223372036854775807}}
-      - {name: after, in: query, description: "oldest first from here: the last seq seen (not with before)", schema: {type: integer, minimum: 0, maximum: 9223372036854775807}}
-      - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500, default: 50}}
-      - {name: since, in: query, schema: {type: string, format: date-time}}
-      - {name: until, in: query, schema: {type: string, format: date-time}}
+    parameters: [before, after, limit, since, until]
     responses: {"200": "MyHours: Balance in minutes and the movements."}
     errors: [422]
-    """  # noqa: E501
+    """
     wallet = await ledger.wallet(require_member(request).member.id)
     balance = await ledger.balance(wallet.id)
     return JSONResponse({"balance": balance.as_json(), **await _statement_json(request, wallet.id)})
@@ -99,15 +94,10 @@ async def get_statement(request: Request) -> Response:
     """
     ---
     summary: An account's movements, newest first, paged, optionally for a period
-    parameters:
-      - {name: before, in: query, description: "newest first (the default): next_before of the page before", schema: {type: integer, minimum: 1, maximum: 9223372036854775807}}
-      - {name: after, in: query, description: "oldest first from here: the last seq seen (not with before)", schema: {type: integer, minimum: 0, maximum: 9223372036854775807}}
-      - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500, default: 50}}
-      - {name: since, in: query, schema: {type: string, format: date-time}}
-      - {name: until, in: query, schema: {type: string, format: date-time}}
+    parameters: [before, after, limit, since, until]
     responses: {"200": "Statement: The movements."}
     errors: [403, 422]
-    """  # noqa: E501
+    """
     who = require_member(request)
     view = await policy.viewable_account(who, int(request.path_params["account_id"]))
     return JSONResponse({"account": view.as_json(), **await _statement_json(request, view.id)})
