@@ -19,6 +19,7 @@ import pytest
 
 from tests.browser.conftest import SCREENSHOTS, readme_shot, run_axe
 from tests.browser.page_checks import PAGE_CHECKS, other_language
+from tests.test_authorization import DENIED, RULES
 from timebank.demo import DEMO_PASSWORD
 
 WIDTHS = ((360, 740), (1280, 800))
@@ -51,6 +52,10 @@ README_SCREENS = {
     ("resident", "/me"): "phone-resident-me",
     ("family", "/family"): "phone-family",
 }
+# Who each persona is in the authorization matrix (tests/test_authorization.py).
+MATRIX = {"anonymous": "anonymous", "helper": "helper", "resident": "resident",
+          "family": "helper", "coordinator": "coordinator", "subdistrict": "coordinator",
+          "admin": "admin"}  # fmt: skip
 # Not pages to check: leaving, switching language, files, the API, the service worker.
 SKIP = re.compile(
     r"^/(signout|lang/|api/|static/|healthz)|\.(png|xlsx|csv|pdf|json|js|svg)$|/v/sw\.js$"
@@ -86,11 +91,21 @@ def signed_in_context(browser: Any, base: str, phone: str | None, lang: str, siz
     return context
 
 
+def routed(persona: str) -> list[str]:
+    """The route table's pages without parameters that the persona's role may open."""
+    return sorted(
+        path
+        for (method, path), rule in RULES.items()
+        if method == "GET" and "{" not in path and not SKIP.search(path)
+        and MATRIX[persona] not in DENIED[rule]
+    )  # fmt: skip
+
+
 def discover(context: Any, base: str, persona: str) -> list[str]:
-    """Same-origin pages reachable by following links from the persona's homes, one per
-    route pattern, in the order found."""
+    """Same-origin pages reachable by following links from the persona's homes and from the
+    route table's pages their role may open, one per route pattern, in the order found."""
     seen: dict[str, str] = {}
-    queue = list(HOMES[persona])
+    queue = [*HOMES[persona], *routed(persona)]
     page = context.new_page()
     while queue and len(seen) < MAX_PAGES:
         path = queue.pop(0)
